@@ -1,0 +1,1 @@
+//! OpenBaoCluster API types.
