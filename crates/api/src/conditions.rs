@@ -1,0 +1,33 @@
+//! Condition types and reasons, defined once so the reconciler, status and tests agree.
+
+/// Condition types set on `OpenBaoCluster.status.conditions`.
+pub mod types {
+    /// The spec passed validation.
+    pub const VALID: &str = "Valid";
+    /// Every member is unsealed, joined, and one is active.
+    pub const READY: &str = "Ready";
+    /// The operator is changing something (creating objects, rolling pods, initializing).
+    pub const PROGRESSING: &str = "Progressing";
+    /// Something needs attention but the cluster may still serve.
+    pub const DEGRADED: &str = "Degraded";
+    /// OpenBao has been initialized and its keys are stored.
+    pub const INITIALIZED: &str = "Initialized";
+}
+
+/// Machine-readable reasons for conditions and Events.
+pub mod reasons {
+    /// Validation succeeded.
+    pub const SPEC_VALID: &str = "SpecValid";
+    /// Validation failed; the message lists every field error.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// The Gateway API CRDs are not installed.
+    pub const GATEWAY_API_MISSING: &str = "GatewayAPIMissing";
+    /// The API server address for the egress rule is unknown.
+    pub const API_SERVER_ADDRESS_UNKNOWN: &str = "APIServerAddressUnknown";
+    /// The External TLS Secret is missing or incomplete.
+    pub const TLS_SECRET_INVALID: &str = "TLSSecretInvalid";
+    /// Initialization ran but its keys could not be stored and are lost.
+    pub const INITIALIZATION_KEYS_LOST: &str = "InitializationKeysLost";
+    /// spec.paused is true.
+    pub const PAUSED: &str = "Paused";
+}

@@ -1,0 +1,249 @@
+//! Every object name, label and well-known port the operator uses, defined once.
+//!
+//! Nothing else formats an object name: builders, the reconciler and tests all ask here, so a
+//! rename is one edit and a test can predict every name from the cluster's name alone.
+
+use std::collections::BTreeMap;
+
+/// The operator's field manager for server-side apply and its `managed-by` label value.
+pub const MANAGER: &str = "openbao-operator";
+/// Maximum length of an OpenBaoCluster name. Derived names must stay within Kubernetes limits:
+/// StatefulSet pods carry the label `controller-revision-hash=<name>-<10 chars>` (63 at most),
+/// and backup Jobs are named `<name>-backup-<10-digit timestamp>`, a value of the Job pods'
+/// `job-name` label (63 at most). 40 leaves room for both with a margin for future suffixes.
+pub const MAX_CLUSTER_NAME_LEN: usize = 40;
+
+/// OpenBao's API listener port.
+pub const API_PORT: i32 = 8200;
+/// OpenBao's cluster (Raft and request forwarding) listener port.
+pub const CLUSTER_PORT: i32 = 8201;
+/// The Kubernetes API service port.
+pub const KUBE_API_SERVICE_PORT: i32 = 443;
+/// The Kubernetes API server's port behind the service (post-DNAT).
+pub const KUBE_API_ENDPOINT_PORT: i32 = 6443;
+/// DNS.
+pub const DNS_PORT: i32 = 53;
+
+/// `app.kubernetes.io/name`.
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+/// `app.kubernetes.io/instance`.
+pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+/// `app.kubernetes.io/managed-by`.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// `app.kubernetes.io/component`.
+pub const LABEL_APP_COMPONENT: &str = "app.kubernetes.io/component";
+/// `openbao.org/cluster`.
+pub const LABEL_CLUSTER: &str = "openbao.org/cluster";
+/// `openbao.org/component`: `backup` or `restore` on Job pods.
+pub const LABEL_COMPONENT: &str = "openbao.org/component";
+/// `kubernetes.io/metadata.name`, set by the API server on every namespace.
+pub const LABEL_NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";
+/// Value of `app.kubernetes.io/name` on OpenBao objects.
+pub const APP_NAME: &str = "openbao";
+/// Value of `app.kubernetes.io/name` on the operator's pods.
+pub const OPERATOR_APP_NAME: &str = "openbao-operator";
+/// Value of `app.kubernetes.io/component` on the operator's pods.
+pub const OPERATOR_COMPONENT: &str = "controller";
+/// Value of `app.kubernetes.io/component` on OpenBao server pods.
+pub const SERVER_COMPONENT: &str = "server";
+/// `openbao.org/component` value on backup Job pods.
+pub const COMPONENT_BACKUP: &str = "backup";
+/// `openbao.org/component` value on restore Job pods.
+pub const COMPONENT_RESTORE: &str = "restore";
+/// Pod-template annotation carrying the hash of everything that must restart pods when it changes.
+pub const ANNOTATION_CONFIG_HASH: &str = "openbao.org/config-hash";
+/// The finalizer the operator puts on every OpenBaoCluster.
+pub const FINALIZER: &str = "openbao.org/cleanup";
+/// Default namespace of the operator.
+pub const DEFAULT_OPERATOR_NAMESPACE: &str = "openbao-operator-system";
+
+/// Names of the objects owned by one cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterNames {
+    cluster: String,
+}
+
+impl ClusterNames {
+    /// Names for the cluster called `cluster`.
+    pub fn new(cluster: impl Into<String>) -> Self {
+        Self {
+            cluster: cluster.into(),
+        }
+    }
+
+    /// The cluster's own name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// StatefulSet (and pod name prefix).
+    pub fn statefulset(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// Pod `ordinal` of the StatefulSet.
+    pub fn pod(&self, ordinal: i32) -> String {
+        format!("{}-{ordinal}", self.cluster)
+    }
+
+    /// Headless Service that gives each pod its DNS name.
+    pub fn headless_service(&self) -> String {
+        format!("{}-internal", self.cluster)
+    }
+
+    /// Client Service.
+    pub fn client_service(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// ConfigMap holding `config.hcl`.
+    pub fn config_map(&self) -> String {
+        format!("{}-config", self.cluster)
+    }
+
+    /// ServiceAccount of the OpenBao pods.
+    pub fn service_account(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// Role (and RoleBinding) for service registration and peer discovery.
+    pub fn role(&self) -> String {
+        format!("{}-discovery", self.cluster)
+    }
+
+    /// PodDisruptionBudget.
+    pub fn pdb(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// The OpenBao pods' NetworkPolicy.
+    pub fn network_policy(&self) -> String {
+        format!("{}-network-policy", self.cluster)
+    }
+
+    /// The backup/restore Job pods' NetworkPolicy.
+    pub fn jobs_network_policy(&self) -> String {
+        format!("{}-jobs-network-policy", self.cluster)
+    }
+
+    /// HTTPRoute.
+    pub fn http_route(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// Secret with the operator-managed CA (`ca.crt`, `ca.key`).
+    pub fn ca_secret(&self) -> String {
+        format!("{}-tls-ca", self.cluster)
+    }
+
+    /// Secret with the operator-managed server certificate (`tls.crt`, `tls.key`, `ca.crt`).
+    pub fn server_tls_secret(&self) -> String {
+        format!("{}-tls", self.cluster)
+    }
+
+    /// Secret with the static unseal key.
+    pub fn unseal_key_secret(&self) -> String {
+        format!("{}-unseal-key", self.cluster)
+    }
+
+    /// Secret with the root token and recovery keys.
+    pub fn root_token_secret(&self) -> String {
+        format!("{}-root-token", self.cluster)
+    }
+
+    /// DNS name of pod `ordinal` inside the cluster (`<pod>.<headless>.<ns>.svc`).
+    pub fn pod_dns(&self, ordinal: i32, namespace: &str) -> String {
+        format!(
+            "{}.{}.{namespace}.svc",
+            self.pod(ordinal),
+            self.headless_service()
+        )
+    }
+
+    /// Labels on every object of this cluster (and the selector of its policies).
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_NAME.to_string(), APP_NAME.to_string()),
+            (LABEL_INSTANCE.to_string(), self.cluster.clone()),
+            (LABEL_MANAGED_BY.to_string(), MANAGER.to_string()),
+            (LABEL_CLUSTER.to_string(), self.cluster.clone()),
+        ])
+    }
+
+    /// The subset of labels that identifies this cluster's pods (selectors).
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_NAME.to_string(), APP_NAME.to_string()),
+            (LABEL_INSTANCE.to_string(), self.cluster.clone()),
+            (LABEL_CLUSTER.to_string(), self.cluster.clone()),
+        ])
+    }
+
+    /// Labels of the OpenBao server pods: the cluster's labels plus
+    /// `app.kubernetes.io/component=server`, which Service and StatefulSet selectors use so that
+    /// they never pick up backup/restore Job pods (equality-based Service selectors cannot say
+    /// "not a Job").
+    pub fn server_pod_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.labels();
+        labels.insert(
+            LABEL_APP_COMPONENT.to_string(),
+            SERVER_COMPONENT.to_string(),
+        );
+        labels
+    }
+
+    /// Selector of the server pods for Services and the StatefulSet.
+    pub fn server_selector_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert(
+            LABEL_APP_COMPONENT.to_string(),
+            SERVER_COMPONENT.to_string(),
+        );
+        labels
+    }
+
+    /// Labels of backup (`COMPONENT_BACKUP`) or restore Job pods.
+    pub fn job_labels(&self, component: &str) -> BTreeMap<String, String> {
+        let mut labels = self.labels();
+        labels.insert(LABEL_COMPONENT.to_string(), component.to_string());
+        labels
+    }
+}
+
+/// Labels on the operator's own pods.
+pub fn operator_pod_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_NAME.to_string(), OPERATOR_APP_NAME.to_string()),
+        (
+            LABEL_APP_COMPONENT.to_string(),
+            OPERATOR_COMPONENT.to_string(),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_derived_name_of_a_maximal_cluster_name_fits_kubernetes_limits() {
+        let name = "a".repeat(MAX_CLUSTER_NAME_LEN);
+        let names = ClusterNames::new(&name);
+        // Pod names and label values are limited to 63; the StatefulSet's revision label adds 11.
+        assert!(names.statefulset().len() + 11 <= 63);
+        assert!(names.pod(8).len() <= 63);
+        assert!(names.headless_service().len() <= 63);
+        assert!(names.client_service().len() <= 63);
+        // Backup Jobs: `<name>-backup-<10 digits>` is a label value on their pods.
+        assert!(format!("{name}-backup-1234567890").len() <= 63);
+        for secret in [
+            names.ca_secret(),
+            names.server_tls_secret(),
+            names.unseal_key_secret(),
+            names.root_token_secret(),
+            names.jobs_network_policy(),
+        ] {
+            assert!(secret.len() <= 253);
+        }
+    }
+}

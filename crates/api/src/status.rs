@@ -1,0 +1,98 @@
+//! The observed state of an `OpenBaoCluster`, written only by the operator.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of the cluster.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenBaoClusterStatus {
+    /// Lifecycle phase: Pending, Provisioning, Initializing, Running, Degraded, Failed or Paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Valid, Ready, Progressing, Degraded, Initialized and related conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Number of pods that are ready (unsealed and serving).
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Ready members out of desired replicas, for display ("2/3").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_members: Option<String>,
+    /// OpenBao version the pods currently run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+    /// Whether the cluster has been initialized (keys stored in `<cluster>-root-token`).
+    #[serde(default)]
+    pub initialized: bool,
+    /// Pod name of the active (leader) member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// Number of Raft peers in the cluster configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raft_peers: Option<i32>,
+    /// Per-member health.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberStatus>,
+}
+
+/// Health of one OpenBao pod.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// Pod name.
+    pub name: String,
+    /// Whether the member answered its health endpoint.
+    #[serde(default)]
+    pub reachable: bool,
+    /// Whether the member reports the cluster initialized.
+    #[serde(default)]
+    pub initialized: bool,
+    /// Whether the member is sealed.
+    #[serde(default)]
+    pub sealed: bool,
+    /// active, standby, uninitialized, sealed or unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Whether the member is a Raft voter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voter: Option<bool>,
+}
+
+/// Lifecycle phases.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepted, nothing created yet (or waiting on a precondition such as a valid spec).
+    Pending,
+    /// Creating or updating Kubernetes objects; pods are starting.
+    Provisioning,
+    /// Pods run; the operator is initializing OpenBao.
+    Initializing,
+    /// Every member is unsealed and one is active.
+    Running,
+    /// The cluster serves but something needs attention (a member down, a missing dependency).
+    Degraded,
+    /// The operator cannot make progress without the user (invalid spec, lost keys).
+    Failed,
+    /// spec.paused is true: the operator changes nothing.
+    Paused,
+}
+
+impl Phase {
+    /// The spelling used in status and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Provisioning => "Provisioning",
+            Self::Initializing => "Initializing",
+            Self::Running => "Running",
+            Self::Degraded => "Degraded",
+            Self::Failed => "Failed",
+            Self::Paused => "Paused",
+        }
+    }
+}

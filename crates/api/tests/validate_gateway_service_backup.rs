@@ -1,0 +1,202 @@
+//! `validate`: the Gateway (only when enabled), the client Service's annotations, and backups
+//! (schedule, target, retention).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn an_enabled_gateway_requires_a_gateway_ref_name() {
+    assert_invalid_at("spec.gateway.gatewayRef.name", |v| {
+        remove(v, "/spec/gateway/gatewayRef")
+    });
+    assert_invalid_at("spec.gateway.gatewayRef.name", |v| {
+        set(v, "/spec/gateway/gatewayRef/name", json!(""))
+    });
+    assert_invalid_at("spec.gateway.gatewayRef.name", |v| {
+        set(v, "/spec/gateway/gatewayRef/name", json!("Public"))
+    });
+}
+
+#[test]
+fn a_disabled_gateway_is_not_checked() {
+    assert_valid_with(|v| {
+        set(v, "/spec/gateway/enabled", json!(false));
+        remove(v, "/spec/gateway/gatewayRef");
+        set(v, "/spec/gateway/hostname", json!("not a host"));
+    });
+}
+
+#[test]
+fn the_gateway_namespace_must_be_a_dns_1123_label() {
+    assert_invalid_at("spec.gateway.gatewayRef.namespace", |v| {
+        set(
+            v,
+            "/spec/gateway/gatewayRef/namespace",
+            json!("gateway.system"),
+        )
+    });
+}
+
+#[test]
+fn the_gateway_hostname_is_required_and_a_dns_name_without_ip_or_port() {
+    assert_invalid_at("spec.gateway.hostname", |v| {
+        remove(v, "/spec/gateway/hostname")
+    });
+    for bad in [
+        "10.0.0.1",
+        "bao.example.com:8443",
+        "fd00::1",
+        "Bao.Example.com",
+        "bao_example.com",
+        "*",
+    ] {
+        assert_invalid_at("spec.gateway.hostname", |v| {
+            set(v, "/spec/gateway/hostname", json!(bad))
+        });
+    }
+    assert_valid_with(|v| set(v, "/spec/gateway/hostname", json!("*.example.com")));
+}
+
+#[test]
+fn the_gateway_path_starts_with_a_slash_and_has_no_whitespace() {
+    for bad in ["bao", "/b ao", "/bao?x=1"] {
+        assert_invalid_at("spec.gateway.path", |v| {
+            set(v, "/spec/gateway/path", json!(bad))
+        });
+    }
+}
+
+#[test]
+fn the_gateway_listener_name_must_be_a_dns_subdomain() {
+    assert_invalid_at("spec.gateway.listenerName", |v| {
+        set(v, "/spec/gateway/listenerName", json!("HTTPS"))
+    });
+}
+
+#[test]
+fn service_annotation_keys_must_be_qualified_names() {
+    assert_invalid_at("spec.service.annotations[\"bad key\"]", |v| {
+        set(v, "/spec/service/annotations", json!({"bad key": "x"}))
+    });
+    assert_invalid_at("spec.service.annotations[\"a/b/c\"]", |v| {
+        set(v, "/spec/service/annotations", json!({"a/b/c": "x"}))
+    });
+}
+
+#[test]
+fn the_backup_schedule_must_be_a_five_field_cron_expression() {
+    for bad in [
+        "* * * *",
+        "0 0 * * * *",
+        "60 * * * *",
+        "0 24 * * *",
+        "0 0 0 * *",
+        "0 0 * 13 *",
+        "0 0 * * 8",
+        "@every 1h",
+        "*/0 * * * *",
+    ] {
+        assert_invalid_at("spec.backup.schedule", |v| {
+            set(v, "/spec/backup/schedule", json!(bad))
+        });
+    }
+    for ok in [
+        "@daily",
+        "15 3 * * MON-FRI",
+        "0 0 1 JAN,JUL *",
+        "*/15 * * * *",
+        "0 0 * * 7",
+    ] {
+        assert_valid_with(|v| set(v, "/spec/backup/schedule", json!(ok)));
+    }
+}
+
+#[test]
+fn the_bucket_is_required_unless_the_provider_is_filesystem() {
+    assert_invalid_at("spec.backup.target.bucket", |v| {
+        remove(v, "/spec/backup/target/bucket")
+    });
+    assert_valid_with(|v| {
+        set(
+            v,
+            "/spec/backup/target",
+            json!({"provider": "filesystem", "pathPrefix": "/backups"}),
+        )
+    });
+}
+
+#[test]
+fn a_filesystem_target_requires_an_absolute_path_prefix() {
+    assert_invalid_at("spec.backup.target.pathPrefix", |v| {
+        set(v, "/spec/backup/target", json!({"provider": "filesystem"}))
+    });
+    assert_invalid_at("spec.backup.target.pathPrefix", |v| {
+        set(
+            v,
+            "/spec/backup/target",
+            json!({"provider": "filesystem", "pathPrefix": "backups"}),
+        )
+    });
+}
+
+#[test]
+fn s3_bucket_names_follow_s3_rules() {
+    for bad in [
+        "ab",
+        "Snapshots",
+        "snap_shots",
+        "snap..shots",
+        "192.168.1.1",
+        "-snapshots",
+    ] {
+        assert_invalid_at("spec.backup.target.bucket", |v| {
+            set(v, "/spec/backup/target/bucket", json!(bad))
+        });
+    }
+}
+
+#[test]
+fn gcs_and_azure_bucket_names_follow_their_own_rules() {
+    assert_valid_with(|v| {
+        set(v, "/spec/backup/target/provider", json!("gcs"));
+        set(v, "/spec/backup/target/bucket", json!("snap_shots"));
+    });
+    assert_invalid_at("spec.backup.target.bucket", |v| {
+        set(v, "/spec/backup/target/provider", json!("azure"));
+        set(v, "/spec/backup/target/bucket", json!("snap--shots"));
+    });
+}
+
+#[test]
+fn the_backup_endpoint_must_be_an_http_url() {
+    assert_invalid_at("spec.backup.target.endpoint", |v| {
+        set(v, "/spec/backup/target/endpoint", json!("s3.amazonaws.com"))
+    });
+}
+
+#[test]
+fn the_backup_credentials_secret_name_must_be_a_dns_subdomain() {
+    assert_invalid_at("spec.backup.target.credentialsSecretRef.name", |v| {
+        set(
+            v,
+            "/spec/backup/target/credentialsSecretRef/name",
+            json!("S3 creds"),
+        )
+    });
+}
+
+#[test]
+fn retention_bounds_count_and_age() {
+    for bad in [0, 10001] {
+        assert_invalid_at("spec.backup.retention.maxCount", |v| {
+            set(v, "/spec/backup/retention/maxCount", json!(bad))
+        });
+    }
+    for bad in ["30m", "7d", ""] {
+        assert_invalid_at("spec.backup.retention.maxAge", |v| {
+            set(v, "/spec/backup/retention/maxAge", json!(bad))
+        });
+    }
+}
