@@ -1,1 +1,6 @@
-//! The operator library.
+//! The openbao-operator library: pure builders, the posture contract as data, and the CLI.
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod cli;
+pub mod posture;

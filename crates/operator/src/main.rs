@@ -1,1 +1,6 @@
-fn main() {}
+//! The `openbao-operator` binary: parse the command line and hand over to the library.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    operator::cli::main()
+}

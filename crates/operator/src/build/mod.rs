@@ -1,0 +1,247 @@
+//! Pure builders: `(validated cluster, observed facts) -> desired objects`. No client appears in
+//! any signature here; the reconciler and the `render` CLI both call [`build`].
+//!
+//! Apply order (see [`ClusterResources::in_apply_order`]) puts the NetworkPolicies first so that
+//! no OpenBao pod ever runs unprotected, and the StatefulSet last so that everything it mounts
+//! or relies on already exists.
+
+pub mod config_hcl;
+pub mod controller;
+pub mod http_route;
+pub mod meta;
+pub mod network_policy;
+pub mod pdb;
+pub mod rbac;
+pub mod services;
+pub mod statefulset;
+
+use std::net::IpAddr;
+
+use api::{OpenBaoCluster, ValidationErrors, names::ClusterNames};
+use k8s_openapi::api::{
+    apps::v1::StatefulSet,
+    core::v1::{ConfigMap, Service, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{Role, RoleBinding},
+};
+use serde::Serialize;
+
+pub use http_route::HTTPRoute;
+
+/// An `OpenBaoCluster` that passed [`api::validate`]; builders accept only this, so they never
+/// re-check user input.
+#[derive(Clone, Debug)]
+pub struct ValidatedCluster {
+    cluster: OpenBaoCluster,
+    namespace: String,
+    names: ClusterNames,
+}
+
+impl ValidatedCluster {
+    /// Validate `cluster`; the namespace defaults to `default` as the API server would.
+    pub fn new(cluster: OpenBaoCluster) -> Result<Self, ValidationErrors> {
+        api::validate(&cluster)?;
+        let namespace = cluster
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        let names = ClusterNames::new(cluster.metadata.name.clone().unwrap_or_default());
+        Ok(Self {
+            cluster,
+            namespace,
+            names,
+        })
+    }
+
+    /// The cluster object (for its spec and owner references).
+    pub fn cluster(&self) -> &OpenBaoCluster {
+        &self.cluster
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &api::OpenBaoClusterSpec {
+        &self.cluster.spec
+    }
+
+    /// The namespace everything is created in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Names of every owned object.
+    pub fn names(&self) -> &ClusterNames {
+        &self.names
+    }
+}
+
+/// Facts about the environment that the builders need and cannot read from the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    /// Namespace the operator runs in (peer of the operator ingress rule).
+    pub operator_namespace: String,
+    /// The `kubernetes` Service's ClusterIP, when known. `spec.network.apiServerCIDR` overrides it.
+    pub api_server_ip: Option<IpAddr>,
+}
+
+impl Facts {
+    /// Facts for an operator in `operator_namespace` that knows the API server VIP.
+    pub fn new(operator_namespace: impl Into<String>, api_server_ip: Option<IpAddr>) -> Self {
+        Self {
+            operator_namespace: operator_namespace.into(),
+            api_server_ip,
+        }
+    }
+}
+
+/// The CIDR the API-server egress rule allows: `spec.network.apiServerCIDR`, else the service VIP
+/// as a single-address CIDR. `None` means unknown: callers must not create the StatefulSet and
+/// must never substitute a wider rule.
+pub fn api_server_cidr(cluster: &ValidatedCluster, facts: &Facts) -> Option<String> {
+    if let Some(cidr) = &cluster.spec().network.api_server_cidr {
+        return Some(cidr.clone());
+    }
+    facts.api_server_ip.map(|ip| single_address_cidr(&ip))
+}
+
+/// `ip` as a /32 (IPv4) or /128 (IPv6) CIDR.
+pub fn single_address_cidr(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}/32"),
+        IpAddr::V6(v6) => format!("{v6}/128"),
+    }
+}
+
+/// Everything the operator creates for one cluster (Secrets excepted: their contents are
+/// generated at run time by the reconciler). Destructured without `..` in
+/// [`ClusterResources::in_apply_order`] so a new field cannot silently skip apply.
+#[derive(Clone, Debug)]
+pub struct ClusterResources {
+    /// Default-deny policy around the OpenBao pods.
+    pub network_policy: NetworkPolicy,
+    /// Policy around backup/restore Job pods.
+    pub jobs_network_policy: NetworkPolicy,
+    /// Identity of the OpenBao pods.
+    pub service_account: ServiceAccount,
+    /// Service registration and peer discovery permissions.
+    pub role: Role,
+    /// Binds `role` to `service_account`.
+    pub role_binding: RoleBinding,
+    /// `config.hcl`.
+    pub config_map: ConfigMap,
+    /// Per-pod DNS names.
+    pub headless_service: Service,
+    /// Client entry point.
+    pub client_service: Service,
+    /// Keeps Raft quorum during voluntary disruptions.
+    pub pdb: PodDisruptionBudget,
+    /// Present when `spec.gateway.enabled`.
+    pub http_route: Option<HTTPRoute>,
+    /// Absent while the API server address is unknown (the posture cannot be completed).
+    pub statefulset: Option<StatefulSet>,
+}
+
+/// One desired object, typed, in apply order.
+// The list is short-lived and holds each object once; boxing every variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Desired {
+    /// A NetworkPolicy.
+    NetworkPolicy(NetworkPolicy),
+    /// A ServiceAccount.
+    ServiceAccount(ServiceAccount),
+    /// A Role.
+    Role(Role),
+    /// A RoleBinding.
+    RoleBinding(RoleBinding),
+    /// A ConfigMap.
+    ConfigMap(ConfigMap),
+    /// A Service.
+    Service(Service),
+    /// A PodDisruptionBudget.
+    PodDisruptionBudget(PodDisruptionBudget),
+    /// A Gateway API HTTPRoute.
+    HTTPRoute(HTTPRoute),
+    /// The StatefulSet.
+    StatefulSet(StatefulSet),
+}
+
+impl Desired {
+    /// The object as JSON (with apiVersion and kind).
+    pub fn to_json(&self) -> serde_json::Value {
+        fn value<T: Serialize>(object: &T) -> serde_json::Value {
+            // Serializing k8s-openapi types into a Value cannot fail: they contain no maps
+            // with non-string keys.
+            serde_json::to_value(object).unwrap_or(serde_json::Value::Null)
+        }
+        match self {
+            Self::NetworkPolicy(o) => value(o),
+            Self::ServiceAccount(o) => value(o),
+            Self::Role(o) => value(o),
+            Self::RoleBinding(o) => value(o),
+            Self::ConfigMap(o) => value(o),
+            Self::Service(o) => value(o),
+            Self::PodDisruptionBudget(o) => value(o),
+            Self::HTTPRoute(o) => value(o),
+            Self::StatefulSet(o) => value(o),
+        }
+    }
+}
+
+impl ClusterResources {
+    /// The objects in the order they are applied: NetworkPolicies first (no pod ever runs
+    /// unprotected), then identity and RBAC, configuration, Services, the PDB and the route,
+    /// and the StatefulSet last.
+    pub fn in_apply_order(&self) -> Vec<Desired> {
+        let Self {
+            network_policy,
+            jobs_network_policy,
+            service_account,
+            role,
+            role_binding,
+            config_map,
+            headless_service,
+            client_service,
+            pdb,
+            http_route,
+            statefulset,
+        } = self.clone();
+        let mut out = vec![
+            Desired::NetworkPolicy(network_policy),
+            Desired::NetworkPolicy(jobs_network_policy),
+            Desired::ServiceAccount(service_account),
+            Desired::Role(role),
+            Desired::RoleBinding(role_binding),
+            Desired::ConfigMap(config_map),
+            Desired::Service(headless_service),
+            Desired::Service(client_service),
+            Desired::PodDisruptionBudget(pdb),
+        ];
+        out.extend(http_route.map(Desired::HTTPRoute));
+        out.extend(statefulset.map(Desired::StatefulSet));
+        out
+    }
+}
+
+/// Build every desired object for `cluster`.
+pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
+    let api_server = api_server_cidr(cluster, facts);
+    let config = config_hcl::render(cluster);
+    let config_map = config_hcl::config_map(cluster, &config);
+    ClusterResources {
+        network_policy: network_policy::cluster_policy(cluster, facts, api_server.as_deref()),
+        jobs_network_policy: network_policy::jobs_policy(cluster, api_server.as_deref()),
+        service_account: rbac::service_account(cluster),
+        role: rbac::role(cluster),
+        role_binding: rbac::role_binding(cluster),
+        config_map,
+        headless_service: services::headless(cluster),
+        client_service: services::client(cluster),
+        pdb: pdb::pod_disruption_budget(cluster),
+        http_route: http_route::http_route(cluster),
+        statefulset: api_server
+            .as_ref()
+            .map(|_| statefulset::statefulset(cluster, &config)),
+    }
+}

@@ -1,0 +1,57 @@
+//! The command line: one module per subcommand, each parsing its arguments and calling into the
+//! library. Exit codes: 0 success, 1 a check failed, 2 bad input or usage.
+
+pub mod crd;
+pub mod netpol;
+pub mod render;
+pub mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for invalid input (files, specs, flags), matching clap's usage errors.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a check that ran and failed.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+
+/// openbao-operator: run OpenBao clusters on Kubernetes behind a default-deny network posture.
+#[derive(Parser, Debug)]
+#[command(name = "openbao-operator", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every object the operator would create for an OpenBaoCluster, in apply order.
+    Render(render::RenderArgs),
+    /// Print the OpenBaoCluster CustomResourceDefinition.
+    Crd(crd::CrdArgs),
+    /// Evaluate Kubernetes NetworkPolicies and prove the posture contract.
+    #[command(subcommand)]
+    Netpol(NetpolCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum NetpolCommand {
+    /// Evaluate probes (from, to, port, protocol) against Namespaces, Pods and NetworkPolicies.
+    Check(netpol::CheckArgs),
+    /// Print the pod-by-pod verdict for every port the destination pods declare.
+    Matrix(netpol::MatrixArgs),
+    /// Render a cluster's policies and check them against the posture contract.
+    Verify(verify::VerifyArgs),
+}
+
+/// Parse the command line and run the subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Crd(args) => crd::run(&args),
+        Command::Netpol(NetpolCommand::Check(args)) => netpol::check(&args),
+        Command::Netpol(NetpolCommand::Matrix(args)) => netpol::matrix(&args),
+        Command::Netpol(NetpolCommand::Verify(args)) => verify::run(&args),
+    }
+}

@@ -1,0 +1,812 @@
+//! The seed's posture tables as data, and the check that proves rendered policies implement
+//! them: a synthetic environment (operator, impostor, peers, kube-system, DNS, gateway,
+//! unrelated pods, Job pods, external addresses) evaluated with `netpol`, flow by flow.
+//!
+//! The expectation is written in plain terms of namespaces, labels and addresses (who the peer
+//! *is*), never in terms of the NetworkPolicy objects, so a builder bug cannot hide behind a
+//! matching bug in the expectation. Every flow touching an OpenBao server pod or a Job pod is
+//! compared, per direction, with the rows below: a row that does not get through fails, and so
+//! does any allowance no row explains, unless it comes from a user rule (which is additive).
+
+use std::{collections::BTreeMap, fmt, net::IpAddr};
+
+use serde::Deserialize;
+
+use api::names::{self, ClusterNames};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use netpol::{
+    Cidr, Direction, DirectionVerdict, Endpoint, Flow, FlowPort, Namespace, Pod, Protocol,
+    WorldBuilder,
+};
+
+use crate::build::{self, Facts, ValidatedCluster};
+
+/// Who a synthetic endpoint is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The OpenBao server pod under test (`<cluster>-0`).
+    OpenBao,
+    /// Another server pod of the same cluster (`<cluster>-1`).
+    OpenBaoPeer,
+    /// The operator pod (operator namespace, operator labels).
+    Operator,
+    /// A pod with the operator's labels in another namespace.
+    OperatorImpostor,
+    /// A pod in kube-system (CNI or node health checks).
+    KubeSystem,
+    /// A DNS pod in `spec.network.dnsNamespace`.
+    Dns,
+    /// A gateway proxy pod in the Gateway's namespace.
+    Gateway,
+    /// A pod in the cluster's namespace without OpenBao labels.
+    Unrelated,
+    /// A server pod of another OpenBao cluster in the same namespace.
+    OtherCluster,
+    /// A pod in an unrelated namespace.
+    Elsewhere,
+    /// This cluster's backup Job pod.
+    BackupJob,
+    /// This cluster's restore Job pod.
+    RestoreJob,
+    /// The Kubernetes API service address.
+    ApiServer,
+    /// An API server endpoint address (post-DNAT).
+    ApiServerEndpoint,
+    /// An arbitrary address on the internet.
+    Internet,
+}
+
+/// A synthetic endpoint: a pod (namespace and labels) or an external address.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// Who it is.
+    pub role: Role,
+    /// Display name (`namespace/pod` or `ip:address`).
+    pub name: String,
+    /// Namespace for pods, `None` for external addresses.
+    pub namespace: Option<String>,
+    /// Pod labels.
+    pub labels: BTreeMap<String, String>,
+    /// Address.
+    pub ip: IpAddr,
+}
+
+impl Actor {
+    fn has_labels(&self, wanted: &BTreeMap<String, String>) -> bool {
+        self.namespace.is_some() && wanted.iter().all(|(k, v)| self.labels.get(k) == Some(v))
+    }
+
+    fn in_namespace(&self, namespace: &str) -> bool {
+        self.namespace.as_deref() == Some(namespace)
+    }
+}
+
+/// The facts the expectations depend on, derived from the spec and the operator's facts.
+#[derive(Clone, Debug)]
+pub struct Context {
+    names: ClusterNames,
+    namespace: String,
+    operator_namespace: String,
+    gateway_namespace: Option<String>,
+    kube_system_ingress: bool,
+    dns_namespace: String,
+    api_server: Option<Cidr>,
+    api_endpoints: Vec<IpAddr>,
+    jobs_egress_locked: bool,
+}
+
+impl Context {
+    fn new(cluster: &ValidatedCluster, facts: &Facts) -> Self {
+        let spec = cluster.spec();
+        Self {
+            names: cluster.names().clone(),
+            namespace: cluster.namespace().to_string(),
+            operator_namespace: facts.operator_namespace.clone(),
+            gateway_namespace: spec
+                .enabled_gateway()
+                .map(|_| build::http_route::gateway_namespace(cluster)),
+            kube_system_ingress: spec.network.kube_system_ingress,
+            dns_namespace: spec.network.dns_namespace.clone(),
+            api_server: build::api_server_cidr(cluster, facts).and_then(|c| Cidr::parse(&c).ok()),
+            api_endpoints: spec
+                .network
+                .api_server_endpoint_ips
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect(),
+            jobs_egress_locked: spec
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.egress_rules.is_some()),
+        }
+    }
+
+    fn is_server(&self, actor: &Actor) -> bool {
+        actor.in_namespace(&self.namespace)
+            && actor.has_labels(&self.names.selector_labels())
+            && !actor.labels.contains_key(names::LABEL_COMPONENT)
+    }
+
+    fn is_job(&self, actor: &Actor) -> bool {
+        actor.in_namespace(&self.namespace)
+            && actor.has_labels(&self.names.selector_labels())
+            && matches!(
+                actor.labels.get(names::LABEL_COMPONENT).map(String::as_str),
+                Some(names::COMPONENT_BACKUP | names::COMPONENT_RESTORE)
+            )
+    }
+}
+
+/// Which pods a row constrains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// This cluster's OpenBao server pods (`<cluster>-network-policy`).
+    OpenBao,
+    /// This cluster's backup/restore Job pods (`<cluster>-jobs-network-policy`).
+    Jobs,
+}
+
+/// Ports a row allows.
+#[derive(Clone, Copy, Debug)]
+pub enum Ports {
+    /// Every port and protocol.
+    Any,
+    /// Exactly these.
+    Only(&'static [(u16, Protocol)]),
+}
+
+impl Ports {
+    fn contains(self, port: u16, protocol: Protocol) -> bool {
+        match self {
+            Ports::Any => true,
+            Ports::Only(list) => list.contains(&(port, protocol)),
+        }
+    }
+}
+
+impl fmt::Display for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ports::Any => f.write_str("any"),
+            Ports::Only(list) => {
+                let parts: Vec<String> = list
+                    .iter()
+                    .map(|(p, proto)| format!("{p}/{proto}"))
+                    .collect();
+                f.write_str(&parts.join(", "))
+            }
+        }
+    }
+}
+
+/// One row of the posture contract.
+#[derive(Clone, Copy)]
+pub struct Row {
+    /// Short identifier shown in reports.
+    pub id: &'static str,
+    /// The seed (or DESIGN.md section 4) row this comes from.
+    pub source: &'static str,
+    /// Ingress into, or egress out of, the subject.
+    pub direction: Direction,
+    /// The pods the row is about.
+    pub subject: Subject,
+    /// Whether the row exists for this spec.
+    pub applies: fn(&Context) -> bool,
+    /// Whether `peer` is the row's peer.
+    pub peer: fn(&Context, &Actor) -> bool,
+    /// Allowed ports.
+    pub ports: Ports,
+}
+
+const API: &[(u16, Protocol)] = &[(8200, Protocol::Tcp)];
+const API_AND_CLUSTER: &[(u16, Protocol)] = &[(8200, Protocol::Tcp), (8201, Protocol::Tcp)];
+const KUBE_API: &[(u16, Protocol)] = &[(443, Protocol::Tcp)];
+const KUBE_API_ENDPOINT: &[(u16, Protocol)] = &[(6443, Protocol::Tcp)];
+const DNS: &[(u16, Protocol)] = &[(53, Protocol::Udp), (53, Protocol::Tcp)];
+
+fn always(_: &Context) -> bool {
+    true
+}
+
+fn is_operator(ctx: &Context, peer: &Actor) -> bool {
+    peer.in_namespace(&ctx.operator_namespace) && peer.has_labels(&names::operator_pod_labels())
+}
+
+fn is_api_server(ctx: &Context, peer: &Actor) -> bool {
+    peer.namespace.is_none() && ctx.api_server.is_some_and(|c| c.contains(peer.ip))
+}
+
+fn is_api_endpoint(ctx: &Context, peer: &Actor) -> bool {
+    peer.namespace.is_none() && ctx.api_endpoints.contains(&peer.ip)
+}
+
+fn is_dns(ctx: &Context, peer: &Actor) -> bool {
+    peer.in_namespace(&ctx.dns_namespace)
+}
+
+/// The posture contract: the seed's tables, with DESIGN.md section 4's precise peers and ports.
+pub const ROWS: &[Row] = &[
+    Row {
+        id: "in-operator",
+        source: "seed ingress: Operator | 8200 (HTTP) | liveness, initialization, status",
+        direction: Direction::Ingress,
+        subject: Subject::OpenBao,
+        applies: always,
+        peer: is_operator,
+        ports: Ports::Only(API),
+    },
+    Row {
+        id: "in-peers",
+        source: "seed ingress: Raft Peers | 8201 (TCP); DESIGN: 8200 too (join via API address, forwarding)",
+        direction: Direction::Ingress,
+        subject: Subject::OpenBao,
+        applies: always,
+        peer: |ctx, peer| ctx.is_server(peer),
+        ports: Ports::Only(API_AND_CLUSTER),
+    },
+    Row {
+        id: "in-gateway",
+        source: "seed ingress: Gateway | 8200 (HTTP) | only if spec.gateway is enabled",
+        direction: Direction::Ingress,
+        subject: Subject::OpenBao,
+        applies: |ctx| ctx.gateway_namespace.is_some(),
+        peer: |ctx, peer| {
+            ctx.gateway_namespace
+                .as_deref()
+                .is_some_and(|ns| peer.in_namespace(ns))
+        },
+        ports: Ports::Only(API),
+    },
+    Row {
+        id: "in-kube-system",
+        source: "seed ingress: Kube System | Any | CNI/DNS health checks (spec.network.kubeSystemIngress)",
+        direction: Direction::Ingress,
+        subject: Subject::OpenBao,
+        applies: |ctx| ctx.kube_system_ingress,
+        peer: |_, peer| peer.in_namespace("kube-system"),
+        ports: Ports::Any,
+    },
+    Row {
+        id: "in-jobs",
+        source: "seed note: Backup Jobs; DESIGN: this cluster's backup/restore Job pods | 8200/TCP",
+        direction: Direction::Ingress,
+        subject: Subject::OpenBao,
+        applies: always,
+        peer: |ctx, peer| ctx.is_job(peer),
+        ports: Ports::Only(API),
+    },
+    Row {
+        id: "out-api-server",
+        source: "seed egress: Kubernetes API | 443 | service registration, peer discovery",
+        direction: Direction::Egress,
+        subject: Subject::OpenBao,
+        applies: |ctx| ctx.api_server.is_some(),
+        peer: is_api_server,
+        ports: Ports::Only(KUBE_API),
+    },
+    Row {
+        id: "out-api-endpoints",
+        source: "DESIGN: spec.network.apiServerEndpointIPs | 6443/TCP (CNIs that evaluate post-DNAT)",
+        direction: Direction::Egress,
+        subject: Subject::OpenBao,
+        applies: |ctx| !ctx.api_endpoints.is_empty(),
+        peer: is_api_endpoint,
+        ports: Ports::Only(KUBE_API_ENDPOINT),
+    },
+    Row {
+        id: "out-dns",
+        source: "seed egress: CoreDNS | 53 (UDP/TCP)",
+        direction: Direction::Egress,
+        subject: Subject::OpenBao,
+        applies: always,
+        peer: is_dns,
+        ports: Ports::Only(DNS),
+    },
+    Row {
+        id: "out-peers",
+        source: "seed egress: Raft Peers | 8201 (TCP); DESIGN: 8200 too",
+        direction: Direction::Egress,
+        subject: Subject::OpenBao,
+        applies: always,
+        peer: |ctx, peer| ctx.is_server(peer),
+        ports: Ports::Only(API_AND_CLUSTER),
+    },
+    Row {
+        id: "jobs-out-any",
+        source: "seed note: Backup and Restore jobs are excluded from the restrictive policy",
+        direction: Direction::Egress,
+        subject: Subject::Jobs,
+        applies: |ctx| !ctx.jobs_egress_locked,
+        peer: |_, _| true,
+        ports: Ports::Any,
+    },
+    Row {
+        id: "jobs-out-dns",
+        source: "DESIGN: spec.backup.egressRules locks Job egress to DNS ...",
+        direction: Direction::Egress,
+        subject: Subject::Jobs,
+        applies: |ctx| ctx.jobs_egress_locked,
+        peer: is_dns,
+        ports: Ports::Only(DNS),
+    },
+    Row {
+        id: "jobs-out-openbao",
+        source: "DESIGN: ... this cluster's 8200 ...",
+        direction: Direction::Egress,
+        subject: Subject::Jobs,
+        applies: |ctx| ctx.jobs_egress_locked,
+        peer: |ctx, peer| ctx.is_server(peer),
+        ports: Ports::Only(API),
+    },
+    Row {
+        id: "jobs-out-api-server",
+        source: "DESIGN: ... the API server ...",
+        direction: Direction::Egress,
+        subject: Subject::Jobs,
+        applies: |ctx| ctx.jobs_egress_locked && ctx.api_server.is_some(),
+        peer: is_api_server,
+        ports: Ports::Only(KUBE_API),
+    },
+    Row {
+        id: "jobs-out-api-endpoints",
+        source: "DESIGN: ... the API server (endpoint addresses) ...",
+        direction: Direction::Egress,
+        subject: Subject::Jobs,
+        applies: |ctx| ctx.jobs_egress_locked && !ctx.api_endpoints.is_empty(),
+        peer: is_api_endpoint,
+        ports: Ports::Only(KUBE_API_ENDPOINT),
+    },
+];
+
+/// Ports probed for every pair of endpoints: every port a row names, and neighbours that must
+/// stay closed.
+pub const PROBE_PORTS: &[(u16, Protocol)] = &[
+    (8200, Protocol::Tcp),
+    (8201, Protocol::Tcp),
+    (8200, Protocol::Udp),
+    (443, Protocol::Tcp),
+    (6443, Protocol::Tcp),
+    (53, Protocol::Udp),
+    (53, Protocol::Tcp),
+    (80, Protocol::Tcp),
+    (22, Protocol::Tcp),
+    (8080, Protocol::Tcp),
+    (9443, Protocol::Tcp),
+    (8202, Protocol::Tcp),
+    (5353, Protocol::Udp),
+    (3868, Protocol::Sctp),
+];
+
+/// Namespace of the impostor pod (operator labels, wrong namespace).
+const IMPOSTOR_NAMESPACE: &str = "posture-impostor";
+/// Namespace of the unrelated client pod.
+const ELSEWHERE_NAMESPACE: &str = "posture-elsewhere";
+/// Gateway namespace used when the gateway is disabled (its pod must be denied).
+const DEFAULT_GATEWAY_NAMESPACE: &str = "gateway-system";
+/// An address from TEST-NET-3 (RFC 5737): never routed, only evaluated.
+const INTERNET: &str = "203.0.113.10";
+
+/// The synthetic environment for `cluster`.
+pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
+    let ctx = Context::new(cluster, facts);
+    let ns = ctx.namespace.clone();
+    let other = ClusterNames::new(format!("{}-other", ctx.names.cluster()));
+    let mut pod_index = 10u8;
+    let mut next_ip = || {
+        pod_index = pod_index.wrapping_add(1);
+        IpAddr::from([10, 244, 0, pod_index])
+    };
+    let pod = |role, namespace: &str, name: &str, labels: BTreeMap<String, String>, ip| Actor {
+        role,
+        name: format!("{namespace}/{name}"),
+        namespace: Some(namespace.to_string()),
+        labels,
+        ip,
+    };
+    let gateway_ns = ctx
+        .gateway_namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_GATEWAY_NAMESPACE.to_string());
+    let mut actors = vec![
+        pod(
+            Role::OpenBao,
+            &ns,
+            &ctx.names.pod(0),
+            ctx.names.server_pod_labels(),
+            next_ip(),
+        ),
+        pod(
+            Role::OpenBaoPeer,
+            &ns,
+            &ctx.names.pod(1),
+            ctx.names.server_pod_labels(),
+            next_ip(),
+        ),
+        pod(
+            Role::Operator,
+            &ctx.operator_namespace,
+            "openbao-operator",
+            names::operator_pod_labels(),
+            next_ip(),
+        ),
+        pod(
+            Role::OperatorImpostor,
+            IMPOSTOR_NAMESPACE,
+            "openbao-operator",
+            names::operator_pod_labels(),
+            next_ip(),
+        ),
+        pod(
+            Role::KubeSystem,
+            "kube-system",
+            "node-health",
+            BTreeMap::from([("k8s-app".to_string(), "cilium".to_string())]),
+            next_ip(),
+        ),
+        pod(
+            Role::Dns,
+            &ctx.dns_namespace,
+            "coredns",
+            BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]),
+            next_ip(),
+        ),
+        pod(
+            Role::Gateway,
+            &gateway_ns,
+            "gateway-proxy",
+            BTreeMap::from([("app".to_string(), "gateway".to_string())]),
+            next_ip(),
+        ),
+        pod(
+            Role::Unrelated,
+            &ns,
+            "unrelated",
+            BTreeMap::from([("app".to_string(), "unrelated".to_string())]),
+            next_ip(),
+        ),
+        pod(
+            Role::OtherCluster,
+            &ns,
+            &other.pod(0),
+            other.server_pod_labels(),
+            next_ip(),
+        ),
+        pod(
+            Role::Elsewhere,
+            ELSEWHERE_NAMESPACE,
+            "client",
+            BTreeMap::from([("app".to_string(), "client".to_string())]),
+            next_ip(),
+        ),
+        pod(
+            Role::BackupJob,
+            &ns,
+            &format!("{}-backup", ctx.names.cluster()),
+            ctx.names.job_labels(names::COMPONENT_BACKUP),
+            next_ip(),
+        ),
+        pod(
+            Role::RestoreJob,
+            &ns,
+            &format!("{}-restore", ctx.names.cluster()),
+            ctx.names.job_labels(names::COMPONENT_RESTORE),
+            next_ip(),
+        ),
+    ];
+    let external = |role, ip: IpAddr| Actor {
+        role,
+        name: format!("ip:{ip}"),
+        namespace: None,
+        labels: BTreeMap::new(),
+        ip,
+    };
+    // The API server stands at the service VIP, or at the base address of apiServerCIDR.
+    let api_address = build::api_server_cidr(cluster, facts)
+        .and_then(|cidr| cidr.split('/').next().and_then(|ip| ip.parse().ok()));
+    if let Some(ip) = api_address {
+        actors.push(external(Role::ApiServer, ip));
+    }
+    for ip in &ctx.api_endpoints {
+        actors.push(external(Role::ApiServerEndpoint, *ip));
+    }
+    if let Ok(ip) = INTERNET.parse() {
+        actors.push(external(Role::Internet, ip));
+    }
+    actors
+}
+
+/// The outcome of one flow, compared with the contract.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// Source.
+    pub from: Actor,
+    /// Destination.
+    pub to: Actor,
+    /// Port.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// What the contract says (rows, or "additive user rule").
+    pub expected: bool,
+    /// What the rendered policies do.
+    pub actual: bool,
+    /// Rows that allow the flow (egress side, ingress side).
+    pub rows: Vec<&'static str>,
+    /// Whether the flow is allowed only through a user rule (additive, acceptable).
+    pub via_user_rule: bool,
+    /// The evaluator's explanation.
+    pub reason: String,
+    /// Whether it matches the contract.
+    pub ok: bool,
+}
+
+/// The result of verifying one cluster.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Every flow checked.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// The checks that do not match the contract.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+
+    /// True when every flow matches the contract.
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+}
+
+/// Why a verification could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The rendered policies could not be loaded by the evaluator (a builder bug).
+    #[error("the rendered policies cannot be evaluated: {0}")]
+    Load(String),
+    /// A flow could not be evaluated.
+    #[error("flow {0} cannot be evaluated: {1}")]
+    Flow(String, String),
+}
+
+/// Number of core rules (before the user's) in each direction of the cluster policy.
+fn core_rule_counts(cluster: &ValidatedCluster, facts: &Facts) -> (usize, usize) {
+    let mut core = cluster.cluster().clone();
+    core.spec.network.ingress_rules.clear();
+    core.spec.network.egress_rules.clear();
+    if let Some(backup) = core.spec.backup.as_mut()
+        && let Some(rules) = backup.egress_rules.as_mut()
+    {
+        rules.clear();
+    }
+    let api_server = build::api_server_cidr(cluster, facts);
+    let policy = ValidatedCluster::new(core)
+        .map(|c| build::network_policy::cluster_policy(&c, facts, api_server.as_deref()))
+        .ok();
+    let spec = policy.and_then(|p| p.spec);
+    (
+        spec.as_ref()
+            .and_then(|s| s.ingress.as_ref())
+            .map_or(0, Vec::len),
+        spec.as_ref()
+            .and_then(|s| s.egress.as_ref())
+            .map_or(0, Vec::len),
+    )
+}
+
+fn core_job_egress_count(cluster: &ValidatedCluster, facts: &Facts) -> usize {
+    let user = cluster
+        .spec()
+        .backup
+        .as_ref()
+        .and_then(|b| b.egress_rules.as_ref())
+        .map_or(0, Vec::len);
+    let api_server = build::api_server_cidr(cluster, facts);
+    let total = build::network_policy::jobs_policy(cluster, api_server.as_deref())
+        .spec
+        .and_then(|s| s.egress)
+        .map_or(0, |e| e.len());
+    total.saturating_sub(user)
+}
+
+/// Render `cluster`'s policies and check every flow of the synthetic environment against
+/// [`ROWS`].
+pub fn verify(cluster: &ValidatedCluster, facts: &Facts) -> Result<Report, VerifyError> {
+    let resources = build::build(cluster, facts);
+    verify_policies(
+        cluster,
+        facts,
+        &[resources.network_policy, resources.jobs_network_policy],
+    )
+}
+
+/// Check `policies` (for example read back from a rendered file or a live cluster) against the
+/// contract for `cluster`. The policies are expected under their builder names.
+pub fn verify_policies(
+    cluster: &ValidatedCluster,
+    facts: &Facts,
+    policies: &[NetworkPolicy],
+) -> Result<Report, VerifyError> {
+    let ctx = Context::new(cluster, facts);
+    let actors = actors(cluster, facts);
+
+    let mut builder = WorldBuilder::new();
+    let mut namespaces: Vec<String> = actors.iter().filter_map(|a| a.namespace.clone()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    for ns in &namespaces {
+        builder.namespace(Namespace::new(ns.clone()));
+    }
+    for actor in &actors {
+        if let Some(ns) = &actor.namespace {
+            let name = actor
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or(&actor.name)
+                .to_string();
+            let mut pod = Pod::new(ns.clone(), name).with_ip(actor.ip);
+            pod.labels = actor.labels.clone();
+            builder.pod(pod);
+        }
+    }
+    let policy_name = cluster.names().network_policy();
+    let jobs_policy_name = cluster.names().jobs_network_policy();
+    for policy in policies {
+        builder.policy(policy.clone());
+    }
+    let world = builder
+        .build()
+        .map_err(|e| VerifyError::Load(e.to_string()))?;
+    let cluster_policy = world.policy_id(&ctx.namespace, &policy_name);
+    let jobs_policy = world.policy_id(&ctx.namespace, &jobs_policy_name);
+    let (core_ingress, core_egress) = core_rule_counts(cluster, facts);
+    let core_jobs_egress = core_job_egress_count(cluster, facts);
+
+    let endpoint = |actor: &Actor| match &actor.namespace {
+        Some(ns) => world
+            .pod_id(ns, actor.name.rsplit('/').next().unwrap_or(&actor.name))
+            .map(Endpoint::Pod),
+        None => Some(Endpoint::External(actor.ip)),
+    };
+    let subject_of = |actor: &Actor| {
+        if ctx.is_server(actor) {
+            Some(Subject::OpenBao)
+        } else if ctx.is_job(actor) {
+            Some(Subject::Jobs)
+        } else {
+            None
+        }
+    };
+
+    let mut checks = Vec::new();
+    for from in &actors {
+        for to in &actors {
+            if from.name == to.name || (from.namespace.is_none() && to.namespace.is_none()) {
+                continue;
+            }
+            let (from_subject, to_subject) = (subject_of(from), subject_of(to));
+            if from_subject.is_none() && to_subject.is_none() {
+                continue;
+            }
+            let (Some(from_ep), Some(to_ep)) = (endpoint(from), endpoint(to)) else {
+                continue;
+            };
+            for &(port, protocol) in PROBE_PORTS {
+                let flow = Flow {
+                    from: from_ep,
+                    to: to_ep,
+                    port: FlowPort::Number(port),
+                    protocol,
+                };
+                let verdict = world.evaluate(&flow).map_err(|e| {
+                    VerifyError::Flow(
+                        format!("{} -> {} {port}/{protocol}", from.name, to.name),
+                        e.to_string(),
+                    )
+                })?;
+                let mut rows = Vec::new();
+                let mut side_ok = |direction: Direction,
+                                   subject: Option<Subject>,
+                                   peer: &Actor,
+                                   side: &DirectionVerdict<'_>|
+                 -> (bool, bool, bool) {
+                    // (expected, ok, via user rule)
+                    let Some(subject) = subject else {
+                        // Not a pod the operator's policies select: nothing may isolate it here.
+                        let ok = matches!(
+                            side,
+                            DirectionVerdict::NotIsolated | DirectionVerdict::External
+                        );
+                        return (true, ok, false);
+                    };
+                    let matching: Vec<&'static str> = ROWS
+                        .iter()
+                        .filter(|r| {
+                            r.direction == direction
+                                && r.subject == subject
+                                && (r.applies)(&ctx)
+                                && (r.peer)(&ctx, peer)
+                                && r.ports.contains(port, protocol)
+                        })
+                        .map(|r| r.id)
+                        .collect();
+                    let expected = !matching.is_empty();
+                    rows.extend(matching);
+                    let isolated = !side.isolated_by().is_empty();
+                    let user_rule = match side {
+                        DirectionVerdict::Allowed { rule, .. } => {
+                            let core = match (Some(rule.policy), direction) {
+                                (p, Direction::Ingress) if p == cluster_policy => core_ingress,
+                                (p, Direction::Egress) if p == cluster_policy => core_egress,
+                                (p, Direction::Egress) if p == jobs_policy => core_jobs_egress,
+                                _ => 0,
+                            };
+                            rule.index >= core
+                        }
+                        _ => false,
+                    };
+                    let allowed = side.allowed();
+                    // Job egress is deliberately left unisolated unless spec.backup.egressRules
+                    // locks it; everything else the operator selects must be isolated.
+                    let must_isolate = !(subject == Subject::Jobs
+                        && direction == Direction::Egress
+                        && !ctx.jobs_egress_locked);
+                    let ok = (isolated || !must_isolate)
+                        && (allowed == expected || (allowed && user_rule));
+                    (expected, ok, allowed && !expected && user_rule)
+                };
+                let (exp_out, ok_out, user_out) =
+                    side_ok(Direction::Egress, from_subject, to, &verdict.egress);
+                let (exp_in, ok_in, user_in) =
+                    side_ok(Direction::Ingress, to_subject, from, &verdict.ingress);
+                let via_user_rule = user_out || user_in;
+                checks.push(Check {
+                    from: from.clone(),
+                    to: to.clone(),
+                    port,
+                    protocol,
+                    expected: (exp_out || user_out) && (exp_in || user_in),
+                    actual: verdict.allowed,
+                    rows,
+                    via_user_rule,
+                    reason: verdict.to_string(),
+                    ok: ok_out && ok_in,
+                });
+            }
+        }
+    }
+    Ok(Report { checks })
+}
+
+/// Verify the cluster in `yaml` (an OpenBaoCluster manifest): its freshly rendered policies, or
+/// `policies` when given (for example the NetworkPolicies of a committed golden file).
+pub fn verify_manifest(
+    yaml: &str,
+    facts: &Facts,
+    policies: Option<&[NetworkPolicy]>,
+) -> Result<Report, String> {
+    let cluster = api::decode::cluster_from_yaml_str(yaml).map_err(|e| e.to_string())?;
+    let cluster = ValidatedCluster::new(cluster).map_err(|e| e.to_string())?;
+    match policies {
+        Some(policies) => verify_policies(&cluster, facts, policies),
+        None => verify(&cluster, facts),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The NetworkPolicy documents of multi-document YAML (other kinds are ignored).
+pub fn network_policies_from_yaml(yaml: &str) -> Result<Vec<NetworkPolicy>, String> {
+    let mut policies = Vec::new();
+    for (index, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
+        let value = serde_json::Value::deserialize(document)
+            .map_err(|e| format!("document {}: {e}", index + 1))?;
+        if value.get("kind").and_then(|k| k.as_str()) == Some("NetworkPolicy") {
+            let policy = serde_json::from_value(value)
+                .map_err(|e| format!("document {}: not a valid NetworkPolicy: {e}", index + 1))?;
+            policies.push(policy);
+        }
+    }
+    Ok(policies)
+}

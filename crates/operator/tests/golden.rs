@@ -1,0 +1,132 @@
+//! Generated artifacts are committed and must not drift: every example renders to its golden
+//! file under `tests/golden/`, and `deploy/crds/` holds the current CRD.
+//!
+//! Set `UPDATE_GOLDEN=1` to rewrite the golden files and the committed CRD from the code.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::{Path, PathBuf},
+};
+
+use operator::{build::Facts, cli};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn updating() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}
+
+/// The facts golden files are rendered with (the README and `netpol verify` use the same).
+pub fn golden_facts() -> Facts {
+    Facts::new(
+        api::names::DEFAULT_OPERATOR_NAMESPACE,
+        Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
+    )
+}
+
+fn check_or_update(path: &Path, actual: &str) {
+    if updating() {
+        std::fs::create_dir_all(path.parent().expect("golden files live in a directory"))
+            .expect("create golden directory");
+        std::fs::write(path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; run `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test golden`",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first_difference = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .map_or_else(
+                || expected.lines().count().min(actual.lines().count()),
+                |i| i,
+            );
+        panic!(
+            "{} drifted from the code (first difference at line {}); review the change and run \
+             `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test golden` to accept it",
+            path.display(),
+            first_difference + 1
+        );
+    }
+}
+
+fn examples() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("examples"))
+        .expect("examples directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_renders_to_its_committed_golden_file() {
+    let examples = examples();
+    assert!(examples.len() >= 3, "expected at least three examples");
+    for example in examples {
+        let input = std::fs::read_to_string(&example).expect("read example");
+        let name = example
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .to_string();
+        let rendered = cli::render::render_str(&input, &name, &golden_facts())
+            .unwrap_or_else(|e| panic!("{name} must render: {:?}", e.messages));
+        assert!(
+            rendered.warnings.is_empty(),
+            "{name}: {:?}",
+            rendered.warnings
+        );
+        check_or_update(
+            &workspace_root().join("tests/golden").join(&name),
+            &rendered.yaml,
+        );
+    }
+}
+
+#[test]
+fn the_committed_crd_matches_the_rust_types() {
+    let crd = cli::crd::crd_yaml().expect("CRD serializes");
+    check_or_update(
+        &workspace_root().join("deploy/crds/openbao.org_openbaoclusters.yaml"),
+        &crd,
+    );
+}
+
+#[test]
+fn every_golden_file_passes_the_posture_contract() {
+    for example in examples() {
+        let name = example
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .to_string();
+        let manifest = std::fs::read_to_string(&example).expect("read example");
+        let golden = std::fs::read_to_string(workspace_root().join("tests/golden").join(&name))
+            .expect("golden file exists");
+        let policies =
+            operator::posture::network_policies_from_yaml(&golden).expect("golden parses");
+        assert_eq!(policies.len(), 2, "{name}: the cluster and jobs policies");
+        let report =
+            operator::posture::verify_manifest(&manifest, &golden_facts(), Some(&policies))
+                .expect("verify runs");
+        let failures: Vec<String> = report
+            .failures()
+            .map(|f| {
+                format!(
+                    "{} -> {} {}/{}: {}",
+                    f.from.name, f.to.name, f.port, f.protocol, f.reason
+                )
+            })
+            .collect();
+        assert!(failures.is_empty(), "{name}: {failures:#?}");
+    }
+}

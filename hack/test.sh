@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs or reuses the cached real components
+# (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, bao), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/cargo-target}"
+
+bash hack/setup.sh
+# shellcheck disable=SC1091
+source "${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/env"
+export KUBE_BIN_DIR ETCD_BIN BAO_BIN
+
+cargo test --workspace --no-fail-fast
