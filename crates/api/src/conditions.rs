@@ -28,6 +28,20 @@ pub mod reasons {
     pub const TLS_SECRET_INVALID: &str = "TLSSecretInvalid";
     /// Initialization ran but its keys could not be stored and are lost.
     pub const INITIALIZATION_KEYS_LOST: &str = "InitializationKeysLost";
+    /// The static unseal key Secret is missing while the cluster holds data.
+    pub const UNSEAL_KEY_MISSING: &str = "UnsealKeyMissing";
+    /// The static unseal key Secret exists but does not hold a 32-byte key.
+    pub const UNSEAL_KEY_INVALID: &str = "UnsealKeyInvalid";
+    /// Objects are being created or updated.
+    pub const RECONCILING: &str = "Reconciling";
+    /// Pods are starting or not all are ready.
+    pub const PODS_NOT_READY: &str = "PodsNotReady";
+    /// Every member is ready.
+    pub const ALL_MEMBERS_READY: &str = "AllMembersReady";
+    /// Nothing needs attention.
+    pub const AS_EXPECTED: &str = "AsExpected";
+    /// An error occurred while reconciling; the message says which.
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
     /// spec.paused is true.
     pub const PAUSED: &str = "Paused";
 }

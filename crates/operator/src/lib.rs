@@ -3,4 +3,6 @@
 
 pub mod build;
 pub mod cli;
+pub mod pki;
 pub mod posture;
+pub mod reconcile;

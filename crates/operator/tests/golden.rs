@@ -44,10 +44,7 @@ fn check_or_update(path: &Path, actual: &str) {
             .lines()
             .zip(actual.lines())
             .position(|(e, a)| e != a)
-            .map_or_else(
-                || expected.lines().count().min(actual.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} drifted from the code (first difference at line {}); review the change and run \
              `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test golden` to accept it",
@@ -98,6 +95,16 @@ fn the_committed_crd_matches_the_rust_types() {
     check_or_update(
         &workspace_root().join("deploy/crds/openbao.org_openbaoclusters.yaml"),
         &crd,
+    );
+}
+
+#[test]
+fn the_committed_operator_cluster_role_matches_the_code() {
+    let role =
+        serde_yaml::to_string(&operator::build::operator_rbac::cluster_role()).expect("serializes");
+    check_or_update(
+        &workspace_root().join("deploy/rbac/cluster-role.yaml"),
+        &role,
     );
 }
 

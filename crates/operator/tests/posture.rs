@@ -5,10 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use api::OpenBaoCluster;
-use k8s_openapi::{
-    api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort},
-    apimachinery::pkg::util::intstr::IntOrString,
-};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use operator::{
     build::{self, Facts, ValidatedCluster},
     posture,

@@ -10,6 +10,7 @@ pub mod controller;
 pub mod http_route;
 pub mod meta;
 pub mod network_policy;
+pub mod operator_rbac;
 pub mod pdb;
 pub mod rbac;
 pub mod services;

@@ -4,6 +4,7 @@
 pub mod crd;
 pub mod netpol;
 pub mod render;
+pub mod run;
 pub mod verify;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the operator (controller) against a Kubernetes cluster.
+    Run(run::RunArgs),
     /// Print every object the operator would create for an OpenBaoCluster, in apply order.
     Render(render::RenderArgs),
     /// Print the OpenBaoCluster CustomResourceDefinition.
@@ -48,6 +51,7 @@ enum NetpolCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Crd(args) => crd::run(&args),
         Command::Netpol(NetpolCommand::Check(args)) => netpol::check(&args),

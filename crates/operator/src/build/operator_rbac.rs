@@ -1,0 +1,81 @@
+//! The operator's own least-privilege ClusterRole, generated here and committed under
+//! `deploy/rbac/`. Every rule names the stage that needs it; nothing is granted "just in case".
+
+use api::names;
+use k8s_openapi::{
+    api::rbac::v1::{ClusterRole, PolicyRule},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+
+/// Name of the operator's ClusterRole (and its binding).
+pub const CLUSTER_ROLE: &str = "openbao-operator";
+
+const MANAGE: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..PolicyRule::default()
+    }
+}
+
+/// The rules, in a stable order.
+pub fn rules() -> Vec<PolicyRule> {
+    vec![
+        // The custom resource: watch, finalizer, status.
+        rule(
+            "openbao.org",
+            &["openbaoclusters"],
+            &["get", "list", "watch", "update", "patch"],
+        ),
+        rule(
+            "openbao.org",
+            &["openbaoclusters/status"],
+            &["get", "update", "patch"],
+        ),
+        rule("openbao.org", &["openbaoclusters/finalizers"], &["update"]),
+        // Children applied by the apply stage.
+        rule("apps", &["statefulsets"], MANAGE),
+        rule("", &["services", "configmaps", "serviceaccounts"], MANAGE),
+        rule("networking.k8s.io", &["networkpolicies"], MANAGE),
+        rule("policy", &["poddisruptionbudgets"], MANAGE),
+        rule(
+            "rbac.authorization.k8s.io",
+            &["roles", "rolebindings"],
+            MANAGE,
+        ),
+        rule("gateway.networking.k8s.io", &["httproutes"], MANAGE),
+        // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
+        // deletionPolicy DeleteAll.
+        rule("", &["secrets"], MANAGE),
+        // deletionPolicy DeletePVCs/DeleteAll, and the unseal-key safety check.
+        rule(
+            "",
+            &["persistentvolumeclaims"],
+            &["get", "list", "watch", "delete"],
+        ),
+        // Member status; and Kubernetes only lets the operator grant the OpenBao pods' Role
+        // (pods get/list/watch/patch/update) if it holds those permissions itself.
+        rule("", &["pods"], &["get", "list", "watch", "patch", "update"]),
+        // Events.
+        rule("", &["events"], &["create", "patch"]),
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
+    ]
+}
+
+/// The ClusterRole.
+pub fn cluster_role() -> ClusterRole {
+    ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(CLUSTER_ROLE.to_string()),
+            labels: Some(names::operator_pod_labels()),
+            ..ObjectMeta::default()
+        },
+        rules: Some(rules()),
+        aggregation_rule: None,
+    }
+}

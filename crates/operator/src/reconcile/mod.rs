@@ -1,0 +1,559 @@
+//! The reconciler: one pass turns an `OpenBaoCluster` into live objects through the stages of
+//! DESIGN.md section 3, each in its own module:
+//!
+//! ```text
+//! observe (IO, read-only) -> validate (pure) -> secrets (IO) -> build (pure)
+//!     -> apply (IO, no write when nothing drifted) -> status (pure + one patch if changed)
+//! ```
+//!
+//! Deletion runs `cleanup` under the `openbao.org/cleanup` finalizer, honouring
+//! `spec.deletionPolicy`. A paused cluster is left untouched apart from its status.
+
+pub mod apply;
+pub mod cleanup;
+pub mod observe;
+pub mod secrets;
+pub mod status;
+
+use std::{sync::Arc, time::Duration};
+
+use api::{OpenBaoCluster, conditions::reasons, names};
+use futures::{StreamExt, future};
+use k8s_openapi::api::{
+    apps::v1::StatefulSet,
+    core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    core::PartialObjectMeta,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Event, EventType, Recorder, Reporter},
+        finalizer::{self, finalizer},
+        reflector,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+use tracing::{info, warn};
+
+use crate::build::{self, Facts, HTTPRoute, ValidatedCluster};
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Namespace the operator runs in (peer of the OpenBao ingress rule).
+    pub operator_namespace: String,
+    /// Only reconcile clusters in this namespace (all namespaces when `None`).
+    pub watch_namespace: Option<String>,
+}
+
+/// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are
+/// cached for the kinds the operator applies; Secrets are watched by metadata only, so no
+/// Secret content is ever held in memory beyond a single reconcile.
+#[derive(Clone)]
+pub struct Stores {
+    /// StatefulSets.
+    pub statefulsets: Store<StatefulSet>,
+    /// Services.
+    pub services: Store<Service>,
+    /// ConfigMaps.
+    pub config_maps: Store<ConfigMap>,
+    /// NetworkPolicies.
+    pub network_policies: Store<NetworkPolicy>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Store<PodDisruptionBudget>,
+    /// ServiceAccounts.
+    pub service_accounts: Store<ServiceAccount>,
+    /// Roles.
+    pub roles: Store<Role>,
+    /// RoleBindings.
+    pub role_bindings: Store<RoleBinding>,
+    /// HTTPRoutes, when the Gateway API is installed.
+    pub http_routes: Option<Store<HTTPRoute>>,
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// How the operator runs.
+    pub config: Config,
+    /// Kubernetes Events.
+    pub recorder: Recorder,
+    /// Child caches.
+    pub stores: Stores,
+    /// Whether the Gateway API (HTTPRoute) is served.
+    pub gateway_api: bool,
+    /// The `kubernetes` Service address, looked up once.
+    pub api_server_ip: tokio::sync::OnceCell<Option<std::net::IpAddr>>,
+}
+
+/// Everything that can fail in a pass. The category is the Event reason, the metric label and
+/// the requeue delay.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Applying an object failed.
+    #[error("apply {kind} {name}: {source}")]
+    Apply {
+        /// Kind.
+        kind: String,
+        /// `namespace/name`.
+        name: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// Another API call failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What was attempted.
+        action: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// Key material could not be generated or parsed.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// An object could not be serialized.
+    #[error("cannot serialize {0}")]
+    Serialize(String),
+    /// Something expected was missing.
+    #[error("{0}")]
+    Missing(String),
+    /// The finalizer helper failed.
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// Short category for metrics, Events and requeue decisions.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Apply { .. } => "ApplyFailed",
+            Error::Kube { .. } => "KubernetesAPIError",
+            Error::Pki(_) => "KeyMaterialError",
+            Error::Serialize(_) => "InternalError",
+            Error::Missing(_) => "MissingObject",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
+                    e.category()
+                }
+                _ => "FinalizerError",
+            },
+        }
+    }
+
+    fn requeue(&self) -> Duration {
+        match self {
+            // A conflict or a transient API error clears quickly.
+            Error::Apply { .. } | Error::Kube { .. } | Error::Finalizer(_) => {
+                Duration::from_secs(5)
+            }
+            Error::Missing(_) => Duration::from_secs(10),
+            Error::Pki(_) | Error::Serialize(_) => Duration::from_secs(60),
+        }
+    }
+}
+
+/// How long a steady cluster waits before it is looked at again (drift is caught by watches
+/// sooner; this bounds how late a certificate renewal can be noticed).
+const STEADY_REQUEUE: Duration = Duration::from_secs(300);
+/// How often a cluster that is still converging is looked at.
+const CONVERGING_REQUEUE: Duration = Duration::from_secs(15);
+
+fn object_ref(cluster: &OpenBaoCluster) -> k8s_openapi::api::core::v1::ObjectReference {
+    cluster.object_ref(&())
+}
+
+/// Publish an Event about `cluster`; failures are logged, never fatal.
+pub async fn publish(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(truncate(note, 1000)),
+        action: action.to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object_ref(cluster)).await {
+        warn!(error = %e, reason, "cannot publish event");
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// Reconcile one cluster (the controller's callback).
+pub async fn reconcile(cluster: Arc<OpenBaoCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = cluster.namespace().unwrap_or_else(|| "default".to_string());
+    let api = Api::<OpenBaoCluster>::namespaced(ctx.client.clone(), &ns);
+    // Deletion is an explicit user action and is honoured even while paused.
+    if cluster.spec.paused && cluster.metadata.deletion_timestamp.is_none() {
+        return paused(&ctx, &api, &cluster).await;
+    }
+    finalizer(&api, names::FINALIZER, cluster, |event| async {
+        match event {
+            finalizer::Event::Apply(cluster) => apply_cluster(&ctx, &api, &cluster).await,
+            finalizer::Event::Cleanup(cluster) => cleanup::cleanup(&ctx, &cluster).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn paused(
+    ctx: &Context,
+    api: &Api<OpenBaoCluster>,
+    cluster: &OpenBaoCluster,
+) -> Result<Action, Error> {
+    let observed = status::Observed {
+        paused: true,
+        replicas: cluster.spec.replicas,
+        ..observe::statefulset_state(ctx, cluster)
+    };
+    patch_status(api, cluster, status::compute(cluster, &observed)).await?;
+    Ok(Action::await_change())
+}
+
+async fn apply_cluster(
+    ctx: &Context,
+    api: &Api<OpenBaoCluster>,
+    cluster: &OpenBaoCluster,
+) -> Result<Action, Error> {
+    // validate (pure); the webhook may be absent, so invalid specs are caught here too.
+    let validated = match ValidatedCluster::new(cluster.clone()) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let already_reported = cluster.status.as_ref().is_some_and(|s| {
+                s.observed_generation == cluster.metadata.generation
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == api::conditions::types::VALID && c.status == "False")
+            });
+            if !already_reported {
+                publish(
+                    ctx,
+                    cluster,
+                    EventType::Warning,
+                    reasons::INVALID_SPEC,
+                    "Validate",
+                    messages.join("; "),
+                )
+                .await;
+            }
+            let observed = status::Observed {
+                invalid: messages,
+                replicas: cluster.spec.replicas,
+                ..observe::statefulset_state(ctx, cluster)
+            };
+            patch_status(api, cluster, status::compute(cluster, &observed)).await?;
+            // Nothing changes until the user edits the spec: no hot loop.
+            return Ok(Action::await_change());
+        }
+    };
+
+    // observe (read-only IO).
+    let api_server_ip = observe::api_server_ip(ctx).await;
+    let facts = Facts::new(ctx.config.operator_namespace.clone(), api_server_ip);
+    let mut observed = observe::statefulset_state(ctx, cluster);
+    observed.replicas = cluster.spec.replicas;
+    let initialized = cluster.status.as_ref().is_some_and(|s| s.initialized);
+
+    // secrets (IO): CA, server certificate, unseal key; never regenerated while they exist.
+    let secrets = secrets::ensure(ctx, &validated, initialized).await?;
+    if !secrets.written.is_empty() {
+        let note = format!("wrote Secrets {}", secrets.written.join(", "));
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            "SecretsWritten",
+            "Secrets",
+            note,
+        )
+        .await;
+    }
+
+    // build (pure).
+    let mut resources = build::build(&validated, &facts);
+    if resources.statefulset.is_none() {
+        observed.blocked = Some((
+            reasons::API_SERVER_ADDRESS_UNKNOWN.to_string(),
+            "the Kubernetes API server address could not be determined, so the egress rule OpenBao needs \
+             cannot be written; set spec.network.apiServerCIDR (no wider rule is ever substituted)"
+                .to_string(),
+        ));
+    }
+    if let Some(blocking) = secrets.blocking.clone() {
+        // Pods could not start without this Secret; keep everything else in place.
+        resources.statefulset = None;
+        observed.blocked.get_or_insert(blocking);
+    }
+    if cluster.spec.enabled_gateway().is_some() && !ctx.gateway_api {
+        observed.degraded.push((
+            reasons::GATEWAY_API_MISSING.to_string(),
+            "spec.gateway.enabled is true but the Gateway API (gateway.networking.k8s.io/v1 HTTPRoute) is not \
+             installed; install its CRDs (the operator picks them up on restart)"
+                .to_string(),
+        ));
+    }
+
+    // apply (IO, skips objects whose cached copy already matches).
+    let writes = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api).await?;
+    if writes > 0 {
+        info!(cluster = %validated.names().cluster(), namespace = %validated.namespace(), writes, "applied");
+    }
+    observed.statefulset_exists |= resources.statefulset.is_some();
+
+    // status (pure compute + one patch when changed).
+    let new_status = status::compute(cluster, &observed);
+    let old_phase = cluster.status.as_ref().and_then(|s| s.phase);
+    if old_phase != new_status.phase
+        && let Some(phase) = new_status.phase
+    {
+        let (type_, note) = match &observed.blocked {
+            Some((reason, message)) => (
+                EventType::Warning,
+                format!("phase {}: {reason}: {message}", phase.as_str()),
+            ),
+            None => (EventType::Normal, format!("phase {}", phase.as_str())),
+        };
+        publish(ctx, cluster, type_, phase.as_str(), "Reconcile", note).await;
+    }
+    let steady = new_status.phase == Some(api::Phase::Running);
+    patch_status(api, cluster, new_status).await?;
+
+    let mut requeue = if steady {
+        STEADY_REQUEUE
+    } else {
+        CONVERGING_REQUEUE
+    };
+    if let Some(renew_at) = secrets.renew_at {
+        let until = (renew_at - time::OffsetDateTime::now_utc())
+            .whole_seconds()
+            .max(1);
+        requeue = requeue.min(Duration::from_secs(until.unsigned_abs()));
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// Patch the status subresource, only when it differs from what the object already carries.
+pub async fn patch_status(
+    api: &Api<OpenBaoCluster>,
+    cluster: &OpenBaoCluster,
+    status: api::OpenBaoClusterStatus,
+) -> Result<(), Error> {
+    if cluster.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let name = cluster.name_any();
+    let patch = serde_json::json!({
+        "apiVersion": "openbao.org/v1alpha1",
+        "kind": "OpenBaoCluster",
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(names::MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Kube {
+        action: format!("patch status of OpenBaoCluster {name}"),
+        source,
+    })?;
+    Ok(())
+}
+
+/// What happens after a failed pass: an Event, a log line, and a requeue by category.
+pub fn error_policy(cluster: Arc<OpenBaoCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(cluster = %cluster.name_any(), namespace = ?cluster.namespace(), category = error.category(), error = %error, "reconcile failed");
+    let reason = error.category();
+    let note = error.to_string();
+    let cluster = cluster.clone();
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        publish(
+            &ctx,
+            &cluster,
+            EventType::Warning,
+            reason,
+            "Reconcile",
+            note,
+        )
+        .await;
+    });
+    Action::requeue(error.requeue())
+}
+
+fn strip<K: Resource>(mut object: K) -> K {
+    // Managed fields are the bulk of most objects and the operator never reads them.
+    object.meta_mut().managed_fields = None;
+    object
+}
+
+fn owned_watch_config() -> watcher::Config {
+    watcher::Config::default().labels(&format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGER))
+}
+
+/// A reflector over the operator's children of kind `K`, returning its store and the stream of
+/// touched objects for the controller.
+fn reflect<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Serialize
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api, owned_watch_config()).modify(|o| {
+            o.meta_mut().managed_fields = None;
+        }),
+    )
+    .touched_objects()
+    .map(|r| r.map(strip));
+    (reader, stream)
+}
+
+fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Whether the API server serves `gateway.networking.k8s.io/v1` HTTPRoutes.
+pub async fn gateway_api_served(client: &Client) -> bool {
+    match client
+        .list_api_group_resources("gateway.networking.k8s.io/v1")
+        .await
+    {
+        Ok(list) => list.resources.iter().any(|r| r.name == "httproutes"),
+        Err(_) => false,
+    }
+}
+
+/// Run the controller until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ns = config.watch_namespace.clone();
+    let ns = ns.as_deref();
+    let clusters = api_for::<OpenBaoCluster>(&client, ns);
+    let gateway_api = gateway_api_served(&client).await;
+
+    let (statefulsets, sts_stream) = reflect(api_for::<StatefulSet>(&client, ns));
+    let (services, svc_stream) = reflect(api_for::<Service>(&client, ns));
+    let (config_maps, cm_stream) = reflect(api_for::<ConfigMap>(&client, ns));
+    let (network_policies, np_stream) = reflect(api_for::<NetworkPolicy>(&client, ns));
+    let (pdbs, pdb_stream) = reflect(api_for::<PodDisruptionBudget>(&client, ns));
+    let (service_accounts, sa_stream) = reflect(api_for::<ServiceAccount>(&client, ns));
+    let (roles, role_stream) = reflect(api_for::<Role>(&client, ns));
+    let (role_bindings, rb_stream) = reflect(api_for::<RoleBinding>(&client, ns));
+    let (http_routes, route_stream) = if gateway_api {
+        let (store, stream) = reflect(api_for::<HTTPRoute>(&client, ns));
+        (Some(store), Some(stream))
+    } else {
+        (None, None)
+    };
+
+    let reporter = Reporter {
+        controller: names::MANAGER.to_string(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        config,
+        recorder: Recorder::new(client.clone(), reporter),
+        stores: Stores {
+            statefulsets,
+            services,
+            config_maps,
+            network_policies,
+            pdbs,
+            service_accounts,
+            roles,
+            role_bindings,
+            http_routes,
+        },
+        gateway_api,
+        api_server_ip: tokio::sync::OnceCell::new(),
+    });
+
+    // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
+    // they are mapped to their cluster by label, from metadata only.
+    let secrets = watcher(
+        api_for::<PartialObjectMeta<Secret>>(&client, ns),
+        owned_watch_config(),
+    )
+    .touched_objects()
+    .map(|r| r.map(strip::<PartialObjectMeta<Secret>>));
+
+    let mut controller = Controller::new(clusters, watcher::Config::default())
+        .owns_stream(sts_stream)
+        .owns_stream(svc_stream)
+        .owns_stream(cm_stream)
+        .owns_stream(np_stream)
+        .owns_stream(pdb_stream)
+        .owns_stream(sa_stream)
+        .owns_stream(role_stream)
+        .owns_stream(rb_stream)
+        .watches_stream(secrets, |secret| {
+            let cluster = secret.labels().get(names::LABEL_CLUSTER)?.clone();
+            Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&secret.namespace()?))
+        });
+    if let Some(stream) = route_stream {
+        controller = controller.owns_stream(stream);
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            match result {
+                Ok((object, _)) => tracing::debug!(cluster = %object.name, namespace = ?object.namespace, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile error"),
+            }
+            future::ready(())
+        })
+        .await;
+}

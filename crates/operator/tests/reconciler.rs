@@ -1,0 +1,747 @@
+//! The reconciler against a real API server (etcd, kube-apiserver, kube-controller-manager),
+//! with the operator running under its own least-privilege ServiceAccount: children with owner
+//! references in the documented order, drift repair, TLS and unseal-key Secrets, status and
+//! Events, pause, invalid specs, and every deletion policy. Tests poll with deadlines; none
+//! sleeps for a fixed time to wait for the operator.
+
+mod support;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use api::{OpenBaoCluster, Phase};
+use k8s_openapi::{
+    ByteString,
+    api::{
+        apps::v1::StatefulSet,
+        core::v1::{ConfigMap, Event, PersistentVolumeClaim, Secret, Service, ServiceAccount},
+        networking::v1::NetworkPolicy,
+        policy::v1::PodDisruptionBudget,
+        rbac::v1::{Role, RoleBinding},
+    },
+};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+use operator::pki;
+use serde::de::DeserializeOwned;
+use support::{cluster, create, get, namespace, until, until_condition};
+
+async fn present<K>(client: &Client, ns: &str, name: &str) -> K
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), ns);
+    until(&format!("{} {ns}/{name} to exist", K::kind(&())), || {
+        let api = api.clone();
+        async move { Ok(api.get_opt(name).await?) }
+    })
+    .await
+}
+
+async fn absent<K>(client: &Client, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), ns);
+    until(&format!("{} {ns}/{name} to be gone", K::kind(&())), || {
+        let api = api.clone();
+        async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
+    })
+    .await
+}
+
+fn rv(object: &impl kube::Resource) -> u64 {
+    object
+        .meta()
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("numeric resourceVersion")
+}
+
+fn secret_bytes(secret: &Secret, key: &str) -> Vec<u8> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .expect("key present")
+}
+
+async fn phase_is(client: &Client, ns: &str, name: &str, phase: Phase) -> OpenBaoCluster {
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), ns);
+    until(&format!("phase {phase:?}"), || {
+        let api = api.clone();
+        async move {
+            let c = api.get(name).await?;
+            Ok((c.status.as_ref().and_then(|s| s.phase) == Some(phase)).then_some(c))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_new_cluster_gets_every_child_with_owner_references_policies_before_the_statefulset() {
+    let (ns, client) = namespace("children").await;
+    let n = ns.name();
+    let created = create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let uid = created.uid().expect("uid");
+
+    let sts: StatefulSet = present(&client, n, "bao").await;
+    let policy: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+    let jobs: NetworkPolicy = present(&client, n, "bao-jobs-network-policy").await;
+    let config: ConfigMap = present(&client, n, "bao-config").await;
+    let headless: Service = present(&client, n, "bao-internal").await;
+    let service: Service = present(&client, n, "bao").await;
+    let pdb: PodDisruptionBudget = present(&client, n, "bao").await;
+    let sa: ServiceAccount = present(&client, n, "bao").await;
+    let role: Role = present(&client, n, "bao-discovery").await;
+    let binding: RoleBinding = present(&client, n, "bao-discovery").await;
+
+    let owners = |meta: &kube::api::ObjectMeta| {
+        meta.owner_references
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|r| r.uid == uid && r.controller == Some(true)))
+    };
+    for (kind, meta) in [
+        ("StatefulSet", &sts.metadata),
+        ("NetworkPolicy", &policy.metadata),
+        ("NetworkPolicy", &jobs.metadata),
+        ("ConfigMap", &config.metadata),
+        ("Service", &headless.metadata),
+        ("Service", &service.metadata),
+        ("PodDisruptionBudget", &pdb.metadata),
+        ("ServiceAccount", &sa.metadata),
+        ("Role", &role.metadata),
+        ("RoleBinding", &binding.metadata),
+    ] {
+        assert!(
+            owners(meta),
+            "{kind} {:?} is owned by the cluster",
+            meta.name
+        );
+        assert_eq!(
+            meta.labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+                .map(String::as_str),
+            Some("openbao-operator")
+        );
+    }
+    // NetworkPolicies were written before the StatefulSet: no pod ever ran unprotected.
+    assert!(rv(&policy) < rv(&sts) && rv(&jobs) < rv(&sts));
+    // The API-server egress rule uses the kubernetes Service's ClusterIP.
+    let vip = Api::<Service>::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .expect("kubernetes service")
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("cluster ip");
+    let egress = policy.spec.and_then(|s| s.egress).expect("egress");
+    assert_eq!(
+        egress[0]
+            .to
+            .as_ref()
+            .and_then(|t| t[0].ip_block.as_ref())
+            .map(|b| b.cidr.clone()),
+        Some(format!("{vip}/32"))
+    );
+    // Finalizer in place.
+    let live = get(&client, n, "bao").await;
+    assert!(live.finalizers().iter().any(|f| f == "openbao.org/cleanup"));
+}
+
+#[tokio::test]
+async fn a_deleted_or_edited_network_policy_is_restored() {
+    let (ns, client) = namespace("drift").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n);
+    let original: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+    let original_ingress = original
+        .spec
+        .clone()
+        .and_then(|s| s.ingress)
+        .expect("ingress");
+
+    // Remove the operator's ingress rule by hand.
+    policies
+        .patch(
+            "bao-network-policy",
+            &PatchParams::default(),
+            &Patch::Json::<()>(
+                serde_json::from_value(
+                    serde_json::json!([{"op": "remove", "path": "/spec/ingress/0"}]),
+                )
+                .expect("patch"),
+            ),
+        )
+        .await
+        .expect("edit policy");
+    until("the removed ingress rule to be restored", || {
+        let policies = policies.clone();
+        let original_ingress = original_ingress.clone();
+        async move {
+            let p = policies.get("bao-network-policy").await?;
+            Ok((p.spec.and_then(|s| s.ingress) == Some(original_ingress)).then_some(()))
+        }
+    })
+    .await;
+
+    // Delete it outright.
+    policies
+        .delete("bao-network-policy", &DeleteParams::default())
+        .await
+        .expect("delete policy");
+    until("the deleted policy to be recreated", || {
+        let policies = policies.clone();
+        let uid = original.uid();
+        async move {
+            Ok(policies
+                .get_opt("bao-network-policy")
+                .await?
+                .filter(|p| p.uid() != uid)
+                .map(|_| ()))
+        }
+    })
+    .await;
+
+    // An edited ConfigMap is restored too.
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), n);
+    configs
+        .patch(
+            "bao-config",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"config.hcl": "ui = true\n"}})),
+        )
+        .await
+        .expect("edit config");
+    until("config.hcl to be restored", || {
+        let configs = configs.clone();
+        async move {
+            let cm = configs.get("bao-config").await?;
+            let hcl = cm
+                .data
+                .and_then(|d| d.get("config.hcl").cloned())
+                .unwrap_or_default();
+            Ok(hcl.contains("storage \"raft\"").then_some(()))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spec_change_updates_the_policy_and_the_statefulset() {
+    let (ns, client) = namespace("update").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let _: StatefulSet = present(&client, n, "bao").await;
+    let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    clusters
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 5, "network": {"kubeSystemIngress": false}}})),
+        )
+        .await
+        .expect("patch spec");
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n);
+    until("the kube-system row to disappear", || {
+        let policies = policies.clone();
+        async move {
+            let p = policies.get("bao-network-policy").await?;
+            Ok((p.spec.and_then(|s| s.ingress).map(|i| i.len()) == Some(3)).then_some(()))
+        }
+    })
+    .await;
+    let sets = Api::<StatefulSet>::namespaced(client.clone(), n);
+    until("the StatefulSet to scale to 5", || {
+        let sets = sets.clone();
+        async move { Ok((sets.get("bao").await?.spec.replicas == Some(5)).then_some(())) }
+    })
+    .await;
+    let c = until_condition(&client, n, "bao", "Valid", "True").await;
+    let status = c.status.expect("status");
+    assert_eq!(
+        status.ready_members.as_deref().map(|m| m.ends_with("/5")),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn operator_managed_tls_creates_a_ca_and_a_server_certificate_and_renews_without_a_new_ca() {
+    let (ns, client) = namespace("tls").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster(
+            "bao",
+            n,
+            "version: \"2.7.2\"\ntls: {extraSANs: [bao.example.com], rotationPeriod: 2h}",
+        ),
+    )
+    .await;
+    let ca: Secret = present(&client, n, "bao-tls-ca").await;
+    let server: Secret = present(&client, n, "bao-tls").await;
+    assert!(
+        ca.metadata.owner_references.is_none(),
+        "Secrets outlive the cluster (deletionPolicy)"
+    );
+    let ca_pem = String::from_utf8(secret_bytes(&ca, "ca.crt")).expect("pem");
+    let cert_pem = String::from_utf8(secret_bytes(&server, "tls.crt")).expect("pem");
+    assert!(pki::issued_by(&cert_pem, &ca_pem));
+    assert_eq!(secret_bytes(&server, "ca.crt"), secret_bytes(&ca, "ca.crt"));
+    let (from, to) = pki::validity(&cert_pem).expect("validity");
+    let lifetime = (to - from).whole_minutes();
+    assert!(
+        (120..=126).contains(&lifetime),
+        "rotationPeriod 2h, got {lifetime} min"
+    );
+
+    // Replace the certificate with one that is already due for renewal: the operator reissues
+    // it from the same CA.
+    let ca_key = String::from_utf8(secret_bytes(&ca, "ca.key")).expect("pem");
+    let ca_parsed = pki::Ca {
+        cert_pem: ca_pem.clone(),
+        key_pem: pki::PrivateKeyPem(ca_key),
+    };
+    let stale = pki::issue_server_cert(
+        &ca_parsed,
+        &["bao.example.com".to_string()],
+        Duration::from_secs(600),
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(9),
+    )
+    .expect("stale cert");
+    let secrets = Api::<Secret>::namespaced(client.clone(), n);
+    let mut replaced = server.clone();
+    replaced.data = Some(BTreeMap::from([
+        (
+            "tls.crt".to_string(),
+            ByteString(stale.cert_pem.clone().into_bytes()),
+        ),
+        (
+            "tls.key".to_string(),
+            ByteString(stale.key_pem.0.into_bytes()),
+        ),
+        (
+            "ca.crt".to_string(),
+            ByteString(ca_pem.clone().into_bytes()),
+        ),
+    ]));
+    secrets
+        .replace("bao-tls", &PostParams::default(), &replaced)
+        .await
+        .expect("replace cert");
+    let renewed = until("the stale certificate to be renewed", || {
+        let secrets = secrets.clone();
+        let stale = stale.cert_pem.clone();
+        async move {
+            let s = secrets.get("bao-tls").await?;
+            let pem = String::from_utf8(secret_bytes(&s, "tls.crt"))?;
+            Ok((pem != stale).then_some(pem))
+        }
+    })
+    .await;
+    assert!(pki::issued_by(&renewed, &ca_pem));
+    let ca_after = secrets.get("bao-tls-ca").await.expect("ca");
+    assert_eq!(
+        ca_after.uid(),
+        ca.uid(),
+        "the CA is never regenerated while it exists"
+    );
+    assert_eq!(
+        secret_bytes(&ca_after, "ca.key"),
+        secret_bytes(&ca, "ca.key")
+    );
+}
+
+#[tokio::test]
+async fn external_tls_waits_for_a_complete_secret_and_says_what_is_missing() {
+    let (ns, client) = namespace("external-tls").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster(
+            "bao",
+            n,
+            "version: \"2.7.2\"\ntls: {mode: External, externalSecretName: my-certs}",
+        ),
+    )
+    .await;
+    let c = until_condition(&client, n, "bao", "Degraded", "True").await;
+    let degraded = c
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Degraded")
+        .expect("cond");
+    assert_eq!(degraded.reason, "TLSSecretInvalid");
+    assert!(degraded.message.contains("my-certs") && degraded.message.contains("does not exist"));
+    assert!(
+        Api::<StatefulSet>::namespaced(client.clone(), n)
+            .get_opt("bao")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let _: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+
+    let secrets = Api::<Secret>::namespaced(client.clone(), n);
+    let mut secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("my-certs".to_string()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "tls.crt".to_string(),
+            ByteString(b"x".to_vec()),
+        )])),
+        ..Secret::default()
+    };
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create partial secret");
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    until("the condition to name the missing keys", || {
+        let api = api.clone();
+        async move {
+            let c = api.get("bao").await?;
+            let message = c
+                .status
+                .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Degraded"))
+                .map(|c| c.message)
+                .unwrap_or_default();
+            Ok((message.contains("tls.key") && message.contains("ca.crt")).then_some(()))
+        }
+    })
+    .await;
+    secret.data = Some(BTreeMap::from([
+        ("tls.crt".to_string(), ByteString(b"x".to_vec())),
+        ("tls.key".to_string(), ByteString(b"y".to_vec())),
+        ("ca.crt".to_string(), ByteString(b"z".to_vec())),
+    ]));
+    secrets
+        .replace("my-certs", &PostParams::default(), &secret)
+        .await
+        .expect("complete secret");
+    let sts: StatefulSet = present(&client, n, "bao").await;
+    let volumes = sts
+        .spec
+        .template
+        .spec
+        .and_then(|s| s.volumes)
+        .expect("volumes");
+    let tls = volumes
+        .iter()
+        .find(|v| v.name == "tls")
+        .expect("tls volume");
+    assert_eq!(
+        tls.secret.as_ref().and_then(|s| s.secret_name.as_deref()),
+        Some("my-certs")
+    );
+    assert!(
+        secrets.get_opt("bao-tls-ca").await.expect("get").is_none(),
+        "no CA in External mode"
+    );
+}
+
+#[tokio::test]
+async fn the_unseal_key_is_generated_once_and_survives_recreating_the_cluster() {
+    let (ns, client) = namespace("unseal").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let key: Secret = present(&client, n, "bao-unseal-key").await;
+    let bytes = secret_bytes(&key, "key");
+    assert_eq!(bytes.len(), 32);
+    assert_eq!(key.immutable, Some(true));
+
+    let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    clusters
+        .delete("bao", &DeleteParams::default())
+        .await
+        .expect("delete");
+    until("the cluster to be gone", || {
+        let clusters = clusters.clone();
+        async move { Ok(clusters.get_opt("bao").await?.is_none().then_some(())) }
+    })
+    .await;
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let _: StatefulSet = present(&client, n, "bao").await;
+    let again = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-unseal-key")
+        .await
+        .expect("key");
+    assert_eq!(again.uid(), key.uid());
+    assert_eq!(
+        secret_bytes(&again, "key"),
+        bytes,
+        "never regenerated while it exists"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_unseal_key_with_data_left_behind_is_reported_not_regenerated() {
+    let (ns, client) = namespace("lost-key").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 1"),
+    )
+    .await;
+    let _: Secret = present(&client, n, "bao-unseal-key").await;
+    // The StatefulSet controller creates the data volume claim.
+    let _: PersistentVolumeClaim = present(&client, n, "data-bao-0").await;
+    Api::<Secret>::namespaced(client.clone(), n)
+        .delete("bao-unseal-key", &DeleteParams::default())
+        .await
+        .expect("delete key");
+    let c = until("the loss to be reported", || {
+        let client = client.clone();
+        async move {
+            let c = get(&client, n, "bao").await;
+            let reported = c.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Degraded" && c.reason == "UnsealKeyMissing")
+            });
+            Ok(reported.then_some(c))
+        }
+    })
+    .await;
+    assert!(
+        Api::<Secret>::namespaced(client.clone(), n)
+            .get_opt("bao-unseal-key")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert_eq!(c.status.and_then(|s| s.phase), Some(Phase::Pending));
+}
+
+#[tokio::test]
+async fn an_invalid_spec_that_reaches_the_controller_is_reported_once_without_a_hot_loop() {
+    let (ns, client) = namespace("invalid").await;
+    let n = ns.name();
+    // The schema cannot check CIDRs or port ranges inside NetworkPolicy rules; validate() can.
+    let bad = cluster(
+        "bao",
+        n,
+        "version: \"2.7.2\"\nnetwork:\n  ingressRules:\n    - from: [{ipBlock: {cidr: 10.0.0.0/33}}]\n      ports: [{port: 9000, endPort: 8000}]",
+    );
+    create(&client, &bad).await;
+    let c = until_condition(&client, n, "bao", "Valid", "False").await;
+    let status = c.status.clone().expect("status");
+    assert_eq!(status.phase, Some(Phase::Failed));
+    let valid = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Valid")
+        .expect("Valid");
+    assert!(
+        valid
+            .message
+            .contains("spec.network.ingressRules[0].from[0].ipBlock.cidr"),
+        "{}",
+        valid.message
+    );
+    assert!(
+        valid
+            .message
+            .contains("spec.network.ingressRules[0].ports[0].endPort"),
+        "{}",
+        valid.message
+    );
+    assert_eq!(valid.observed_generation, c.metadata.generation);
+    let events = Api::<Event>::namespaced(client.clone(), n);
+    until("an InvalidSpec event", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await?;
+            Ok(list
+                .items
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("InvalidSpec"))
+                .then_some(()))
+        }
+    })
+    .await;
+    assert!(
+        Api::<StatefulSet>::namespaced(client.clone(), n)
+            .get_opt("bao")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    // No hot loop: the object does not change while nobody edits it.
+    let before = rv(&get(&client, n, "bao").await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(rv(&get(&client, n, "bao").await), before);
+}
+
+#[tokio::test]
+async fn a_paused_cluster_is_left_alone_and_says_paused() {
+    let (ns, client) = namespace("paused").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let _: StatefulSet = present(&client, n, "bao").await;
+    let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    clusters
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"paused": true, "replicas": 5}})),
+        )
+        .await
+        .expect("pause");
+    phase_is(&client, n, "bao", Phase::Paused).await;
+    let sts = Api::<StatefulSet>::namespaced(client.clone(), n)
+        .get("bao")
+        .await
+        .expect("sts");
+    assert_eq!(sts.spec.replicas, Some(3), "nothing changes while paused");
+    clusters
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"paused": false}})),
+        )
+        .await
+        .expect("resume");
+    let sets = Api::<StatefulSet>::namespaced(client.clone(), n);
+    until("the StatefulSet to follow after resuming", || {
+        let sets = sets.clone();
+        async move { Ok((sets.get("bao").await?.spec.replicas == Some(5)).then_some(())) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_enabled_gateway_without_the_gateway_api_degrades_but_reconciles_the_rest() {
+    let (ns, client) = namespace("no-gateway-api").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com}"),
+    )
+    .await;
+    let c = until_condition(&client, n, "bao", "Degraded", "True").await;
+    let degraded = c
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Degraded")
+        .expect("cond");
+    assert_eq!(degraded.reason, "GatewayAPIMissing");
+    let _: StatefulSet = present(&client, n, "bao").await;
+    let policy: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+    // The gateway's ingress row is still written (it only ever allows its namespace on 8200).
+    assert_eq!(
+        policy.spec.and_then(|s| s.ingress).map(|i| i.len()),
+        Some(5)
+    );
+}
+
+async fn delete_and_collect(client: &Client, n: &str, policy: &str) -> (usize, Vec<String>) {
+    create(
+        client,
+        &cluster(
+            "bao",
+            n,
+            &format!("version: \"2.7.2\"\nreplicas: 2\ndeletionPolicy: {policy}"),
+        ),
+    )
+    .await;
+    let _: Secret = present(client, n, "bao-unseal-key").await;
+    let _: PersistentVolumeClaim = present(client, n, "data-bao-0").await;
+    let _: PersistentVolumeClaim = present(client, n, "data-bao-1").await;
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .delete("bao", &DeleteParams::default())
+        .await
+        .expect("delete");
+    absent::<OpenBaoCluster>(client, n, "bao").await;
+    absent::<StatefulSet>(client, n, "bao").await;
+    absent::<NetworkPolicy>(client, n, "bao-network-policy").await;
+    let pvcs = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("pvcs")
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .count();
+    let secrets = Api::<Secret>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("secrets")
+        .items
+        .into_iter()
+        .map(|s| s.name_any())
+        .filter(|name| name.starts_with("bao-"))
+        .collect();
+    (pvcs, secrets)
+}
+
+#[tokio::test]
+async fn deletion_policy_retain_keeps_volumes_and_secrets() {
+    let (ns, client) = namespace("retain").await;
+    let (pvcs, mut secrets) = delete_and_collect(&client, ns.name(), "Retain").await;
+    secrets.sort();
+    assert_eq!(pvcs, 2);
+    assert_eq!(secrets, ["bao-tls", "bao-tls-ca", "bao-unseal-key"]);
+}
+
+#[tokio::test]
+async fn deletion_policy_delete_pvcs_deletes_volumes_and_keeps_secrets() {
+    let (ns, client) = namespace("delete-pvcs").await;
+    let (pvcs, secrets) = delete_and_collect(&client, ns.name(), "DeletePVCs").await;
+    assert_eq!(pvcs, 0);
+    assert_eq!(secrets.len(), 3);
+}
+
+#[tokio::test]
+async fn deletion_policy_delete_all_deletes_volumes_and_secrets() {
+    let (ns, client) = namespace("delete-all").await;
+    let (pvcs, secrets) = delete_and_collect(&client, ns.name(), "DeleteAll").await;
+    assert_eq!(pvcs, 0);
+    assert!(secrets.is_empty(), "{secrets:?}");
+}
+
+#[tokio::test]
+async fn status_reports_provisioning_with_observed_generation_and_ready_counts() {
+    let (ns, client) = namespace("status").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 3"),
+    )
+    .await;
+    let c = phase_is(&client, n, "bao", Phase::Provisioning).await;
+    let status = c.status.expect("status");
+    assert_eq!(status.observed_generation, c.metadata.generation);
+    assert_eq!(status.ready_members.as_deref(), Some("0/3"));
+    for type_ in ["Valid", "Ready", "Progressing", "Degraded"] {
+        let condition = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("{type_}"));
+        assert_eq!(
+            condition.observed_generation, c.metadata.generation,
+            "{type_}"
+        );
+    }
+    // Secrets are never put in status.
+    let text = serde_json::to_string(&status).expect("json");
+    assert!(!text.contains("PRIVATE KEY") && !text.contains("BEGIN CERTIFICATE"));
+}

@@ -1,0 +1,218 @@
+//! Test environment for the reconciler: the shared local control plane (real kube-apiserver,
+//! etcd, kube-controller-manager), the CRD, and one operator per test binary running under its
+//! own ServiceAccount bound to exactly the generated ClusterRole (least privilege is tested by
+//! every test that uses this environment).
+
+#![allow(dead_code)]
+
+use std::{future::Future, time::Duration};
+
+use api::OpenBaoCluster;
+use k8s_openapi::{
+    api::{
+        core::v1::{Namespace, ServiceAccount},
+        rbac::v1::{ClusterRoleBinding, RoleRef, Subject},
+    },
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api, Client, CustomResourceExt, ResourceExt,
+    api::{ObjectMeta, Patch, PatchParams, PostParams},
+};
+use localcluster::{ControlPlane, TestNamespace};
+use operator::{build::operator_rbac, reconcile};
+use tokio::sync::OnceCell;
+
+/// Namespace the operator "runs" in (its ServiceAccount lives here).
+pub const OPERATOR_NS: &str = "openbao-operator-system";
+/// The operator's ServiceAccount.
+pub const OPERATOR_SA: &str = "openbao-operator";
+/// Upper bound for anything the operator or the controllers do asynchronously.
+pub const SETTLE: Duration = Duration::from_secs(60);
+
+static ENV: OnceCell<&'static ControlPlane> = OnceCell::const_new();
+
+/// The control plane, with the CRD installed and the operator running (once per binary).
+pub async fn env() -> &'static ControlPlane {
+    ENV.get_or_init(|| async {
+        let cp = localcluster::shared().await.unwrap_or_else(|e| {
+            panic!("the local control plane must start (build it with `bash hack/setup.sh`): {e:#}")
+        });
+        install(cp).await;
+        start_operator(cp);
+        cp
+    })
+    .await
+}
+
+async fn install(cp: &ControlPlane) {
+    let client = cp.client().expect("admin client");
+    let ssa = PatchParams::apply("operator-tests").force();
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let crd = OpenBaoCluster::crd();
+    crds.patch(&crd.name_any(), &ssa, &Patch::Apply(&crd))
+        .await
+        .expect("install CRD");
+    localcluster::eventually("the CRD to be established", SETTLE, || {
+        let crds = crds.clone();
+        async move {
+            let crd = crds.get("openbaoclusters.openbao.org").await?;
+            let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+            Ok(established.then_some(()))
+        }
+    })
+    .await
+    .expect("CRD established");
+
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(OPERATOR_NS.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .patch(OPERATOR_NS, &ssa, &Patch::Apply(&ns))
+        .await
+        .expect("operator namespace");
+    let sa = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(OPERATOR_SA.to_string()),
+            namespace: Some(OPERATOR_NS.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    Api::<ServiceAccount>::namespaced(client.clone(), OPERATOR_NS)
+        .patch(OPERATOR_SA, &ssa, &Patch::Apply(&sa))
+        .await
+        .expect("operator ServiceAccount");
+    let role = operator_rbac::cluster_role();
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(client.clone())
+        .patch(operator_rbac::CLUSTER_ROLE, &ssa, &Patch::Apply(&role))
+        .await
+        .expect("operator ClusterRole");
+    let binding = ClusterRoleBinding {
+        metadata: ObjectMeta {
+            name: Some(operator_rbac::CLUSTER_ROLE.to_string()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_string()),
+            kind: "ClusterRole".to_string(),
+            name: operator_rbac::CLUSTER_ROLE.to_string(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_string(),
+            name: OPERATOR_SA.to_string(),
+            namespace: Some(OPERATOR_NS.to_string()),
+            api_group: None,
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(client)
+        .patch(operator_rbac::CLUSTER_ROLE, &ssa, &Patch::Apply(&binding))
+        .await
+        .expect("operator ClusterRoleBinding");
+}
+
+fn start_operator(cp: &'static ControlPlane) {
+    std::thread::Builder::new()
+        .name("operator".to_string())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("operator runtime");
+            runtime.block_on(async move {
+                let client = cp
+                    .client_for_service_account(OPERATOR_NS, OPERATOR_SA)
+                    .await
+                    .expect("operator client from its own ServiceAccount token");
+                let config = reconcile::Config {
+                    operator_namespace: OPERATOR_NS.to_string(),
+                    watch_namespace: None,
+                };
+                reconcile::run(client, config, std::future::pending()).await;
+            });
+        })
+        .expect("spawn operator thread");
+}
+
+/// A fresh namespace for one test and an admin client on the test's runtime.
+pub async fn namespace(prefix: &str) -> (TestNamespace, Client) {
+    let cp = env().await;
+    let ns = TestNamespace::create(cp, prefix)
+        .await
+        .expect("test namespace");
+    let client = cp.client().expect("admin client");
+    (ns, client)
+}
+
+/// An OpenBaoCluster named `name` in `namespace` with `spec` (YAML, indented as a mapping).
+pub fn cluster(name: &str, namespace: &str, spec: &str) -> OpenBaoCluster {
+    let manifest = format!(
+        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{}",
+        spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    );
+    serde_yaml::from_str(&manifest).expect("test manifest parses")
+}
+
+/// Create `cluster`.
+pub async fn create(client: &Client, cluster: &OpenBaoCluster) -> OpenBaoCluster {
+    let api =
+        Api::<OpenBaoCluster>::namespaced(client.clone(), &cluster.namespace().expect("namespace"));
+    api.create(&PostParams::default(), cluster)
+        .await
+        .expect("create cluster")
+}
+
+/// Poll `check` until it returns `Some`, failing with `what` after [`SETTLE`].
+pub async fn until<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    localcluster::eventually(what, SETTLE, check)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// The cluster's current state.
+pub async fn get(client: &Client, namespace: &str, name: &str) -> OpenBaoCluster {
+    Api::<OpenBaoCluster>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .expect("get cluster")
+}
+
+/// Wait until the cluster's condition `type_` has `status` (and return the cluster).
+pub async fn until_condition(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+    status: &str,
+) -> OpenBaoCluster {
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), namespace);
+    until(
+        &format!("condition {type_}={status} on {namespace}/{name}"),
+        || {
+            let api = api.clone();
+            async move {
+                let cluster = api.get(name).await?;
+                let found = cluster.status.as_ref().is_some_and(|s| {
+                    s.conditions
+                        .iter()
+                        .any(|c| c.type_ == type_ && c.status == status)
+                });
+                Ok(found.then_some(cluster))
+            }
+        },
+    )
+    .await
+}
