@@ -6,3 +6,4 @@ pub mod cli;
 pub mod pki;
 pub mod posture;
 pub mod reconcile;
+pub mod telemetry;

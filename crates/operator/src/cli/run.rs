@@ -108,7 +108,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
             operator_namespace: args.operator_namespace.clone(),
             watch_namespace: args.watch_namespace.clone(),
         };
-        reconcile::run(client, config, shutdown_signal()).await;
+        let metrics = std::sync::Arc::new(crate::telemetry::Metrics::new());
+        reconcile::run(client, config, metrics, shutdown_signal()).await;
         info!("stopped");
         ExitCode::SUCCESS
     })

@@ -65,6 +65,7 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
         format!("deletionPolicy {policy:?}: deleted {}", deleted.join(", "))
     };
     publish(ctx, cluster, EventType::Normal, "Deleted", "Cleanup", note).await;
+    ctx.record_phase(format!("{namespace}/{}", names.cluster()), None);
     Ok(Action::await_change())
 }
 

@@ -43,7 +43,10 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use tracing::{info, warn};
 
-use crate::build::{self, Facts, HTTPRoute, ValidatedCluster};
+use crate::{
+    build::{self, Facts, HTTPRoute, ValidatedCluster},
+    telemetry::{Metrics, metrics::CategoryLabel},
+};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -93,6 +96,37 @@ pub struct Context {
     pub gateway_api: bool,
     /// The `kubernetes` Service address, looked up once.
     pub api_server_ip: tokio::sync::OnceCell<Option<std::net::IpAddr>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Last phase reported per cluster (`namespace/name`), for the clusters-by-phase gauge.
+    phases: std::sync::Mutex<std::collections::HashMap<String, api::Phase>>,
+}
+
+impl Context {
+    /// Record `cluster`'s phase in the clusters-by-phase gauge (`None`: the cluster is gone).
+    pub fn record_phase(&self, key: String, phase: Option<api::Phase>) {
+        let Ok(mut phases) = self.phases.lock() else {
+            return;
+        };
+        let gauge = |phase: api::Phase| {
+            self.metrics.clusters_by_phase.get_or_create(&CategoryLabel {
+                category: phase.as_str().to_string(),
+            })
+        };
+        let previous = match phase {
+            Some(phase) => phases.insert(key, phase),
+            None => phases.remove(&key),
+        };
+        if previous == phase {
+            return;
+        }
+        if let Some(previous) = previous {
+            gauge(previous).dec();
+        }
+        if let Some(phase) = phase {
+            gauge(phase).inc();
+        }
+    }
 }
 
 /// Everything that can fail in a pass. The category is the Event reason, the metric label and
@@ -206,8 +240,18 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Reconcile one cluster (the controller's callback).
+/// Reconcile one cluster (the controller's callback), timed and counted.
 pub async fn reconcile(cluster: Arc<OpenBaoCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.reconciles.inc();
+    let started = std::time::Instant::now();
+    let result = reconcile_pass(cluster, &ctx).await;
+    ctx.metrics
+        .pass_finished(started.elapsed().as_secs_f64(), result.as_ref().err().map(Error::category));
+    result
+}
+
+async fn reconcile_pass(cluster: Arc<OpenBaoCluster>, ctx: &Arc<Context>) -> Result<Action, Error> {
+    let ctx = ctx.clone();
     let ns = cluster.namespace().unwrap_or_else(|| "default".to_string());
     let api = Api::<OpenBaoCluster>::namespaced(ctx.client.clone(), &ns);
     // Deletion is an explicit user action and is honoured even while paused.
@@ -234,7 +278,7 @@ async fn paused(
         replicas: cluster.spec.replicas,
         ..observe::statefulset_state(ctx, cluster)
     };
-    patch_status(api, cluster, status::compute(cluster, &observed)).await?;
+    patch_status(ctx, api, cluster, status::compute(cluster, &observed)).await?;
     Ok(Action::await_change())
 }
 
@@ -270,7 +314,7 @@ async fn apply_cluster(
                 replicas: cluster.spec.replicas,
                 ..observe::statefulset_state(ctx, cluster)
             };
-            patch_status(api, cluster, status::compute(cluster, &observed)).await?;
+            patch_status(ctx, api, cluster, status::compute(cluster, &observed)).await?;
             // Nothing changes until the user edits the spec: no hot loop.
             return Ok(Action::await_change());
         }
@@ -324,6 +368,7 @@ async fn apply_cluster(
 
     // apply (IO, skips objects whose cached copy already matches).
     let writes = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api).await?;
+    ctx.metrics.apply_writes.inc_by(writes as u64);
     if writes > 0 {
         info!(cluster = %validated.names().cluster(), namespace = %validated.namespace(), writes, "applied");
     }
@@ -345,7 +390,7 @@ async fn apply_cluster(
         publish(ctx, cluster, type_, phase.as_str(), "Reconcile", note).await;
     }
     let steady = new_status.phase == Some(api::Phase::Running);
-    patch_status(api, cluster, new_status).await?;
+    patch_status(ctx, api, cluster, new_status).await?;
 
     let mut requeue = if steady {
         STEADY_REQUEUE
@@ -363,10 +408,15 @@ async fn apply_cluster(
 
 /// Patch the status subresource, only when it differs from what the object already carries.
 pub async fn patch_status(
+    ctx: &Context,
     api: &Api<OpenBaoCluster>,
     cluster: &OpenBaoCluster,
     status: api::OpenBaoClusterStatus,
 ) -> Result<(), Error> {
+    ctx.record_phase(
+        format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any()),
+        status.phase,
+    );
     if cluster.status.as_ref() == Some(&status) {
         return Ok(());
     }
@@ -471,10 +521,11 @@ pub async fn gateway_api_served(client: &Client) -> bool {
     }
 }
 
-/// Run the controller until `shutdown` resolves.
+/// Run the controller until `shutdown` resolves, reporting into `metrics`.
 pub async fn run(
     client: Client,
     config: Config,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ns = config.watch_namespace.clone();
@@ -518,6 +569,8 @@ pub async fn run(
         },
         gateway_api,
         api_server_ip: tokio::sync::OnceCell::new(),
+        metrics,
+        phases: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
 
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so

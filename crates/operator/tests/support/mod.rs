@@ -32,6 +32,10 @@ pub const SETTLE: Duration = Duration::from_secs(60);
 
 static ENV: OnceCell<&'static ControlPlane> = OnceCell::const_new();
 
+/// The test operator's metrics (reconcile counts let tests wait for a pass).
+pub static METRICS: std::sync::LazyLock<std::sync::Arc<operator::telemetry::Metrics>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(operator::telemetry::Metrics::new()));
+
 /// The control plane, with the CRD installed and the operator running (once per binary).
 pub async fn env() -> &'static ControlPlane {
     ENV.get_or_init(|| async {
@@ -137,7 +141,7 @@ fn start_operator(cp: &'static ControlPlane) {
                     operator_namespace: OPERATOR_NS.to_string(),
                     watch_namespace: None,
                 };
-                reconcile::run(client, config, std::future::pending()).await;
+                reconcile::run(client, config, METRICS.clone(), std::future::pending()).await;
             });
         })
         .expect("spawn operator thread");
