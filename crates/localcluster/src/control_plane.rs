@@ -25,6 +25,7 @@ use tracing::{instrument::WithSubscriber, subscriber::NoSubscriber};
 use crate::{
     binaries::BinaryPaths,
     kubeconfig,
+    node::{ControlPlaneFacts, Node, NodeOptions},
     pki::{Pki, SERVICE_CIDR, SERVICE_VIP},
     process::{self, Process, RunDir},
 };
@@ -74,9 +75,14 @@ const CONTROLLERS: &[&str] = &[
 /// How to start a control plane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Also run kube-scheduler. Pods then get bound to nodes; a node agent that runs them is
-    /// not part of this crate.
+    /// Also run kube-scheduler. Pods then get bound to nodes; without [`Options::node`] there
+    /// is no node to bind them to.
     pub scheduler: bool,
+    /// Also run a node agent ([`crate::Node`]) that registers a Ready node and runs the pods
+    /// bound to it as real processes. Implies [`Options::scheduler`]. Needs root.
+    pub node: bool,
+    /// How the node runs (name, image table); used only with [`Options::node`].
+    pub node_options: NodeOptions,
     /// Extra kube-apiserver flags (`--name=value`), appended after ours.
     pub apiserver_args: Vec<String>,
     /// Extra kube-controller-manager flags, appended after ours.
@@ -91,6 +97,8 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             scheduler: false,
+            node: false,
+            node_options: NodeOptions::default(),
             apiserver_args: Vec::new(),
             controller_manager_args: Vec::new(),
             startup_timeout: Duration::from_secs(90),
@@ -106,6 +114,8 @@ pub struct StartupTimings {
     pub apiserver: Duration,
     pub controller_manager: Duration,
     pub scheduler: Option<Duration>,
+    /// The node registered and its agent running.
+    pub node: Option<Duration>,
     /// Everything ready (the value [`ControlPlane::start`] took).
     pub total: Duration,
 }
@@ -117,6 +127,8 @@ pub struct ControlPlane {
     processes: Mutex<Vec<Process>>,
     /// Removes the run directory when this process dies without dropping us (see `janitor`).
     janitor: Mutex<Option<Process>>,
+    /// The node agent, with [`Options::node`]; stopped before the other components.
+    node: Mutex<Option<Node>>,
     server_url: String,
     ca_pem: String,
     ca_path: PathBuf,
@@ -224,7 +236,9 @@ impl ControlPlane {
     }
 
     /// Like [`ControlPlane::start`], with options (e.g. kube-scheduler).
-    pub async fn start_with(options: Options) -> Result<Self> {
+    pub async fn start_with(mut options: Options) -> Result<Self> {
+        // A node without a scheduler would never get a pod.
+        options.scheduler |= options.node;
         let binaries = options
             .binaries
             .clone()
@@ -266,6 +280,7 @@ impl ControlPlane {
         let mut control_plane = Self {
             processes: Mutex::new(Vec::new()),
             janitor: Mutex::new(None),
+            node: Mutex::new(None),
             server_url: setup
                 .admin_config
                 .cluster_url
@@ -287,7 +302,23 @@ impl ControlPlane {
             .launch(options, binaries, setup, started)
             .await
         {
-            Ok(timings) => {
+            Ok(mut timings) => {
+                if options.node {
+                    // A node that cannot start is no port clash: not retried, logs kept.
+                    if let Err(e) = control_plane.start_node(options).await {
+                        control_plane.keep_dir = true;
+                        let kept = control_plane.run.log_dir();
+                        return Err((
+                            e.context(format!(
+                                "the local node failed to start (logs kept in {})",
+                                kept.display()
+                            )),
+                            false,
+                        ));
+                    }
+                    timings.node = Some(started.elapsed());
+                    timings.total = started.elapsed();
+                }
                 control_plane.timings = timings;
                 tracing::info!(
                     server = %control_plane.server_url,
@@ -474,8 +505,27 @@ impl ControlPlane {
             apiserver,
             controller_manager,
             scheduler,
+            node: None,
             total: started.elapsed(),
         })
+    }
+
+    async fn start_node(&self, options: &Options) -> Result<()> {
+        let api_server = self
+            .admin_config
+            .cluster_url
+            .port_u16()
+            .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .ok_or_else(|| anyhow!("the API server URL has no port"))?;
+        let facts = ControlPlaneFacts {
+            run: self.run.clone(),
+            config: self.admin_config.clone(),
+            api_server,
+            service_vip: SERVICE_VIP.parse()?,
+        };
+        let node = Node::start(facts, options.node_options.clone()).await?;
+        *lock(&self.node) = Some(node);
+        Ok(())
     }
 
     fn spawn(
@@ -614,6 +664,11 @@ impl ControlPlane {
         self.timings
     }
 
+    /// The node agent ([`Options::node`]): pod CIDR, container pids and logs, exec.
+    pub fn node(&self) -> Option<Node> {
+        lock(&self.node).clone()
+    }
+
     /// Name and pid (= process-group id) of each component, in start order.
     pub fn component_pids(&self) -> Vec<(String, u32)> {
         lock(&self.processes)
@@ -697,6 +752,11 @@ impl ControlPlane {
             return Ok(());
         }
         self.stopped = true;
+        // Pods first, while the API server still answers their last requests; the node's
+        // network goes with it.
+        if let Some(node) = lock(&self.node).take() {
+            node.shutdown();
+        }
         let mut processes = std::mem::take(&mut *lock(&self.processes));
         // Clients of etcd first, so they exit cleanly instead of retrying a vanished etcd.
         let etcd_at = processes.iter().position(|p| p.name == "etcd");

@@ -11,8 +11,13 @@
 //!                                   │ (binaries)
 //!   ControlPlane::start ──spawns──▶ etcd ◀── kube-apiserver ◀── kube-controller-manager
 //!        │                                        ▲              (kube-scheduler)
-//!        └── admin kube::Config, kubeconfigs ─────┘
+//!        ├── admin kube::Config, kubeconfigs ─────┘                     │ binds pods
+//!        └── (node) ──▶ pods as processes in network namespaces ◀──────┘
 //! ```
+//!
+//! With [`Options::node`], a node agent ([`Node`]) turns it into a working cluster: the real
+//! scheduler binds pods to it and it runs them as real processes (`bao` for OpenBao images),
+//! each pod in its own network namespace, with volumes, probes and status (see `node`).
 //!
 //! Tests in one test binary share one control plane through [`shared`], and isolate themselves
 //! with a [`TestNamespace`] each.
@@ -22,6 +27,7 @@
 mod binaries;
 mod control_plane;
 mod kubeconfig;
+mod node;
 mod pki;
 mod process;
 mod shared;
@@ -33,5 +39,6 @@ pub use binaries::{
 };
 pub use control_plane::{ControlPlane, Options, StartupTimings};
 pub use kubeconfig::client_from_kubeconfig;
+pub use node::{Node, NodeOptions, OPENBAO_REPOSITORY};
 pub use shared::{TestNamespace, shared, shared_with};
 pub use wait::eventually;

@@ -17,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start etcd, kube-apiserver and kube-controller-manager; run until SIGINT or SIGTERM.
+    /// Start etcd, kube-apiserver and kube-controller-manager (optionally kube-scheduler and a
+    /// node); run until SIGINT or SIGTERM.
     Up {
         /// Where to write the admin kubeconfig.
         #[arg(long)]
@@ -25,6 +26,10 @@ enum Command {
         /// Also run kube-scheduler.
         #[arg(long)]
         with_scheduler: bool,
+        /// Also run a node agent that runs scheduled pods as real processes (implies
+        /// --with-scheduler; needs root).
+        #[arg(long)]
+        with_node: bool,
     },
 }
 
@@ -40,16 +45,18 @@ async fn main() -> Result<()> {
         Command::Up {
             kubeconfig,
             with_scheduler,
-        } => up(&kubeconfig, with_scheduler).await,
+            with_node,
+        } => up(&kubeconfig, with_scheduler, with_node).await,
     }
 }
 
-async fn up(kubeconfig: &Path, scheduler: bool) -> Result<()> {
+async fn up(kubeconfig: &Path, scheduler: bool, node: bool) -> Result<()> {
     // Install the handlers before the (seconds-long) start, so a early Ctrl-C still cleans up.
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let options = Options {
         scheduler,
+        node,
         ..Options::default()
     };
     let control_plane = tokio::select! {
@@ -69,6 +76,15 @@ async fn up(kubeconfig: &Path, scheduler: bool) -> Result<()> {
         kubeconfig.display(),
         control_plane.log_dir().display(),
     );
+    if let Some(node) = control_plane.node() {
+        println!(
+            "  node:       {} (pod CIDR {}, routed from this host; pods reach the API server at \
+             {})",
+            node.name(),
+            node.pod_cidr(),
+            node.api_server_address()
+        );
+    }
     // A component that dies should end the session loudly, not leave a half cluster behind.
     let mut health = tokio::time::interval(std::time::Duration::from_secs(1));
     let outcome = loop {

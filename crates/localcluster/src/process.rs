@@ -14,7 +14,9 @@
 //! 3. A sweep: every control plane lives in `$TMPDIR/openbao-localcluster/run-*` with an
 //!    `owner` file (pid and start time) and a `pids` file. Starting a control plane removes the
 //!    directories of dead owners and kills any recorded process that still runs, which covers
-//!    hosts without `setpriv` and the directories layer 2 leaves behind.
+//!    hosts without `setpriv` and the directories layer 2 leaves behind. It also deletes the
+//!    network namespaces of dead nodes: their names (`olc-<pid>-<start time>-...`) carry the
+//!    owner, and deleting a node namespace takes its root link and route with it.
 //!
 //! Pids are always paired with the process start time from `/proc/<pid>/stat`, so a recycled
 //! pid is never signalled.
@@ -59,7 +61,7 @@ impl Process {
         self.exit
     }
 
-    fn signal_group(&mut self, signal: Signal) {
+    pub(crate) fn signal_group(&mut self, signal: Signal) {
         // Only while unreaped: after `wait` the pid (and group id) may belong to someone else.
         if self.exit_status().is_some() {
             return;
@@ -84,7 +86,7 @@ pub(crate) fn spawn(
 }
 
 /// Starts the janitor: a shell that sleeps until the parent-death signal (TERM) arrives, then
-/// removes the run directory. It covers the one case no destructor runs in: the process-wide
+/// deletes the network namespaces a node recorded (`netns`) and removes the run directory. It covers the one case no destructor runs in: the process-wide
 /// shared control plane when the test binary exits. `None` without `setpriv`, because then
 /// nothing would ever wake it (the sweep cleans up instead).
 pub(crate) fn spawn_janitor(run: &RunDir) -> Result<Option<Process>> {
@@ -94,7 +96,13 @@ pub(crate) fn spawn_janitor(run: &RunDir) -> Result<Option<Process>> {
     // SIGKILLed components may still be exiting when TERM arrives; the pause lets them go
     // before their files are removed.
     let script = r#"dir=$1
-trap 'kill "$sleeper" 2>/dev/null; sleep 1; rm -rf -- "$dir"; exit 0' TERM
+trap 'kill "$sleeper" 2>/dev/null; sleep 1; cleanup; exit 0' TERM
+cleanup() {
+  if [ -f "$dir/netns" ]; then
+    while read -r ns; do ip netns del "$ns" 2>/dev/null; done < "$dir/netns"
+  fi
+  rm -rf -- "$dir"
+}
 while :; do sleep 86400 & sleeper=$!; wait "$sleeper"; done"#;
     let args = [
         "-c".to_owned(),
@@ -103,6 +111,18 @@ while :; do sleep 86400 & sleeper=$!; wait "$sleeper"; done"#;
         run.path.display().to_string(),
     ];
     spawn_with_death_signal(run, "janitor", Path::new("/bin/sh"), &args, None, "TERM").map(Some)
+}
+
+/// Like [`spawn`], with the output appended to `log` (pod containers keep their logs in the
+/// pod's directory).
+pub(crate) fn spawn_logged(
+    run: &RunDir,
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    log: &Path,
+) -> Result<Process> {
+    spawn_inner(run, name, binary, args, None, "KILL", log.to_owned())
 }
 
 fn spawn_with_death_signal(
@@ -114,6 +134,26 @@ fn spawn_with_death_signal(
     death_signal: &str,
 ) -> Result<Process> {
     let log = run.log_dir().join(format!("{name}.log"));
+    spawn_inner(
+        run,
+        name,
+        binary,
+        args,
+        env_remove_prefix,
+        death_signal,
+        log,
+    )
+}
+
+fn spawn_inner(
+    run: &RunDir,
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    env_remove_prefix: Option<&str>,
+    death_signal: &str,
+    log: PathBuf,
+) -> Result<Process> {
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -269,6 +309,7 @@ pub(crate) fn runs_root() -> PathBuf {
 }
 
 /// The directory of one control plane: PKI, etcd data, logs, kubeconfigs, ownership records.
+#[derive(Clone, Debug)]
 pub(crate) struct RunDir {
     pub path: PathBuf,
 }
@@ -280,6 +321,13 @@ impl RunDir {
         let swept = sweep_dead_runs(root);
         if swept > 0 {
             tracing::info!(swept, root = %root.display(), "removed leftovers of dead control planes");
+        }
+        let swept = crate::node::sweep_dead_netns();
+        if swept > 0 {
+            tracing::info!(
+                swept,
+                "removed network namespaces of dead localcluster nodes"
+            );
         }
         let pid = std::process::id();
         let nanos = SystemTime::now()
@@ -362,13 +410,13 @@ fn parse_pid_line(line: &str) -> Option<(u32, u64)> {
 }
 
 /// Whether `pid` runs and is the same process that was recorded (same start time).
-fn is_alive(pid: u32, recorded_start: u64) -> bool {
+pub(crate) fn is_alive(pid: u32, recorded_start: u64) -> bool {
     proc_start_time(pid).is_some_and(|start| start == recorded_start)
 }
 
 /// Field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot); `None` for a missing
 /// or zombie process.
-fn proc_start_time(pid: u32) -> Option<u64> {
+pub(crate) fn proc_start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses; fields after it don't.
     let (_, rest) = stat.rsplit_once(')')?;

@@ -1,0 +1,160 @@
+//! Which container images the node runs, and with which local binary.
+//!
+//! There is no image store: an image is a name for a binary on this machine. The default table
+//! maps every image whose repository ends with `openbao/openbao` (any registry, tag or digest:
+//! `quay.io/openbao/openbao:2.7.2`, `openbao/openbao`, `docker.io/openbao/openbao@sha256:..`)
+//! to the pinned `bao` ([`crate::bao_binary`], OpenBao [`crate::OPENBAO_VERSION`]), whatever
+//! the tag says. Extra rules ([`crate::NodeOptions::images`]) add repositories or pin a tag to
+//! another binary (`"openbao/openbao:2.6.0"`). Any other image leaves its container waiting
+//! with reason `ErrImagePull` and a message naming what is supported.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+/// The repository (suffix) of the official OpenBao images.
+pub const OPENBAO_REPOSITORY: &str = "openbao/openbao";
+
+/// `repository` and `tag` of an image reference (the digest dropped; the tag defaults to
+/// `latest` like the container runtimes' default).
+#[derive(Debug, PartialEq, Eq)]
+struct Reference<'a> {
+    repository: &'a str,
+    tag: &'a str,
+}
+
+fn parse(image: &str) -> Reference<'_> {
+    let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
+    // A colon after the last slash separates the tag; one before it is a registry port.
+    let slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    match without_digest[slash..].rfind(':') {
+        Some(colon) => Reference {
+            repository: &without_digest[..slash + colon],
+            tag: &without_digest[slash + colon + 1..],
+        },
+        None => Reference {
+            repository: without_digest,
+            tag: "latest",
+        },
+    }
+}
+
+/// Whether `repository` is `pattern` or ends with `/<pattern>` (any registry or namespace
+/// prefix).
+fn repository_matches(repository: &str, pattern: &str) -> bool {
+    repository == pattern
+        || repository
+            .strip_suffix(pattern)
+            .is_some_and(|rest| rest.ends_with('/'))
+}
+
+/// The binary that runs `image`: a rule `repo:tag` with the exact tag wins over a rule `repo`
+/// (any tag); among those, the longest repository pattern wins. `Err` is the message for the
+/// container status.
+pub(crate) fn resolve<'a>(
+    rules: &'a BTreeMap<String, PathBuf>,
+    image: &str,
+) -> Result<&'a Path, String> {
+    let wanted = parse(image);
+    let mut best: Option<(bool, usize, &Path)> = None;
+    for (pattern, binary) in rules {
+        let rule = parse(pattern);
+        let pinned = pattern.contains(':') && !pattern.ends_with(':');
+        let pinned = pinned && pattern.rfind(':') > pattern.rfind('/');
+        if !repository_matches(wanted.repository, rule.repository)
+            || (pinned && rule.tag != wanted.tag)
+        {
+            continue;
+        }
+        let rank = (pinned, rule.repository.len());
+        if best.is_none_or(|(p, l, _)| rank > (p, l)) {
+            best = Some((pinned, rule.repository.len(), binary));
+        }
+    }
+    best.map(|(_, _, binary)| binary).ok_or_else(|| {
+        let supported: Vec<&str> = rules.keys().map(String::as_str).collect();
+        format!(
+            "image {image:?} is not supported by the localcluster node: it runs only images \
+             whose repository ends with one of [{}] (any registry and tag, e.g. \
+             quay.io/openbao/openbao:{}), each backed by a local binary",
+            supported.join(", "),
+            crate::OPENBAO_VERSION
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> BTreeMap<String, PathBuf> {
+        BTreeMap::from([
+            (
+                OPENBAO_REPOSITORY.to_owned(),
+                PathBuf::from("/bin/bao-default"),
+            ),
+            (
+                "openbao/openbao:2.6.0".to_owned(),
+                PathBuf::from("/bin/bao-2.6.0"),
+            ),
+        ])
+    }
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(
+            parse("quay.io/openbao/openbao:2.7.2"),
+            Reference {
+                repository: "quay.io/openbao/openbao",
+                tag: "2.7.2"
+            }
+        );
+        assert_eq!(
+            parse("localhost:5000/openbao/openbao"),
+            Reference {
+                repository: "localhost:5000/openbao/openbao",
+                tag: "latest"
+            }
+        );
+        assert_eq!(
+            parse("openbao/openbao@sha256:abc").repository,
+            "openbao/openbao"
+        );
+    }
+
+    #[test]
+    fn openbao_images_from_any_registry_run_bao_and_a_pinned_tag_wins() {
+        let rules = rules();
+        for image in [
+            "quay.io/openbao/openbao:2.7.2",
+            "openbao/openbao",
+            "docker.io/openbao/openbao@sha256:0123",
+            "ghcr.io/openbao/openbao:latest",
+        ] {
+            assert_eq!(
+                resolve(&rules, image),
+                Ok(Path::new("/bin/bao-default")),
+                "{image}"
+            );
+        }
+        assert_eq!(
+            resolve(&rules, "quay.io/openbao/openbao:2.6.0"),
+            Ok(Path::new("/bin/bao-2.6.0"))
+        );
+    }
+
+    #[test]
+    fn other_images_are_refused_with_a_message_naming_what_is_supported() {
+        let rules = rules();
+        for image in [
+            "nginx:1.27",
+            "quay.io/notopenbao/openbao:1",
+            "openbao/openbao-ui",
+        ] {
+            let message = resolve(&rules, image).expect_err(image);
+            assert!(message.contains(image), "{message}");
+            assert!(message.contains("openbao/openbao"), "{message}");
+        }
+    }
+}

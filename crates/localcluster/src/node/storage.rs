@@ -1,0 +1,185 @@
+//! A small volume provisioner: every pending PersistentVolumeClaim gets a hostPath
+//! PersistentVolume pre-bound to it, backed by a directory named after the claim.
+//!
+//! This is what an external provisioner does (create the PV with `claimRef` set), and the
+//! real persistentvolume-binder controller completes the binding, so StatefulSets see their
+//! claims `Bound` and the scheduler places their pods. Any storage class is accepted (there is
+//! only one kind of storage here). The directory `<node dir>/claims/<namespace>/<claim>` is
+//! kept while the claim exists, so a StatefulSet pod recreated after deletion finds its data;
+//! when the claim is deleted its PersistentVolume is `Released`, and then the volume and the
+//! directory are deleted (the `Delete` reclaim policy, done here because no volume plugin of
+//! the controller-manager can delete a hostPath volume outside `/tmp`).
+
+use std::{collections::BTreeMap, fs, path::PathBuf};
+
+use anyhow::Result;
+use futures::StreamExt;
+use k8s_openapi::{
+    api::core::v1::{
+        HostPathVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim,
+        PersistentVolumeSpec,
+    },
+    apimachinery::pkg::api::resource::Quantity,
+};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, ObjectMeta, PostParams},
+    runtime::{WatchStreamExt, watcher},
+};
+
+/// Label on the PersistentVolumes this provisioner creates.
+pub(crate) const PROVISIONED_LABEL: &str = "localcluster.openbao.org/provisioned-by";
+/// Annotation naming the claim directory (so cleanup does not depend on the claim).
+const PATH_ANNOTATION: &str = "localcluster.openbao.org/path";
+
+/// Provisions claims and reclaims released volumes until the streams end.
+pub(crate) async fn run(client: kube::Client, node: String, claims_dir: PathBuf) {
+    let claims = provision(client.clone(), node.clone(), claims_dir);
+    let released = reclaim(client, node);
+    tokio::join!(claims, released);
+}
+
+async fn provision(client: kube::Client, node: String, claims_dir: PathBuf) {
+    let pvcs: Api<PersistentVolumeClaim> = Api::all(client.clone());
+    let pvs: Api<PersistentVolume> = Api::all(client);
+    let mut events = watcher(pvcs, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    while let Some(event) = events.next().await {
+        let claim = match event {
+            Ok(claim) => claim,
+            Err(e) => {
+                tracing::debug!("watching PersistentVolumeClaims: {e}");
+                continue;
+            }
+        };
+        let bound = claim
+            .spec
+            .as_ref()
+            .and_then(|s| s.volume_name.as_deref())
+            .is_some_and(|v| !v.is_empty());
+        let pending = claim
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .is_none_or(|p| p == "Pending");
+        if bound || !pending || claim.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if let Err(e) = create_volume(&pvs, &node, &claims_dir, &claim).await {
+            tracing::warn!(
+                claim = %format!("{}/{}", claim.namespace().unwrap_or_default(), claim.name_any()),
+                "provisioning a volume: {e:#}"
+            );
+        }
+    }
+}
+
+async fn create_volume(
+    pvs: &Api<PersistentVolume>,
+    node: &str,
+    claims_dir: &std::path::Path,
+    claim: &PersistentVolumeClaim,
+) -> Result<()> {
+    let namespace = claim.namespace().unwrap_or_default();
+    let name = claim.name_any();
+    let uid = claim.uid().unwrap_or_default();
+    let spec = claim.spec.clone().unwrap_or_default();
+    let dir = claims_dir.join(&namespace).join(&name);
+    fs::create_dir_all(&dir)?;
+    let size = spec
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage").cloned())
+        .unwrap_or_else(|| Quantity("1Gi".to_owned()));
+    let volume = PersistentVolume {
+        metadata: ObjectMeta {
+            name: Some(format!("pvc-{uid}")),
+            labels: Some(BTreeMap::from([(
+                PROVISIONED_LABEL.to_owned(),
+                node.to_owned(),
+            )])),
+            annotations: Some(BTreeMap::from([
+                (
+                    "pv.kubernetes.io/provisioned-by".to_owned(),
+                    "localcluster.openbao.org/node".to_owned(),
+                ),
+                (PATH_ANNOTATION.to_owned(), dir.display().to_string()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeSpec {
+            access_modes: spec.access_modes.clone(),
+            capacity: Some(BTreeMap::from([("storage".to_owned(), size)])),
+            claim_ref: Some(ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("PersistentVolumeClaim".to_owned()),
+                namespace: Some(namespace.clone()),
+                name: Some(name.clone()),
+                uid: Some(uid),
+                ..ObjectReference::default()
+            }),
+            host_path: Some(HostPathVolumeSource {
+                path: dir.display().to_string(),
+                type_: Some("DirectoryOrCreate".to_owned()),
+            }),
+            persistent_volume_reclaim_policy: Some("Retain".to_owned()),
+            storage_class_name: spec.storage_class_name.clone(),
+            volume_mode: spec.volume_mode.clone(),
+            ..PersistentVolumeSpec::default()
+        }),
+        status: None,
+    };
+    match pvs.create(&PostParams::default(), &volume).await {
+        Ok(_) => {
+            tracing::debug!(claim = %format!("{namespace}/{name}"), "provisioned a volume");
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn reclaim(client: kube::Client, node: String) {
+    let pvs_client = client.clone();
+    let pvs: Api<PersistentVolume> = Api::all(client);
+    let config = watcher::Config::default().labels(&format!("{PROVISIONED_LABEL}={node}"));
+    let mut events = watcher(pvs.clone(), config)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    while let Some(event) = events.next().await {
+        let Ok(volume) = event else {
+            continue;
+        };
+        let released = volume.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
+        if !released || volume.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let name = volume.name_any();
+        match pvs.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => {
+                tracing::warn!("deleting released volume {name}: {e}");
+                continue;
+            }
+        }
+        // A claim recreated under the same name reuses the directory: keep it then.
+        let claim = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref());
+        let reused = match claim.and_then(|c| Some((c.namespace.as_deref()?, c.name.as_deref()?))) {
+            Some((namespace, claim_name)) => {
+                Api::<PersistentVolumeClaim>::namespaced(pvs_client.clone(), namespace)
+                    .get_opt(claim_name)
+                    .await
+                    .map_or(true, |found| found.is_some())
+            }
+            None => true,
+        };
+        if !reused && let Some(path) = volume.annotations().get(PATH_ANNOTATION) {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+}
