@@ -41,7 +41,7 @@ pub struct OpenBaoClusterStatus {
 }
 
 /// Health of one OpenBao pod.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberStatus {
     /// Pod name.

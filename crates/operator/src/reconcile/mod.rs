@@ -11,7 +11,9 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod lifecycle;
 pub mod observe;
+pub mod operate;
 pub mod secrets;
 pub mod status;
 
@@ -21,7 +23,7 @@ use api::{OpenBaoCluster, conditions::reasons, names};
 use futures::{StreamExt, future};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
-    core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+    core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
     networking::v1::NetworkPolicy,
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
@@ -80,6 +82,8 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     /// HTTPRoutes, when the Gateway API is installed.
     pub http_routes: Option<Store<HTTPRoute>>,
+    /// Pods the operator's StatefulSets and Jobs run (for member addresses).
+    pub pods: Store<Pod>,
 }
 
 /// Shared state of every reconcile.
@@ -100,6 +104,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Last phase reported per cluster (`namespace/name`), for the clusters-by-phase gauge.
     phases: std::sync::Mutex<std::collections::HashMap<String, api::Phase>>,
+    /// Init responses whose keys could not be stored yet (`namespace/name`): held in memory
+    /// only, and stored on the next pass.
+    pub pending_keys: std::sync::Mutex<std::collections::HashMap<String, bao_client::InitResponse>>,
 }
 
 impl Context {
@@ -109,9 +116,11 @@ impl Context {
             return;
         };
         let gauge = |phase: api::Phase| {
-            self.metrics.clusters_by_phase.get_or_create(&CategoryLabel {
-                category: phase.as_str().to_string(),
-            })
+            self.metrics
+                .clusters_by_phase
+                .get_or_create(&CategoryLabel {
+                    category: phase.as_str().to_string(),
+                })
         };
         let previous = match phase {
             Some(phase) => phases.insert(key, phase),
@@ -162,6 +171,9 @@ pub enum Error {
     /// Something expected was missing.
     #[error("{0}")]
     Missing(String),
+    /// Talking to OpenBao or storing its keys failed.
+    #[error(transparent)]
+    Operate(#[from] operate::OperateError),
     /// The finalizer helper failed.
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<finalizer::Error<Error>>),
@@ -176,6 +188,7 @@ impl Error {
             Error::Pki(_) => "KeyMaterialError",
             Error::Serialize(_) => "InternalError",
             Error::Missing(_) => "MissingObject",
+            Error::Operate(e) => e.category(),
             Error::Finalizer(inner) => match inner.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
                     e.category()
@@ -191,7 +204,7 @@ impl Error {
             Error::Apply { .. } | Error::Kube { .. } | Error::Finalizer(_) => {
                 Duration::from_secs(5)
             }
-            Error::Missing(_) => Duration::from_secs(10),
+            Error::Missing(_) | Error::Operate(_) => Duration::from_secs(10),
             Error::Pki(_) | Error::Serialize(_) => Duration::from_secs(60),
         }
     }
@@ -245,8 +258,10 @@ pub async fn reconcile(cluster: Arc<OpenBaoCluster>, ctx: Arc<Context>) -> Resul
     ctx.metrics.reconciles.inc();
     let started = std::time::Instant::now();
     let result = reconcile_pass(cluster, &ctx).await;
-    ctx.metrics
-        .pass_finished(started.elapsed().as_secs_f64(), result.as_ref().err().map(Error::category));
+    ctx.metrics.pass_finished(
+        started.elapsed().as_secs_f64(),
+        result.as_ref().err().map(Error::category),
+    );
     result
 }
 
@@ -374,6 +389,13 @@ async fn apply_cluster(
     }
     observed.statefulset_exists |= resources.statefulset.is_some();
 
+    // operate (IO): member health, exactly-once initialization, Raft membership.
+    if resources.statefulset.is_some()
+        && let Some(ca_pem) = &secrets.ca_pem
+    {
+        observed.lifecycle = Some(lifecycle::run(ctx, cluster, &validated, ca_pem).await?);
+    }
+
     // status (pure compute + one patch when changed).
     let new_status = status::compute(cluster, &observed);
     let old_phase = cluster.status.as_ref().and_then(|s| s.phase);
@@ -414,7 +436,11 @@ pub async fn patch_status(
     status: api::OpenBaoClusterStatus,
 ) -> Result<(), Error> {
     ctx.record_phase(
-        format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any()),
+        format!(
+            "{}/{}",
+            cluster.namespace().unwrap_or_default(),
+            cluster.name_any()
+        ),
         status.phase,
     );
     if cluster.status.as_ref() == Some(&status) {
@@ -541,6 +567,7 @@ pub async fn run(
     let (service_accounts, sa_stream) = reflect(api_for::<ServiceAccount>(&client, ns));
     let (roles, role_stream) = reflect(api_for::<Role>(&client, ns));
     let (role_bindings, rb_stream) = reflect(api_for::<RoleBinding>(&client, ns));
+    let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns));
     let (http_routes, route_stream) = if gateway_api {
         let (store, stream) = reflect(api_for::<HTTPRoute>(&client, ns));
         (Some(store), Some(stream))
@@ -566,11 +593,13 @@ pub async fn run(
             roles,
             role_bindings,
             http_routes,
+            pods,
         },
         gateway_api,
         api_server_ip: tokio::sync::OnceCell::new(),
         metrics,
         phases: std::sync::Mutex::new(std::collections::HashMap::new()),
+        pending_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
 
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
@@ -591,6 +620,10 @@ pub async fn run(
         .owns_stream(sa_stream)
         .owns_stream(role_stream)
         .owns_stream(rb_stream)
+        .watches_stream(pod_stream, |pod| {
+            let cluster = pod.labels().get(names::LABEL_CLUSTER)?.clone();
+            Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&pod.namespace()?))
+        })
         .watches_stream(secrets, |secret| {
             let cluster = secret.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&secret.namespace()?))

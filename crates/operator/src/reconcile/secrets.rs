@@ -43,6 +43,9 @@ pub struct SecretsOutcome {
     pub renew_at: Option<OffsetDateTime>,
     /// Secrets created or replaced in this pass (names only).
     pub written: Vec<String>,
+    /// The CA that signs the server certificate (what the operator trusts when it talks to
+    /// the members).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 fn secret_meta(cluster: &ValidatedCluster, name: String) -> ObjectMeta {
@@ -148,6 +151,7 @@ async fn ensure_tls(
         cert_pem: ca_cert,
         key_pem: pki::PrivateKeyPem(ca_key),
     };
+    outcome.ca_pem = Some(ca.cert_pem.clone().into_bytes());
 
     let sans = pki::server_sans(cluster);
     let fingerprint = pki::sans_fingerprint(&sans);
@@ -250,6 +254,13 @@ async fn check_external_tls(
                         .is_none_or(|d| d.get(*key).is_none_or(|v| v.0.is_empty()))
                 })
                 .collect();
+            if missing.is_empty() {
+                outcome.ca_pem = secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("ca.crt"))
+                    .map(|v| v.0.clone());
+            }
             (!missing.is_empty()).then(|| {
                 format!(
                     "spec.tls.externalSecretName: Secret {name:?} is missing {}; it must hold tls.crt, tls.key and ca.crt",

@@ -2,6 +2,7 @@
 //! status (phase, conditions with `observedGeneration`, replica counts), and a patch that is
 //! sent only when the result differs from what is already there.
 
+use crate::reconcile::lifecycle::LifecycleReport;
 use api::{
     OpenBaoCluster, OpenBaoClusterStatus, Phase,
     conditions::{reasons, types},
@@ -34,6 +35,8 @@ pub struct Observed {
     pub current_version: Option<String>,
     /// Whether OpenBao reports the cluster initialized (set by the lifecycle stage).
     pub initialized: bool,
+    /// What the lifecycle stage found, when it ran.
+    pub lifecycle: Option<LifecycleReport>,
 }
 
 fn condition(
@@ -77,12 +80,21 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
         generation,
     ));
 
-    let all_ready = observed.statefulset_exists
+    let lifecycle = observed.lifecycle.as_ref();
+    let pods_ready = observed.statefulset_exists
         && observed.replicas > 0
         && observed.ready_replicas >= observed.replicas;
+    // With the lifecycle stage's view, ready means every member unsealed, joined and one active.
+    let all_ready = match lifecycle {
+        Some(report) => pods_ready && report.ready,
+        None => pods_ready,
+    };
+    let initialized =
+        observed.initialized || lifecycle.is_some_and(|l| l.initialized) || old.initialized;
+    let failure = lifecycle.and_then(|l| l.failure.clone());
     let phase = if observed.paused {
         Phase::Paused
-    } else if !valid {
+    } else if !valid || failure.is_some() {
         Phase::Failed
     } else if observed.blocked.is_some() || !observed.statefulset_exists {
         Phase::Pending
@@ -90,7 +102,10 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
         Phase::Running
     } else if all_ready || old.phase == Some(Phase::Running) || old.phase == Some(Phase::Degraded) {
         Phase::Degraded
-    } else if observed.ready_replicas > 0 && !observed.initialized {
+    } else if !initialized
+        && (observed.ready_replicas > 0
+            || lifecycle.is_some_and(|l| l.members.iter().any(|m| m.reachable)))
+    {
         Phase::Initializing
     } else {
         Phase::Provisioning
@@ -132,6 +147,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
     ));
 
     let mut problems: Vec<(String, String)> = observed.blocked.iter().cloned().collect();
+    problems.extend(failure.iter().cloned());
     problems.extend(observed.degraded.iter().cloned());
     conditions.push(match problems.first() {
         Some((reason, _)) => condition(
@@ -153,6 +169,16 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             generation,
         ),
     });
+
+    if let Some((ok, reason, message)) = lifecycle.and_then(|l| l.condition.clone()) {
+        conditions.push(condition(
+            types::INITIALIZED,
+            ok,
+            &reason,
+            message,
+            generation,
+        ));
+    }
 
     // Keep the transition time of conditions whose status did not change.
     for new in &mut conditions {
@@ -179,10 +205,16 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             .current_version
             .clone()
             .or(old.current_version.clone()),
-        initialized: observed.initialized || old.initialized,
-        leader: old.leader.clone(),
-        raft_peers: old.raft_peers,
-        members: old.members.clone(),
+        initialized,
+        leader: match lifecycle {
+            Some(l) => l.leader.clone(),
+            None => old.leader.clone(),
+        },
+        raft_peers: lifecycle.map_or(old.raft_peers, |l| l.raft_peers.or(old.raft_peers)),
+        members: match lifecycle {
+            Some(l) => l.members.clone(),
+            None => old.members.clone(),
+        },
     }
 }
 

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod bao;
+
 use std::{future::Future, time::Duration};
 
 use api::OpenBaoCluster;
@@ -38,10 +40,20 @@ pub static METRICS: std::sync::LazyLock<std::sync::Arc<operator::telemetry::Metr
 
 /// The control plane, with the CRD installed and the operator running (once per binary).
 pub async fn env() -> &'static ControlPlane {
+    env_with(localcluster::Options::default()).await
+}
+
+/// Like [`env`], with the control plane started with `options` (for example with a node that
+/// runs the pods). One set of options per test binary.
+pub async fn env_with(options: localcluster::Options) -> &'static ControlPlane {
     ENV.get_or_init(|| async {
-        let cp = localcluster::shared().await.unwrap_or_else(|e| {
-            panic!("the local control plane must start (build it with `bash hack/setup.sh`): {e:#}")
-        });
+        let cp = localcluster::shared_with(options)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the local control plane must start (build it with `bash hack/setup.sh`): {e:#}"
+                )
+            });
         install(cp).await;
         start_operator(cp);
         cp
@@ -49,7 +61,8 @@ pub async fn env() -> &'static ControlPlane {
     .await
 }
 
-async fn install(cp: &ControlPlane) {
+/// Install the CRD and the operator's namespace, ServiceAccount, ClusterRole and binding.
+pub async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
     let ssa = PatchParams::apply("operator-tests").force();
     let crds = Api::<CustomResourceDefinition>::all(client.clone());

@@ -1,0 +1,566 @@
+//! The operate stage: talk to the OpenBao members themselves. Reads each member's health by pod
+//! IP with TLS verified against the pod's DNS name, initializes the cluster exactly once through
+//! pod 0, and reports member health, the leader and Raft membership for status.
+//!
+//! Initialization is a small state machine around the `<cluster>-root-token` Secret:
+//!
+//! ```text
+//! Absent --write placeholder--> Pending --sys/init--> (keys in memory) --store--> Stored
+//! ```
+//!
+//! - `sys/init` is called only when every expected member answers and reports uninitialized,
+//!   status has never said initialized, and the placeholder write succeeded (so the keys have
+//!   somewhere to go);
+//! - once any member reports initialized, `sys/init` is never called again;
+//! - a Pending placeholder next to an initialized member means the keys were lost between the
+//!   init response and the Secret write (the process died): that is reported loudly
+//!   (`InitializationKeysLost`) and nothing is retried;
+//! - Stored keys next to members that are all uninitialized belong to a previous cluster whose
+//!   data is gone: they are never overwritten.
+//!
+//! The decision is the pure [`decide`]; IO sits behind [`KeyStore`] and the members' clients.
+
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+
+use api::{MemberStatus, names};
+use bao_client::{BaoClient, ClientConfig, Health, InitRequest, InitResponse, SecretString};
+use k8s_openapi::{
+    ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+};
+
+use crate::faults;
+
+/// Recovery key shares and threshold requested at initialization (auto-unseal seals have
+/// recovery keys instead of unseal keys).
+pub const RECOVERY_SHARES: u32 = 5;
+/// See [`RECOVERY_SHARES`].
+pub const RECOVERY_THRESHOLD: u32 = 3;
+/// Annotation on the root-token Secret: `pending` (placeholder) or `complete`.
+pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
+/// Data key of the root token in the root-token Secret.
+pub const ROOT_TOKEN_KEY: &str = "root-token";
+
+/// Why the operate stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperateError {
+    /// The root-token Secret could not be read or written.
+    #[error("root-token Secret {name}: {source}")]
+    KeyStore {
+        /// Secret name.
+        name: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// OpenBao refused or failed a call.
+    #[error("OpenBao member {member}: {source}")]
+    OpenBao {
+        /// Pod name.
+        member: String,
+        /// Cause.
+        #[source]
+        source: bao_client::Error,
+    },
+    /// The init response could not be stored after retries; the keys are held in memory and the
+    /// next pass stores them.
+    #[error("initialized {cluster}, but storing its keys failed after retries: {source}")]
+    KeysNotStored {
+        /// Cluster.
+        cluster: String,
+        /// Last cause.
+        #[source]
+        source: Box<OperateError>,
+    },
+}
+
+impl OperateError {
+    /// Short category for metrics and Events.
+    pub fn category(&self) -> &'static str {
+        match self {
+            OperateError::KeyStore { .. } => "RootTokenSecretError",
+            OperateError::OpenBao { source, .. } => source.category(),
+            OperateError::KeysNotStored { .. } => "KeysNotStored",
+        }
+    }
+}
+
+/// One OpenBao member the operator can talk to.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// Pod name (also its Raft node id).
+    pub pod: String,
+    /// Client for the pod's IP, verifying its DNS name.
+    pub client: BaoClient,
+}
+
+impl Member {
+    /// A member reached at `ip:8200`, its certificate verified for `server_name` against `ca_pem`.
+    pub fn new(
+        pod: impl Into<String>,
+        address: SocketAddr,
+        server_name: impl Into<String>,
+        ca_pem: &[u8],
+    ) -> Result<Self, bao_client::Error> {
+        let config = ClientConfig::new(address, server_name, ca_pem.to_vec())
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_request_timeout(Duration::from_secs(5));
+        Ok(Self {
+            pod: pod.into(),
+            client: BaoClient::new(config)?,
+        })
+    }
+}
+
+/// What one member said.
+#[derive(Debug)]
+pub struct Observation {
+    /// Pod name.
+    pub pod: String,
+    /// Its health, or why it could not be asked.
+    pub health: Result<Health, bao_client::Error>,
+}
+
+impl Observation {
+    fn initialized(&self) -> bool {
+        self.health.as_ref().is_ok_and(|h| h.info().initialized)
+    }
+
+    fn uninitialized(&self) -> bool {
+        matches!(self.health, Ok(Health::Uninitialized(_)))
+    }
+}
+
+/// Ask every member for its health, concurrently.
+pub async fn observe(members: &[Member]) -> Vec<Observation> {
+    futures::future::join_all(members.iter().map(|m| async move {
+        Observation {
+            pod: m.pod.clone(),
+            health: m.client.health().await,
+        }
+    }))
+    .await
+}
+
+/// The state of the root-token Secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// No Secret.
+    Absent,
+    /// A placeholder written before `sys/init`; no keys.
+    Pending,
+    /// Root token and recovery keys stored.
+    Stored,
+}
+
+/// What to do about initialization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Call `sys/init` through pod 0.
+    Initialize,
+    /// Initialized by the operator, keys stored.
+    Initialized,
+    /// Initialized, but not by the operator (no keys here).
+    InitializedExternally,
+    /// Initialized while only a placeholder exists: the keys were lost.
+    KeysLost,
+    /// Status says initialized but every member is uninitialized: the data is gone.
+    DataLost,
+    /// Stored keys of an earlier cluster, members uninitialized: refuse to overwrite them.
+    StaleKeys,
+    /// Preconditions not met yet.
+    Wait(String),
+}
+
+/// Decide about initialization from what the members said (`expected` of them), the Secret's
+/// state and whether status ever recorded the cluster as initialized.
+pub fn decide(
+    observations: &[Observation],
+    expected: usize,
+    keys: KeyState,
+    status_initialized: bool,
+) -> Decision {
+    if observations.iter().any(Observation::initialized) {
+        return match keys {
+            KeyState::Stored => Decision::Initialized,
+            KeyState::Pending => Decision::KeysLost,
+            KeyState::Absent => Decision::InitializedExternally,
+        };
+    }
+    let answering = observations.iter().filter(|o| o.uninitialized()).count();
+    if status_initialized
+        && answering > 0
+        && answering == observations.len()
+        && answering >= expected
+    {
+        return Decision::DataLost;
+    }
+    if status_initialized {
+        return Decision::Wait("members are not answering yet".to_string());
+    }
+    if keys == KeyState::Stored {
+        return Decision::StaleKeys;
+    }
+    // Every expected member must answer "uninitialized": a member that holds data but is
+    // briefly unreachable must never lead to a second, split cluster.
+    let unreachable: Vec<&str> = observations
+        .iter()
+        .filter(|o| !o.uninitialized())
+        .map(|o| o.pod.as_str())
+        .collect();
+    if observations.len() < expected || !unreachable.is_empty() {
+        return Decision::Wait(format!(
+            "waiting for all {expected} members to answer before initializing ({} answering{})",
+            answering,
+            if unreachable.is_empty() {
+                String::new()
+            } else {
+                format!("; not yet: {}", unreachable.join(", "))
+            }
+        ));
+    }
+    Decision::Initialize
+}
+
+/// Where the root token and recovery keys go.
+pub trait KeyStore {
+    /// The Secret's state.
+    fn state(&self) -> impl std::future::Future<Output = Result<KeyState, OperateError>> + Send;
+    /// Prove the Secret can be written, before any key exists.
+    fn write_placeholder(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), OperateError>> + Send;
+    /// Store the keys.
+    fn store(
+        &self,
+        response: &InitResponse,
+    ) -> impl std::future::Future<Output = Result<(), OperateError>> + Send;
+    /// The root token, if stored.
+    fn root_token(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<SecretString>, OperateError>> + Send;
+}
+
+/// The `<cluster>-root-token` Secret. Written with server-side apply by the operator's field
+/// manager; no owner reference (deletion follows `spec.deletionPolicy`); never logged.
+pub struct SecretKeyStore {
+    api: Api<Secret>,
+    name: String,
+    labels: BTreeMap<String, String>,
+}
+
+impl SecretKeyStore {
+    /// The root-token Secret `name` in `api`'s namespace, labelled with `labels`.
+    pub fn new(api: Api<Secret>, name: String, labels: BTreeMap<String, String>) -> Self {
+        Self { api, name, labels }
+    }
+
+    fn error(&self, source: kube::Error) -> OperateError {
+        OperateError::KeyStore {
+            name: self.name.clone(),
+            source,
+        }
+    }
+
+    async fn apply(
+        &self,
+        state: &str,
+        data: BTreeMap<String, ByteString>,
+    ) -> Result<(), OperateError> {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                labels: Some(self.labels.clone()),
+                annotations: Some(BTreeMap::from([(
+                    ANNOTATION_INIT_STATE.to_string(),
+                    state.to_string(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            type_: Some("Opaque".to_string()),
+            data: Some(data),
+            ..Secret::default()
+        };
+        self.api
+            .patch(
+                &self.name,
+                &PatchParams::apply(names::MANAGER).force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+impl KeyStore for SecretKeyStore {
+    async fn state(&self) -> Result<KeyState, OperateError> {
+        let secret = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(match secret {
+            None => KeyState::Absent,
+            Some(secret) => {
+                let has_token = secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get(ROOT_TOKEN_KEY))
+                    .is_some_and(|t| !t.0.is_empty());
+                if has_token {
+                    KeyState::Stored
+                } else if secret
+                    .annotations()
+                    .get(ANNOTATION_INIT_STATE)
+                    .map(String::as_str)
+                    == Some("pending")
+                {
+                    KeyState::Pending
+                } else {
+                    // A Secret of that name the operator did not write: treat it as stored keys
+                    // (never overwrite what someone put there).
+                    KeyState::Stored
+                }
+            }
+        })
+    }
+
+    async fn write_placeholder(&self) -> Result<(), OperateError> {
+        self.apply("pending", BTreeMap::new()).await
+    }
+
+    async fn store(&self, response: &InitResponse) -> Result<(), OperateError> {
+        let mut data = BTreeMap::from([(
+            ROOT_TOKEN_KEY.to_string(),
+            ByteString(response.root_token.expose_secret().as_bytes().to_vec()),
+        )]);
+        for (i, key) in response.recovery_keys_base64.iter().enumerate() {
+            data.insert(
+                format!("recovery-key-{i}"),
+                ByteString(key.expose_secret().as_bytes().to_vec()),
+            );
+        }
+        for (i, key) in response.keys_base64.iter().enumerate() {
+            data.insert(
+                format!("unseal-key-{i}"),
+                ByteString(key.expose_secret().as_bytes().to_vec()),
+            );
+        }
+        data.insert(
+            "recovery-threshold".to_string(),
+            ByteString(RECOVERY_THRESHOLD.to_string().into_bytes()),
+        );
+        self.apply("complete", data).await
+    }
+
+    async fn root_token(&self) -> Result<Option<SecretString>, OperateError> {
+        let secret = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get(ROOT_TOKEN_KEY).cloned())
+            .and_then(|t| String::from_utf8(t.0).ok())
+            .filter(|t| !t.is_empty())
+            .map(SecretString::new))
+    }
+}
+
+/// Initialize through `pod0`: placeholder first, then `sys/init`, then the keys, stored with
+/// retries. If storing keeps failing the response is handed back inside the error's keeper so
+/// the caller can hold it in memory and store it on the next pass.
+pub async fn initialize(
+    cluster: &str,
+    pod0: &Member,
+    store: &impl KeyStore,
+) -> Result<(), (OperateError, Option<InitResponse>)> {
+    store.write_placeholder().await.map_err(|e| (e, None))?;
+    faults::point(faults::AFTER_PLACEHOLDER);
+    let response = pod0
+        .client
+        .init(&InitRequest::recovery(RECOVERY_SHARES, RECOVERY_THRESHOLD))
+        .await
+        .map_err(|source| {
+            (
+                OperateError::OpenBao {
+                    member: pod0.pod.clone(),
+                    source,
+                },
+                None,
+            )
+        })?;
+    faults::point(faults::AFTER_INIT_RESPONSE);
+    match store_with_retries(store, &response).await {
+        Ok(()) => Ok(()),
+        Err(source) => Err((
+            OperateError::KeysNotStored {
+                cluster: cluster.to_string(),
+                source: Box::new(source),
+            },
+            Some(response),
+        )),
+    }
+}
+
+/// Store `response`, retrying transient failures a few times within this pass.
+pub async fn store_with_retries(
+    store: &impl KeyStore,
+    response: &InitResponse,
+) -> Result<(), OperateError> {
+    const ATTEMPTS: u32 = 5;
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match store.store(response).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= ATTEMPTS => return Err(e),
+            Err(_) => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
+    }
+}
+
+/// Raft facts read with the root token through the active member.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaftFacts {
+    /// Node ids that vote.
+    pub voters: Vec<String>,
+    /// Every node id in the configuration.
+    pub peers: Vec<String>,
+}
+
+/// Read the Raft configuration through `member` with `token`.
+pub async fn raft_facts(member: &Member, token: SecretString) -> Result<RaftFacts, OperateError> {
+    let config = member
+        .client
+        .with_token(token)
+        .raft_configuration()
+        .await
+        .map_err(|source| OperateError::OpenBao {
+            member: member.pod.clone(),
+            source,
+        })?;
+    Ok(RaftFacts {
+        voters: config.voters().map(|s| s.node_id.clone()).collect(),
+        peers: config.servers.iter().map(|s| s.node_id.clone()).collect(),
+    })
+}
+
+/// Status of one member from its observation and the Raft facts.
+pub fn member_status(observation: &Observation, raft: Option<&RaftFacts>) -> MemberStatus {
+    let (reachable, initialized, sealed, role) = match &observation.health {
+        Ok(health) => (
+            true,
+            health.info().initialized,
+            matches!(health, Health::Sealed(_)),
+            health.label().to_string(),
+        ),
+        Err(_) => (false, false, false, "unreachable".to_string()),
+    };
+    MemberStatus {
+        name: observation.pod.clone(),
+        reachable,
+        initialized,
+        sealed,
+        role: Some(role),
+        voter: raft.map(|r| r.voters.contains(&observation.pod)),
+    }
+}
+
+/// Whether the cluster is fully ready: every one of `expected` members initialized, unsealed
+/// and joined (when Raft facts are known), and exactly one active.
+pub fn all_ready(statuses: &[MemberStatus], expected: usize, raft: Option<&RaftFacts>) -> bool {
+    let serving = statuses
+        .iter()
+        .filter(|m| m.reachable && m.initialized && !m.sealed)
+        .count();
+    let active = statuses
+        .iter()
+        .filter(|m| m.role.as_deref() == Some("active"))
+        .count();
+    let joined = raft.is_none_or(|r| statuses.iter().all(|m| r.peers.contains(&m.name)));
+    serving >= expected && statuses.len() >= expected && active == 1 && joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bao_client::HealthInfo;
+
+    fn obs(pod: &str, health: Option<Health>) -> Observation {
+        Observation {
+            pod: pod.to_string(),
+            // Any error stands for "could not be asked"; Config is the one constructible here.
+            health: health.ok_or(bao_client::Error::Config("unreachable".to_string())),
+        }
+    }
+
+    fn uninit() -> Option<Health> {
+        Some(Health::Uninitialized(HealthInfo::default()))
+    }
+
+    fn active() -> Option<Health> {
+        Some(Health::Active(HealthInfo {
+            initialized: true,
+            ..HealthInfo::default()
+        }))
+    }
+
+    #[test]
+    fn initialization_waits_until_every_member_answers_uninitialized() {
+        let some = [obs("b-0", uninit()), obs("b-1", None)];
+        assert!(
+            matches!(decide(&some, 2, KeyState::Absent, false), Decision::Wait(m) if m.contains("b-1"))
+        );
+        let few = [obs("b-0", uninit())];
+        assert!(matches!(
+            decide(&few, 3, KeyState::Absent, false),
+            Decision::Wait(_)
+        ));
+        let all = [obs("b-0", uninit()), obs("b-1", uninit())];
+        assert_eq!(
+            decide(&all, 2, KeyState::Absent, false),
+            Decision::Initialize
+        );
+        assert_eq!(
+            decide(&all, 2, KeyState::Pending, false),
+            Decision::Initialize,
+            "a retry after a crash before init"
+        );
+    }
+
+    #[test]
+    fn an_initialized_member_is_never_initialized_again() {
+        let one = [obs("b-0", active()), obs("b-1", uninit())];
+        assert_eq!(
+            decide(&one, 2, KeyState::Stored, true),
+            Decision::Initialized
+        );
+        assert_eq!(
+            decide(&one, 2, KeyState::Pending, false),
+            Decision::KeysLost
+        );
+        assert_eq!(
+            decide(&one, 2, KeyState::Absent, false),
+            Decision::InitializedExternally
+        );
+    }
+
+    #[test]
+    fn stored_keys_of_a_vanished_cluster_are_never_overwritten() {
+        let all = [obs("b-0", uninit()), obs("b-1", uninit())];
+        assert_eq!(
+            decide(&all, 2, KeyState::Stored, false),
+            Decision::StaleKeys
+        );
+        assert_eq!(decide(&all, 2, KeyState::Stored, true), Decision::DataLost);
+    }
+}
