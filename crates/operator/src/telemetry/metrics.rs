@@ -58,17 +58,43 @@ impl Metrics {
         let reconciles = Counter::default();
         registry.register("reconciles", "Reconcile passes started", reconciles.clone());
         let reconcile_errors = Family::<CategoryLabel, Counter>::default();
-        registry.register("reconcile_errors", "Failed reconcile passes by error category", reconcile_errors.clone());
-        let reconcile_duration = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
-        registry.register("reconcile_duration_seconds", "Duration of reconcile passes", reconcile_duration.clone());
+        registry.register(
+            "reconcile_errors",
+            "Failed reconcile passes by error category",
+            reconcile_errors.clone(),
+        );
+        let reconcile_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconcile passes",
+            reconcile_duration.clone(),
+        );
         let apply_writes = Counter::default();
-        registry.register("apply_writes", "Write requests sent by the apply stage", apply_writes.clone());
+        registry.register(
+            "apply_writes",
+            "Write requests sent by the apply stage",
+            apply_writes.clone(),
+        );
         let clusters_by_phase = Family::<CategoryLabel, Gauge>::default();
-        registry.register("clusters", "OpenBaoClusters by phase", clusters_by_phase.clone());
+        registry.register(
+            "clusters",
+            "OpenBaoClusters by phase",
+            clusters_by_phase.clone(),
+        );
         let initializations = Family::<CategoryLabel, Counter>::default();
-        registry.register("initializations", "OpenBao initialization outcomes", initializations.clone());
+        registry.register(
+            "initializations",
+            "OpenBao initialization outcomes",
+            initializations.clone(),
+        );
         let webhook_requests = Family::<WebhookLabels, Counter>::default();
-        registry.register("webhook_requests", "Admission webhook requests by operation and result", webhook_requests.clone());
+        registry.register(
+            "webhook_requests",
+            "Admission webhook requests by operation and result",
+            webhook_requests.clone(),
+        );
         Self {
             registry,
             reconciles,

@@ -2,5 +2,6 @@
 //! the admin server that exposes it.
 
 pub mod metrics;
+pub mod server;
 
 pub use metrics::Metrics;

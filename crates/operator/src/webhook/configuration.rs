@@ -1,0 +1,275 @@
+//! The operator's ValidatingWebhookConfiguration: the deploy manifests' skeleton
+//! (`build::deploy::webhook_configuration`: OpenBaoCluster CREATE and UPDATE, `failurePolicy:
+//! Fail`, `sideEffects: None`, v1 reviews, 10 s timeout) completed with the CA bundle and the
+//! client config this replica serves on, and applied whole with server-side apply, so a wiped
+//! or edited registration is repaired on the next resync.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    ByteString,
+    api::admissionregistration::v1::{
+        ServiceReference, ValidatingWebhookConfiguration, WebhookClientConfig,
+    },
+    apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
+};
+use kube::{
+    Api,
+    api::{Patch, PatchParams},
+};
+
+use crate::build::{
+    controller::WEBHOOK_PATH,
+    deploy::{self, DeployOptions, WEBHOOK_SERVICE_PORT},
+};
+
+/// Field manager of the registration.
+pub const FIELD_MANAGER: &str = "openbao-operator-webhook";
+
+/// Where the API server sends reviews.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientTarget {
+    /// In cluster: the webhook Service (port 443) in the operator namespace.
+    Service {
+        /// The operator namespace.
+        namespace: String,
+        /// The Service.
+        name: String,
+    },
+    /// Development: a URL (the webhook path is appended).
+    Url(String),
+}
+
+/// What to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// Name of the ValidatingWebhookConfiguration.
+    pub name: String,
+    /// Where reviews go.
+    pub target: ClientTarget,
+    /// When the operator watches one namespace, only that namespace's clusters are sent.
+    pub watch_namespace: Option<String>,
+}
+
+/// `base` with the webhook path: `https://127.0.0.1:9443` becomes
+/// `https://127.0.0.1:9443/validate-openbao-org-v1alpha1-openbaocluster`. A URL that already
+/// ends with the path is kept.
+pub fn url_with_path(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with(WEBHOOK_PATH) {
+        base.to_string()
+    } else {
+        format!("{base}{WEBHOOK_PATH}")
+    }
+}
+
+/// The complete configuration, trusting `ca_bundle` (PEM).
+pub fn webhook_configuration(
+    registration: &Registration,
+    ca_bundle: &str,
+) -> ValidatingWebhookConfiguration {
+    let namespace = match &registration.target {
+        ClientTarget::Service { namespace, .. } => namespace.clone(),
+        ClientTarget::Url(_) => String::new(),
+    };
+    let mut configuration = deploy::webhook_configuration(&DeployOptions::new(namespace));
+    configuration.metadata.name = Some(registration.name.clone());
+    let client_config = WebhookClientConfig {
+        ca_bundle: Some(ByteString(ca_bundle.as_bytes().to_vec())),
+        service: match &registration.target {
+            ClientTarget::Service { namespace, name } => Some(ServiceReference {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                path: Some(WEBHOOK_PATH.to_string()),
+                port: Some(WEBHOOK_SERVICE_PORT),
+            }),
+            ClientTarget::Url(_) => None,
+        },
+        url: match &registration.target {
+            ClientTarget::Url(base) => Some(url_with_path(base)),
+            ClientTarget::Service { .. } => None,
+        },
+    };
+    for webhook in configuration.webhooks.iter_mut().flatten() {
+        webhook.client_config = client_config.clone();
+        if let Some(ns) = &registration.watch_namespace {
+            webhook.namespace_selector = Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: api::names::LABEL_NAMESPACE_NAME.to_string(),
+                    operator: "In".to_string(),
+                    values: Some(vec![ns.clone()]),
+                }]),
+                match_labels: None::<BTreeMap<String, String>>,
+            });
+        }
+    }
+    configuration
+}
+
+/// Strategic-merge patch entries that switch a live webhook between `url` and `service`
+/// (`null` deletes), for every webhook of `desired` whose live copy uses the other kind.
+fn client_kind_switches(
+    live: &ValidatingWebhookConfiguration,
+    desired: &ValidatingWebhookConfiguration,
+) -> Vec<serde_json::Value> {
+    let live_webhooks = live.webhooks.as_deref().unwrap_or_default();
+    desired
+        .webhooks
+        .iter()
+        .flatten()
+        .filter_map(|want| {
+            let have = live_webhooks.iter().find(|h| h.name == want.name)?;
+            let (name, want, have) = (&want.name, &want.client_config, &have.client_config);
+            let stale = (want.url.is_some() && have.service.is_some())
+                || (want.service.is_some() && have.url.is_some());
+            stale.then(|| {
+                serde_json::json!({
+                    "name": name,
+                    "clientConfig": { "url": want.url, "service": want.service },
+                })
+            })
+        })
+        .collect()
+}
+
+/// Apply `configuration` (server-side apply, forced: the operator owns its registration).
+///
+/// Server-side apply keeps fields other managers own, and `clientConfig.url` and `.service`
+/// exclude each other: with the deploy manifests' skeleton (which names the Service) in
+/// place, applying a development `url` would leave both. So a switch between the two is made
+/// first with a strategic-merge patch that sets one and deletes the other.
+pub async fn apply(
+    api: &Api<ValidatingWebhookConfiguration>,
+    configuration: &ValidatingWebhookConfiguration,
+) -> Result<(), kube::Error> {
+    let name = configuration.metadata.name.clone().unwrap_or_default();
+    if let Some(live) = api.get_opt(&name).await? {
+        let switches = client_kind_switches(&live, configuration);
+        if !switches.is_empty() {
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PatchParams::default()
+            };
+            api.patch(
+                &name,
+                &params,
+                &Patch::Strategic(serde_json::json!({ "webhooks": switches })),
+            )
+            .await?;
+        }
+    }
+    let mut body = serde_json::to_value(configuration).map_err(kube::Error::SerdeError)?;
+    body["apiVersion"] = "admissionregistration.k8s.io/v1".into();
+    body["kind"] = "ValidatingWebhookConfiguration".into();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_registration_appends_the_path_and_carries_no_service() {
+        let registration = Registration {
+            name: "openbao-operator".to_string(),
+            target: ClientTarget::Url("https://127.0.0.1:9443/".to_string()),
+            watch_namespace: None,
+        };
+        let vwc = webhook_configuration(&registration, "PEM");
+        let webhook = &vwc.webhooks.as_ref().expect("webhooks")[0];
+        assert_eq!(
+            webhook.client_config.url.as_deref(),
+            Some("https://127.0.0.1:9443/validate-openbao-org-v1alpha1-openbaocluster")
+        );
+        assert!(webhook.client_config.service.is_none());
+        assert_eq!(
+            webhook
+                .client_config
+                .ca_bundle
+                .as_ref()
+                .map(|b| b.0.as_slice()),
+            Some(b"PEM".as_slice())
+        );
+        assert_eq!(webhook.failure_policy.as_deref(), Some("Fail"));
+        assert_eq!(webhook.side_effects, "None");
+        assert_eq!(webhook.timeout_seconds, Some(10));
+        assert_eq!(webhook.admission_review_versions, vec!["v1".to_string()]);
+        let rule = &webhook.rules.as_ref().expect("rules")[0];
+        assert_eq!(
+            rule.operations.as_deref(),
+            Some(["CREATE".to_string(), "UPDATE".to_string()].as_slice())
+        );
+        assert_eq!(
+            rule.resources.as_deref(),
+            Some(["openbaoclusters".to_string()].as_slice())
+        );
+        assert!(webhook.namespace_selector.is_none());
+        assert_eq!(
+            url_with_path("https://h:1/validate-openbao-org-v1alpha1-openbaocluster"),
+            "https://h:1/validate-openbao-org-v1alpha1-openbaocluster"
+        );
+    }
+
+    #[test]
+    fn switching_between_url_and_service_deletes_the_other_kind_first() {
+        let service = Registration {
+            name: "vwc".to_string(),
+            target: ClientTarget::Service {
+                namespace: "ops".to_string(),
+                name: "hook".to_string(),
+            },
+            watch_namespace: None,
+        };
+        let url = Registration {
+            target: ClientTarget::Url("https://127.0.0.1:9443".to_string()),
+            ..service.clone()
+        };
+        let live = webhook_configuration(&service, "PEM");
+        let switches = client_kind_switches(&live, &webhook_configuration(&url, "PEM"));
+        assert_eq!(switches.len(), 1);
+        assert_eq!(
+            switches[0]["clientConfig"]["service"],
+            serde_json::Value::Null
+        );
+        assert!(switches[0]["clientConfig"]["url"].is_string());
+        assert_eq!(switches[0]["name"], "openbaoclusters.openbao.org");
+        assert!(client_kind_switches(&live, &live).is_empty());
+    }
+
+    #[test]
+    fn a_service_registration_names_the_service_on_443_and_a_watched_namespace_scopes_it() {
+        let registration = Registration {
+            name: "openbao-operator".to_string(),
+            target: ClientTarget::Service {
+                namespace: "ops".to_string(),
+                name: "hook".to_string(),
+            },
+            watch_namespace: Some("team".to_string()),
+        };
+        let vwc = webhook_configuration(&registration, "PEM");
+        let webhook = &vwc.webhooks.as_ref().expect("webhooks")[0];
+        let service = webhook.client_config.service.as_ref().expect("service");
+        assert_eq!(
+            (
+                service.namespace.as_str(),
+                service.name.as_str(),
+                service.port
+            ),
+            ("ops", "hook", Some(443))
+        );
+        assert_eq!(service.path.as_deref(), Some(WEBHOOK_PATH));
+        assert!(webhook.client_config.url.is_none());
+        let selector = webhook.namespace_selector.as_ref().expect("selector");
+        let requirement = &selector.match_expressions.as_ref().expect("expressions")[0];
+        assert_eq!(
+            requirement.values.as_deref(),
+            Some(["team".to_string()].as_slice())
+        );
+    }
+}
