@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/cargo-target}"
 
 bash hack/setup.sh
+# Pinned helm and kubectl (kustomize) for the deploy tests.
+# shellcheck disable=SC1091
+source hack/tools.sh >/dev/null
 # shellcheck disable=SC1091
 source "${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/env"
 export KUBE_BIN_DIR ETCD_BIN BAO_BIN

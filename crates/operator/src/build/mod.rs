@@ -7,6 +7,7 @@
 
 pub mod config_hcl;
 pub mod controller;
+pub mod deploy;
 pub mod http_route;
 pub mod meta;
 pub mod network_policy;

@@ -2,6 +2,7 @@
 //! library. Exit codes: 0 success, 1 a check failed, 2 bad input or usage.
 
 pub mod crd;
+pub mod manifests;
 pub mod netpol;
 pub mod render;
 pub mod run;
@@ -32,6 +33,9 @@ enum Command {
     Render(render::RenderArgs),
     /// Print the OpenBaoCluster CustomResourceDefinition.
     Crd(crd::CrdArgs),
+    /// Print or write every object of the operator's own deployment (CRD, RBAC, Deployment,
+    /// policies, webhook).
+    Manifests(manifests::ManifestsArgs),
     /// Evaluate Kubernetes NetworkPolicies and prove the posture contract.
     #[command(subcommand)]
     Netpol(NetpolCommand),
@@ -43,7 +47,8 @@ enum NetpolCommand {
     Check(netpol::CheckArgs),
     /// Print the pod-by-pod verdict for every port the destination pods declare.
     Matrix(netpol::MatrixArgs),
-    /// Render a cluster's policies and check them against the posture contract.
+    /// Check a cluster's policies (or, with --controller, the operator's own) against the
+    /// posture contract.
     Verify(verify::VerifyArgs),
 }
 
@@ -54,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Crd(args) => crd::run(&args),
+        Command::Manifests(args) => manifests::run(&args),
         Command::Netpol(NetpolCommand::Check(args)) => netpol::check(&args),
         Command::Netpol(NetpolCommand::Matrix(args)) => netpol::matrix(&args),
         Command::Netpol(NetpolCommand::Verify(args)) => verify::run(&args),

@@ -8,15 +8,21 @@ use api::names::DEFAULT_OPERATOR_NAMESPACE;
 use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::{
     build::Facts,
+    controller_posture,
     posture::{self, Report},
 };
 
 /// Arguments of `netpol verify`.
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
-    /// OpenBaoCluster manifest.
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub file: PathBuf,
+    /// OpenBaoCluster manifest (required unless --controller).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        required_unless_present = "controller"
+    )]
+    pub file: Option<PathBuf>,
     /// Check the NetworkPolicies in this file (for example `render` output or a golden file)
     /// instead of rendering them from the manifest.
     #[arg(long, value_name = "FILE")]
@@ -27,6 +33,9 @@ pub struct VerifyArgs {
     /// Stands in for the detected `kubernetes` Service ClusterIP.
     #[arg(long, value_name = "IP", default_value = "10.96.0.1")]
     pub api_server_ip: IpAddr,
+    /// `--controller` and its flags: check the operator's own NetworkPolicy instead.
+    #[command(flatten)]
+    pub controller: controller_posture::ControllerVerifyArgs,
 }
 
 /// The truth table: one line per (source, destination) pair with the ports allowed, the ports
@@ -148,8 +157,23 @@ pub fn truth_table(report: &Report) -> String {
 
 /// Run `netpol verify`.
 pub fn run(args: &VerifyArgs) -> ExitCode {
-    let source = args.file.display().to_string();
-    let text = match std::fs::read_to_string(&args.file) {
+    let file = match (&args.file, args.controller.controller) {
+        (_, true) => {
+            return controller_posture::run(
+                &args.controller,
+                &args.operator_namespace,
+                args.api_server_ip,
+                args.policies.as_deref(),
+            );
+        }
+        (Some(file), false) => file,
+        (None, false) => {
+            eprintln!("error: -f/--filename is required (or --controller)");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let source = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) => {
             eprintln!("error: cannot read {source}: {e}");
