@@ -1,20 +1,119 @@
 #!/usr/bin/env bash
-# The main job on its embedded default: render everything the operator creates for the sample
-# cluster (examples/production.yaml unless a manifest is given) and prove its network posture.
+# The main job on its embedded default: a local Kubernetes control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, built from source and cached) with a node that runs
+# pods as real processes, the operator (with its admission webhook on 127.0.0.1:9443), and the
+# sample 3-replica cluster examples/minimal.yaml (or the manifest given as $1). Waits until the
+# cluster is Running, prints the objects and status the operator produced and `bao status`
+# against the active member, then keeps everything up until Ctrl-C (or exits at once with
+# --exit). Interrupting it stops every process and removes every namespace and temp file.
 #
-# Until the reconciler lands this runs without a cluster: it is exactly what the operator would
-# apply, computed by the same pure builders, with the detected API-server VIP stood in by
-# 10.96.0.1.
+#   bash hack/demo.sh [MANIFEST] [--exit]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/cargo-target}"
 
-manifest=${1:-examples/production.yaml}
-cargo build --quiet -p openbao-operator
-bin="$CARGO_TARGET_DIR/debug/openbao-operator"
+manifest=examples/minimal.yaml
+exit_when_ready=0
+for arg in "$@"; do
+	case "$arg" in
+	--exit) exit_when_ready=1 ;;
+	*) manifest=$arg ;;
+	esac
+done
+if [[ $(id -u) -ne 0 ]]; then
+	echo "the local node needs root (network and mount namespaces)" >&2
+	exit 1
+fi
 
-echo "== objects the operator creates for $manifest (apply order)"
-"$bin" render -f "$manifest" --api-server-ip 10.96.0.1
+say() { printf '\n== %s\n' "$*"; }
+
+say "setup (cached builds of the control plane, bao, helm/kubectl)"
+bash hack/setup.sh
+# shellcheck disable=SC1091
+source "${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}/env"
+# shellcheck disable=SC1091
+source hack/tools.sh >/dev/null
+export KUBE_BIN_DIR ETCD_BIN BAO_BIN
+kubectl() { "$KUBECTL_BIN" "$@"; }
+
+say "build the operator and the local cluster"
+cargo build --quiet -p openbao-operator -p openbao-localcluster
+bin=$CARGO_TARGET_DIR/debug
+
+work=$(mktemp -d -t openbao-demo-XXXXXX)
+pids=()
+cleanup() {
+	trap - EXIT INT TERM
+	say "cleaning up"
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+say "start the control plane and the node"
+"$bin/localcluster" up --kubeconfig "$work/kubeconfig" --with-node >"$work/localcluster.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 180); do
+	[[ -s $work/kubeconfig ]] && break
+	if ! kill -0 "${pids[0]}" 2>/dev/null; then
+		cat "$work/localcluster.log" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
+export KUBECONFIG=$work/kubeconfig
+cat "$work/localcluster.log"
+
+say "install the CRD and start the operator"
+kubectl apply -f deploy/crds/
+kubectl create namespace openbao-operator-system --dry-run=client -o yaml | kubectl apply -f -
+"$bin/openbao-operator" run --kubeconfig "$KUBECONFIG" --operator-namespace openbao-operator-system \
+	--health-bind 127.0.0.1:18081 --metrics-bind 127.0.0.1:18080 --secure-metrics-bind 0 \
+	--webhook-bind 127.0.0.1:19443 --webhook-url https://127.0.0.1:19443 \
+	>"$work/operator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+	curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && break
+	sleep 0.5
+done
+echo "operator ready (logs: $work/operator.log, metrics: http://127.0.0.1:18080/metrics)"
+
+namespace=$(awk '/^  namespace:/ {print $2; exit}' "$manifest")
+name=$(awk '/^  name:/ {print $2; exit}' "$manifest")
+namespace=${namespace:-default}
+say "apply $manifest ($namespace/$name)"
+kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f -
+kubectl apply -f "$manifest"
+
+say "wait until the cluster is Running"
+start=$(date +%s)
+kubectl -n "$namespace" wait "openbaocluster/$name" --for=jsonpath='{.status.phase}'=Running --timeout=300s
+echo "Running after $(($(date +%s) - start)) s"
+
+say "what the operator produced"
+kubectl -n "$namespace" get openbaocluster,statefulset,pods,services,networkpolicies,poddisruptionbudgets,configmaps,secrets -o wide
+say "status"
+kubectl -n "$namespace" get "openbaocluster/$name" -o jsonpath='{.status}' | python3 -m json.tool
+
+leader=$(kubectl -n "$namespace" get "openbaocluster/$name" -o jsonpath='{.status.leader}')
+leader_ip=$(kubectl -n "$namespace" get pod "$leader" -o jsonpath='{.status.podIP}')
+kubectl -n "$namespace" get secret "$name-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/ca.crt"
+say "bao status against the active member $leader ($leader_ip)"
+reach=(env BAO_ADDR="https://$leader_ip:8200" BAO_CACERT="$work/ca.crt"
+	BAO_TLS_SERVER_NAME="$leader.$name-internal.$namespace.svc" "$BAO_BIN" status)
+"${reach[@]}" || true
 echo
-echo "== posture proof: every flow around the cluster's pods against the contract"
-"$bin" netpol verify -f "$manifest" --api-server-ip 10.96.0.1
+echo "Reach it yourself (while this runs):"
+echo "  KUBECONFIG=$KUBECONFIG ${reach[*]}"
+echo "  root token: kubectl -n $namespace get secret $name-root-token -o jsonpath='{.data.root-token}' | base64 -d"
+
+if [[ $exit_when_ready -eq 1 ]]; then
+	exit 0
+fi
+say "running; press Ctrl-C to stop and clean up"
+wait "${pids[0]}"

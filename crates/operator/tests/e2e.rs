@@ -1,0 +1,438 @@
+//! End to end: the operator (under its own ServiceAccount) against the local control plane with
+//! a node that runs every pod as a real `bao` process in its own network and mount namespace.
+//! Clusters initialize through the operator, join through `auto_join` against the real API
+//! server, label their pods through the Role the operator grants, survive process kills, pod
+//! deletions and leader loss, scale, roll, and are deleted under each deletion policy.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use api::{OpenBaoCluster, Phase};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+};
+use localcluster::{ControlPlane, Options, TestNamespace};
+use support::{cluster, create};
+
+const E2E_DEADLINE: Duration = Duration::from_secs(240);
+
+async fn env() -> &'static ControlPlane {
+    support::env_with(Options {
+        node: true,
+        ..Options::default()
+    })
+    .await
+}
+
+async fn setup(prefix: &str) -> (&'static ControlPlane, TestNamespace, Client) {
+    let cp = env().await;
+    let ns = TestNamespace::create(cp, prefix).await.expect("namespace");
+    let client = cp.client().expect("client");
+    (cp, ns, client)
+}
+
+fn spec(replicas: i32, extra: &str) -> String {
+    format!(
+        "version: \"2.7.2\"\nreplicas: {replicas}\nconfiguration: {{raft: {{performanceMultiplier: 1}}{extra}}}"
+    )
+}
+
+/// Poll the cluster until `accept` holds, failing with the last status after the deadline.
+async fn until_cluster(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    accept: impl Fn(&OpenBaoCluster) -> bool,
+) -> OpenBaoCluster {
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), ns);
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let cluster = api.get("bao").await.expect("get cluster");
+        if accept(&cluster) {
+            return cluster;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: last status {}",
+            serde_json::to_string_pretty(&cluster.status).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn running_with(members: usize) -> impl Fn(&OpenBaoCluster) -> bool {
+    move |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.phase == Some(Phase::Running)
+                && s.members.len() == members
+                && s.members
+                    .iter()
+                    .filter(|m| m.role.as_deref() == Some("active"))
+                    .count()
+                    == 1
+                && s.members
+                    .iter()
+                    .all(|m| m.reachable && m.initialized && !m.sealed)
+        })
+    }
+}
+
+async fn pods(client: &Client, ns: &str) -> Vec<Pod> {
+    let mut pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels("app.kubernetes.io/component=server"))
+        .await
+        .expect("pods")
+        .items;
+    pods.sort_by_key(|p| p.name_any());
+    pods
+}
+
+#[tokio::test]
+async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
+    let (_, ns, client) = setup("e2e-run").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    let running = until_cluster(&client, n, "Running with 3 members", running_with(3)).await;
+    let status = running.status.expect("status");
+    assert!(status.initialized);
+    let leader = status.leader.clone().expect("a leader");
+    assert_eq!(
+        status.raft_peers,
+        Some(3),
+        "all three joined through auto_join"
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(ready.status, "True");
+
+    // The keys were stored before anything else, and are nowhere in status.
+    let secret = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("root token");
+    let token =
+        String::from_utf8(secret.data.expect("data")["root-token"].0.clone()).expect("utf-8");
+    assert!(
+        !serde_json::to_string(&status)
+            .expect("json")
+            .contains(&token)
+    );
+
+    // OpenBao's own service registration labels the pods through the Role the operator granted.
+    let api = Api::<Pod>::namespaced(client.clone(), n);
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let pods = pods(&client, n).await;
+        let labelled = pods.iter().all(|p| {
+            let l = p.labels();
+            l.get("openbao-initialized").map(String::as_str) == Some("true")
+                && l.get("openbao-sealed").map(String::as_str) == Some("false")
+                && l.get("openbao-active").map(String::as_str)
+                    == Some(if p.name_any() == leader {
+                        "true"
+                    } else {
+                        "false"
+                    })
+        });
+        if labelled {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service registration labels: {:?}",
+            pods.iter()
+                .map(|p| (p.name_any(), p.labels().clone()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = api;
+}
+
+#[tokio::test]
+async fn killed_processes_deleted_pods_and_a_lost_leader_all_recover() {
+    let (cp, ns, client) = setup("e2e-recover").await;
+    let n = ns.name();
+    let node = cp.node().expect("node");
+    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    let running = until_cluster(&client, n, "Running", running_with(3)).await;
+    let leader = running.status.and_then(|s| s.leader).expect("leader");
+    let standby = ["bao-0", "bao-1", "bao-2"]
+        .into_iter()
+        .find(|p| *p != leader)
+        .expect("a standby")
+        .to_string();
+    let secret_before = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("secret");
+
+    // 1. Kill a standby's process: the node restarts it and it rejoins.
+    let pid = node.container_pid(n, &standby, "openbao").expect("pid");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let pods_api = Api::<Pod>::namespaced(client.clone(), n);
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let pod = pods_api.get(&standby).await.expect("pod");
+        let restarts = pod
+            .status
+            .and_then(|s| s.container_statuses)
+            .and_then(|c| c.first().map(|c| c.restart_count))
+            .unwrap_or(0);
+        if restarts >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no restart of {standby}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    until_cluster(&client, n, "Running after a process kill", running_with(3)).await;
+
+    // 2. Delete a standby pod: the StatefulSet recreates it and it finds its data.
+    let uid = pods_api.get(&standby).await.expect("pod").uid();
+    pods_api
+        .delete(&standby, &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let replaced = pods_api
+            .get_opt(&standby)
+            .await
+            .expect("get pod")
+            .is_some_and(|p| {
+                p.uid() != uid
+                    && p.status
+                        .and_then(|s| s.conditions)
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            });
+        if replaced {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{standby} was not recreated and ready"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    until_cluster(&client, n, "Running after a pod deletion", running_with(3)).await;
+    let secret_after = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("secret");
+    assert_eq!(
+        secret_after.data, secret_before.data,
+        "never initialized again"
+    );
+
+    // 3. Kill the active member: another takes over and status follows.
+    let pid = node.container_pid(n, &leader, "openbao").expect("pid");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let moved = until_cluster(&client, n, "a new leader", |c| {
+        c.status
+            .as_ref()
+            .and_then(|s| s.leader.as_deref())
+            .is_some_and(|l| l != leader)
+    })
+    .await;
+    let new_leader = moved.status.and_then(|s| s.leader).expect("leader");
+    assert_ne!(new_leader, leader);
+    until_cluster(
+        &client,
+        n,
+        "Running again with all members",
+        running_with(3),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scaling_three_to_five_to_three_keeps_raft_membership_in_step() {
+    let (_, ns, client) = setup("e2e-scale").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    until_cluster(&client, n, "Running with 3", running_with(3)).await;
+    let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    clusters
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scale up");
+    until_cluster(&client, n, "Running with 5 peers", |c| {
+        running_with(5)(c) && c.status.as_ref().and_then(|s| s.raft_peers) == Some(5)
+    })
+    .await;
+    clusters
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("scale down");
+    until_cluster(
+        &client,
+        n,
+        "Running with 3 peers after removing the departed ones",
+        |c| running_with(3)(c) && c.status.as_ref().and_then(|s| s.raft_peers) == Some(3),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_log_level_change_rolls_pods_one_at_a_time_while_a_quorum_keeps_serving() {
+    let (_, ns, client) = setup("e2e-roll").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    until_cluster(&client, n, "Running", running_with(3)).await;
+    let before: Vec<String> = pods(&client, n)
+        .await
+        .iter()
+        .map(|p| p.uid().unwrap_or_default())
+        .collect();
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"configuration": {"logLevel": "debug"}}})),
+        )
+        .await
+        .expect("change log level");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    let mut worst_unready = 0;
+    loop {
+        let pods = pods(&client, n).await;
+        let ready = |p: &Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        };
+        let unready = 3 - pods.iter().filter(|p| ready(p)).count();
+        worst_unready = worst_unready.max(unready);
+        assert!(
+            unready <= 1,
+            "more than one member down during the roll: {unready}"
+        );
+        let rolled = pods.len() == 3
+            && pods
+                .iter()
+                .all(|p| !before.contains(&p.uid().unwrap_or_default()));
+        if rolled && unready == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "roll did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(worst_unready, 1, "the roll restarted pods");
+    until_cluster(&client, n, "Running after the roll", running_with(3)).await;
+}
+
+#[tokio::test]
+async fn deleting_a_running_cluster_honours_each_deletion_policy() {
+    let (_, ns, client) = setup("e2e-delete").await;
+    let n = ns.name();
+    for policy in ["Retain", "DeletePVCs", "DeleteAll"] {
+        create(
+            &client,
+            &cluster(
+                "bao",
+                n,
+                &spec(1, "").replace(
+                    "replicas: 1",
+                    &format!("replicas: 1\ndeletionPolicy: {policy}"),
+                ),
+            ),
+        )
+        .await;
+        until_cluster(&client, n, &format!("Running ({policy})"), running_with(1)).await;
+        let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+        clusters
+            .delete("bao", &DeleteParams::default())
+            .await
+            .expect("delete");
+        let deadline = Instant::now() + E2E_DEADLINE;
+        while clusters.get_opt("bao").await.expect("get").is_some()
+            || !pods(&client, n).await.is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{policy}: cluster or pods not gone"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let pvcs: Vec<String> = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("pvcs")
+            .items
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|p| p.name_any())
+            .collect();
+        let secrets: Vec<String> = Api::<Secret>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("secrets")
+            .items
+            .into_iter()
+            .map(|s| s.name_any())
+            .filter(|s| s.starts_with("bao-"))
+            .collect();
+        match policy {
+            "Retain" => {
+                assert_eq!(pvcs, ["data-bao-0"], "{policy}");
+                assert!(
+                    secrets.contains(&"bao-root-token".to_string())
+                        && secrets.contains(&"bao-unseal-key".to_string())
+                );
+                // Clean up by hand before the next policy (keys of a cluster that is gone).
+                for s in &secrets {
+                    Api::<Secret>::namespaced(client.clone(), n)
+                        .delete(s, &DeleteParams::default())
+                        .await
+                        .expect("delete secret");
+                }
+                Api::<PersistentVolumeClaim>::namespaced(client.clone(), n)
+                    .delete("data-bao-0", &DeleteParams::default())
+                    .await
+                    .expect("delete pvc");
+                let pvc_api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n);
+                while pvc_api.get_opt("data-bao-0").await.expect("get").is_some() {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+            "DeletePVCs" => {
+                assert!(pvcs.is_empty(), "{policy}: {pvcs:?}");
+                assert!(
+                    secrets.contains(&"bao-root-token".to_string()),
+                    "{policy}: {secrets:?}"
+                );
+                for s in &secrets {
+                    Api::<Secret>::namespaced(client.clone(), n)
+                        .delete(s, &DeleteParams::default())
+                        .await
+                        .expect("delete secret");
+                }
+            }
+            _ => {
+                assert!(pvcs.is_empty(), "{policy}: {pvcs:?}");
+                assert!(secrets.is_empty(), "{policy}: {secrets:?}");
+            }
+        }
+    }
+}
