@@ -77,10 +77,19 @@ kubectl create namespace openbao-operator-system --dry-run=client -o yaml | kube
 	--webhook-bind 127.0.0.1:19443 --webhook-url https://127.0.0.1:19443 \
 	>"$work/operator.log" 2>&1 &
 pids+=($!)
+ready=0
 for _ in $(seq 1 120); do
-	curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && break
+	if curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1; then
+		ready=1
+		break
+	fi
 	sleep 0.5
 done
+if [[ $ready -ne 1 ]]; then
+	echo "the operator did not become ready; its log:" >&2
+	tail -n 40 "$work/operator.log" >&2
+	exit 1
+fi
 echo "operator ready (logs: $work/operator.log, metrics: http://127.0.0.1:18080/metrics)"
 
 namespace=$(awk '/^  namespace:/ {print $2; exit}' "$manifest")
@@ -92,7 +101,13 @@ kubectl apply -f "$manifest"
 
 say "wait until the cluster is Running"
 start=$(date +%s)
-kubectl -n "$namespace" wait "openbaocluster/$name" --for=jsonpath='{.status.phase}'=Running --timeout=300s
+if ! kubectl -n "$namespace" wait "openbaocluster/$name" --for=jsonpath='{.status.phase}'=Running --timeout=300s; then
+	echo "the cluster did not reach Running; its status, pods and the operator's last log lines:" >&2
+	kubectl -n "$namespace" get "openbaocluster/$name" -o jsonpath='{.status}' >&2 || true
+	kubectl -n "$namespace" get pods -o wide >&2 || true
+	tail -n 40 "$work/operator.log" >&2 || true
+	exit 1
+fi
 echo "Running after $(($(date +%s) - start)) s"
 
 say "what the operator produced"

@@ -94,7 +94,13 @@ async fn pods(client: &Client, ns: &str) -> Vec<Pod> {
 async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
     let (_, ns, client) = setup("e2e-run").await;
     let n = ns.name();
-    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    // OpenBao's default Raft timing (performance_multiplier 5): sys/init takes about 9 s, so
+    // this also proves the operator waits for it instead of timing out and losing the keys.
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 3"),
+    )
+    .await;
     let running = until_cluster(&client, n, "Running with 3 members", running_with(3)).await;
     let status = running.status.expect("status");
     assert!(status.initialized);

@@ -84,6 +84,9 @@ impl Identity {
         if args.is_empty() {
             return args;
         }
+        // Changing credentials clears the parent-death signal the node's spawner set, so set it
+        // again here: a node that dies (even by SIGKILL) must not leave containers running.
+        args.push("--pdeathsig=KILL".to_owned());
         let mut full = vec!["setpriv".to_owned()];
         full.extend(args);
         full.push("--".to_owned());

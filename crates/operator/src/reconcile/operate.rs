@@ -93,9 +93,16 @@ impl OperateError {
 pub struct Member {
     /// Pod name (also its Raft node id).
     pub pod: String,
-    /// Client for the pod's IP, verifying its DNS name.
+    /// Client for the pod's IP, verifying its DNS name (short timeouts: health and reads).
     pub client: BaoClient,
+    /// The same connection settings with [`INIT_TIMEOUT`], for `sys/init` only.
+    init_client: BaoClient,
 }
+
+/// How long `sys/init` may take. Initialization waits for a Raft election (about 9 s with
+/// OpenBao's default `performance_multiplier`); a client that gives up earlier leaves the cluster
+/// initialized with its keys lost, so this is deliberately generous.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Member {
     /// A member reached at `ip:8200`, its certificate verified for `server_name` against `ca_pem`.
@@ -110,7 +117,8 @@ impl Member {
             .with_request_timeout(Duration::from_secs(5));
         Ok(Self {
             pod: pod.into(),
-            client: BaoClient::new(config)?,
+            client: BaoClient::new(config.clone())?,
+            init_client: BaoClient::new(config.with_request_timeout(INIT_TIMEOUT))?,
         })
     }
 }
@@ -383,7 +391,7 @@ pub async fn initialize(
     store.write_placeholder().await.map_err(|e| (e, None))?;
     faults::point(faults::AFTER_PLACEHOLDER);
     let response = pod0
-        .client
+        .init_client
         .init(&InitRequest::recovery(RECOVERY_SHARES, RECOVERY_THRESHOLD))
         .await
         .map_err(|source| {
