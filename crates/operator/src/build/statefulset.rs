@@ -257,10 +257,12 @@ fn container(
         ]),
         // Ready = initialized, unsealed, and active or standby: only such pods serve and only
         // such pods are offered as join targets by go-discover.
+        // Probed every 2 s: readiness gates go-discover's join targets and the Service's
+        // endpoints, so a slow probe adds directly to how long a new cluster takes to form.
         readiness_probe: Some(health_probe(
             "/v1/sys/health?standbyok=true&perfstandbyok=true",
-            5,
             2,
+            3,
         )),
         // Alive = the process answers at all, whatever its seal or init state: restarting a
         // sealed or uninitialized server would not help.
