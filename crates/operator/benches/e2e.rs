@@ -7,6 +7,7 @@
 //! - OpenBao and the operator's lifecycle: until phase Running (initialization through pod 0,
 //!   joins through auto_join, unseal, the operator observing it), with the operator's own time
 //!   inside it taken from its reconcile-duration histogram.
+//!
 //! Run once with `performanceMultiplier: 1` and once with OpenBao's default Raft timing.
 //! Writes BENCHMARKS.md.
 //!
