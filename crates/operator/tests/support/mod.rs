@@ -46,6 +46,16 @@ pub async fn env() -> &'static ControlPlane {
 /// Like [`env`], with the control plane started with `options` (for example with a node that
 /// runs the pods). One set of options per test binary.
 pub async fn env_with(options: localcluster::Options) -> &'static ControlPlane {
+    env_inner(options, false).await
+}
+
+/// Like [`env`], with the Gateway API's HTTPRoute CRD installed before the operator starts (the
+/// operator detects the Gateway API once, at start).
+pub async fn env_with_gateway_api() -> &'static ControlPlane {
+    env_inner(localcluster::Options::default(), true).await
+}
+
+async fn env_inner(options: localcluster::Options, gateway_api: bool) -> &'static ControlPlane {
     ENV.get_or_init(|| async {
         let cp = localcluster::shared_with(options)
             .await
@@ -54,11 +64,58 @@ pub async fn env_with(options: localcluster::Options) -> &'static ControlPlane {
                     "the local control plane must start (build it with `bash hack/setup.sh`): {e:#}"
                 )
             });
+        if gateway_api {
+            install_http_route_crd(cp).await;
+        }
         install(cp).await;
         start_operator(cp);
         cp
     })
     .await
+}
+
+/// A minimal `gateway.networking.k8s.io/v1` HTTPRoute CRD (schema left open): enough for the
+/// API server to serve the kind the operator writes, without vendoring the Gateway API.
+async fn install_http_route_crd(cp: &ControlPlane) {
+    let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "httproutes.gateway.networking.k8s.io",
+            // *.k8s.io groups are protected; the real Gateway API CRDs carry an approval link.
+            "annotations": {"api-approved.kubernetes.io": "unapproved, test fixture"}
+        },
+        "spec": {
+            "group": "gateway.networking.k8s.io",
+            "names": {"kind": "HTTPRoute", "plural": "httproutes", "singular": "httproute", "listKind": "HTTPRouteList"},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    }))
+    .expect("CRD fixture");
+    let crds = Api::<CustomResourceDefinition>::all(cp.client().expect("admin client"));
+    crds.patch(
+        "httproutes.gateway.networking.k8s.io",
+        &PatchParams::apply("operator-tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("install the HTTPRoute CRD");
+    localcluster::eventually("the HTTPRoute CRD to be served", SETTLE, || {
+        let client = cp.client().expect("client");
+        async move {
+            let served = client
+                .list_api_group_resources("gateway.networking.k8s.io/v1")
+                .await
+                .is_ok_and(|l| l.resources.iter().any(|r| r.name == "httproutes"));
+            Ok(served.then_some(()))
+        }
+    })
+    .await
+    .expect("HTTPRoute served");
 }
 
 /// Install the CRD and the operator's namespace, ServiceAccount, ClusterRole and binding.
