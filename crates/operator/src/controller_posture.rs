@@ -8,7 +8,7 @@
 //! a matching bug in the expectation. Anything no row explains must be denied, and the operator
 //! pod must be isolated in both directions.
 
-use std::{collections::BTreeMap, fmt::Write as _, net::IpAddr, path::Path, process::ExitCode};
+use std::{collections::BTreeMap, net::IpAddr, path::Path, process::ExitCode};
 
 use api::names;
 use k8s_openapi::{
@@ -24,7 +24,7 @@ use crate::{
         controller::{self, ControllerPolicyOptions, OPERATOR_NAME},
         deploy::label_selector_from_str,
     },
-    cli::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, netpol::format_table},
+    cli::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED},
     posture::{VerifyError, network_policies_from_yaml},
 };
 
@@ -385,21 +385,39 @@ pub struct Check {
 }
 
 /// The result of verifying the controller's policies.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// Every flow checked.
-    pub checks: Vec<Check>,
-}
+pub type Report = crate::posture::Report<Check>;
 
-impl Report {
-    /// The checks that do not match the contract.
-    pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| !c.ok)
+impl crate::posture::FlowOutcome for Check {
+    fn source_name(&self) -> &str {
+        &self.from.name
     }
-
-    /// True when every flow matches the contract.
-    pub fn passed(&self) -> bool {
-        self.failures().next().is_none()
+    fn destination_name(&self) -> &str {
+        &self.to.name
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+    fn expected(&self) -> bool {
+        self.expected
+    }
+    fn actual(&self) -> bool {
+        self.actual
+    }
+    fn rows(&self) -> &[&'static str] {
+        &self.rows
+    }
+    fn via_user_rule(&self) -> bool {
+        // The controller's policy takes no user rules.
+        false
+    }
+    fn ok(&self) -> bool {
+        self.ok
+    }
+    fn reason(&self) -> &str {
+        &self.reason
     }
 }
 
@@ -523,95 +541,9 @@ fn check(ctx: &Context, policies: &[NetworkPolicy]) -> Result<Report, VerifyErro
     Ok(Report { checks })
 }
 
-/// The truth table: one line per (source, destination) pair with the ports allowed, the ports
-/// the contract expects and the rows behind them, then every failing flow with its reason.
+/// The truth table of the controller's flows (see [`crate::cli::verify::truth_table`]).
 pub fn truth_table(report: &Report) -> String {
-    struct Pair {
-        allowed: Vec<String>,
-        expected: Vec<String>,
-        rows: Vec<&'static str>,
-        ok: bool,
-    }
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut pairs: BTreeMap<(String, String), Pair> = BTreeMap::new();
-    for check in &report.checks {
-        let key = (check.from.name.clone(), check.to.name.clone());
-        let pair = pairs.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            Pair {
-                allowed: Vec::new(),
-                expected: Vec::new(),
-                rows: Vec::new(),
-                ok: true,
-            }
-        });
-        let port = format!("{}/{}", check.port, check.protocol);
-        if check.actual {
-            pair.allowed.push(port.clone());
-        }
-        if check.expected {
-            pair.expected.push(port);
-        }
-        for row in &check.rows {
-            if !pair.rows.contains(row) {
-                pair.rows.push(row);
-            }
-        }
-        pair.ok &= check.ok;
-    }
-    let show = |ports: &[String]| {
-        if ports.is_empty() {
-            "-".to_string()
-        } else if ports.len() == PROBE_PORTS.len() {
-            "all probed".to_string()
-        } else {
-            ports.join(",")
-        }
-    };
-    let rows: Vec<[String; 6]> = order
-        .iter()
-        .filter_map(|key| pairs.get(key).map(|p| (key, p)))
-        .map(|((from, to), p)| {
-            [
-                from.clone(),
-                to.clone(),
-                show(&p.allowed),
-                show(&p.expected),
-                if p.rows.is_empty() {
-                    "-".to_string()
-                } else {
-                    p.rows.join(",")
-                },
-                if p.ok { "ok" } else { "FAIL" }.to_string(),
-            ]
-        })
-        .collect();
-    let mut out = format_table(
-        ["FROM", "TO", "ALLOWED", "EXPECTED", "ROWS", "RESULT"],
-        &rows,
-    );
-    let failures: Vec<&Check> = report.failures().collect();
-    let _ = writeln!(
-        out,
-        "\n{} flows checked over {} ports, {} failing",
-        report.checks.len(),
-        PROBE_PORTS.len(),
-        failures.len()
-    );
-    for f in failures {
-        let _ = writeln!(
-            out,
-            "FAIL {} -> {} {}/{}: expected {}, got {}: {}",
-            f.from.name,
-            f.to.name,
-            f.port,
-            f.protocol,
-            if f.expected { "allowed" } else { "denied" },
-            if f.actual { "allowed" } else { "denied" },
-            f.reason
-        );
-    }
-    out
+    crate::cli::verify::truth_table(report, PROBE_PORTS.len())
 }
 
 /// The `netpol verify --controller` flags (flattened into `netpol verify`).

@@ -79,17 +79,30 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 
 /// A new CA for `cluster`, valid from `now` for [`CA_LIFETIME`].
 pub fn generate_ca(cluster: &ValidatedCluster, now: OffsetDateTime) -> Result<Ca, PkiError> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        DnType::CommonName,
-        format!(
+    generate_named_ca(
+        &format!(
             "{}/{} OpenBao CA",
             cluster.namespace(),
             cluster.names().cluster()
         ),
-    );
+        CA_LIFETIME,
+        now,
+    )
+}
+
+/// A new ECDSA P-256 CA with common name `common_name`, valid from `now` for `lifetime` and
+/// allowed to sign leaf certificates only (path length 0).
+pub fn generate_named_ca(
+    common_name: &str,
+    lifetime: Duration,
+    now: OffsetDateTime,
+) -> Result<Ca, PkiError> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     params
         .distinguished_name
         .push(DnType::OrganizationName, names::MANAGER);
@@ -100,7 +113,7 @@ pub fn generate_ca(cluster: &ValidatedCluster, now: OffsetDateTime) -> Result<Ca
         KeyUsagePurpose::DigitalSignature,
     ];
     params.not_before = now - Duration::minutes(5);
-    params.not_after = now + CA_LIFETIME;
+    params.not_after = now + lifetime;
     params.serial_number = Some(random_serial()?);
     let cert = params.self_signed(&key)?;
     Ok(Ca {

@@ -540,17 +540,75 @@ pub struct Check {
     pub ok: bool,
 }
 
-/// The result of verifying one cluster.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// Every flow checked.
-    pub checks: Vec<Check>,
+/// A checked flow as reports and truth tables show it; implemented by the cluster's and the
+/// controller's checks, which differ only in who the synthetic endpoints are.
+pub trait FlowOutcome {
+    /// Source name (`namespace/pod` or `ip:address`).
+    fn source_name(&self) -> &str;
+    /// Destination name.
+    fn destination_name(&self) -> &str;
+    /// Port.
+    fn port(&self) -> u16;
+    /// Protocol.
+    fn protocol(&self) -> Protocol;
+    /// What the contract says.
+    fn expected(&self) -> bool;
+    /// What the policies do.
+    fn actual(&self) -> bool;
+    /// The contract rows that allow the flow.
+    fn rows(&self) -> &[&'static str];
+    /// Whether the flow gets through only thanks to a user rule (additive, acceptable).
+    fn via_user_rule(&self) -> bool;
+    /// Whether it matches the contract.
+    fn ok(&self) -> bool;
+    /// The evaluator's explanation.
+    fn reason(&self) -> &str;
 }
 
-impl Report {
+impl FlowOutcome for Check {
+    fn source_name(&self) -> &str {
+        &self.from.name
+    }
+    fn destination_name(&self) -> &str {
+        &self.to.name
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+    fn expected(&self) -> bool {
+        self.expected
+    }
+    fn actual(&self) -> bool {
+        self.actual
+    }
+    fn rows(&self) -> &[&'static str] {
+        &self.rows
+    }
+    fn via_user_rule(&self) -> bool {
+        self.via_user_rule
+    }
+    fn ok(&self) -> bool {
+        self.ok
+    }
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// The result of a verification: every flow checked.
+#[derive(Clone, Debug)]
+pub struct Report<C = Check> {
+    /// Every flow checked.
+    pub checks: Vec<C>,
+}
+
+impl<C: FlowOutcome> Report<C> {
     /// The checks that do not match the contract.
-    pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| !c.ok)
+    pub fn failures(&self) -> impl Iterator<Item = &C> {
+        self.checks.iter().filter(|c| !c.ok())
     }
 
     /// True when every flow matches the contract.

@@ -5,11 +5,11 @@ use std::{collections::BTreeMap, fmt::Write, net::IpAddr, path::PathBuf, process
 
 use api::names::DEFAULT_OPERATOR_NAMESPACE;
 
-use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
+use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, netpol::format_table};
 use crate::{
     build::Facts,
     controller_posture,
-    posture::{self, Report},
+    posture::{self, FlowOutcome, Report},
 };
 
 /// Arguments of `netpol verify`.
@@ -40,7 +40,8 @@ pub struct VerifyArgs {
 
 /// The truth table: one line per (source, destination) pair with the ports allowed, the ports
 /// the contract expects and the rows behind them, then every failing flow with its reason.
-pub fn truth_table(report: &Report) -> String {
+/// `probe_ports` is how many ports were probed per pair (shown as "all probed").
+pub fn truth_table<C: FlowOutcome>(report: &Report<C>, probe_ports: usize) -> String {
     struct Pair {
         allowed: Vec<String>,
         expected: Vec<String>,
@@ -51,7 +52,10 @@ pub fn truth_table(report: &Report) -> String {
     let mut pairs: BTreeMap<(String, String), Pair> = BTreeMap::new();
     let mut order = Vec::new();
     for check in &report.checks {
-        let key = (check.from.name.clone(), check.to.name.clone());
+        let key = (
+            check.source_name().to_string(),
+            check.destination_name().to_string(),
+        );
         let pair = pairs.entry(key.clone()).or_insert_with(|| {
             order.push(key);
             Pair {
@@ -62,31 +66,31 @@ pub fn truth_table(report: &Report) -> String {
                 ok: true,
             }
         });
-        let port = format!("{}/{}", check.port, check.protocol);
-        if check.actual {
+        let port = format!("{}/{}", check.port(), check.protocol());
+        if check.actual() {
             pair.allowed.push(port.clone());
         }
-        if check.expected {
+        if check.expected() {
             pair.expected.push(port);
         }
-        for row in &check.rows {
+        for row in check.rows() {
             if !pair.rows.contains(row) {
                 pair.rows.push(row);
             }
         }
-        pair.user |= check.via_user_rule;
-        pair.ok &= check.ok;
+        pair.user |= check.via_user_rule();
+        pair.ok &= check.ok();
     }
     let show = |ports: &[String]| {
         if ports.is_empty() {
             "-".to_string()
-        } else if ports.len() == posture::PROBE_PORTS.len() {
+        } else if ports.len() == probe_ports {
             "all probed".to_string()
         } else {
             ports.join(",")
         }
     };
-    let rows: Vec<[String; 5]> = order
+    let rows: Vec<[String; 6]> = order
         .iter()
         .filter_map(|key| pairs.get(key).map(|p| (key, p)))
         .map(|((from, to), p)| {
@@ -102,54 +106,34 @@ pub fn truth_table(report: &Report) -> String {
                 from.clone(),
                 to.clone(),
                 show(&p.allowed),
+                show(&p.expected),
                 if why.is_empty() { "-".to_string() } else { why },
-                if p.ok {
-                    "ok".to_string()
-                } else {
-                    "FAIL".to_string()
-                },
+                if p.ok { "ok" } else { "FAIL" }.to_string(),
             ]
         })
         .collect();
-    let header = ["FROM", "TO", "ALLOWED", "ROWS", "RESULT"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: [&str; 5]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let _ = write!(text, "{cell:<width$}  ", width = widths[i]);
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    };
-    line(header);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
-    }
-    let failures: Vec<_> = report.failures().collect();
+    let mut out = format_table(
+        ["FROM", "TO", "ALLOWED", "EXPECTED", "ROWS", "RESULT"],
+        &rows,
+    );
+    let failures: Vec<&C> = report.failures().collect();
     let _ = writeln!(
         out,
-        "\n{} flows checked over {} ports, {} failing",
+        "\n{} flows checked over {probe_ports} ports, {} failing",
         report.checks.len(),
-        posture::PROBE_PORTS.len(),
         failures.len()
     );
     for f in failures {
         let _ = writeln!(
             out,
             "FAIL {} -> {} {}/{}: expected {}, got {}: {}",
-            f.from.name,
-            f.to.name,
-            f.port,
-            f.protocol,
-            if f.expected { "allowed" } else { "denied" },
-            if f.actual { "allowed" } else { "denied" },
-            f.reason
+            f.source_name(),
+            f.destination_name(),
+            f.port(),
+            f.protocol(),
+            if f.expected() { "allowed" } else { "denied" },
+            if f.actual() { "allowed" } else { "denied" },
+            f.reason()
         );
     }
     out
@@ -198,7 +182,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
     };
     match posture::verify_manifest(&text, &facts, policies.as_deref()) {
         Ok(report) => {
-            print!("{}", truth_table(&report));
+            print!("{}", truth_table(&report, posture::PROBE_PORTS.len()));
             if report.passed() {
                 ExitCode::SUCCESS
             } else {

@@ -17,7 +17,6 @@ use k8s_openapi::{
     ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use kube::{Api, api::PostParams};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use time::{Duration, OffsetDateTime};
 use tracing::info;
 
@@ -178,27 +177,7 @@ pub enum Plan {
 }
 
 fn generate_ca(now: OffsetDateTime) -> Result<Ca, PkiError> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "openbao-operator webhook CA");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, names::MANAGER);
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.not_before = now - Duration::minutes(5);
-    params.not_after = now + CA_LIFETIME;
-    let cert = params.self_signed(&key)?;
-    Ok(Ca {
-        cert_pem: cert.pem(),
-        key_pem: PrivateKeyPem(key.serialize_pem()),
-    })
+    pki::generate_named_ca("openbao-operator webhook CA", CA_LIFETIME, now)
 }
 
 fn issue(
