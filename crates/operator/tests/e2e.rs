@@ -239,7 +239,16 @@ async fn killed_processes_deleted_pods_and_a_lost_leader_all_recover() {
         "never initialized again"
     );
 
-    // 3. Kill the active member: another takes over and status follows.
+    // 3. Kill the active member: another takes over and status follows. Leadership can only
+    // move to a voter, and autopilot promotes a (re)joined member only after its stabilization
+    // time, so wait until every member votes.
+    until_cluster(&client, n, "every member a voter", |c| {
+        running_with(3)(c)
+            && c.status
+                .as_ref()
+                .is_some_and(|s| s.members.iter().all(|m| m.voter == Some(true)))
+    })
+    .await;
     let pid = node.container_pid(n, &leader, "openbao").expect("pid");
     std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])

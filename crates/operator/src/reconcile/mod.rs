@@ -411,7 +411,10 @@ async fn apply_cluster(
         };
         publish(ctx, cluster, type_, phase.as_str(), "Reconcile", note).await;
     }
-    let steady = new_status.phase == Some(api::Phase::Running);
+    // Raft changes (autopilot promoting a joined member to voter) raise no Kubernetes event, so
+    // a cluster whose members are not all voters yet is looked at again soon.
+    let promoting = new_status.members.iter().any(|m| m.voter == Some(false));
+    let steady = new_status.phase == Some(api::Phase::Running) && !promoting;
     patch_status(ctx, api, cluster, new_status).await?;
 
     let mut requeue = if steady {
