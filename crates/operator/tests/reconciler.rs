@@ -268,12 +268,16 @@ async fn a_spec_change_updates_the_policy_and_the_statefulset() {
         async move { Ok((sets.get("bao").await?.spec.replicas == Some(5)).then_some(())) }
     })
     .await;
-    let c = until_condition(&client, n, "bao", "Valid", "True").await;
-    let status = c.status.expect("status");
-    assert_eq!(
-        status.ready_members.as_deref().map(|m| m.ends_with("/5")),
-        Some(true)
-    );
+    // Status is patched after the StatefulSet in the same pass: wait for it, not just the apply.
+    until("status to count 5 desired members", || {
+        let clusters = clusters.clone();
+        async move {
+            let c = clusters.get("bao").await?;
+            let members = c.status.and_then(|s| s.ready_members).unwrap_or_default();
+            Ok(members.ends_with("/5").then_some(()))
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
