@@ -210,6 +210,16 @@ impl ClusterNames {
     }
 }
 
+/// `labels` as a Kubernetes equality label selector (`k1=v1,k2=v2`, sorted by key), for list
+/// calls and go-discover's `label_selector`.
+pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Labels on the operator's own pods.
 pub fn operator_pod_labels() -> BTreeMap<String, String> {
     BTreeMap::from([

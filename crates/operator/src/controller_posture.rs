@@ -387,39 +387,8 @@ pub struct Check {
 /// The result of verifying the controller's policies.
 pub type Report = crate::posture::Report<Check>;
 
-impl crate::posture::FlowOutcome for Check {
-    fn source_name(&self) -> &str {
-        &self.from.name
-    }
-    fn destination_name(&self) -> &str {
-        &self.to.name
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-    fn expected(&self) -> bool {
-        self.expected
-    }
-    fn actual(&self) -> bool {
-        self.actual
-    }
-    fn rows(&self) -> &[&'static str] {
-        &self.rows
-    }
-    fn via_user_rule(&self) -> bool {
-        // The controller's policy takes no user rules.
-        false
-    }
-    fn ok(&self) -> bool {
-        self.ok
-    }
-    fn reason(&self) -> &str {
-        &self.reason
-    }
-}
+// The controller's policy takes no user rules.
+crate::posture::impl_flow_outcome!(Check, no_user_rules);
 
 /// Build the controller's policy from `options` and check it.
 pub fn verify(options: &ControllerPolicyOptions, api_server_ip: IpAddr) -> Result<Report, String> {

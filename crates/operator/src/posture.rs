@@ -565,38 +565,54 @@ pub trait FlowOutcome {
     fn reason(&self) -> &str;
 }
 
-impl FlowOutcome for Check {
-    fn source_name(&self) -> &str {
-        &self.from.name
-    }
-    fn destination_name(&self) -> &str {
-        &self.to.name
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-    fn expected(&self) -> bool {
-        self.expected
-    }
-    fn actual(&self) -> bool {
-        self.actual
-    }
-    fn rows(&self) -> &[&'static str] {
-        &self.rows
-    }
-    fn via_user_rule(&self) -> bool {
-        self.via_user_rule
-    }
-    fn ok(&self) -> bool {
-        self.ok
-    }
-    fn reason(&self) -> &str {
-        &self.reason
-    }
+/// Implements [`FlowOutcome`] for a check struct with the fields `from` and `to` (actors with a
+/// `name`), `port`, `protocol`, `expected`, `actual`, `rows`, `ok`, `reason` and, unless
+/// `no_user_rules` is given, `via_user_rule`.
+macro_rules! impl_flow_outcome {
+    ($check:ty) => {
+        $crate::posture::impl_flow_outcome!($check, |c: &$check| c.via_user_rule);
+    };
+    ($check:ty, no_user_rules) => {
+        $crate::posture::impl_flow_outcome!($check, |_: &$check| false);
+    };
+    ($check:ty, $user:expr) => {
+        impl $crate::posture::FlowOutcome for $check {
+            fn source_name(&self) -> &str {
+                &self.from.name
+            }
+            fn destination_name(&self) -> &str {
+                &self.to.name
+            }
+            fn port(&self) -> u16 {
+                self.port
+            }
+            fn protocol(&self) -> ::netpol::Protocol {
+                self.protocol
+            }
+            fn expected(&self) -> bool {
+                self.expected
+            }
+            fn actual(&self) -> bool {
+                self.actual
+            }
+            fn rows(&self) -> &[&'static str] {
+                &self.rows
+            }
+            fn via_user_rule(&self) -> bool {
+                ($user)(self)
+            }
+            fn ok(&self) -> bool {
+                self.ok
+            }
+            fn reason(&self) -> &str {
+                &self.reason
+            }
+        }
+    };
 }
+pub(crate) use impl_flow_outcome;
+
+impl_flow_outcome!(Check);
 
 /// The result of a verification: every flow checked.
 #[derive(Clone, Debug)]

@@ -84,12 +84,7 @@ pub fn render(cluster: &ValidatedCluster) -> String {
     line(w, "}");
     line(w, "");
 
-    let selector = names
-        .server_selector_labels()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let selector = names::selector_string(&names.server_selector_labels());
     // go-discover's k8s provider lists Running, Ready pods matching the selector in this
     // namespace, through the ServiceAccount the Role grants; it joins them by pod IP, so the
     // leader's certificate is verified against the headless Service name every cert carries.

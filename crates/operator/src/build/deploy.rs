@@ -17,10 +17,10 @@ use k8s_openapi::{
         },
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
-            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-            HTTPGetAction, Namespace, ObjectFieldSelector, PodSecurityContext, PodSpec,
-            PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Service,
-            ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+            Capabilities, Container, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+            SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
+            Volume, VolumeMount,
         },
         networking::v1::NetworkPolicy,
         policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec},
@@ -42,7 +42,7 @@ use super::{
         METRICS_READER_ROLE, METRICS_SERVICE, OPERATOR_NAME, SECURE_METRICS_PORT,
         WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
-    meta::match_labels,
+    meta::{container_port, field_env, match_labels},
     operator_rbac,
 };
 
@@ -541,29 +541,6 @@ pub fn container_args(options: &DeployOptions) -> Vec<String> {
     args.push("--leader-elect".to_string());
     args.push("--log-format=json".to_string());
     args
-}
-
-fn field_env(name: &str, path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                api_version: None,
-                field_path: path.to_string(),
-            }),
-            ..EnvVarSource::default()
-        }),
-    }
-}
-
-fn container_port(name: &str, port: i32) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.to_string()),
-        container_port: port,
-        protocol: Some("TCP".to_string()),
-        ..ContainerPort::default()
-    }
 }
 
 fn http_probe(path: &str, initial_delay: i32, period: i32) -> Probe {

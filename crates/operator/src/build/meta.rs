@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
+use k8s_openapi::{
+    api::core::v1::{ContainerPort, EnvVar, EnvVarSource, ObjectFieldSelector},
+    apimachinery::pkg::apis::meta::v1::{
+        LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
+    },
 };
 use kube::Resource;
 
@@ -68,5 +71,30 @@ fn component_requirement(operator: &str) -> LabelSelectorRequirement {
             api::names::COMPONENT_BACKUP.to_string(),
             api::names::COMPONENT_RESTORE.to_string(),
         ]),
+    }
+}
+
+/// An environment variable from the downward API (`metadata.name`, `metadata.namespace`, ...).
+pub fn field_env(name: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: None,
+                field_path: field_path.to_string(),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// A named TCP container port.
+pub fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_string()),
+        container_port: port,
+        protocol: Some("TCP".to_string()),
+        ..ContainerPort::default()
     }
 }

@@ -12,12 +12,12 @@ use k8s_openapi::{
             StatefulSetUpdateStrategy,
         },
         core::v1::{
-            Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort,
-            EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
-            ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
-            PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-            SecretEnvSource, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
-            VolumeResourceRequirements, WeightedPodAffinityTerm,
+            Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource,
+            EnvFromSource, EnvVar, HTTPGetAction, KeyToPath, PersistentVolumeClaim,
+            PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+            PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecretVolumeSource,
+            SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+            WeightedPodAffinityTerm,
         },
     },
     apimachinery::pkg::{
@@ -33,7 +33,7 @@ use super::{
         self, CONFIG_DIR, CONFIG_FILE, DATA_DIR, SEAL_CREDENTIALS_DIR, TLS_DIR, UNSEAL_DIR,
         UNSEAL_KEY_FILE,
     },
-    meta::{match_labels, object_meta},
+    meta::{container_port, field_env, match_labels, object_meta},
 };
 
 /// Name of the OpenBao container.
@@ -376,33 +376,10 @@ fn mount(name: &str, path: &str) -> VolumeMount {
     }
 }
 
-fn field_env(name: &str, field_path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                api_version: Some("v1".to_string()),
-                field_path: field_path.to_string(),
-            }),
-            ..EnvVarSource::default()
-        }),
-    }
-}
-
 fn value_env(name: &str, value: String) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value: Some(value),
         value_from: None,
-    }
-}
-
-fn container_port(name: &str, port: i32) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.to_string()),
-        container_port: port,
-        protocol: Some("TCP".to_string()),
-        ..ContainerPort::default()
     }
 }

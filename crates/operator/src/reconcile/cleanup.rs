@@ -25,12 +25,7 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
         policy,
         DeletionPolicy::DeletePVCs | DeletionPolicy::DeleteAll
     ) {
-        let selector = names
-            .selector_labels()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let selector = api::names::selector_string(&names.selector_labels());
         let pvcs = Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), &namespace);
         let list = pvcs
             .list_metadata(&ListParams::default().labels(&selector))

@@ -341,8 +341,10 @@ async fn ensure_unseal_key(
 
 /// Label selector of everything the cluster owns (PVCs from the claim template included).
 pub fn selector(cluster: &ValidatedCluster) -> String {
-    let labels = cluster.names().selector_labels();
-    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parts.push(format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGER));
-    parts.join(",")
+    let mut labels = cluster.names().selector_labels();
+    labels.insert(
+        names::LABEL_MANAGED_BY.to_string(),
+        names::MANAGER.to_string(),
+    );
+    names::selector_string(&labels)
 }
