@@ -42,6 +42,9 @@ pub mod reasons {
     pub const AS_EXPECTED: &str = "AsExpected";
     /// An error occurred while reconciling; the message says which.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
+    /// Objects the cluster needs are controlled by another owner (another cluster whose derived
+    /// names collide); they are left untouched and the StatefulSet is held back.
+    pub const NAME_CONFLICT: &str = "NameConflict";
     /// spec.paused is true.
     pub const PAUSED: &str = "Paused";
 }

@@ -523,3 +523,270 @@ async fn a_crash_between_the_placeholder_and_init_is_retried_and_initializes_exa
         .sum();
     assert_eq!(barrier_inits, 1, "member logs:\n{}", bao.log(0));
 }
+
+// The key store against the real API server: no write, from any process, in any order, can
+// remove stored keys.
+
+fn init_response(token: &str) -> bao_client::InitResponse {
+    bao_client::InitResponse {
+        root_token: bao_client::SecretString::new(token.to_string()),
+        recovery_keys_base64: (0..5)
+            .map(|i| bao_client::SecretString::new(format!("recovery-{token}-{i}")))
+            .collect(),
+        ..bao_client::InitResponse::default()
+    }
+}
+
+fn store_named(client: kube::Client, namespace: &str) -> SecretKeyStore {
+    let names = api::names::ClusterNames::new("bao");
+    SecretKeyStore::new(
+        Api::<Secret>::namespaced(client, namespace),
+        names.root_token_secret(),
+        names.labels(),
+    )
+}
+
+async fn stored_token(client: &kube::Client, namespace: &str) -> Option<String> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get("bao-root-token")
+        .await
+        .expect("read the Secret");
+    secret
+        .data
+        .and_then(|d| d.get(operate::ROOT_TOKEN_KEY).cloned())
+        .map(|t| String::from_utf8(t.0).expect("utf-8"))
+}
+
+#[tokio::test]
+async fn a_placeholder_written_after_the_keys_were_stored_leaves_the_keys_intact() {
+    let cp = control_plane().await;
+    let ns = TestNamespace::create(cp, "keys-late-placeholder")
+        .await
+        .expect("namespace");
+    let client = cp.client().expect("client");
+    let first = store_named(client.clone(), ns.name());
+    first.write_placeholder().await.expect("placeholder");
+    first
+        .store(&init_response("s.first"))
+        .await
+        .expect("store the keys");
+    // A second process (no leader election, a deposed leader) that read "Absent" earlier now
+    // writes its placeholder, late: it must not remove the keys.
+    let second = store_named(cp.client().expect("client"), ns.name());
+    second
+        .write_placeholder()
+        .await
+        .expect("a late placeholder is not an error");
+    assert_eq!(
+        second.state().await.expect("state"),
+        operate::KeyState::Stored
+    );
+    assert_eq!(
+        stored_token(&client, ns.name()).await.as_deref(),
+        Some("s.first")
+    );
+    let secret = Api::<Secret>::namespaced(client.clone(), ns.name())
+        .get("bao-root-token")
+        .await
+        .expect("Secret");
+    assert_eq!(
+        secret.data.as_ref().map(|d| d.len()),
+        Some(7),
+        "root token, five recovery keys and the threshold are all still there"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_never_overwritten_by_a_second_init_response() {
+    let cp = control_plane().await;
+    let ns = TestNamespace::create(cp, "keys-no-overwrite")
+        .await
+        .expect("namespace");
+    let client = cp.client().expect("client");
+    let store = store_named(client.clone(), ns.name());
+    store.write_placeholder().await.expect("placeholder");
+    store.store(&init_response("s.first")).await.expect("store");
+    // Storing the same response again (a retry whose first answer was lost) is fine...
+    store
+        .store(&init_response("s.first"))
+        .await
+        .expect("an idempotent retry");
+    // ...another response never replaces it.
+    let error = store
+        .store(&init_response("s.second"))
+        .await
+        .expect_err("other keys are refused");
+    assert!(
+        matches!(error, operate::OperateError::KeysConflict { .. }),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains("s.second"),
+        "no secret in errors"
+    );
+    assert_eq!(
+        stored_token(&client, ns.name()).await.as_deref(),
+        Some("s.first")
+    );
+}
+
+#[tokio::test]
+async fn keys_are_stored_only_over_the_placeholder_version_that_was_read() {
+    let cp = control_plane().await;
+    let ns = TestNamespace::create(cp, "keys-precondition")
+        .await
+        .expect("namespace");
+    let client = cp.client().expect("client");
+    let store = store_named(client.clone(), ns.name());
+    store.write_placeholder().await.expect("placeholder");
+    // Two processes race to store (each holding a response it believes is its own): the
+    // resourceVersion precondition lets exactly one win; the loser finds stored keys it did not
+    // write and refuses to overwrite them.
+    let other = store_named(cp.client().expect("client"), ns.name());
+    let (response_a, response_b) = (init_response("s.a"), init_response("s.b"));
+    let (a, b) = tokio::join!(store.store(&response_a), other.store(&response_b));
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one store wins: a={a:?} b={b:?}"
+    );
+    let winner = if a.is_ok() { "s.a" } else { "s.b" };
+    assert_eq!(
+        stored_token(&client, ns.name()).await.as_deref(),
+        Some(winner)
+    );
+}
+
+/// A TCP path from loopback to the API server that the test can cut: while cut, every
+/// connection is refused or reset, as when the API server restarts or the network drops. The
+/// API server behind it is the real one; only the path is controlled.
+struct CuttablePath {
+    address: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CuttablePath {
+    async fn to(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the path");
+        let address = listener.local_addr().expect("address");
+        let open = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (accept_open, accept_generation) = (open.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !accept_open.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let born = accept_generation.load(Ordering::SeqCst);
+                let watch_generation = accept_generation.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    // A cut also ends connections that were open before it.
+                    let cut = async {
+                        while watch_generation.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        () = cut => {}
+                    }
+                });
+            }
+        });
+        Self {
+            address,
+            open,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn an_api_server_unreachable_for_ten_seconds_after_init_still_gets_the_keys_stored() {
+    let cp = control_plane().await;
+    let ns = TestNamespace::create(cp, "keys-outage")
+        .await
+        .expect("namespace");
+    let bao = BaoMembers::start("bao", ns.name(), 3).await;
+    let members = bao.members();
+    all_uninitialized(&members).await;
+
+    let upstream: std::net::SocketAddr = cp
+        .server_url()
+        .trim_start_matches("https://")
+        .parse()
+        .expect("API server address");
+    let path = Arc::new(CuttablePath::to(upstream).await);
+    let mut config = cp.config().clone();
+    config.cluster_url = format!("https://{}", path.address).parse().expect("url");
+    let client = kube::Client::try_from(config).expect("client through the path");
+    let store = key_store(client, &bao);
+
+    // Right after `sys/init` answers (keys only in memory), the API server becomes unreachable
+    // for 10 s.
+    let cluster_key = format!("outage-{}", ns.name());
+    let hook_path = path.clone();
+    faults::on(faults::AFTER_INIT_RESPONSE, &cluster_key, move || {
+        hook_path.cut();
+        let restore = hook_path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            restore.restore();
+        });
+    });
+    let started = Instant::now();
+    operate::initialize(&cluster_key, &members[0], &store)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("initialization completes once the API server is back");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the store really waited out the outage ({:?})",
+        started.elapsed()
+    );
+    let admin = key_store(cp.client().expect("client"), &bao);
+    assert_eq!(
+        admin.state().await.expect("state"),
+        operate::KeyState::Stored
+    );
+    let token = admin.root_token().await.expect("read").expect("a token");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut accepted = false;
+        for member in &members {
+            accepted |= operate::raft_facts(member, token.clone()).await.is_ok();
+        }
+        if accepted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stored token is the one this initialization returned"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let barrier_inits: usize = (0..3)
+        .map(|i| bao.log(i).matches("security barrier initialized").count())
+        .sum();
+    assert_eq!(barrier_inits, 1, "nothing was initialized twice");
+}

@@ -635,7 +635,7 @@ async fn an_enabled_gateway_without_the_gateway_api_degrades_but_reconciles_the_
     let n = ns.name();
     create(
         &client,
-        &cluster("bao", n, "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com}"),
+        &cluster("bao", n, "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public, namespace: gateway-system}, hostname: bao.example.com}"),
     )
     .await;
     let c = until_condition(&client, n, "bao", "Degraded", "True").await;
@@ -748,4 +748,302 @@ async fn status_reports_provisioning_with_observed_generation_and_ready_counts()
     // Secrets are never put in status.
     let text = serde_json::to_string(&status).expect("json");
     assert!(!text.contains("PRIVATE KEY") && !text.contains("BEGIN CERTIFICATE"));
+}
+
+fn json_patch(ops: serde_json::Value) -> Patch<()> {
+    Patch::Json::<()>(serde_json::from_value(ops).expect("a JSON patch"))
+}
+
+/// Another field manager's edit, as `kubectl` or a controller of someone else's would make it.
+fn intruder() -> PatchParams {
+    PatchParams {
+        field_manager: Some("intruder".to_string()),
+        ..PatchParams::default()
+    }
+}
+
+#[tokio::test]
+async fn fields_another_manager_adds_to_a_policy_or_role_are_removed_within_one_reconcile() {
+    let (ns, client) = namespace("exact-drift").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n);
+    let original: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+    let rendered = original.spec.clone().expect("spec");
+
+    // An extra matchLabels key makes the policy select nothing (the pods lose their posture);
+    // an endPort widens a rule. Both are fields the operator never sets, added by someone else.
+    policies
+        .patch(
+            "bao-network-policy",
+            &intruder(),
+            &json_patch(serde_json::json!([
+                {"op": "add", "path": "/spec/podSelector/matchLabels/intruder", "value": "x"},
+                {"op": "add", "path": "/spec/ingress/0/ports/0/endPort", "value": 9000}
+            ])),
+        )
+        .await
+        .expect("widen the policy");
+    until("the policy to be back to exactly the rendered one", || {
+        let policies = policies.clone();
+        let rendered = rendered.clone();
+        async move {
+            let live = policies.get("bao-network-policy").await?;
+            Ok((live.spec == Some(rendered)).then_some(()))
+        }
+    })
+    .await;
+
+    // A rule added to the pods' Role is removed as well.
+    let roles = Api::<Role>::namespaced(client.clone(), n);
+    let role: Role = present(&client, n, "bao-discovery").await;
+    let rules = role.rules.clone();
+    roles
+        .patch(
+            "bao-discovery",
+            &intruder(),
+            &json_patch(serde_json::json!([
+                {"op": "add", "path": "/rules/-", "value":
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}}
+            ])),
+        )
+        .await
+        .expect("widen the Role");
+    until("the Role to be back to exactly the rendered rules", || {
+        let roles = roles.clone();
+        let rules = rules.clone();
+        async move { Ok((roles.get("bao-discovery").await?.rules == rules).then_some(())) }
+    })
+    .await;
+
+    // Comparing whole does not mean rewriting: a pass over objects that match sends no write.
+    // Deleting the ConfigMap forces a pass (it is recreated); the security objects, compared
+    // earlier in that same pass, keep their resourceVersions.
+    let versions = |client: Client| async move {
+        let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("policies");
+        let roles = Api::<Role>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("roles");
+        let bindings = Api::<RoleBinding>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("bindings");
+        let mut all: Vec<(String, Option<String>)> = policies
+            .items
+            .iter()
+            .map(|o| (o.name_any(), o.resource_version()))
+            .chain(
+                roles
+                    .items
+                    .iter()
+                    .map(|o| (o.name_any(), o.resource_version())),
+            )
+            .chain(
+                bindings
+                    .items
+                    .iter()
+                    .map(|o| (o.name_any(), o.resource_version())),
+            )
+            .collect();
+        all.sort();
+        all
+    };
+    let before = versions(client.clone()).await;
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), n);
+    let old_config = configs.get("bao-config").await.expect("config");
+    configs
+        .delete("bao-config", &DeleteParams::default())
+        .await
+        .expect("delete the ConfigMap");
+    until("the ConfigMap to be recreated", || {
+        let configs = configs.clone();
+        let uid = old_config.uid();
+        async move {
+            Ok(configs
+                .get_opt("bao-config")
+                .await?
+                .filter(|c| c.uid() != uid))
+        }
+    })
+    .await;
+    assert_eq!(
+        versions(client.clone()).await,
+        before,
+        "no policy, Role or RoleBinding was rewritten by a pass in which they matched"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_cluster_still_gets_its_policies_restored() {
+    let (ns, client) = namespace("paused-posture").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\npaused: true"),
+    )
+    .await;
+    // Paused from the start: no workload, but the posture is in place.
+    let original: NetworkPolicy = present(&client, n, "bao-network-policy").await;
+    phase_is(&client, n, "bao", Phase::Paused).await;
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n);
+    policies
+        .delete("bao-network-policy", &DeleteParams::default())
+        .await
+        .expect("delete the policy");
+    let recreated: NetworkPolicy = until("the deleted policy to be recreated while paused", || {
+        let policies = policies.clone();
+        let uid = original.uid();
+        async move {
+            Ok(policies
+                .get_opt("bao-network-policy")
+                .await?
+                .filter(|p| p.uid() != uid))
+        }
+    })
+    .await;
+    assert_eq!(recreated.spec, original.spec);
+    policies
+        .patch(
+            "bao-network-policy",
+            &intruder(),
+            &json_patch(serde_json::json!([{"op": "remove", "path": "/spec/egress/0"}])),
+        )
+        .await
+        .expect("edit the policy");
+    until("the edited policy to be restored while paused", || {
+        let policies = policies.clone();
+        let spec = original.spec.clone();
+        async move { Ok((policies.get("bao-network-policy").await?.spec == spec).then_some(())) }
+    })
+    .await;
+    absent::<StatefulSet>(&client, n, "bao").await;
+}
+
+/// Whether `policy` selects pods with `labels` (matchLabels and the NotIn/In expressions the
+/// builders use).
+fn selects(policy: &NetworkPolicy, labels: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = policy.spec.as_ref().and_then(|s| s.pod_selector.as_ref()) else {
+        return false;
+    };
+    let labels_ok = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions_ok = selector.match_expressions.iter().flatten().all(|e| {
+        let value = labels.get(&e.key);
+        let values = e.values.clone().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && expressions_ok
+}
+
+/// Every StatefulSet in `ns` runs pods that its own cluster's policy selects.
+async fn every_statefulset_is_under_its_own_policy(client: &Client, ns: &str) {
+    let sets = Api::<StatefulSet>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .expect("list StatefulSets");
+    for set in sets {
+        let owner = set.owner_references()[0].clone();
+        let names = api::names::ClusterNames::new(&owner.name);
+        let policy = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+            .get(&names.network_policy())
+            .await
+            .expect("the cluster's policy");
+        assert_eq!(
+            policy.owner_references()[0].uid,
+            owner.uid,
+            "{} belongs to the cluster whose pods it protects",
+            names.network_policy()
+        );
+        let labels = set
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        assert!(
+            selects(&policy, &labels),
+            "{} selects the pods of StatefulSet {}",
+            names.network_policy(),
+            set.name_any()
+        );
+    }
+}
+
+async fn name_conflict(client: &Client, ns: &str, name: &str) -> OpenBaoCluster {
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), ns);
+    until(&format!("{name} to report NameConflict"), || {
+        let api = api.clone();
+        async move {
+            let c = api.get(name).await?;
+            let conflict = c.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.reason == api::conditions::reasons::NAME_CONFLICT)
+            });
+            Ok(conflict.then_some(c))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn colliding_clusters_never_take_over_each_others_objects_in_either_order() {
+    for (first, second) in [("x", "x-jobs"), ("y-jobs", "y")] {
+        let (ns, client) = namespace("collide").await;
+        let n = ns.name();
+        create(&client, &cluster(first, n, "version: \"2.7.2\"")).await;
+        let _: StatefulSet = present(&client, n, first).await;
+        let shared = format!("{}-jobs-network-policy", first.trim_end_matches("-jobs"));
+        let before: NetworkPolicy = present(&client, n, &shared).await;
+        create(&client, &cluster(second, n, "version: \"2.7.2\"")).await;
+        let blocked = name_conflict(&client, n, second).await;
+        let message = blocked
+            .status
+            .expect("status")
+            .conditions
+            .into_iter()
+            .find(|c| c.reason == api::conditions::reasons::NAME_CONFLICT)
+            .expect("condition")
+            .message;
+        assert!(message.contains(&shared), "{message}");
+        assert!(
+            message.contains(&format!("OpenBaoCluster/{first}")),
+            "{message}"
+        );
+        // The first cluster's object is untouched and its pods stay under their policy; the
+        // second cluster gets no pods at all.
+        let after: NetworkPolicy = Api::<NetworkPolicy>::namespaced(client.clone(), n)
+            .get(&shared)
+            .await
+            .expect("policy");
+        assert_eq!(after.spec, before.spec);
+        assert_eq!(after.owner_references(), before.owner_references());
+        absent::<StatefulSet>(&client, n, second).await;
+        every_statefulset_is_under_its_own_policy(&client, n).await;
+        let events = Api::<Event>::namespaced(client.clone(), n)
+            .list(&ListParams::default())
+            .await
+            .expect("events");
+        assert!(
+            events
+                .items
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("NameConflict")),
+            "a NameConflict Event is recorded"
+        );
+    }
 }

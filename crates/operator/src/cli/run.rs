@@ -60,6 +60,13 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONTROLLER_DRAIN: Duration = Duration::from_secs(30);
 /// How often a shutdown checks whether reconciles are still in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
+/// How long a stopping manager waits for critical work (an initialization and storing its
+/// keys) beyond the drain: the init timeout plus the store deadline, so keys that exist only
+/// in memory are never dropped by a shutdown. The Deployment's terminationGracePeriodSeconds
+/// covers it.
+pub const CRITICAL_DRAIN: Duration = Duration::from_secs(
+    reconcile::operate::INIT_TIMEOUT.as_secs() + reconcile::operate::STORE_DEADLINE.as_secs(),
+);
 /// How long a shutdown waits for the servers to drain.
 const SERVERS_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -502,10 +509,12 @@ async fn lead(
         operator_namespace: options.operator_namespace.clone(),
         watch_namespace: options.watch_namespace.clone(),
     };
-    let controller = reconcile::run(
+    let critical = reconcile::critical::CriticalWork::new();
+    let controller = reconcile::run_with(
         client.clone(),
         config,
         metrics.clone(),
+        critical.clone(),
         stopped(controller_stop),
     );
     tokio::pin!(controller);
@@ -519,25 +528,46 @@ async fn lead(
     info!(namespace = ?options.watch_namespace, "reconciling");
     readiness.set_controller_running(true);
     let mut stopping = false;
+    let mut controller_done = false;
     let mut drain_deadline = None;
     loop {
         tokio::select! {
-            () = &mut controller => {
-                return if stopping { Ok(Stopped::Shutdown) } else { Err(ManagerError::ControllerStopped) };
+            () = &mut controller, if !controller_done => {
+                if !stopping {
+                    return Err(ManagerError::ControllerStopped);
+                }
+                // Drained; critical work may still run in its own task (see below).
+                controller_done = true;
             }
             // kube's graceful shutdown waits for the controller's cache to become ready first,
             // which never happens once its watches are cut: a shutdown right after start would
             // hang. So once nothing is in flight (or the drain took too long), the controller is
             // dropped; an idle controller loses nothing by that.
             () = tokio::time::sleep(DRAIN_POLL), if stopping => {
-                let in_flight = metrics.reconciles.get().saturating_sub(metrics.passes_finished());
-                if in_flight == 0 || drain_deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                let in_flight = if controller_done {
+                    0
+                } else {
+                    metrics.reconciles.get().saturating_sub(metrics.passes_finished())
+                };
+                let now = tokio::time::Instant::now();
+                // Critical work (an initialization whose keys are not stored yet) is waited for
+                // beyond the drain, while the Lease keeps being renewed by `hold` below.
+                let critical_done = critical.in_flight() == 0
+                    || drain_deadline.is_some_and(|d| now >= d + CRITICAL_DRAIN);
+                if critical_done && (in_flight == 0 || drain_deadline.is_some_and(|d| now >= d)) {
                     return Ok(Stopped::Shutdown);
                 }
             }
             // Dropping the controller here stops every reconcile at once: another replica may
-            // already lead.
-            lost = &mut hold => return Ok(Stopped::LostLeadership(lost)),
+            // already lead. Critical work carries on in its own task; the process waits for it
+            // (its writes are guarded by preconditions, so they are safe under a new leader).
+            lost = &mut hold => {
+                if critical.in_flight() > 0 {
+                    warn!(in_flight = critical.in_flight(), "lost the leader lease during initialization; finishing it before exiting");
+                    let _ = tokio::time::timeout(CRITICAL_DRAIN, critical.idle()).await;
+                }
+                return Ok(Stopped::LostLeadership(lost));
+            }
             () = &mut *shutdown, if !stopping => {
                 info!("shutting down: finishing in-flight reconciles");
                 stopping = true;

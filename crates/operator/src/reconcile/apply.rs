@@ -1,6 +1,10 @@
 //! The apply stage: server-side apply of every desired object with one field manager, in the
 //! builders' documented order, skipping objects whose cached live copy already matches (so a
 //! no-op reconcile sends no write), and pruning optional objects that are no longer desired.
+//!
+//! Two rules keep the posture intact: an object controlled by another owner (a colliding
+//! cluster's) is never taken over, and the security kinds (NetworkPolicies, Roles,
+//! RoleBindings) are compared whole and restored exactly, whoever added to them.
 
 use std::fmt::Debug;
 
@@ -17,7 +21,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Resource, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams},
+    api::{DeleteParams, Patch, PatchParams, PostParams},
     runtime::reflector::{ObjectRef, Store},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -71,12 +75,92 @@ fn stamp<K: Resource + Serialize>(object: &mut K) {
         .insert(ANNOTATION_APPLIED_HASH.to_string(), hash);
 }
 
-/// Apply `desired` unless `store`'s copy already matches. Returns whether a write was sent.
+/// How closely the live object must match the desired one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exactness {
+    /// The fields the operator sets must hold its values; fields others add are left alone
+    /// (Services get a clusterIP, StatefulSets defaults, ...).
+    Subset,
+    /// These top-level fields must equal the desired ones exactly: a field someone else added
+    /// (an extra `matchLabels` key that makes a policy select nothing, an `endPort` that widens a
+    /// rule, a rule or subject appended to a Role) is drift, and is removed by replacing the
+    /// object. Used for the security-relevant kinds: NetworkPolicies, Roles and RoleBindings.
+    Exact(&'static [&'static str]),
+}
+
+/// What applying one object did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The live object already matched; nothing was sent.
+    Unchanged,
+    /// A write was sent.
+    Written,
+    /// An object of that kind and name exists and is controlled by something else (another
+    /// OpenBaoCluster whose derived names collide with this one's): it was left untouched.
+    Conflict(NameConflict),
+}
+
+/// An object the operator would write that belongs to someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameConflict {
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// `Kind/name` of its controlling owner.
+    pub owner: String,
+}
+
+impl std::fmt::Display for NameConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} is controlled by {}",
+            self.kind, self.name, self.owner
+        )
+    }
+}
+
+/// The controller owner of `live` when it is not the one `desired` names: the object belongs to
+/// someone else and must not be taken over.
+fn foreign_controller<K: Resource>(desired: &K, live: &K) -> Option<String> {
+    let controller = |object: &K| {
+        object
+            .meta()
+            .owner_references
+            .as_ref()?
+            .iter()
+            .find(|o| o.controller == Some(true))
+            .cloned()
+    };
+    let live_owner = controller(live)?;
+    let ours = controller(desired)?;
+    (live_owner.uid != ours.uid).then(|| format!("{}/{}", live_owner.kind, live_owner.name))
+}
+
+/// Whether the live object matches the desired one at `exactness`.
+pub fn matches(desired: &Value, live: &Value, exactness: Exactness) -> bool {
+    if !is_subset(desired, live) {
+        return false;
+    }
+    match exactness {
+        Exactness::Subset => true,
+        Exactness::Exact(fields) => fields.iter().all(|field| {
+            let d = desired.get(field).unwrap_or(&Value::Null);
+            let l = live.get(field).unwrap_or(&Value::Null);
+            is_subset(l, d)
+        }),
+    }
+}
+
+/// Apply `desired` unless `store`'s copy already matches at `exactness`. An object controlled
+/// by another owner is never written (see [`Outcome::Conflict`]).
 pub async fn apply_one<K>(
     api: &Api<K>,
     store: Option<&Store<K>>,
     mut desired: K,
-) -> Result<bool, Error>
+    exactness: Exactness,
+) -> Result<Outcome, Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -90,17 +174,47 @@ where
     stamp(&mut desired);
     let name = desired.name_any();
     let namespace = desired.namespace().unwrap_or_default();
-    if let Some(store) = store
-        && let Some(live) = store.get(&ObjectRef::<K>::new(&name).within(&namespace))
-    {
-        let (Ok(d), Ok(l)) = (serde_json::to_value(&desired), serde_json::to_value(&*live)) else {
+    let error = |source| Error::Apply {
+        kind: K::kind(&()).to_string(),
+        name: format!("{namespace}/{name}"),
+        source,
+    };
+    let live = store.and_then(|store| store.get(&ObjectRef::<K>::new(&name).within(&namespace)));
+    if let Some(live) = &live {
+        if let Some(owner) = foreign_controller(&desired, live.as_ref()) {
+            return Ok(Outcome::Conflict(NameConflict {
+                kind: K::kind(&()).to_string(),
+                name: name.clone(),
+                owner,
+            }));
+        }
+        let (Ok(d), Ok(l)) = (
+            serde_json::to_value(&desired),
+            serde_json::to_value(&**live),
+        ) else {
             return Err(Error::Serialize(format!(
                 "{} {namespace}/{name}",
                 K::kind(&())
             )));
         };
-        if is_subset(&d, &l) {
-            return Ok(false);
+        if matches(&d, &l, exactness) {
+            return Ok(Outcome::Unchanged);
+        }
+        if let Exactness::Exact(_) = exactness {
+            // Server-side apply only sets the fields this manager owns; fields another manager
+            // added would survive it. A replace, guarded by the live resourceVersion, restores
+            // exactly the desired object (keeping only finalizers others rely on).
+            let mut replacement = desired.clone();
+            replacement.meta_mut().resource_version = live.meta().resource_version.clone();
+            replacement.meta_mut().finalizers = live.meta().finalizers.clone();
+            let params = PostParams {
+                field_manager: Some(names::MANAGER.to_string()),
+                ..PostParams::default()
+            };
+            api.replace(&name, &params, &replacement)
+                .await
+                .map_err(error)?;
+            return Ok(Outcome::Written);
         }
     }
     api.patch(
@@ -109,32 +223,68 @@ where
         &Patch::Apply(&desired),
     )
     .await
-    .map_err(|source| Error::Apply {
-        kind: K::kind(&()).to_string(),
-        name: format!("{namespace}/{name}"),
-        source,
-    })?;
-    Ok(true)
+    .map_err(error)?;
+    Ok(Outcome::Written)
 }
 
-/// Apply every desired object in order; returns how many writes were sent.
+/// What the apply stage did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Writes sent.
+    pub writes: usize,
+    /// Objects left alone because another owner controls them.
+    pub conflicts: Vec<NameConflict>,
+    /// Whether the StatefulSet was applied (it is held back while any object conflicts: its
+    /// pods must never run without their own policy).
+    pub statefulset_applied: bool,
+}
+
+impl Applied {
+    fn record(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Unchanged => {}
+            Outcome::Written => self.writes += 1,
+            Outcome::Conflict(conflict) => self.conflicts.push(conflict),
+        }
+    }
+}
+
+/// NetworkPolicies are compared whole: their `spec` decides what reaches the pods.
+const POLICY_FIELDS: Exactness = Exactness::Exact(&["spec"]);
+/// Roles are compared whole: their `rules` decide what the pods may do.
+const ROLE_FIELDS: Exactness = Exactness::Exact(&["rules"]);
+/// RoleBindings are compared whole: who gets the role.
+const BINDING_FIELDS: Exactness = Exactness::Exact(&["roleRef", "subjects"]);
+
+/// Apply every desired object in order. With `security_only`, only the objects that make up
+/// the posture and the pods' permissions (NetworkPolicies, Roles, RoleBindings) are applied:
+/// a paused cluster still gets those repaired.
 pub async fn apply_all(
     ctx: &Context,
     cluster: &ValidatedCluster,
     resources: &ClusterResources,
     gateway_api: bool,
-) -> Result<usize, Error> {
+    security_only: bool,
+) -> Result<Applied, Error> {
     let ns = cluster.namespace();
     let client = ctx.client.clone();
     let stores = &ctx.stores;
-    let mut writes = 0;
+    let mut applied = Applied::default();
     for object in resources.in_apply_order() {
-        let wrote = match object {
+        let security = matches!(
+            object,
+            Desired::NetworkPolicy(_) | Desired::Role(_) | Desired::RoleBinding(_)
+        );
+        if security_only && !security {
+            continue;
+        }
+        let outcome = match object {
             Desired::NetworkPolicy(o) => {
                 apply_one(
                     &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
                     Some(&stores.network_policies),
                     o,
+                    POLICY_FIELDS,
                 )
                 .await?
             }
@@ -143,6 +293,7 @@ pub async fn apply_all(
                     &Api::<ServiceAccount>::namespaced(client.clone(), ns),
                     Some(&stores.service_accounts),
                     o,
+                    Exactness::Subset,
                 )
                 .await?
             }
@@ -151,6 +302,7 @@ pub async fn apply_all(
                     &Api::<Role>::namespaced(client.clone(), ns),
                     Some(&stores.roles),
                     o,
+                    ROLE_FIELDS,
                 )
                 .await?
             }
@@ -159,6 +311,7 @@ pub async fn apply_all(
                     &Api::<RoleBinding>::namespaced(client.clone(), ns),
                     Some(&stores.role_bindings),
                     o,
+                    BINDING_FIELDS,
                 )
                 .await?
             }
@@ -167,6 +320,7 @@ pub async fn apply_all(
                     &Api::<ConfigMap>::namespaced(client.clone(), ns),
                     Some(&stores.config_maps),
                     o,
+                    Exactness::Subset,
                 )
                 .await?
             }
@@ -175,6 +329,7 @@ pub async fn apply_all(
                     &Api::<Service>::namespaced(client.clone(), ns),
                     Some(&stores.services),
                     o,
+                    Exactness::Subset,
                 )
                 .await?
             }
@@ -183,6 +338,7 @@ pub async fn apply_all(
                     &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
                     Some(&stores.pdbs),
                     o,
+                    Exactness::Subset,
                 )
                 .await?
             }
@@ -194,26 +350,33 @@ pub async fn apply_all(
                     &Api::<HTTPRoute>::namespaced(client.clone(), ns),
                     stores.http_routes.as_ref(),
                     o,
+                    Exactness::Subset,
                 )
                 .await?
             }
             Desired::StatefulSet(o) => {
-                apply_one(
+                // The StatefulSet comes last: anything that conflicted before it (its policy
+                // above all) keeps its pods from ever being created.
+                if !applied.conflicts.is_empty() {
+                    continue;
+                }
+                let outcome = apply_one(
                     &Api::<StatefulSet>::namespaced(client.clone(), ns),
                     Some(&stores.statefulsets),
                     o,
+                    Exactness::Subset,
                 )
-                .await?
+                .await?;
+                applied.statefulset_applied = !matches!(outcome, Outcome::Conflict(_));
+                outcome
             }
         };
-        if wrote {
-            writes += 1;
-        }
+        applied.record(outcome);
     }
-    if resources.http_route.is_none() && gateway_api {
-        writes += prune_http_route(ctx, cluster).await?;
+    if resources.http_route.is_none() && gateway_api && !security_only {
+        applied.writes += prune_http_route(ctx, cluster).await?;
     }
-    Ok(writes)
+    Ok(applied)
 }
 
 /// Delete the cluster's HTTPRoute if one exists (the gateway was disabled). Reads first, so a
@@ -273,6 +436,68 @@ mod tests {
             &json!({"spec": {"ingress": [{"ports": [{"port": 8200}]}, {"ports": []}]}})
         ));
         assert!(!is_subset(&desired, &json!({"spec": {}})));
+    }
+
+    #[test]
+    fn an_exact_kind_treats_a_field_added_by_someone_else_as_drift() {
+        let desired = json!({"spec": {"podSelector": {"matchLabels": {"a": "1"}},
+                                      "ingress": [{"ports": [{"port": 8200, "protocol": "TCP"}]}]}});
+        let extra_label = json!({"spec": {"podSelector": {"matchLabels": {"a": "1", "b": "2"}},
+                                          "ingress": [{"ports": [{"port": 8200, "protocol": "TCP"}]}]}});
+        let end_port = json!({"spec": {"podSelector": {"matchLabels": {"a": "1"}},
+                                       "ingress": [{"ports": [{"port": 8200, "endPort": 9000, "protocol": "TCP"}]}]}});
+        for live in [&extra_label, &end_port] {
+            assert!(
+                matches(&desired, live, Exactness::Subset),
+                "a subset check misses it"
+            );
+            assert!(!matches(&desired, live, POLICY_FIELDS), "{live}");
+        }
+        assert!(matches(&desired, &desired.clone(), POLICY_FIELDS));
+    }
+
+    #[test]
+    fn an_exact_kind_ignores_metadata_the_api_server_adds() {
+        let desired = json!({"metadata": {"name": "p"}, "rules": [{"verbs": ["get"]}]});
+        let live = json!({"metadata": {"name": "p", "uid": "u", "resourceVersion": "7"},
+                          "rules": [{"verbs": ["get"]}]});
+        assert!(matches(&desired, &live, ROLE_FIELDS));
+    }
+
+    #[test]
+    fn an_object_controlled_by_another_cluster_is_foreign() {
+        use k8s_openapi::{
+            api::networking::v1::NetworkPolicy,
+            apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+        };
+        let owned_by = |uid: &str, controller: bool| NetworkPolicy {
+            metadata: ObjectMeta {
+                owner_references: Some(vec![OwnerReference {
+                    api_version: "openbao.org/v1alpha1".to_string(),
+                    kind: "OpenBaoCluster".to_string(),
+                    name: format!("cluster-{uid}"),
+                    uid: uid.to_string(),
+                    controller: Some(controller),
+                    block_owner_deletion: None,
+                }]),
+                ..ObjectMeta::default()
+            },
+            ..NetworkPolicy::default()
+        };
+        assert_eq!(
+            foreign_controller(&owned_by("a", true), &owned_by("b", true)).as_deref(),
+            Some("OpenBaoCluster/cluster-b")
+        );
+        assert_eq!(
+            foreign_controller(&owned_by("a", true), &owned_by("a", true)),
+            None
+        );
+        // No controller on the live object (created by hand, or orphaned): it is adopted, as
+        // before.
+        assert_eq!(
+            foreign_controller(&owned_by("a", true), &owned_by("b", false)),
+            None
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Deletion under the finalizer, per `spec.deletionPolicy`: Retain keeps PersistentVolumeClaims
 //! and Secrets; DeletePVCs deletes the claims; DeleteAll also deletes the Secrets the operator
-//! generated. Objects with owner references (StatefulSet, Services, policies...) are removed by
-//! Kubernetes' garbage collector. User-provided Secrets (External TLS, seal or backup
-//! credentials) are never touched.
+//! generated. User-provided Secrets (External TLS, seal or backup credentials) are never touched.
+//!
+//! Order matters for the posture: the StatefulSet is deleted first and the finalizer is held
+//! until every pod of the cluster is gone. Only then do the remaining children (NetworkPolicies,
+//! Services, RBAC...) go with the cluster through Kubernetes' garbage collector, so no pod ever
+//! runs, even for its termination grace period, without its policy.
 
 use api::{DeletionPolicy, OpenBaoCluster, names::ClusterNames};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::{
+    apps::v1::StatefulSet,
+    core::v1::{PersistentVolumeClaim, Secret},
+};
 use kube::{
     Api, ResourceExt,
     api::{DeleteParams, ListParams},
@@ -20,6 +26,16 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
     let namespace = cluster.namespace().unwrap_or_else(|| "default".to_string());
     let names = ClusterNames::new(cluster.name_any());
     let policy = cluster.spec.deletion_policy;
+    let statefulsets = Api::<StatefulSet>::namespaced(ctx.client.clone(), &namespace);
+    delete(&statefulsets, &names.statefulset(), "StatefulSet").await?;
+    let remaining = remaining_pods(ctx, &namespace, &names);
+    if !remaining.is_empty() {
+        return Err(Error::Waiting(format!(
+            "deleting {}: its policies stay until pods {} are gone",
+            names.cluster(),
+            remaining.join(", ")
+        )));
+    }
     let mut deleted = Vec::new();
     if matches!(
         policy,
@@ -62,6 +78,22 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
     publish(ctx, cluster, EventType::Normal, "Deleted", "Cleanup", note).await;
     ctx.record_phase(format!("{namespace}/{}", names.cluster()), None);
     Ok(Action::await_change())
+}
+
+/// Pods of the cluster still in the cache (server and Job pods alike), by name.
+fn remaining_pods(ctx: &Context, namespace: &str, names: &ClusterNames) -> Vec<String> {
+    let selector = names.selector_labels();
+    let mut pods: Vec<String> = ctx
+        .stores
+        .pods
+        .state()
+        .iter()
+        .filter(|pod| pod.namespace().as_deref() == Some(namespace))
+        .filter(|pod| selector.iter().all(|(k, v)| pod.labels().get(k) == Some(v)))
+        .map(|pod| pod.name_any())
+        .collect();
+    pods.sort();
+    pods
 }
 
 async fn delete<K>(api: &Api<K>, name: &str, kind: &str) -> Result<bool, Error>

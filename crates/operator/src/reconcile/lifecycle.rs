@@ -14,7 +14,7 @@ use kube::{Api, ResourceExt, runtime::events::EventType};
 use tracing::{info, warn};
 
 use super::{
-    Context,
+    Context, critical,
     operate::{self, Decision, KeyState, KeyStore, Member, RaftFacts, SecretKeyStore},
     publish,
 };
@@ -120,13 +120,23 @@ pub async fn run(
         .lock()
         .ok()
         .and_then(|mut held| held.remove(&key));
-    if let Some(response) = held
-        && let Err(e) = operate::store_with_retries(&store, &response).await
-    {
-        if let Ok(mut held) = ctx.pending_keys.lock() {
-            held.insert(key.clone(), response);
+    if let Some(response) = held {
+        let task_store = store.clone();
+        let stored = critical::run_to_completion(&ctx.critical, async move {
+            let result = operate::store_with_retries(&task_store, &response).await;
+            (result, response)
+        })
+        .await;
+        match stored {
+            Ok((Ok(()), _)) => {}
+            Ok((Err(e), response)) => {
+                if let Ok(mut held) = ctx.pending_keys.lock() {
+                    held.insert(key.clone(), response);
+                }
+                return Err(e);
+            }
+            Err(join) => return Err(operate::OperateError::Interrupted(join.to_string())),
         }
-        return Err(e);
     }
 
     let keys = store.state().await?;
@@ -143,7 +153,19 @@ pub async fn run(
                 return Ok(report);
             };
             info!(cluster = %key, member = %pod0.pod, "initializing OpenBao");
-            match operate::initialize(&key, pod0, &store).await {
+            // From here until the keys are stored they exist only in this process: the work
+            // runs to its end even if this pass is dropped (lost Lease, shutdown), and the
+            // manager does not exit before it finished.
+            let (task_key, task_pod0, task_store) = (key.clone(), pod0.clone(), store.clone());
+            let outcome = match critical::run_to_completion(&ctx.critical, async move {
+                operate::initialize(&task_key, &task_pod0, &task_store).await
+            })
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(join) => Err((operate::OperateError::Interrupted(join.to_string()), None)),
+            };
+            match outcome {
                 Ok(()) => {
                     ctx.metrics
                         .initializations

@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod critical;
 pub mod lifecycle;
 pub mod observe;
 pub mod operate;
@@ -104,6 +105,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Last phase reported per cluster (`namespace/name`), for the clusters-by-phase gauge.
     phases: std::sync::Mutex<std::collections::HashMap<String, api::Phase>>,
+    /// Work that must finish before the process may exit (initialization and storing its keys).
+    pub critical: Arc<critical::CriticalWork>,
     /// Init responses whose keys could not be stored yet (`namespace/name`): held in memory
     /// only, and stored on the next pass.
     pub pending_keys: std::sync::Mutex<std::collections::HashMap<String, bao_client::InitResponse>>,
@@ -174,6 +177,10 @@ pub enum Error {
     /// Talking to OpenBao or storing its keys failed.
     #[error(transparent)]
     Operate(#[from] operate::OperateError),
+    /// Not an error: a step waits for Kubernetes (deletion waits for the pods to be gone before
+    /// it releases their policies); retried soon, without a warning Event.
+    #[error("waiting: {0}")]
+    Waiting(String),
     /// The finalizer helper failed.
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<finalizer::Error<Error>>),
@@ -189,6 +196,7 @@ impl Error {
             Error::Serialize(_) => "InternalError",
             Error::Missing(_) => "MissingObject",
             Error::Operate(e) => e.category(),
+            Error::Waiting(_) => "Waiting",
             Error::Finalizer(inner) => match inner.as_ref() {
                 finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
                     e.category()
@@ -206,6 +214,7 @@ impl Error {
             }
             Error::Missing(_) | Error::Operate(_) => Duration::from_secs(10),
             Error::Pki(_) | Error::Serialize(_) => Duration::from_secs(60),
+            Error::Waiting(_) => Duration::from_secs(2),
         }
     }
 }
@@ -288,6 +297,20 @@ async fn paused(
     api: &Api<OpenBaoCluster>,
     cluster: &OpenBaoCluster,
 ) -> Result<Action, Error> {
+    // Pausing stops the operator from changing the workload, not from keeping the posture: the
+    // NetworkPolicies, Role and RoleBinding are still repaired (and watched) while paused.
+    if let Ok(validated) = ValidatedCluster::new(cluster.clone()) {
+        let facts = Facts::new(
+            ctx.config.operator_namespace.clone(),
+            observe::api_server_ip(ctx).await,
+        );
+        let resources = build::build(&validated, &facts);
+        let applied = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api, true).await?;
+        if applied.writes > 0 {
+            ctx.metrics.apply_writes.inc_by(applied.writes as u64);
+            info!(cluster = %validated.names().cluster(), namespace = %validated.namespace(), writes = applied.writes, "repaired security objects while paused");
+        }
+    }
     let observed = status::Observed {
         paused: true,
         replicas: cluster.spec.replicas,
@@ -382,12 +405,34 @@ async fn apply_cluster(
     }
 
     // apply (IO, skips objects whose cached copy already matches).
-    let writes = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api).await?;
-    ctx.metrics.apply_writes.inc_by(writes as u64);
-    if writes > 0 {
-        info!(cluster = %validated.names().cluster(), namespace = %validated.namespace(), writes, "applied");
+    let applied = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api, false).await?;
+    ctx.metrics.apply_writes.inc_by(applied.writes as u64);
+    if applied.writes > 0 {
+        info!(cluster = %validated.names().cluster(), namespace = %validated.namespace(), writes = applied.writes, "applied");
     }
-    observed.statefulset_exists |= resources.statefulset.is_some();
+    if !applied.conflicts.is_empty() {
+        let message = name_conflict_message(&applied.conflicts);
+        let already_reported = cluster.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.reason == reasons::NAME_CONFLICT && c.message == message)
+        });
+        if !already_reported {
+            publish(
+                ctx,
+                cluster,
+                EventType::Warning,
+                reasons::NAME_CONFLICT,
+                "Apply",
+                message.clone(),
+            )
+            .await;
+        }
+        // The pods are held back (no StatefulSet) so they never run without their own policy.
+        resources.statefulset = None;
+        observed.blocked = Some((reasons::NAME_CONFLICT.to_string(), message));
+    }
+    observed.statefulset_exists |= applied.statefulset_applied;
 
     // operate (IO): member health, exactly-once initialization, Raft membership.
     if resources.statefulset.is_some()
@@ -431,6 +476,17 @@ async fn apply_cluster(
     Ok(Action::requeue(requeue))
 }
 
+/// The message of a `NameConflict`: which objects belong to whom, and what to do.
+fn name_conflict_message(conflicts: &[apply::NameConflict]) -> String {
+    let list: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
+    format!(
+        "objects this cluster needs already belong to another owner and were left untouched: {}; \
+         the StatefulSet is not created until they are free (the derived names collide: rename one \
+         of the clusters)",
+        list.join(", ")
+    )
+}
+
 /// Patch the status subresource, only when it differs from what the object already carries.
 pub async fn patch_status(
     ctx: &Context,
@@ -470,6 +526,10 @@ pub async fn patch_status(
 
 /// What happens after a failed pass: an Event, a log line, and a requeue by category.
 pub fn error_policy(cluster: Arc<OpenBaoCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    if is_waiting(error) {
+        tracing::debug!(cluster = %cluster.name_any(), namespace = ?cluster.namespace(), %error, "waiting");
+        return Action::requeue(Duration::from_secs(2));
+    }
     warn!(cluster = %cluster.name_any(), namespace = ?cluster.namespace(), category = error.category(), error = %error, "reconcile failed");
     let reason = error.category();
     let note = error.to_string();
@@ -487,6 +547,17 @@ pub fn error_policy(cluster: Arc<OpenBaoCluster>, error: &Error, ctx: Arc<Contex
         .await;
     });
     Action::requeue(error.requeue())
+}
+
+fn is_waiting(error: &Error) -> bool {
+    match error {
+        Error::Waiting(_) => true,
+        Error::Finalizer(inner) => matches!(
+            inner.as_ref(),
+            finalizer::Error::CleanupFailed(Error::Waiting(_))
+        ),
+        _ => false,
+    }
 }
 
 fn strip<K: Resource>(mut object: K) -> K {
@@ -557,6 +628,25 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    run_with(
+        client,
+        config,
+        metrics,
+        critical::CriticalWork::new(),
+        shutdown,
+    )
+    .await;
+}
+
+/// Like [`run`], registering work that must outlive the controller (see [`critical`]) in
+/// `critical`, so the caller can wait for it before the process exits.
+pub async fn run_with(
+    client: Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    critical: Arc<critical::CriticalWork>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let ns = config.watch_namespace.clone();
     let ns = ns.as_deref();
     let clusters = api_for::<OpenBaoCluster>(&client, ns);
@@ -602,6 +692,7 @@ pub async fn run(
         api_server_ip: tokio::sync::OnceCell::new(),
         metrics,
         phases: std::sync::Mutex::new(std::collections::HashMap::new()),
+        critical,
         pending_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
 

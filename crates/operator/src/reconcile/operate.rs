@@ -5,9 +5,11 @@
 //! Initialization is a small state machine around the `<cluster>-root-token` Secret:
 //!
 //! ```text
-//! Absent --write placeholder--> Pending --sys/init--> (keys in memory) --store--> Stored
+//! Absent --create placeholder--> Pending --sys/init--> (keys in memory) --store--> Stored
 //! ```
 //!
+//! - the placeholder is only ever created, never applied, and the keys replace it under its
+//!   `resourceVersion`: no later write from any process can remove stored keys;
 //! - `sys/init` is called only when every expected member answers and reports uninitialized,
 //!   status has never said initialized, and the placeholder write succeeded (so the keys have
 //!   somewhere to go);
@@ -22,15 +24,12 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
-use api::{MemberStatus, names};
+use api::MemberStatus;
 use bao_client::{BaoClient, ClientConfig, Health, InitRequest, InitResponse, SecretString};
 use k8s_openapi::{
     ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
-use kube::{
-    Api, ResourceExt,
-    api::{Patch, PatchParams},
-};
+use kube::{Api, ResourceExt, api::PostParams};
 
 use crate::faults;
 
@@ -65,6 +64,16 @@ pub enum OperateError {
         #[source]
         source: bao_client::Error,
     },
+    /// The initialization task ended without an answer (it panicked or was cancelled).
+    #[error("initialization task ended early: {0}")]
+    Interrupted(String),
+    /// The Secret holds other keys than the ones this response would store: they are never
+    /// overwritten.
+    #[error("root-token Secret {name} already holds other keys; they are never overwritten")]
+    KeysConflict {
+        /// Secret name.
+        name: String,
+    },
     /// The init response could not be stored after retries; the keys are held in memory and the
     /// next pass stores them.
     #[error("initialized {cluster}, but storing its keys failed after retries: {source}")]
@@ -84,6 +93,8 @@ impl OperateError {
             OperateError::KeyStore { .. } => "RootTokenSecretError",
             OperateError::OpenBao { source, .. } => source.category(),
             OperateError::KeysNotStored { .. } => "KeysNotStored",
+            OperateError::KeysConflict { .. } => "RootTokenSecretConflict",
+            OperateError::Interrupted(_) => "InitializationInterrupted",
         }
     }
 }
@@ -252,13 +263,25 @@ pub trait KeyStore {
     ) -> impl std::future::Future<Output = Result<Option<SecretString>, OperateError>> + Send;
 }
 
-/// The `<cluster>-root-token` Secret. Written with server-side apply by the operator's field
-/// manager; no owner reference (deletion follows `spec.deletionPolicy`); never logged.
+/// The `<cluster>-root-token` Secret. No owner reference (deletion follows
+/// `spec.deletionPolicy`); never logged.
+///
+/// No write to it can remove keys, whoever sends it and whenever it lands: the placeholder is
+/// only ever *created* (a create fails when any Secret of that name exists), and the keys are
+/// written by a replace that carries the placeholder's `resourceVersion` as an optimistic
+/// concurrency precondition, so it succeeds only over the exact placeholder that was read and
+/// never over stored keys. A second operator (no leader election, a second install, a deposed
+/// leader) can therefore neither erase nor overwrite them.
+#[derive(Clone)]
 pub struct SecretKeyStore {
     api: Api<Secret>,
     name: String,
     labels: BTreeMap<String, String>,
 }
+
+/// How often [`SecretKeyStore::store`] re-reads the Secret after a lost optimistic-concurrency
+/// race before it gives up (each retry reads the latest version, so one is almost always enough).
+const STORE_CONFLICT_RETRIES: u32 = 3;
 
 impl SecretKeyStore {
     /// The root-token Secret `name` in `api`'s namespace, labelled with `labels`.
@@ -273,12 +296,13 @@ impl SecretKeyStore {
         }
     }
 
-    async fn apply(
+    fn secret(
         &self,
         state: &str,
         data: BTreeMap<String, ByteString>,
-    ) -> Result<(), OperateError> {
-        let secret = Secret {
+        resource_version: Option<String>,
+    ) -> Secret {
+        Secret {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
                 labels: Some(self.labels.clone()),
@@ -286,22 +310,69 @@ impl SecretKeyStore {
                     ANNOTATION_INIT_STATE.to_string(),
                     state.to_string(),
                 )])),
+                resource_version,
                 ..ObjectMeta::default()
             },
             type_: Some("Opaque".to_string()),
             data: Some(data),
             ..Secret::default()
-        };
-        self.api
-            .patch(
-                &self.name,
-                &PatchParams::apply(names::MANAGER).force(),
-                &Patch::Apply(&secret),
-            )
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
+        }
     }
+}
+
+/// The keys of an init response, as the Secret's data.
+fn key_data(response: &InitResponse) -> BTreeMap<String, ByteString> {
+    let mut data = BTreeMap::from([(
+        ROOT_TOKEN_KEY.to_string(),
+        ByteString(response.root_token.expose_secret().as_bytes().to_vec()),
+    )]);
+    for (i, key) in response.recovery_keys_base64.iter().enumerate() {
+        data.insert(
+            format!("recovery-key-{i}"),
+            ByteString(key.expose_secret().as_bytes().to_vec()),
+        );
+    }
+    for (i, key) in response.keys_base64.iter().enumerate() {
+        data.insert(
+            format!("unseal-key-{i}"),
+            ByteString(key.expose_secret().as_bytes().to_vec()),
+        );
+    }
+    data.insert(
+        "recovery-threshold".to_string(),
+        ByteString(RECOVERY_THRESHOLD.to_string().into_bytes()),
+    );
+    data
+}
+
+/// The state a Secret of the key store's name is in.
+fn key_state(secret: Option<&Secret>) -> KeyState {
+    let Some(secret) = secret else {
+        return KeyState::Absent;
+    };
+    let has_token = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(ROOT_TOKEN_KEY))
+        .is_some_and(|t| !t.0.is_empty());
+    if has_token {
+        KeyState::Stored
+    } else if secret
+        .annotations()
+        .get(ANNOTATION_INIT_STATE)
+        .map(String::as_str)
+        == Some("pending")
+    {
+        KeyState::Pending
+    } else {
+        // A Secret of that name the operator did not write: treat it as stored keys (never
+        // overwrite what someone put there).
+        KeyState::Stored
+    }
+}
+
+fn is_status(error: &kube::Error, code: u16) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == code)
 }
 
 impl KeyStore for SecretKeyStore {
@@ -311,58 +382,78 @@ impl KeyStore for SecretKeyStore {
             .get_opt(&self.name)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(match secret {
-            None => KeyState::Absent,
-            Some(secret) => {
-                let has_token = secret
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get(ROOT_TOKEN_KEY))
-                    .is_some_and(|t| !t.0.is_empty());
-                if has_token {
-                    KeyState::Stored
-                } else if secret
-                    .annotations()
-                    .get(ANNOTATION_INIT_STATE)
-                    .map(String::as_str)
-                    == Some("pending")
-                {
-                    KeyState::Pending
-                } else {
-                    // A Secret of that name the operator did not write: treat it as stored keys
-                    // (never overwrite what someone put there).
-                    KeyState::Stored
-                }
-            }
-        })
+        Ok(key_state(secret.as_ref()))
     }
 
     async fn write_placeholder(&self) -> Result<(), OperateError> {
-        self.apply("pending", BTreeMap::new()).await
+        let placeholder = self.secret("pending", BTreeMap::new(), None);
+        match self.api.create(&PostParams::default(), &placeholder).await {
+            Ok(_) => Ok(()),
+            // Whatever exists (a placeholder from an earlier attempt, or stored keys) stays as
+            // it is; `decide` reads its state before anything calls `sys/init`.
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     async fn store(&self, response: &InitResponse) -> Result<(), OperateError> {
-        let mut data = BTreeMap::from([(
-            ROOT_TOKEN_KEY.to_string(),
-            ByteString(response.root_token.expose_secret().as_bytes().to_vec()),
-        )]);
-        for (i, key) in response.recovery_keys_base64.iter().enumerate() {
-            data.insert(
-                format!("recovery-key-{i}"),
-                ByteString(key.expose_secret().as_bytes().to_vec()),
-            );
+        let data = key_data(response);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let live = self
+                .api
+                .get_opt(&self.name)
+                .await
+                .map_err(|e| self.error(e))?;
+            let result = match key_state(live.as_ref()) {
+                // The placeholder vanished (deleted by hand): create the Secret with the keys; a
+                // create never replaces anything.
+                KeyState::Absent => self
+                    .api
+                    .create(
+                        &PostParams::default(),
+                        &self.secret("complete", data.clone(), None),
+                    )
+                    .await
+                    .map(drop),
+                KeyState::Pending => {
+                    let version = live.and_then(|s| s.metadata.resource_version);
+                    self.api
+                        .replace(
+                            &self.name,
+                            &PostParams::default(),
+                            &self.secret("complete", data.clone(), version),
+                        )
+                        .await
+                        .map(drop)
+                }
+                KeyState::Stored => {
+                    // Stored already: by an earlier attempt of this very write whose answer was
+                    // lost (then the token matches), or by someone else (then these keys are not
+                    // ours to put there, and nothing is overwritten).
+                    let same = live
+                        .as_ref()
+                        .and_then(|s| s.data.as_ref())
+                        .and_then(|d| d.get(ROOT_TOKEN_KEY))
+                        == data.get(ROOT_TOKEN_KEY);
+                    return if same {
+                        Ok(())
+                    } else {
+                        Err(OperateError::KeysConflict {
+                            name: self.name.clone(),
+                        })
+                    };
+                }
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                // Lost a race (409 on create or on the resourceVersion precondition): read
+                // again and decide again.
+                Err(e) if is_status(&e, 409) && attempt <= STORE_CONFLICT_RETRIES => {}
+                Err(e) => return Err(self.error(e)),
+            }
         }
-        for (i, key) in response.keys_base64.iter().enumerate() {
-            data.insert(
-                format!("unseal-key-{i}"),
-                ByteString(key.expose_secret().as_bytes().to_vec()),
-            );
-        }
-        data.insert(
-            "recovery-threshold".to_string(),
-            ByteString(RECOVERY_THRESHOLD.to_string().into_bytes()),
-        );
-        self.apply("complete", data).await
     }
 
     async fn root_token(&self) -> Result<Option<SecretString>, OperateError> {
@@ -403,7 +494,7 @@ pub async fn initialize(
                 None,
             )
         })?;
-    faults::point(faults::AFTER_INIT_RESPONSE);
+    faults::point_for(faults::AFTER_INIT_RESPONSE, cluster);
     match store_with_retries(store, &response).await {
         Ok(()) => Ok(()),
         Err(source) => Err((
@@ -416,23 +507,33 @@ pub async fn initialize(
     }
 }
 
-/// Store `response`, retrying transient failures a few times within this pass.
+/// How long storing an init response keeps being retried. Once `sys/init` answered, its keys
+/// exist nowhere else: an API server that is briefly unreachable (a restart, a network blip,
+/// a lost lease) must not turn into lost keys. The operator's `terminationGracePeriodSeconds`
+/// covers [`INIT_TIMEOUT`] plus this.
+pub const STORE_DEADLINE: Duration = Duration::from_secs(120);
+/// The longest pause between two attempts to store the keys.
+const STORE_MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// Store `response`, retrying failures (with backoff, up to [`STORE_DEADLINE`]); a conflict
+/// with other stored keys is final.
 pub async fn store_with_retries(
     store: &impl KeyStore,
     response: &InitResponse,
 ) -> Result<(), OperateError> {
-    const ATTEMPTS: u32 = 5;
+    let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
     let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
     loop {
         match store.store(response).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= ATTEMPTS => return Err(e),
-            Err(_) => {}
+            Err(e @ OperateError::KeysConflict { .. }) => return Err(e),
+            Err(e) if tokio::time::Instant::now() + delay >= deadline => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot store the init keys yet; retrying");
+            }
         }
         tokio::time::sleep(delay).await;
-        delay *= 2;
-        attempt += 1;
+        delay = (delay * 2).min(STORE_MAX_DELAY);
     }
 }
 
