@@ -380,16 +380,33 @@ async fn deleting_a_running_cluster_honours_each_deletion_policy() {
             .delete("bao", &DeleteParams::default())
             .await
             .expect("delete");
+        // No moment in which a pod of the cluster exists without its policy: the policy is read
+        // first, the pods after it, so a pod seen later than a missing policy was there too
+        // (nothing creates pods once the StatefulSet is deleted).
+        let policies =
+            Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(client.clone(), n);
         let deadline = Instant::now() + E2E_DEADLINE;
-        while clusters.get_opt("bao").await.expect("get").is_some()
-            || !pods(&client, n).await.is_empty()
-        {
+        loop {
+            let live_policy = policies
+                .get_opt("bao-network-policy")
+                .await
+                .expect("get policy");
+            let remaining = pods(&client, n).await;
+            assert!(
+                live_policy.is_some() || remaining.is_empty(),
+                "{policy}: pods {:?} run without their NetworkPolicy",
+                remaining.iter().map(|p| p.name_any()).collect::<Vec<_>>()
+            );
+            if clusters.get_opt("bao").await.expect("get").is_none() && remaining.is_empty() {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "{policy}: cluster or pods not gone"
             );
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+
         let pvcs: Vec<String> = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n)
             .list(&ListParams::default())
             .await
@@ -450,4 +467,114 @@ async fn deleting_a_running_cluster_honours_each_deletion_policy() {
             }
         }
     }
+}
+
+/// A second operator (its own client, metrics and thread, no leader election) watching only
+/// `namespace`, as a second install or a deposed leader that keeps running would. Runs until
+/// the returned sender is dropped.
+fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let namespace = namespace.to_string();
+    std::thread::Builder::new()
+        .name("second-operator".to_string())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("second operator runtime");
+            runtime.block_on(async move {
+                let client = cp
+                    .client_for_service_account(support::OPERATOR_NS, support::OPERATOR_SA)
+                    .await
+                    .expect("second operator client");
+                let config = operator::reconcile::Config {
+                    operator_namespace: support::OPERATOR_NS.to_string(),
+                    watch_namespace: Some(namespace),
+                };
+                let metrics = std::sync::Arc::new(operator::telemetry::Metrics::new());
+                operator::reconcile::run(client, config, metrics, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        })
+        .expect("spawn the second operator");
+    stop
+}
+
+#[tokio::test]
+async fn two_operators_without_leader_election_initialize_a_new_cluster_once_and_store_its_keys() {
+    let (cp, ns, client) = setup("e2e-two-operators").await;
+    let n = ns.name();
+    let _second = second_operator(cp, n);
+    create(&client, &cluster("bao", n, &spec(3, ""))).await;
+    let running = until_cluster(&client, n, "Running with 3 members", running_with(3)).await;
+    assert!(running.status.expect("status").initialized);
+
+    let secret = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("root-token Secret");
+    let data = secret.data.expect("keys stored");
+    assert!(
+        data.get("root-token").is_some_and(|t| !t.0.is_empty()),
+        "the root token is stored"
+    );
+    assert_eq!(
+        (0..5)
+            .filter(|i| data.contains_key(&format!("recovery-key-{i}")))
+            .count(),
+        5,
+        "all recovery keys are stored"
+    );
+    // Exactly one `sys/init` reached OpenBao: one barrier initialization across the members.
+    let node = cp.node().expect("node");
+    let inits: usize = ["bao-0", "bao-1", "bao-2"]
+        .iter()
+        .map(|pod| {
+            let log = node
+                .container_log(n, pod, "openbao")
+                .unwrap_or_else(|| panic!("{pod} has a log"));
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .matches("security barrier initialized")
+                .count()
+        })
+        .sum();
+    assert_eq!(inits, 1, "OpenBao was initialized exactly once");
+    // The token stored is the one OpenBao accepts (the keys belong to this initialization).
+    let token = String::from_utf8(data["root-token"].0.clone()).expect("utf-8");
+    let ca = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-tls-ca")
+        .await
+        .expect("CA Secret")
+        .data
+        .expect("CA data")["ca.crt"]
+        .0
+        .clone();
+    let pod = Api::<Pod>::namespaced(client.clone(), n)
+        .get("bao-0")
+        .await
+        .expect("pod");
+    let ip: std::net::IpAddr = pod
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("pod IP")
+        .parse()
+        .expect("IP");
+    let names = api::names::ClusterNames::new("bao");
+    let member = operator::reconcile::operate::Member::new(
+        "bao-0",
+        std::net::SocketAddr::new(ip, 8200),
+        names.pod_dns(0, n),
+        &ca,
+    )
+    .expect("member client");
+    member
+        .client
+        .with_token(bao_client::SecretString::new(token))
+        .raft_configuration()
+        .await
+        .expect("the stored root token is the one OpenBao accepts");
 }
