@@ -28,6 +28,7 @@ mod binaries;
 mod control_plane;
 mod kubeconfig;
 mod node;
+mod paths;
 mod pki;
 mod process;
 mod shared;

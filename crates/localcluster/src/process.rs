@@ -11,20 +11,22 @@
 //!    This is what stops the process-wide shared control plane (never dropped) at exit, and
 //!    what stops everything when the test binary is SIGKILLed. (The crate forbids `unsafe`,
 //!    which rules out calling `prctl` in a `pre_exec` hook ourselves.)
-//! 3. A sweep: every control plane lives in `$TMPDIR/openbao-localcluster/run-*` with an
-//!    `owner` file (pid and start time) and a `pids` file. Starting a control plane removes the
-//!    directories of dead owners and kills any recorded process that still runs, which covers
-//!    hosts without `setpriv` and the directories layer 2 leaves behind. It also deletes the
-//!    network namespaces of dead nodes: their names (`olc-<pid>-<start time>-...`) carry the
-//!    owner, and deleting a node namespace takes its root link and route with it.
+//! 3. A sweep: every control plane lives in `$TMPDIR/openbao-localcluster/run-*` (both 0700
+//!    and ours, see [`RunDir::create`]) with an `owner` file (pid and start time) and a `pids`
+//!    file. Starting a control plane removes the directories of dead owners and kills any
+//!    recorded process that still runs, which covers hosts without `setpriv` and the
+//!    directories layer 2 leaves behind. It also deletes the network namespaces of dead nodes:
+//!    their names (`olc-<pid>-<start time>-...`) carry the owner, and deleting a node
+//!    namespace takes its root link and route with it.
 //!
 //! Pids are always paired with the process start time from `/proc/<pid>/stat`, so a recycled
 //! pid is never signalled.
 
 use std::{
-    env, fs,
+    env,
+    fs::{self, DirBuilder},
     io::{self, Write},
-    os::unix::process::CommandExt,
+    os::unix::{fs::DirBuilderExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Mutex, OnceLock, mpsc},
@@ -37,6 +39,8 @@ use nix::{
     sys::signal::{Signal, killpg},
     unistd::Pid,
 };
+
+use crate::paths;
 
 /// A running component. Its pid is also its process-group id.
 pub(crate) struct Process {
@@ -316,8 +320,21 @@ pub(crate) struct RunDir {
 
 impl RunDir {
     /// Sweeps dead runs under `root`, then creates a fresh run directory owned by this process.
+    ///
+    /// `root` must be (or becomes) a private directory of ours, mode 0700 (see
+    /// [`paths::private_dir`]): the node runs as root and writes pod volumes, claims and the
+    /// PKI under it, so a directory another user pre-created or can write to is refused rather
+    /// than trusted. Run directories are created 0700 inside it; what lies below keeps the
+    /// usual 0755/0644, which nobody else can reach through the 0700 parents.
     pub(crate) fn create(root: &Path) -> Result<Self> {
-        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let root = paths::private_dir(root).with_context(|| {
+            format!(
+                "preparing the localcluster run directory {} (set OPENBAO_LOCALCLUSTER_DIR to use \
+                 another)",
+                root.display()
+            )
+        })?;
+        let root = root.as_path();
         let swept = sweep_dead_runs(root);
         if swept > 0 {
             tracing::info!(swept, root = %root.display(), "removed leftovers of dead control planes");
@@ -334,7 +351,10 @@ impl RunDir {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let path = root.join(format!("run-{pid}-{nanos:x}"));
-        fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        DirBuilder::new()
+            .mode(paths::PRIVATE_MODE)
+            .create(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let run = Self { path };
         fs::create_dir(run.log_dir())?;
         let owner = format!("{pid} {}\n", proc_start_time(pid).unwrap_or(0));
@@ -468,6 +488,62 @@ mod tests {
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(9)
         );
+    }
+
+    #[test]
+    fn a_run_directory_is_created_private_and_a_planted_runs_root_is_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("runs");
+        let run = RunDir::create(&root).expect("a fresh root");
+        let mode = |p: &Path| fs::symlink_metadata(p).expect("meta").mode() & 0o7777;
+        assert_eq!(format!("{:o}", mode(&root)), "700");
+        assert_eq!(format!("{:o}", mode(&run.path)), "700");
+        assert_eq!(
+            fs::metadata(&run.path).expect("meta").uid(),
+            nix::unistd::Uid::effective().as_raw()
+        );
+        assert_eq!(
+            mode(&run.log_dir()) & 0o022,
+            0,
+            "no sub-directory is writable by others"
+        );
+        assert!(
+            run.path
+                .starts_with(fs::canonicalize(&root).expect("canonical"))
+        );
+
+        // A local user who could plant the root could redirect everything root writes.
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir(&elsewhere).expect("mkdir");
+        let planted = dir.path().join("planted");
+        symlink(&elsewhere, &planted).expect("symlink");
+        let message = format!(
+            "{:#}",
+            RunDir::create(&planted).expect_err("a symlink root")
+        );
+        assert!(
+            message.contains(&planted.display().to_string())
+                && message.contains("symlink")
+                && message.contains("OPENBAO_LOCALCLUSTER_DIR"),
+            "{message}"
+        );
+        assert_eq!(
+            fs::read_dir(&elsewhere).expect("list").count(),
+            0,
+            "nothing was created through the symlink"
+        );
+
+        let open = dir.path().join("open");
+        fs::create_dir(&open).expect("mkdir");
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let message = format!(
+            "{:#}",
+            RunDir::create(&open).expect_err("a world-writable root")
+        );
+        assert!(message.contains("writable by group or others"), "{message}");
+        assert_eq!(fs::read_dir(&open).expect("list").count(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     authentication::v1::TokenReview,
-    core::v1::{ConfigMap, Pod, Secret, Service},
+    core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service},
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
@@ -314,6 +314,7 @@ async fn configmap_secret_and_service_account_token_volumes_appear_at_their_moun
                 "volumeMounts": [
                     { "name": "config", "mountPath": "/etc/bao/config", "readOnly": true },
                     { "name": "tls", "mountPath": "/etc/bao/tls", "readOnly": true },
+                    { "name": "tls-all", "mountPath": "/etc/bao/tls-all", "readOnly": true },
                 ],
                 "readinessProbe": {
                     "httpGet": { "path": "/v1/sys/health", "port": 8200 },
@@ -324,6 +325,7 @@ async fn configmap_secret_and_service_account_token_volumes_appear_at_their_moun
                 { "name": "config", "configMap": { "name": "bao-config" } },
                 { "name": "tls", "secret": { "secretName": "bao-tls",
                   "items": [{ "key": "tls.key", "path": "tls.key", "mode": 0o400 }] } },
+                { "name": "tls-all", "secret": { "secretName": "bao-tls" } },
             ],
         }}),
     );
@@ -376,6 +378,35 @@ async fn configmap_secret_and_service_account_token_volumes_appear_at_their_moun
         )
         .await?;
     assert_eq!(String::from_utf8(mode.stdout)?.trim(), "440 1000");
+    // Secret keys and the token at the default mode are owner-only for the pod's user and
+    // group-readable for its fsGroup (the node's deliberate deviation from Kubernetes' 0644),
+    // although the API server filled in the 0644 default, as it does for every pod.
+    let stored = pods.get("registered").await?;
+    let default_mode = stored
+        .spec
+        .and_then(|s| s.volumes)
+        .and_then(|v| v.into_iter().find(|v| v.name == "tls-all"))
+        .and_then(|v| v.secret)
+        .and_then(|s| s.default_mode);
+    assert_eq!(default_mode, Some(0o644), "the API server's default");
+    for path in [
+        "/etc/bao/tls-all/tls.key",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    ] {
+        let mode = node
+            .exec(
+                ns.name(),
+                "registered",
+                "bao",
+                &["stat", "-L", "-c", "%a %u %g", path],
+            )
+            .await?;
+        assert_eq!(
+            String::from_utf8(mode.stdout)?.trim(),
+            "640 100 1000",
+            "{path}"
+        );
+    }
     let whoami = node
         .exec(ns.name(), "registered", "bao", &["id", "-u"])
         .await?;
@@ -547,6 +578,201 @@ async fn a_statefulset_pod_recreated_after_deletion_finds_its_claims_data() -> R
     })
     .await?;
     assert_eq!(seen, "data-0 started\ndata-0 started\n");
+    ns.delete().await
+}
+
+/// The `message` of a pod's status once it contains `wanted`.
+async fn status_message(pods: &Api<Pod>, name: &str, wanted: &str) -> Result<String> {
+    eventually(
+        &format!("pod {name} to report {wanted:?}"),
+        SETTLE,
+        || async {
+            let message = pods
+                .get(name)
+                .await?
+                .status
+                .and_then(|s| s.message)
+                .unwrap_or_default();
+            Ok(message.contains(wanted).then_some(message))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn host_paths_and_volumes_outside_the_nodes_directory_leave_the_pod_waiting_untouched()
+-> Result<()> {
+    let (control_plane, _node) = cluster().await?;
+    let ns = TestNamespace::create(control_plane, "node-confine").await?;
+    let pods: Api<Pod> = ns.api();
+    // Outside the run directory, as any host path a pod could name.
+    let host = tempfile::tempdir()?;
+    let waiting = |name: &str, volume: Value| -> Pod {
+        from_json(json!({
+            "metadata": { "name": name },
+            "spec": {
+                "containers": [{ "name": "bao", "image": IMAGE,
+                                 "volumeMounts": [{ "name": "v", "mountPath": "/v" }] }],
+                "volumes": [volume],
+            },
+        }))
+    };
+    let made = host.path().join("made");
+    pods.create(
+        &PostParams::default(),
+        &waiting(
+            "host-path",
+            json!({ "name": "v", "hostPath": { "path": made, "type": "DirectoryOrCreate" } }),
+        ),
+    )
+    .await?;
+    let message = status_message(&pods, "host-path", "is refused").await?;
+    assert!(
+        message.contains(&format!("hostPath {:?}", made.display().to_string()))
+            && message.contains("only paths inside")
+            && message.contains("/node"),
+        "{message}"
+    );
+
+    // A claim pre-bound to a volume an administrator pointed outside (the node's provisioner
+    // skips claims that name their volume).
+    let volume_name = format!("{}-outside", ns.name());
+    let pv_path = host.path().join("pv");
+    let volumes: Api<PersistentVolume> = Api::all(control_plane.client()?);
+    volumes
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": { "name": volume_name },
+                "spec": {
+                    "capacity": { "storage": "1Gi" },
+                    "accessModes": ["ReadWriteOnce"],
+                    "hostPath": { "path": pv_path },
+                    "claimRef": { "namespace": ns.name(), "name": "outside" },
+                },
+            })),
+        )
+        .await?;
+    ns.api::<PersistentVolumeClaim>()
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": { "name": "outside" },
+                "spec": { "accessModes": ["ReadWriteOnce"], "volumeName": volume_name,
+                          "resources": { "requests": { "storage": "1Gi" } } },
+            })),
+        )
+        .await?;
+    pods.create(
+        &PostParams::default(),
+        &waiting(
+            "claim",
+            json!({ "name": "v", "persistentVolumeClaim": { "claimName": "outside" } }),
+        ),
+    )
+    .await?;
+    let message = status_message(&pods, "claim", "has path").await?;
+    assert!(
+        message.contains(&format!("persistentvolume {volume_name} has path"))
+            && message.contains("outside"),
+        "{message}"
+    );
+
+    for name in ["host-path", "claim"] {
+        let phase = pods.get(name).await?.status.and_then(|s| s.phase);
+        assert_eq!(phase.as_deref(), Some("Pending"), "{name}");
+    }
+    assert!(
+        !made.exists() && !pv_path.exists(),
+        "nothing created outside"
+    );
+    ns.delete().await?;
+    volumes
+        .delete(&volume_name, &DeleteParams::default())
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_released_claims_directory_is_deleted_and_a_directory_that_is_not_its_claims_is_kept()
+-> Result<()> {
+    let (control_plane, node) = cluster().await?;
+    let ns = TestNamespace::create(control_plane, "node-reclaim").await?;
+    let volumes: Api<PersistentVolume> = Api::all(control_plane.client()?);
+    let claims: Api<PersistentVolumeClaim> = ns.api();
+
+    // The node's own claim directory goes with its released volume.
+    claims
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": { "name": "scratch" },
+                "spec": { "accessModes": ["ReadWriteOnce"],
+                          "resources": { "requests": { "storage": "1Gi" } } },
+            })),
+        )
+        .await?;
+    let provisioned = eventually("the claim to be bound", SETTLE, || async {
+        let claim = claims.get("scratch").await?;
+        let bound = claim.status.and_then(|s| s.phase).as_deref() == Some("Bound");
+        Ok(claim.spec.and_then(|s| s.volume_name).filter(|_| bound))
+    })
+    .await?;
+    let claim_dir = volumes
+        .get(&provisioned)
+        .await?
+        .annotations()
+        .get("localcluster.openbao.org/path")
+        .cloned()
+        .context("the provisioned volume names its directory")?;
+    assert!(Path::new(&claim_dir).is_dir(), "{claim_dir}");
+
+    // A volume labelled as the node's, released, whose path annotation names a directory
+    // outside (anyone who may write PersistentVolumes could write that).
+    let victim = tempfile::tempdir()?;
+    std::fs::write(victim.path().join("keep"), "precious")?;
+    let forged = format!("{}-forged", ns.name());
+    volumes
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": {
+                    "name": forged,
+                    "labels": { "localcluster.openbao.org/provisioned-by": node.name() },
+                    "annotations": { "localcluster.openbao.org/path": victim.path() },
+                },
+                "spec": {
+                    "capacity": { "storage": "1Gi" },
+                    "accessModes": ["ReadWriteOnce"],
+                    "hostPath": { "path": victim.path() },
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    // A claim that never existed: the binder marks the volume Released.
+                    "claimRef": { "namespace": ns.name(), "name": "never-existed",
+                                  "uid": "00000000-0000-0000-0000-000000000001" },
+                },
+            })),
+        )
+        .await?;
+    claims.delete("scratch", &DeleteParams::default()).await?;
+    for name in [provisioned.as_str(), forged.as_str()] {
+        eventually(
+            &format!("released volume {name} to be deleted"),
+            SETTLE,
+            || async { Ok(volumes.get_opt(name).await?.is_none().then_some(())) },
+        )
+        .await?;
+    }
+    eventually("the claim directory to be removed", SETTLE, || async {
+        Ok((!Path::new(&claim_dir).exists()).then_some(()))
+    })
+    .await?;
+    let keep = victim.path().join("keep");
+    assert!(
+        keep.exists(),
+        "{} was deleted with the forged volume",
+        keep.display()
+    );
+    assert_eq!(std::fs::read_to_string(&keep)?, "precious");
     ns.delete().await
 }
 

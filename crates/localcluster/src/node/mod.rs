@@ -44,6 +44,14 @@
 //! hostPath PersistentVolumes the node provisions per claim (`<run>/node/claims/<ns>/<claim>`),
 //! so a recreated StatefulSet pod finds its data again.
 //!
+//! The node runs as root, so every host path it is handed is confined (see `crate::paths`):
+//! the run directory is a 0700 directory of ours; `hostPath` volumes, the paths of
+//! PersistentVolumes and `subPath`s must resolve (symlinks followed) inside `<run>/node`; a
+//! released volume's directory is deleted only when it is the claim directory the node itself
+//! provisioned. Secret values and ServiceAccount tokens the pod leaves at the default mode are
+//! written 0600 for the pod's user (0640 with `fsGroup`) rather than Kubernetes' 0644, unless
+//! that would lock one of its containers out (see [`volumes`]).
+//!
 //! # Containers ([`container`], [`images`], [`pod`])
 //!
 //! An image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned `bao`
@@ -164,6 +172,9 @@ pub(crate) struct Context {
     pub network: Arc<NodeNetwork>,
     pub registry: Arc<Registry>,
     pub run: RunDir,
+    /// `<run>/node`: pods, claims, and the only place hostPath and PersistentVolume paths may
+    /// lead (see [`volumes`]).
+    pub node_dir: PathBuf,
     pub pods_dir: PathBuf,
     pub images: BTreeMap<String, PathBuf>,
     pub api_address: Ipv4Addr,
@@ -445,8 +456,10 @@ impl Agent {
         let pod_cidr = self.network.pod_cidr();
         let host_ip = self.network.gateway().to_string();
         registration::register(&client, &self.name, &pod_cidr, &host_ip).await?;
-        let pods_dir = self.facts.run.path.join("node").join("pods");
-        fs::create_dir_all(&pods_dir)?;
+        let node_dir = self.facts.run.path.join("node");
+        let pods_dir = node_dir.join("pods");
+        fs::create_dir_all(&pods_dir)
+            .with_context(|| format!("creating {}", pods_dir.display()))?;
         let (slices, writer) = reflector::store();
         let recorder = Recorder::new(
             client.clone(),
@@ -461,6 +474,7 @@ impl Agent {
             network: self.network.clone(),
             registry: self.registry.clone(),
             run: self.facts.run.clone(),
+            node_dir,
             pods_dir,
             images: self.images.clone(),
             api_address: self.facts.service_vip,

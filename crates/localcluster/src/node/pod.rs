@@ -205,7 +205,7 @@ impl Worker {
             _ => None,
         };
         Self {
-            volumes: PodVolumes::new(dir.join("volumes")),
+            volumes: PodVolumes::new(dir.join("volumes"), ctx.node_dir.clone()),
             ctx,
             uid,
             pod,
@@ -662,20 +662,8 @@ impl Worker {
                 _ => None,
             };
             let source = match sub {
-                Some(sub) => {
-                    if Path::new(&sub)
-                        .components()
-                        .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                    {
-                        return Err(config_error(format!("invalid subPath {sub:?}")));
-                    }
-                    let source = prepared.path.join(&sub);
-                    if !prepared.read_only && !source.exists() {
-                        fs::create_dir_all(&source)
-                            .map_err(|e| config_error(format!("creating subPath {sub}: {e}")))?;
-                    }
-                    source
-                }
+                Some(sub) => subpath_source(&prepared.path, &sub, prepared.read_only)
+                    .map_err(|e| config_error(format!("{e:#}")))?,
                 None => prepared.path.clone(),
             };
             mounts.push(Mount {
@@ -1320,6 +1308,29 @@ pub(crate) fn command_line(
     }
 }
 
+/// The host directory a `subPath` of the volume at `volume` mounts, created when missing on a
+/// writable volume. A pod can plant symlinks in its writable volumes, so the path must
+/// resolve inside the volume: otherwise root would create and bind-mount wherever the
+/// symlink points (the kubelet's subPath CVE-2017-1002101).
+fn subpath_source(volume: &Path, sub: &str, read_only: bool) -> Result<PathBuf> {
+    if Path::new(sub)
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        anyhow::bail!("invalid subPath {sub:?}: only a relative path without `..` is allowed");
+    }
+    let confined = || {
+        crate::paths::confine(volume, Path::new(sub)).with_context(|| format!("subPath {sub:?}"))
+    };
+    let source = confined()?;
+    if !read_only && !source.exists() {
+        fs::create_dir_all(&source)
+            .with_context(|| format!("creating subPath {sub:?} at {}", source.display()))?;
+    }
+    // Again after creating: a symlink swapped in meanwhile is refused here, not mounted.
+    confined()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1333,6 +1344,39 @@ mod tests {
             args: list(args),
             ..Container::default()
         }
+    }
+
+    #[test]
+    fn a_subpath_through_a_symlink_the_pod_planted_is_refused_and_nothing_is_created_there() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = fs::canonicalize(dir.path()).expect("canonical");
+        let volume = base.join("claim");
+        let outside = base.join("outside");
+        fs::create_dir(&volume).expect("mkdir");
+        fs::create_dir(&outside).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, volume.join("link")).expect("symlink");
+
+        let inside = subpath_source(&volume, "data/x", false).expect("a plain subPath");
+        assert_eq!(inside, volume.join("data/x"));
+        assert!(inside.is_dir(), "created on a writable volume");
+
+        let message = format!(
+            "{:#}",
+            subpath_source(&volume, "link/x", false).expect_err("through the symlink")
+        );
+        assert!(
+            message.contains("subPath \"link/x\"") && message.contains("outside"),
+            "{message}"
+        );
+        assert!(
+            !outside.join("x").exists(),
+            "nothing created outside the volume"
+        );
+        let message = format!(
+            "{:#}",
+            subpath_source(&volume, "../outside", false).expect_err("dot-dot")
+        );
+        assert!(message.contains("invalid subPath"), "{message}");
     }
 
     #[test]

@@ -9,10 +9,19 @@
 //! when the claim is deleted its PersistentVolume is `Released`, and then the volume and the
 //! directory are deleted (the `Delete` reclaim policy, done here because no volume plugin of
 //! the controller-manager can delete a hostPath volume outside `/tmp`).
+//!
+//! The node deletes as root, and anyone who may write PersistentVolumes can write their
+//! labels and annotations, so a released volume's directory is deleted only when it is
+//! exactly the claim directory this node provisions for the volume's claim, resolved inside
+//! the claims directory ([`reclaimable_dir`]); any other path is logged and kept.
 
-use std::{collections::BTreeMap, fs, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use k8s_openapi::{
     api::core::v1::{
@@ -34,8 +43,8 @@ const PATH_ANNOTATION: &str = "localcluster.openbao.org/path";
 
 /// Provisions claims and reclaims released volumes until the streams end.
 pub(crate) async fn run(client: kube::Client, node: String, claims_dir: PathBuf) {
-    let claims = provision(client.clone(), node.clone(), claims_dir);
-    let released = reclaim(client, node);
+    let claims = provision(client.clone(), node.clone(), claims_dir.clone());
+    let released = reclaim(client, node, claims_dir);
     tokio::join!(claims, released);
 }
 
@@ -142,7 +151,7 @@ async fn create_volume(
     }
 }
 
-async fn reclaim(client: kube::Client, node: String) {
+async fn reclaim(client: kube::Client, node: String, claims_dir: PathBuf) {
     let pvs_client = client.clone();
     let pvs: Api<PersistentVolume> = Api::all(client);
     let config = watcher::Config::default().labels(&format!("{PROVISIONED_LABEL}={node}"));
@@ -178,8 +187,152 @@ async fn reclaim(client: kube::Client, node: String) {
             }
             None => true,
         };
-        if !reused && let Some(path) = volume.annotations().get(PATH_ANNOTATION) {
-            let _ = fs::remove_dir_all(path);
+        if reused {
+            continue;
         }
+        match reclaimable_dir(&claims_dir, &volume) {
+            Ok(Some(dir)) => {
+                if let Err(e) = fs::remove_dir_all(&dir) {
+                    tracing::warn!("removing {} of released volume {name}: {e}", dir.display());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("keeping the directory of released volume {name}: {e:#}"),
+        }
+    }
+}
+
+/// The directory to delete with a released volume: its path annotation, when that is exactly
+/// `<claims_dir>/<claim namespace>/<claim name>` and resolves to itself (no symlink on the
+/// way). `None` when the volume names no directory (or it is gone already); an error naming
+/// the path and what is allowed when it names another one.
+fn reclaimable_dir(claims_dir: &Path, volume: &PersistentVolume) -> Result<Option<PathBuf>> {
+    let Some(path) = volume.annotations().get(PATH_ANNOTATION) else {
+        return Ok(None);
+    };
+    let claim = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref());
+    let Some((namespace, name)) =
+        claim.and_then(|c| Some((c.namespace.as_deref()?, c.name.as_deref()?)))
+    else {
+        bail!("{path:?} is not deleted: the volume names no claim, and only claim directories are");
+    };
+    let single = |part: &str| {
+        let mut components = Path::new(part).components();
+        matches!(
+            (components.next(), components.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        )
+    };
+    if !single(namespace) || !single(name) {
+        bail!("{path:?} is not deleted: the claim {namespace:?}/{name:?} is no directory name");
+    }
+    let expected = claims_dir.join(namespace).join(name);
+    if Path::new(path) != expected {
+        bail!(
+            "{path:?} is not deleted: only the claim's own directory {} is",
+            expected.display()
+        );
+    }
+    if !expected.exists() {
+        return Ok(None);
+    }
+    let resolved = crate::paths::confine(claims_dir, &expected)
+        .with_context(|| format!("{path:?} is not deleted"))?;
+    if resolved != expected {
+        bail!(
+            "{path:?} is not deleted: it resolves to {}, not to the claim directory {}",
+            resolved.display(),
+            expected.display()
+        );
+    }
+    Ok(Some(resolved))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    fn volume(path: &Path, claim: Option<(&str, &str)>) -> PersistentVolume {
+        PersistentVolume {
+            metadata: ObjectMeta {
+                name: Some("pvc-1".to_owned()),
+                annotations: Some(BTreeMap::from([(
+                    PATH_ANNOTATION.to_owned(),
+                    path.display().to_string(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PersistentVolumeSpec {
+                claim_ref: claim.map(|(namespace, name)| ObjectReference {
+                    namespace: Some(namespace.to_owned()),
+                    name: Some(name.to_owned()),
+                    ..ObjectReference::default()
+                }),
+                ..PersistentVolumeSpec::default()
+            }),
+            status: None,
+        }
+    }
+
+    fn refused(claims: &Path, volume: &PersistentVolume) -> String {
+        match reclaimable_dir(claims, volume) {
+            Ok(found) => panic!("{found:?} would be deleted"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn only_the_claims_own_directory_inside_the_claims_directory_is_reclaimed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = fs::canonicalize(dir.path()).expect("canonical");
+        let claims = base.join("claims");
+        let own = claims.join("team/data");
+        fs::create_dir_all(&own).expect("mkdir");
+        let outside = base.join("outside");
+        fs::create_dir(&outside).expect("mkdir");
+
+        assert_eq!(
+            reclaimable_dir(&claims, &volume(&own, Some(("team", "data")))).expect("own"),
+            Some(own.clone())
+        );
+        let message = refused(&claims, &volume(Path::new("/etc"), Some(("team", "data"))));
+        assert!(
+            message.contains("\"/etc\" is not deleted")
+                && message.contains(&own.display().to_string()),
+            "{message}"
+        );
+        refused(&claims, &volume(&claims, Some(("team", "data"))));
+        refused(
+            &claims,
+            &volume(&claims.join("team"), Some(("team", "data"))),
+        );
+        refused(&claims, &volume(&own, None));
+        refused(&claims, &volume(&claims.join("x"), Some(("..", "x"))));
+        refused(
+            &claims,
+            &volume(&claims.join("team/a/b"), Some(("team", "a/b"))),
+        );
+
+        // A claim directory swapped for a symlink leads elsewhere: kept.
+        symlink(&outside, claims.join("team/link")).expect("symlink");
+        let message = refused(
+            &claims,
+            &volume(&claims.join("team/link"), Some(("team", "link"))),
+        );
+        assert!(message.contains("outside"), "{message}");
+
+        let gone = claims.join("team/gone");
+        assert_eq!(
+            reclaimable_dir(&claims, &volume(&gone, Some(("team", "gone")))).expect("gone"),
+            None
+        );
+        let mut unannotated = volume(&own, Some(("team", "data")));
+        unannotated.metadata.annotations = None;
+        assert_eq!(
+            reclaimable_dir(&claims, &unannotated).expect("no path"),
+            None
+        );
     }
 }
