@@ -72,6 +72,10 @@ cat "$work/localcluster.log"
 say "install the CRD and start the operator"
 kubectl apply -f deploy/crds/
 kubectl create namespace openbao-operator-system --dry-run=client -o yaml | kubectl apply -f -
+# The cluster-wide objects the OpenBao pods rely on: the ClusterRole their service registration
+# is bound to, and the admission policy that limits it to the registration labels.
+kubectl apply -f deploy/base/openbao-server-cluster-role.yaml \
+	-f deploy/base/pod-label-policy.yaml -f deploy/base/pod-label-policy-binding.yaml
 "$bin/openbao-operator" run --kubeconfig "$KUBECONFIG" --operator-namespace openbao-operator-system \
 	--health-bind 127.0.0.1:18081 --metrics-bind 127.0.0.1:18080 --secure-metrics-bind 0 \
 	--webhook-bind 127.0.0.1:19443 --webhook-url https://127.0.0.1:19443 \

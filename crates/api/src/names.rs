@@ -208,6 +208,105 @@ impl ClusterNames {
         labels.insert(LABEL_COMPONENT.to_string(), component.to_string());
         labels
     }
+
+    /// RoleBinding that grants the pods' ServiceAccount the operator's fixed service-registration
+    /// ClusterRole (pod label writes), in the cluster's namespace only.
+    pub fn registration_role_binding(&self) -> String {
+        format!("{}-registration", self.cluster)
+    }
+}
+
+/// The kind of an object the operator creates for a cluster, spelt as Kubernetes spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    /// `apps/v1` StatefulSet.
+    StatefulSet,
+    /// `v1` Service.
+    Service,
+    /// `v1` ConfigMap.
+    ConfigMap,
+    /// `v1` ServiceAccount.
+    ServiceAccount,
+    /// `rbac.authorization.k8s.io/v1` Role.
+    Role,
+    /// `rbac.authorization.k8s.io/v1` RoleBinding.
+    RoleBinding,
+    /// `policy/v1` PodDisruptionBudget.
+    PodDisruptionBudget,
+    /// `networking.k8s.io/v1` NetworkPolicy.
+    NetworkPolicy,
+    /// `gateway.networking.k8s.io/v1` HTTPRoute.
+    HTTPRoute,
+    /// `v1` Secret.
+    Secret,
+}
+
+impl ObjectKind {
+    /// The Kubernetes `kind`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::StatefulSet => "StatefulSet",
+            Self::Service => "Service",
+            Self::ConfigMap => "ConfigMap",
+            Self::ServiceAccount => "ServiceAccount",
+            Self::Role => "Role",
+            Self::RoleBinding => "RoleBinding",
+            Self::PodDisruptionBudget => "PodDisruptionBudget",
+            Self::NetworkPolicy => "NetworkPolicy",
+            Self::HTTPRoute => "HTTPRoute",
+            Self::Secret => "Secret",
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ClusterNames {
+    /// Every `(kind, name)` the operator may create for this cluster in its namespace, whatever
+    /// the spec: optional objects (the HTTPRoute, the operator-managed TLS Secrets, the static
+    /// unseal key) are listed too, because a spec can turn them on after the cluster exists.
+    ///
+    /// Objects Kubernetes derives from these are left out on purpose: pods are
+    /// `<statefulset>-<ordinal>` and claims `data-<pod>`, which cannot collide across clusters
+    /// because an ordinal is all digits; Endpoints and EndpointSlices follow their Service.
+    pub fn derived_objects(&self) -> Vec<(ObjectKind, String)> {
+        vec![
+            (ObjectKind::StatefulSet, self.statefulset()),
+            (ObjectKind::Service, self.client_service()),
+            (ObjectKind::Service, self.headless_service()),
+            (ObjectKind::ConfigMap, self.config_map()),
+            (ObjectKind::ServiceAccount, self.service_account()),
+            (ObjectKind::Role, self.role()),
+            // The discovery RoleBinding carries its Role's name.
+            (ObjectKind::RoleBinding, self.role()),
+            (ObjectKind::RoleBinding, self.registration_role_binding()),
+            (ObjectKind::PodDisruptionBudget, self.pdb()),
+            (ObjectKind::NetworkPolicy, self.network_policy()),
+            (ObjectKind::NetworkPolicy, self.jobs_network_policy()),
+            (ObjectKind::HTTPRoute, self.http_route()),
+            (ObjectKind::Secret, self.ca_secret()),
+            (ObjectKind::Secret, self.server_tls_secret()),
+            (ObjectKind::Secret, self.unseal_key_secret()),
+            (ObjectKind::Secret, self.root_token_secret()),
+        ]
+    }
+}
+
+/// The `(kind, name)` pairs that clusters `a` and `b` (in one namespace) would both create, in
+/// `a`'s order. Two clusters that share one is a security bug, not a cosmetic one: cluster
+/// `x`'s Job policy `x-jobs-network-policy` is the main policy of a cluster named `x-jobs`, so
+/// each reconcile would overwrite the other's posture.
+pub fn collisions(a: &ClusterNames, b: &ClusterNames) -> Vec<(ObjectKind, String)> {
+    let theirs: std::collections::BTreeSet<(ObjectKind, String)> =
+        b.derived_objects().into_iter().collect();
+    a.derived_objects()
+        .into_iter()
+        .filter(|object| theirs.contains(object))
+        .collect()
 }
 
 /// `labels` as a Kubernetes equality label selector (`k1=v1,k2=v2`, sorted by key), for list
@@ -254,6 +353,47 @@ mod tests {
             names.jobs_network_policy(),
         ] {
             assert!(secret.len() <= 253);
+        }
+    }
+
+    #[test]
+    fn one_cluster_never_derives_the_same_kind_and_name_twice() {
+        let objects = ClusterNames::new("x").derived_objects();
+        let distinct: std::collections::BTreeSet<_> = objects.iter().collect();
+        assert_eq!(distinct.len(), objects.len(), "{objects:?}");
+    }
+
+    #[test]
+    fn a_cluster_named_after_another_clusters_jobs_policy_or_headless_service_collides() {
+        let x = ClusterNames::new("x");
+        assert_eq!(
+            collisions(&x, &ClusterNames::new("x-jobs")),
+            vec![(
+                ObjectKind::NetworkPolicy,
+                "x-jobs-network-policy".to_string()
+            )]
+        );
+        assert_eq!(
+            collisions(&ClusterNames::new("x-internal"), &x),
+            vec![(ObjectKind::Service, "x-internal".to_string())]
+        );
+    }
+
+    #[test]
+    fn clusters_whose_names_only_share_a_prefix_do_not_collide() {
+        let x = ClusterNames::new("x");
+        for other in [
+            "y",
+            "x-tls",
+            "x-config",
+            "x-discovery",
+            "x-unseal",
+            "x-root",
+            "x-0",
+            "xx",
+        ] {
+            assert_eq!(collisions(&x, &ClusterNames::new(other)), vec![], "{other}");
+            assert_eq!(collisions(&ClusterNames::new(other), &x), vec![], "{other}");
         }
     }
 }

@@ -10,7 +10,7 @@ use k8s_openapi::{
     apimachinery::pkg::util::intstr::IntOrString,
 };
 use operator::build::{
-    self, Facts, ValidatedCluster, config_hcl, controller, statefulset::tls_secret_name,
+    self, Facts, ValidatedCluster, config_hcl, controller, rbac, statefulset::tls_secret_name,
 };
 use proptest::prelude::*;
 
@@ -323,16 +323,66 @@ fn services_publish_pod_dns_before_readiness_and_carry_user_annotations() {
 }
 
 #[test]
-fn the_role_grants_only_namespaced_pod_access_for_registration_and_discovery() {
+fn the_role_grants_only_namespaced_pod_reads_for_registration_and_discovery() {
     let resources = build::build(&cluster("version: \"2.7.2\""), &facts());
     let rules = resources.role.rules.expect("rules");
     assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].api_groups, Some(vec![String::new()]));
     assert_eq!(rules[0].resources, Some(vec!["pods".to_string()]));
-    assert_eq!(rules[0].verbs, ["get", "list", "watch", "patch", "update"]);
+    assert_eq!(rules[0].verbs, ["get", "list"]);
+    assert_eq!(rules[0].resource_names, None);
     assert_eq!(resources.role.metadata.namespace.as_deref(), Some("team-a"));
+    assert_eq!(resources.role_binding.role_ref.kind, "Role");
     let subject = &resources.role_binding.subjects.expect("subjects")[0];
     assert_eq!(subject.name, "bao");
     assert_eq!(subject.namespace.as_deref(), Some("team-a"));
+}
+
+#[test]
+fn pod_label_writes_come_from_a_namespaced_binding_to_the_fixed_cluster_role() {
+    let resources = build::build(&cluster("version: \"2.7.2\""), &facts());
+    let binding = resources.registration_role_binding;
+    assert_eq!(binding.metadata.name.as_deref(), Some("bao-registration"));
+    assert_eq!(binding.metadata.namespace.as_deref(), Some("team-a"));
+    assert_eq!(binding.role_ref.kind, "ClusterRole");
+    assert_eq!(binding.role_ref.name, rbac::SERVER_CLUSTER_ROLE);
+    assert_eq!(
+        binding.role_ref.api_group.as_deref(),
+        Some("rbac.authorization.k8s.io")
+    );
+    let subjects = binding.subjects.expect("subjects");
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(subjects[0].kind, "ServiceAccount");
+    assert_eq!(subjects[0].name, "bao");
+    assert_eq!(subjects[0].namespace.as_deref(), Some("team-a"));
+    // The fixed ClusterRole it names: pods patch and nothing else.
+    let role = rbac::server_cluster_role();
+    assert_eq!(
+        role.metadata.name.as_deref(),
+        Some(rbac::SERVER_CLUSTER_ROLE)
+    );
+    let rules = role.rules.expect("rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].resources, Some(vec!["pods".to_string()]));
+    assert_eq!(rules[0].verbs, ["patch"]);
+}
+
+#[test]
+fn both_role_bindings_are_applied_after_the_role_and_before_the_statefulset() {
+    let order = build::build(&cluster("version: \"2.7.2\""), &facts()).in_apply_order();
+    let position = |kind: &str, name: &str| {
+        order
+            .iter()
+            .map(build::Desired::to_json)
+            .position(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} is applied"))
+    };
+    let role = position("Role", "bao-discovery");
+    let statefulset = position("StatefulSet", "bao");
+    for binding in ["bao-discovery", "bao-registration"] {
+        let at = position("RoleBinding", binding);
+        assert!(role < at && at < statefulset, "{binding} at {at}");
+    }
 }
 
 #[test]
@@ -349,7 +399,7 @@ fn an_http_route_exists_only_when_the_gateway_is_enabled() {
     let off = cluster("version: \"2.7.2\"\ngateway: {enabled: false}");
     assert!(build::build(&off, &facts()).http_route.is_none());
     let on = cluster(
-        "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com, path: /bao}",
+        "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com, path: /bao, podSelector: {matchLabels: {app: gateway}}}",
     );
     let route = build::build(&on, &facts()).http_route.expect("route");
     assert_eq!(route.spec.hostnames, ["bao.example.com"]);
@@ -439,7 +489,7 @@ proptest! {
             spec["configuration"]["raft"] = serde_json::json!({"performanceMultiplier": m});
         }
         if gateway {
-            spec["gateway"] = serde_json::json!({"enabled": true, "gatewayRef": {"name": "gw"}, "hostname": "bao.example.com"});
+            spec["gateway"] = serde_json::json!({"enabled": true, "gatewayRef": {"name": "gw"}, "hostname": "bao.example.com", "podSelector": {"matchLabels": {"app": "gw"}}});
         }
         let manifest = serde_json::json!({
             "apiVersion": "openbao.org/v1alpha1", "kind": "OpenBaoCluster",

@@ -23,7 +23,7 @@ use operator::{
             WEBHOOK_SERVICE,
         },
         deploy::{self, DeployOptions},
-        operator_rbac,
+        operator_rbac, pod_label_policy, rbac,
     },
     controller_posture,
 };
@@ -207,6 +207,8 @@ const POSTURE_KINDS: &[&str] = &[
     "ClusterRoleBinding",
     "Role",
     "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
 ];
 
 /// Asserts `left` and `right` hold the same objects, except the kinds in `only_left` which
@@ -572,6 +574,115 @@ fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_and_we
     );
 }
 
+/// `(apiGroups, resources, resourceNames, verbs)` of every rule of `rules` that names `resource`.
+fn grants(rules: &[k8s_openapi::api::rbac::v1::PolicyRule], resource: &str) -> Vec<Value> {
+    rules
+        .iter()
+        .filter(|r| {
+            r.resources
+                .as_ref()
+                .is_some_and(|rs| rs.iter().any(|x| x == resource))
+        })
+        .map(|r| json!([r.api_groups, r.resources, r.resource_names, r.verbs]))
+        .collect()
+}
+
+#[test]
+fn the_operator_holds_no_pod_write_verb_and_may_bind_only_the_openbao_server_role() {
+    let rules = operator_rbac::rules();
+    assert_eq!(
+        grants(&rules, "pods"),
+        [json!([[""], ["pods"], null, ["get", "list", "watch"]])]
+    );
+    assert_eq!(
+        grants(&rules, "clusterroles"),
+        [json!([
+            ["rbac.authorization.k8s.io"],
+            ["clusterroles"],
+            [rbac::SERVER_CLUSTER_ROLE],
+            ["bind"]
+        ])]
+    );
+    // `bind` and `escalate` appear nowhere else; no wildcard anywhere.
+    for rule in &rules {
+        let names = rule.resource_names.as_deref().unwrap_or_default();
+        if rule.verbs.iter().any(|v| v == "bind" || v == "escalate") {
+            assert_eq!(names, [rbac::SERVER_CLUSTER_ROLE], "{rule:?}");
+            assert_eq!(rule.verbs, ["bind"], "{rule:?}");
+        }
+        let all = serde_json::to_string(rule).unwrap();
+        assert!(!all.contains("\"*\""), "{all}");
+    }
+}
+
+#[test]
+fn the_manifests_ship_the_openbao_server_role_and_the_policy_confining_it() {
+    let manifests = deploy::build(&defaults());
+    assert_eq!(manifests.server_cluster_role, rbac::server_cluster_role());
+    let role = serde_json::to_value(&manifests.server_cluster_role).unwrap();
+    assert_eq!(role["metadata"]["name"], rbac::SERVER_CLUSTER_ROLE);
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}])
+    );
+
+    let policy = serde_json::to_value(&manifests.pod_label_policy).unwrap();
+    assert_eq!(policy["metadata"]["name"], pod_label_policy::POLICY);
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    assert_eq!(
+        spec["matchConstraints"],
+        json!({"resourceRules": [{
+            "apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["pods"]
+        }]})
+    );
+    let conditions: Vec<&str> = spec["matchConditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        conditions,
+        [
+            "namespace-service-account",
+            "not-kube-system",
+            "openbao-pod"
+        ]
+    );
+    assert_eq!(
+        spec["variables"],
+        json!([{
+            "name": "registrationLabels",
+            "expression": "['openbao-active', 'openbao-initialized', 'openbao-perf-standby', 'openbao-sealed', 'openbao-version']"
+        }])
+    );
+    // Each rule's message starts with its name, so a denial says which rule refused it.
+    let messages: Vec<&str> = spec["validations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["reason"], "Forbidden");
+            v["message"].as_str().unwrap()
+        })
+        .collect();
+    for (message, rule) in
+        messages
+            .iter()
+            .zip(["own-pod-only:", "registration-labels-only:", "labels-only:"])
+    {
+        assert!(message.starts_with(rule), "{message}");
+    }
+    assert_eq!(messages.len(), 3);
+
+    let binding = serde_json::to_value(&manifests.pod_label_policy_binding).unwrap();
+    assert_eq!(
+        binding["spec"],
+        json!({"policyName": pod_label_policy::POLICY, "validationActions": ["Deny"]})
+    );
+}
+
 #[test]
 fn the_network_policy_is_the_controller_policy_for_the_options() {
     let mut options = defaults();
@@ -634,6 +745,15 @@ fn the_documents_come_in_apply_order_with_the_policy_before_the_deployment() {
     let position = |name| files.iter().position(|f| *f == name).unwrap();
     assert_eq!(files[0], "namespace.yaml");
     assert!(position("network-policy.yaml") < position("deployment.yaml"));
+    // No OpenBao pod can exist before its ClusterRole and the policy confining it.
+    for file in [
+        "openbao-server-cluster-role.yaml",
+        "pod-label-policy.yaml",
+        "pod-label-policy-binding.yaml",
+    ] {
+        assert!(position(file) < position("deployment.yaml"), "{file}");
+    }
+    assert!(position("pod-label-policy.yaml") < position("pod-label-policy-binding.yaml"));
     assert_eq!(
         *files.last().unwrap(),
         "validating-webhook-configuration.yaml"
@@ -680,8 +800,9 @@ fn the_chart_renders_the_same_policies_and_rbac_as_the_kustomize_base() {
             .collect::<BTreeMap<_, _>>()
     };
     let (base_posture, chart_posture) = (pick(&base), pick(&chart));
-    // One policy, three ClusterRoles, two ClusterRoleBindings, one Role and RoleBinding.
-    assert_eq!(base_posture.len(), 8, "{:?}", base_posture.keys());
+    // One NetworkPolicy, four ClusterRoles, two ClusterRoleBindings, one Role and RoleBinding,
+    // the pod-label admission policy and its binding.
+    assert_eq!(base_posture.len(), 11, "{:?}", base_posture.keys());
     assert_same_objects(
         "kustomize base",
         &base_posture,

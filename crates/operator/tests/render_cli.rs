@@ -87,6 +87,7 @@ fn a_valid_example_renders_every_object_kind_in_apply_order() {
             "ServiceAccount",
             "Role",
             "RoleBinding",
+            "RoleBinding",
             "ConfigMap",
             "Service",
             "Service",

@@ -1,4 +1,5 @@
-//! The operator's own deployment, as pure builders: Namespace, identity and RBAC, the
+//! The operator's own deployment, as pure builders: Namespace, identity and RBAC (with the fixed
+//! ClusterRole the OpenBao pods are bound to and the admission policy that narrows it), the
 //! Deployment, its Services, the ValidatingWebhookConfiguration skeleton, the controller's
 //! NetworkPolicy and (with more than one replica) a PodDisruptionBudget.
 //!
@@ -12,8 +13,9 @@ use api::names;
 use k8s_openapi::{
     api::{
         admissionregistration::v1::{
-            RuleWithOperations, ServiceReference, ValidatingWebhook,
-            ValidatingWebhookConfiguration, WebhookClientConfig,
+            RuleWithOperations, ServiceReference, ValidatingAdmissionPolicy,
+            ValidatingAdmissionPolicyBinding, ValidatingWebhook, ValidatingWebhookConfiguration,
+            WebhookClientConfig,
         },
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
@@ -43,7 +45,7 @@ use super::{
         WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
     meta::{container_port, field_env, match_labels},
-    operator_rbac,
+    operator_rbac, pod_label_policy, rbac,
 };
 
 /// The image the manifests reference unless told otherwise: this crate's version.
@@ -67,6 +69,11 @@ pub const CONTAINER_NAME: &str = "operator";
 pub const WEBHOOK_NAME: &str = "openbaoclusters.openbao.org";
 /// UID and GID the operator runs as (distroless `nonroot`).
 pub const RUN_AS_USER: i64 = 65532;
+/// How long Kubernetes lets a stopping operator pod finish: the wait for critical work (the
+/// init timeout plus the deadline for storing its keys, 240 s) plus the reconcile drain (30 s)
+/// and the Lease release and server drain (20 s), rounded up. `cli::run` tests that it covers
+/// them.
+pub const TERMINATION_GRACE_PERIOD_SECONDS: i64 = 300;
 /// HTTPS port of the webhook Service (the API server calls it; it forwards to 9443).
 pub const WEBHOOK_SERVICE_PORT: i32 = 443;
 
@@ -201,6 +208,14 @@ pub struct OperatorManifests {
     pub role_binding: RoleBinding,
     /// GET on `/metrics`, for binding to the scraper (not bound here).
     pub metrics_reader_role: ClusterRole,
+    /// The OpenBao pods' pod-label write permission ([`rbac::server_cluster_role`]); the
+    /// operator binds it per cluster, in the cluster's namespace.
+    pub server_cluster_role: ClusterRole,
+    /// Confines what the OpenBao ServiceAccounts may change on pods
+    /// ([`pod_label_policy::policy`]).
+    pub pod_label_policy: ValidatingAdmissionPolicy,
+    /// Enforces `pod_label_policy` (`Deny`).
+    pub pod_label_policy_binding: ValidatingAdmissionPolicyBinding,
     /// 8080 and 8443.
     pub metrics_service: Service,
     /// 443 -> 9443, when the webhook is enabled.
@@ -232,8 +247,10 @@ fn document<T: Serialize>(file: &'static str, object: &T) -> Result<Document, se
 
 impl OperatorManifests {
     /// The objects in apply order: the Namespace, then the NetworkPolicy (so the operator pod
-    /// never runs unprotected), identity and RBAC, Services, the Deployment, the PDB, and the
-    /// webhook registration last (its backend exists by then).
+    /// never runs unprotected), identity and RBAC, the OpenBao pods' ClusterRole and the policy
+    /// confining it (both before the Deployment, so no OpenBao pod can exist without them),
+    /// Services, the Deployment, the PDB, and the webhook registration last (its backend exists
+    /// by then).
     pub fn documents(&self) -> Result<Vec<Document>, serde_yaml::Error> {
         let Self {
             namespace,
@@ -246,6 +263,9 @@ impl OperatorManifests {
             role,
             role_binding,
             metrics_reader_role,
+            server_cluster_role,
+            pod_label_policy,
+            pod_label_policy_binding,
             metrics_service,
             webhook_service,
             deployment,
@@ -266,6 +286,9 @@ impl OperatorManifests {
             document("role.yaml", role)?,
             document("role-binding.yaml", role_binding)?,
             document("metrics-reader-cluster-role.yaml", metrics_reader_role)?,
+            document("openbao-server-cluster-role.yaml", server_cluster_role)?,
+            document("pod-label-policy.yaml", pod_label_policy)?,
+            document("pod-label-policy-binding.yaml", pod_label_policy_binding)?,
             document("metrics-service.yaml", metrics_service)?,
         ];
         if let Some(service) = webhook_service {
@@ -298,6 +321,9 @@ pub fn build(options: &DeployOptions) -> OperatorManifests {
         role: role(options),
         role_binding: role_binding(options),
         metrics_reader_role: metrics_reader_role(),
+        server_cluster_role: rbac::server_cluster_role(),
+        pod_label_policy: pod_label_policy::policy(),
+        pod_label_policy_binding: pod_label_policy::binding(),
         metrics_service: metrics_service(options),
         webhook_service: options.webhook.then(|| webhook_service(options)),
         deployment: deployment(options),
@@ -625,6 +651,9 @@ pub fn deployment(options: &DeployOptions) -> Deployment {
                 }),
                 spec: Some(PodSpec {
                     service_account_name: Some(OPERATOR_NAME.to_string()),
+                    // A stopping operator finishes an initialization it started and stores its
+                    // keys before it exits (they exist nowhere else meanwhile).
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_PERIOD_SECONDS),
                     // The operator talks to the API server with its own token.
                     automount_service_account_token: Some(true),
                     // Service environment variables are not used and leak the namespace's

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod network_policy;
 pub mod operator_rbac;
 pub mod pdb;
+pub mod pod_label_policy;
 pub mod rbac;
 pub mod services;
 pub mod statefulset;
@@ -126,10 +127,13 @@ pub struct ClusterResources {
     pub jobs_network_policy: NetworkPolicy,
     /// Identity of the OpenBao pods.
     pub service_account: ServiceAccount,
-    /// Service registration and peer discovery permissions.
+    /// Peer discovery and service registration read permissions (pods get/list).
     pub role: Role,
     /// Binds `role` to `service_account`.
     pub role_binding: RoleBinding,
+    /// Binds the fixed pod-label ClusterRole ([`rbac::SERVER_CLUSTER_ROLE`]) to
+    /// `service_account` in this namespace: service registration's label writes.
+    pub registration_role_binding: RoleBinding,
     /// `config.hcl`.
     pub config_map: ConfigMap,
     /// Per-pod DNS names.
@@ -202,6 +206,7 @@ impl ClusterResources {
             service_account,
             role,
             role_binding,
+            registration_role_binding,
             config_map,
             headless_service,
             client_service,
@@ -215,6 +220,7 @@ impl ClusterResources {
             Desired::ServiceAccount(service_account),
             Desired::Role(role),
             Desired::RoleBinding(role_binding),
+            Desired::RoleBinding(registration_role_binding),
             Desired::ConfigMap(config_map),
             Desired::Service(headless_service),
             Desired::Service(client_service),
@@ -237,6 +243,7 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         service_account: rbac::service_account(cluster),
         role: rbac::role(cluster),
         role_binding: rbac::role_binding(cluster),
+        registration_role_binding: rbac::registration_role_binding(cluster),
         config_map,
         headless_service: services::headless(cluster),
         client_service: services::client(cluster),

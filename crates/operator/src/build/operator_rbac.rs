@@ -1,11 +1,18 @@
 //! The operator's own least-privilege ClusterRole, generated here and committed under
 //! `deploy/rbac/`. Every rule names the stage that needs it; nothing is granted "just in case".
+//!
+//! The operator holds no write verb on pods. The OpenBao pods' label writes come from the fixed
+//! ClusterRole [`rbac::SERVER_CLUSTER_ROLE`], which the operator may only `bind` (by name):
+//! Kubernetes' escalation check accepts a RoleBinding when the creator may bind its role, so the
+//! operator need not hold what that role grants.
 
 use api::names;
 use k8s_openapi::{
     api::rbac::v1::{ClusterRole, PolicyRule},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
+
+use super::rbac;
 
 /// Name of the operator's ClusterRole (and its binding).
 pub const CLUSTER_ROLE: &str = "openbao-operator";
@@ -20,6 +27,13 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
         resources: Some(resources.iter().map(|r| r.to_string()).collect()),
         verbs: verbs.iter().map(|v| v.to_string()).collect(),
         ..PolicyRule::default()
+    }
+}
+
+fn named_rule(group: &str, resources: &[&str], names: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        resource_names: Some(names.iter().map(|n| n.to_string()).collect()),
+        ..rule(group, resources, verbs)
     }
 }
 
@@ -48,6 +62,14 @@ pub fn rules() -> Vec<PolicyRule> {
             &["roles", "rolebindings"],
             MANAGE,
         ),
+        // The per-cluster RoleBinding to the OpenBao pods' fixed ClusterRole: `bind` on that one
+        // name instead of holding its pod write verbs (see the module docs).
+        named_rule(
+            "rbac.authorization.k8s.io",
+            &["clusterroles"],
+            &[rbac::SERVER_CLUSTER_ROLE],
+            &["bind"],
+        ),
         rule("gateway.networking.k8s.io", &["httproutes"], MANAGE),
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
@@ -58,9 +80,9 @@ pub fn rules() -> Vec<PolicyRule> {
             &["persistentvolumeclaims"],
             &["get", "list", "watch", "delete"],
         ),
-        // Member status; and Kubernetes only lets the operator grant the OpenBao pods' Role
-        // (pods get/list/watch/patch/update) if it holds those permissions itself.
-        rule("", &["pods"], &["get", "list", "watch", "patch", "update"]),
+        // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
+        // Role (pods get/list) because it holds those verbs itself. No write verb.
+        rule("", &["pods"], &["get", "list", "watch"]),
         // Events.
         rule("", &["events"], &["create", "patch"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),

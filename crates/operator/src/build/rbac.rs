@@ -1,13 +1,49 @@
-//! Identity and permissions of the OpenBao pods: a ServiceAccount and a namespaced Role that lets
-//! OpenBao's Kubernetes service registration label its own pod and go-discover list peers.
-//! Nothing cluster-wide is granted.
+//! Identity and permissions of the OpenBao pods: a ServiceAccount, a namespaced read-only Role
+//! for peer discovery and service registration's pod lookup, and a RoleBinding (in the
+//! cluster's namespace) to the one fixed ClusterRole [`SERVER_CLUSTER_ROLE`] that lets OpenBao's
+//! Kubernetes service registration label its pod.
+//!
+//! Why the write permission comes from a fixed ClusterRole: Kubernetes only lets a subject create
+//! a Role granting what it holds itself, unless it may `bind` the referenced role. Granting the
+//! pods' pod-write permission through a Role would force the operator to hold pods patch/update
+//! cluster-wide; instead the operator may `bind` exactly this ClusterRole (by name) and holds no
+//! pod write verb at all. The ValidatingAdmissionPolicy of [`super::pod_label_policy`] narrows
+//! what the binding allows to the pod's own service-registration labels.
 
-use k8s_openapi::api::{
-    core::v1::ServiceAccount,
-    rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
+use api::names;
+use k8s_openapi::{
+    api::{
+        core::v1::ServiceAccount,
+        rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding, RoleRef, Subject},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
 use super::{ValidatedCluster, meta::object_meta};
+
+/// The fixed ClusterRole with the OpenBao pods' write permission on pods, shipped with the
+/// operator's manifests and bound per cluster in the cluster's namespace only.
+pub const SERVER_CLUSTER_ROLE: &str = "openbao-operator-openbao-server";
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The verbs OpenBao needs on pods in its own namespace to read them: `list` for peer discovery
+/// (`retry_join` with `provider=k8s`), `get` for service registration's lookup of its own pod
+/// at start. Neither watches.
+pub const POD_READ_VERBS: [&str; 2] = ["get", "list"];
+
+/// The verb OpenBao's service registration writes its pod's labels with: a JSON patch (it never
+/// sends a full update).
+pub const POD_WRITE_VERBS: [&str; 1] = ["patch"];
+
+fn pods_rule(verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["pods".to_string()]),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..PolicyRule::default()
+    }
+}
 
 /// The pods' ServiceAccount.
 pub fn service_account(cluster: &ValidatedCluster) -> ServiceAccount {
@@ -17,20 +53,20 @@ pub fn service_account(cluster: &ValidatedCluster) -> ServiceAccount {
     }
 }
 
-/// The verbs OpenBao needs on pods in its own namespace: get/list/watch for peer discovery
-/// (`retry_join` with `provider=k8s`), get/patch/update for service registration labels.
-pub const POD_VERBS: [&str; 5] = ["get", "list", "watch", "patch", "update"];
-
-/// Role for service registration and peer discovery (pods in this namespace only).
+/// Read-only Role for peer discovery and service registration (pods in this namespace only).
 pub fn role(cluster: &ValidatedCluster) -> Role {
     Role {
         metadata: object_meta(cluster, cluster.names().role()),
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec![String::new()]),
-            resources: Some(vec!["pods".to_string()]),
-            verbs: POD_VERBS.iter().map(|v| v.to_string()).collect(),
-            ..PolicyRule::default()
-        }]),
+        rules: Some(vec![pods_rule(&POD_READ_VERBS)]),
+    }
+}
+
+fn pods_subject(cluster: &ValidatedCluster) -> Subject {
+    Subject {
+        kind: "ServiceAccount".to_string(),
+        name: cluster.names().service_account(),
+        namespace: Some(cluster.namespace().to_string()),
+        api_group: None,
     }
 }
 
@@ -40,15 +76,38 @@ pub fn role_binding(cluster: &ValidatedCluster) -> RoleBinding {
     RoleBinding {
         metadata: object_meta(cluster, names.role()),
         role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_string()),
+            api_group: Some(RBAC_GROUP.to_string()),
             kind: "Role".to_string(),
             name: names.role(),
         },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_string(),
-            name: names.service_account(),
-            namespace: Some(cluster.namespace().to_string()),
-            api_group: None,
-        }]),
+        subjects: Some(vec![pods_subject(cluster)]),
+    }
+}
+
+/// Binds [`SERVER_CLUSTER_ROLE`] to the pods' ServiceAccount. A RoleBinding (not a
+/// ClusterRoleBinding), so the grant holds in the cluster's namespace only.
+pub fn registration_role_binding(cluster: &ValidatedCluster) -> RoleBinding {
+    RoleBinding {
+        metadata: object_meta(cluster, cluster.names().registration_role_binding()),
+        role_ref: RoleRef {
+            api_group: Some(RBAC_GROUP.to_string()),
+            kind: "ClusterRole".to_string(),
+            name: SERVER_CLUSTER_ROLE.to_string(),
+        },
+        subjects: Some(vec![pods_subject(cluster)]),
+    }
+}
+
+/// [`SERVER_CLUSTER_ROLE`]: pods patch, nothing else. It grants nothing until a RoleBinding
+/// binds it in a namespace; the operator creates exactly one per cluster.
+pub fn server_cluster_role() -> ClusterRole {
+    ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(SERVER_CLUSTER_ROLE.to_string()),
+            labels: Some(names::operator_pod_labels()),
+            ..ObjectMeta::default()
+        },
+        rules: Some(vec![pods_rule(&POD_WRITE_VERBS)]),
+        aggregation_rule: None,
     }
 }

@@ -10,6 +10,9 @@ pub mod bao;
 use std::{future::Future, time::Duration};
 
 use api::OpenBaoCluster;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::{
     api::{
         core::v1::{Namespace, ServiceAccount},
@@ -22,7 +25,10 @@ use kube::{
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use localcluster::{ControlPlane, TestNamespace};
-use operator::{build::operator_rbac, reconcile};
+use operator::{
+    build::{operator_rbac, pod_label_policy, rbac},
+    reconcile,
+};
 use tokio::sync::OnceCell;
 
 /// Namespace the operator "runs" in (its ServiceAccount lives here).
@@ -187,10 +193,33 @@ pub async fn install(cp: &ControlPlane) {
             api_group: None,
         }]),
     };
-    Api::<ClusterRoleBinding>::all(client)
+    Api::<ClusterRoleBinding>::all(client.clone())
         .patch(operator_rbac::CLUSTER_ROLE, &ssa, &Patch::Apply(&binding))
         .await
         .expect("operator ClusterRoleBinding");
+
+    // What the OpenBao pods rely on cluster-wide, as deploy/ ships it: the ClusterRole their
+    // service registration is bound to, and the policy that limits it to the registration
+    // labels (so every e2e run proves real OpenBao gets past it).
+    let server_role = rbac::server_cluster_role();
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(client.clone())
+        .patch(rbac::SERVER_CLUSTER_ROLE, &ssa, &Patch::Apply(&server_role))
+        .await
+        .expect("OpenBao server ClusterRole");
+    let policy = pod_label_policy::policy();
+    Api::<ValidatingAdmissionPolicy>::all(client.clone())
+        .patch(&policy.name_any(), &ssa, &Patch::Apply(&policy))
+        .await
+        .expect("pod label ValidatingAdmissionPolicy");
+    let policy_binding = pod_label_policy::binding();
+    Api::<ValidatingAdmissionPolicyBinding>::all(client)
+        .patch(
+            &policy_binding.name_any(),
+            &ssa,
+            &Patch::Apply(&policy_binding),
+        )
+        .await
+        .expect("pod label ValidatingAdmissionPolicyBinding");
 }
 
 fn start_operator(cp: &'static ControlPlane) {
