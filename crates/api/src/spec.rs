@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule};
+use k8s_openapi::{
+    api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule},
+    apimachinery::pkg::apis::meta::v1::LabelSelector,
+};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,7 +58,10 @@ pub struct OpenBaoClusterSpec {
     #[schemars(range(min = 1, max = 9))]
     pub replicas: i32,
 
-    /// Stop reconciling: while true the operator changes nothing and reports phase Paused.
+    /// Stop reconciling the workload: while true the operator changes nothing about the
+    /// StatefulSet, Services, configuration or OpenBao itself, and reports phase Paused. The
+    /// security objects (NetworkPolicies, the pods' Role and RoleBindings) are still repaired,
+    /// so pausing never leaves the posture open.
     #[serde(default)]
     pub paused: bool,
 
@@ -435,6 +441,12 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub listener_name: Option<String>,
+    /// Labels of the Gateway's proxy pods. Required when the Gateway is in the cluster's own
+    /// namespace (gatewayRef.namespace unset or equal to it): port 8200 is then opened to those
+    /// pods only, never to every pod of the namespace. Ignored when the Gateway is in another
+    /// namespace (that whole namespace is admitted). An extension of this operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
 }
 
 fn default_path() -> String {
@@ -449,7 +461,8 @@ pub struct GatewayRef {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// Namespace of the Gateway; the cluster's namespace when unset. Ingress to 8200 is allowed
-    /// from this namespace.
+    /// from this namespace, or, when it is the cluster's own, only from the pods that
+    /// spec.gateway.podSelector selects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 63),
@@ -661,5 +674,16 @@ impl OpenBaoClusterSpec {
     /// The gateway settings when the gateway is enabled.
     pub fn enabled_gateway(&self) -> Option<&GatewaySpec> {
         self.gateway.as_ref().filter(|g| g.enabled)
+    }
+}
+
+impl GatewaySpec {
+    /// Whether the Gateway lives in `namespace` (the cluster's): its `gatewayRef.namespace` is
+    /// unset or equal to it.
+    pub fn shares_namespace(&self, namespace: &str) -> bool {
+        self.gateway_ref
+            .as_ref()
+            .and_then(|r| r.namespace.as_deref())
+            .is_none_or(|ns| ns == namespace)
     }
 }

@@ -1582,6 +1582,7 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     validate_network(&spec.network, &mut errs);
     if let Some(gateway) = spec.enabled_gateway() {
         validate_gateway(gateway, &mut errs);
+        validate_gateway_peer(cluster, gateway, &mut errs);
     }
     validate_service(&spec.service, &mut errs);
     if let Some(backup) = &spec.backup {
@@ -2281,6 +2282,49 @@ fn validate_label_selector(selector: &LabelSelector, path: &str, errs: &mut Vali
     }
 }
 
+/// A Gateway in the cluster's own namespace must name its pods: admitting "the Gateway's
+/// namespace" would then open 8200 to every pod of the cluster's namespace.
+fn validate_gateway_peer(
+    cluster: &OpenBaoCluster,
+    gateway: &GatewaySpec,
+    errs: &mut ValidationErrors,
+) {
+    if gateway.gateway_ref.is_none() {
+        // Reported as a missing gatewayRef.name; where the Gateway lives is unknown yet.
+        return;
+    }
+    let namespace = cluster.metadata.namespace.as_deref().unwrap_or("default");
+    match &gateway.pod_selector {
+        Some(selector) => {
+            validate_label_selector(selector, "spec.gateway.podSelector", errs);
+            let empty = selector.match_labels.as_ref().is_none_or(|l| l.is_empty())
+                && selector
+                    .match_expressions
+                    .as_ref()
+                    .is_none_or(|e| e.is_empty());
+            if empty && gateway.shares_namespace(namespace) {
+                errs.add(
+                    "spec.gateway.podSelector",
+                    "{}",
+                    "must select the Gateway's proxy pods by at least one label: an empty \
+                     selector would open port 8200 to every pod in the cluster's namespace",
+                );
+            }
+        }
+        None if gateway.shares_namespace(namespace) => errs.add(
+            "spec.gateway.podSelector",
+            "",
+            format!(
+                "required when the Gateway is in the cluster's own namespace {namespace:?} \
+                 (spec.gateway.gatewayRef.namespace unset or equal to it): give the labels of the \
+                 Gateway's proxy pods, or set spec.gateway.gatewayRef.namespace to the Gateway's \
+                 namespace; without either, port 8200 would be open to every pod in {namespace:?}"
+            ),
+        ),
+        None => {}
+    }
+}
+
 fn validate_gateway(gateway: &GatewaySpec, errs: &mut ValidationErrors) {
     match &gateway.gateway_ref {
         Some(r) if !r.name.is_empty() => {
@@ -2536,6 +2580,10 @@ fn validate_configuration(configuration: &Configuration, errs: &mut ValidationEr
     }
 }
 
+/// An `apiServerCIDR` with a shorter prefix than this is warned about: it no longer names the
+/// API server but a network.
+pub const API_SERVER_CIDR_WARN_PREFIX: u8 = 16;
+
 /// Legal but risky settings of `cluster`, one sentence each, naming the field path. The
 /// webhook returns them as admission warnings and `render` prints them.
 pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
@@ -2561,6 +2609,16 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
              kube-system namespace; set it to false unless your CNI or DNS health checks need it"
                 .to_string(),
         );
+    }
+    if let Some(cidr) = &spec.network.api_server_cidr
+        && let Ok(net) = cidr.parse::<ipnet::IpNet>()
+        && net.prefix_len() < API_SERVER_CIDR_WARN_PREFIX
+    {
+        out.push(format!(
+            "spec.network.apiServerCIDR: {cidr:?} is wider than a /{API_SERVER_CIDR_WARN_PREFIX}: \
+             the OpenBao pods may open connections to every address in it on 443 and 6443; \
+             use the API server's own address (/32 or /128) or its smallest covering range"
+        ));
     }
     match spec.tls.mode {
         TlsMode::External => {

@@ -200,3 +200,27 @@ fn retention_bounds_count_and_age() {
         });
     }
 }
+
+#[test]
+fn a_gateway_in_the_clusters_own_namespace_must_select_its_pods() {
+    // The fixture's gateway lives in gateway-system; move it to the cluster's namespace.
+    assert_invalid_at("spec.gateway.podSelector", |v| {
+        remove(v, "/spec/gateway/gatewayRef/namespace")
+    });
+    assert_invalid_at("spec.gateway.podSelector", |v| {
+        let ns = v["metadata"]["namespace"].clone();
+        set(v, "/spec/gateway/gatewayRef/namespace", ns)
+    });
+    assert_invalid_at("spec.gateway.podSelector", |v| {
+        remove(v, "/spec/gateway/gatewayRef/namespace");
+        set(v, "/spec/gateway/podSelector", json!({}));
+    });
+    assert_valid_with(|v| {
+        remove(v, "/spec/gateway/gatewayRef/namespace");
+        set(
+            v,
+            "/spec/gateway/podSelector",
+            json!({"matchLabels": {"app": "gateway"}}),
+        );
+    });
+}

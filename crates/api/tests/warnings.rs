@@ -116,3 +116,17 @@ fn an_exposed_service_without_ingress_rules_is_named() {
     });
     assert_warns(&w, "spec.service.type");
 }
+
+#[test]
+fn an_api_server_cidr_wider_than_a_slash_sixteen_is_named() {
+    let w = warnings_with(|v| set(v, "/spec/network/apiServerCIDR", json!("10.0.0.0/8")));
+    assert_warns(&w, "spec.network.apiServerCIDR");
+    for narrow in ["10.96.0.1/32", "10.96.0.0/16", "fd00::1/128"] {
+        let w = warnings_with(|v| set(v, "/spec/network/apiServerCIDR", json!(narrow)));
+        assert!(
+            !w.iter()
+                .any(|w| w.starts_with("spec.network.apiServerCIDR")),
+            "{narrow}: {w:#?}"
+        );
+    }
+}

@@ -58,6 +58,7 @@ pub use compile::validate_port_name;
 pub use error::{FieldError, FlowError, LoadError, LoadErrors, ObjectRef};
 pub use k8s::{namespace_from_k8s, pod_from_k8s};
 pub use model::{ContainerPort, Namespace, Pod, Protocol};
+pub use selector::{label_selector_matches, labels_selected_by};
 pub use verdict::{Direction, DirectionVerdict, Endpoint, Flow, FlowPort, RuleRef, Verdict};
 pub use world::{
     DEFAULT_NAMESPACE, Matrix, MatrixEntry, NAMESPACE_NAME_LABEL, NamespacedName, PodId, PolicyId,

@@ -98,6 +98,47 @@ impl Selector {
     }
 }
 
+/// Whether `selector` selects a pod with `labels`, with the API server's semantics; an invalid
+/// selector (unknown operator, missing values) is an error naming the field under `path`.
+pub fn label_selector_matches(
+    selector: &LabelSelector,
+    labels: &BTreeMap<String, String>,
+    path: &str,
+) -> Result<bool, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let compiled = Selector::compile(selector, path, &mut errors);
+    if errors.is_empty() {
+        Ok(compiled.matches(labels))
+    } else {
+        Err(errors)
+    }
+}
+
+/// A label set that `selector` selects (the smallest one: matchLabels, the first value of each
+/// `In`, a placeholder value for `Exists`), for building synthetic pods. Selectors that no label
+/// set satisfies (`In` and `DoesNotExist` on one key) give a set they do not select.
+pub fn labels_selected_by(selector: &LabelSelector) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = selector.match_labels.clone().unwrap_or_default();
+    for expr in selector.match_expressions.iter().flatten() {
+        match expr.operator.as_str() {
+            "In" => {
+                if let Some(value) = expr.values.as_ref().and_then(|v| v.first()) {
+                    labels
+                        .entry(expr.key.clone())
+                        .or_insert_with(|| value.clone());
+                }
+            }
+            "Exists" => {
+                labels
+                    .entry(expr.key.clone())
+                    .or_insert_with(|| "present".to_string());
+            }
+            _ => {}
+        }
+    }
+    labels
+}
+
 #[cfg(test)]
 mod tests {
     use super::Selector;
@@ -131,6 +172,28 @@ mod tests {
             match_expressions: Some(exprs),
             match_labels: None,
         })
+    }
+
+    #[test]
+    fn the_example_labels_of_a_selector_are_selected_by_it() {
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("app", "gw")])),
+            match_expressions: Some(vec![
+                expr("tier", "In", &["edge", "core"]),
+                expr("zone", "Exists", &[]),
+                expr("debug", "DoesNotExist", &[]),
+                expr("team", "NotIn", &["x"]),
+            ]),
+        };
+        let example = super::labels_selected_by(&selector);
+        assert_eq!(
+            super::label_selector_matches(&selector, &example, "s"),
+            Ok(true)
+        );
+        assert_eq!(
+            super::label_selector_matches(&selector, &labels(&[("app", "gw")]), "s"),
+            Ok(false)
+        );
     }
 
     #[test]

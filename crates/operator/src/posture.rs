@@ -13,7 +13,9 @@ use std::{collections::BTreeMap, fmt, net::IpAddr};
 use serde::Deserialize;
 
 use api::names::{self, ClusterNames};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::{
+    api::networking::v1::NetworkPolicy, apimachinery::pkg::apis::meta::v1::LabelSelector,
+};
 use netpol::{
     Cidr, Direction, DirectionVerdict, Endpoint, Flow, FlowPort, Namespace, Pod, Protocol,
     WorldBuilder,
@@ -88,6 +90,8 @@ pub struct Context {
     namespace: String,
     operator_namespace: String,
     gateway_namespace: Option<String>,
+    /// The Gateway's pods, when it shares the cluster's namespace (only they are admitted).
+    gateway_pods: Option<LabelSelector>,
     kube_system_ingress: bool,
     dns_namespace: String,
     api_server: Option<Cidr>,
@@ -105,6 +109,10 @@ impl Context {
             gateway_namespace: spec
                 .enabled_gateway()
                 .map(|_| build::http_route::gateway_namespace(cluster)),
+            gateway_pods: spec
+                .enabled_gateway()
+                .filter(|g| g.shares_namespace(cluster.namespace()))
+                .map(|g| g.pod_selector.clone().unwrap_or_default()),
             kube_system_ingress: spec.network.kube_system_ingress,
             dns_namespace: spec.network.dns_namespace.clone(),
             api_server: build::api_server_cidr(cluster, facts).and_then(|c| Cidr::parse(&c).ok()),
@@ -254,6 +262,14 @@ pub const ROWS: &[Row] = &[
             ctx.gateway_namespace
                 .as_deref()
                 .is_some_and(|ns| peer.in_namespace(ns))
+                && ctx.gateway_pods.as_ref().is_none_or(|selector| {
+                    netpol::label_selector_matches(
+                        selector,
+                        &peer.labels,
+                        "spec.gateway.podSelector",
+                    )
+                    .unwrap_or(false)
+                })
         },
         ports: Ports::Only(API),
     },
@@ -454,7 +470,10 @@ pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
             Role::Gateway,
             &gateway_ns,
             "gateway-proxy",
-            BTreeMap::from([("app".to_string(), "gateway".to_string())]),
+            ctx.gateway_pods.as_ref().map_or_else(
+                || BTreeMap::from([("app".to_string(), "gateway".to_string())]),
+                netpol::labels_selected_by,
+            ),
             next_ip(),
         ),
         pod(

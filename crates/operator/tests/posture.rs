@@ -485,3 +485,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_gateway_in_the_clusters_namespace_admits_only_its_own_pods_on_8200() {
+    let c = cluster(
+        r#"
+apiVersion: openbao.org/v1alpha1
+kind: OpenBaoCluster
+metadata: {name: bao, namespace: team-a, uid: 6f1c2a40-0000-4000-8000-000000000001}
+spec:
+  version: "2.7.2"
+  gateway:
+    enabled: true
+    gatewayRef: {name: public}
+    hostname: bao.example.com
+    podSelector: {matchLabels: {app: edge-gateway}}
+"#,
+    );
+    assert_verified(&c, &facts());
+    let report = posture::verify(&c, &facts()).expect("verify runs");
+    let to_8200 = |role: posture::Role| {
+        report
+            .checks
+            .iter()
+            .find(|check| {
+                check.from.role == role
+                    && check.to.role == posture::Role::OpenBao
+                    && check.port == 8200
+            })
+            .unwrap_or_else(|| panic!("a check from {role:?} to OpenBao on 8200"))
+            .actual
+    };
+    assert!(
+        to_8200(posture::Role::Gateway),
+        "the Gateway's pods reach 8200"
+    );
+    assert!(
+        !to_8200(posture::Role::Unrelated),
+        "another pod of the same namespace does not"
+    );
+}

@@ -10,7 +10,10 @@ use k8s_openapi::{
         IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule,
         NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
     },
-    apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+    apimachinery::pkg::{
+        apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
+        util::intstr::IntOrString,
+    },
 };
 
 use super::{
@@ -42,6 +45,33 @@ pub fn pods_peer(pods: LabelSelector) -> NetworkPolicyPeer {
         pod_selector: Some(pods),
         ..NetworkPolicyPeer::default()
     }
+}
+
+/// The Gateway's peer: its whole namespace when that is another namespace; only its pods
+/// (`spec.gateway.podSelector`) when it shares the cluster's namespace, so 8200 is never open to
+/// every pod there. Validation requires the selector in that case; without one (a spec that
+/// bypassed validation) the peer selects nothing rather than everything.
+pub fn gateway_peer(cluster: &ValidatedCluster, gateway: &api::GatewaySpec) -> NetworkPolicyPeer {
+    if !gateway.shares_namespace(cluster.namespace()) {
+        return namespace_peer(&http_route::gateway_namespace(cluster));
+    }
+    // A label required and forbidden at once: valid for the API server, matched by no pod.
+    pods_peer(
+        gateway
+            .pod_selector
+            .clone()
+            .unwrap_or_else(|| LabelSelector {
+                match_labels: Some(std::collections::BTreeMap::from([(
+                    names::LABEL_NAME.to_string(),
+                    "gateway".to_string(),
+                )])),
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: names::LABEL_NAME.to_string(),
+                    operator: "DoesNotExist".to_string(),
+                    values: None,
+                }]),
+            }),
+    )
 }
 
 /// A peer of every pod in the namespace `namespace`.
@@ -146,11 +176,10 @@ pub fn cluster_policy(
         ),
     ];
     // in | the Gateway's namespace, only when spec.gateway.enabled | 8200/TCP
-    if spec.enabled_gateway().is_some() {
+    // (only the Gateway's own pods when it shares the cluster's namespace)
+    if let Some(gateway) = spec.enabled_gateway() {
         ingress_rules.push(ingress(
-            Some(vec![namespace_peer(&http_route::gateway_namespace(
-                cluster,
-            ))]),
+            Some(vec![gateway_peer(cluster, gateway)]),
             Some(vec![tcp(api_port)]),
         ));
     }
