@@ -1,0 +1,138 @@
+//! `spec.backup`: the schedule, the snapshot target, retention and the backup Jobs' egress.
+
+use super::ValidationErrors;
+use super::checks::{HOUR, check_secret_ref, check_token, check_url};
+use super::network::validate_egress_rules;
+use super::rules;
+use crate::spec::{BackupProvider, BackupSpec};
+
+pub(super) fn validate_backup(backup: &BackupSpec, errs: &mut ValidationErrors) {
+    if let Err(why) = rules::parse_cron(&backup.schedule) {
+        errs.add(
+            "spec.backup.schedule",
+            &backup.schedule,
+            format!(
+                "{why}; must be a 5-field cron expression (minute hour day-of-month month \
+                 day-of-week, in UTC) such as \"0 */6 * * *\", or @hourly, @daily, @weekly, \
+                 @monthly or @yearly"
+            ),
+        );
+    }
+    let target = &backup.target;
+    let p = "spec.backup.target";
+    match target.provider {
+        BackupProvider::Filesystem => match target.path_prefix.as_deref() {
+            None | Some("") => errs.add(
+                format!("{p}.pathPrefix"),
+                "",
+                "required when provider is filesystem: an absolute directory such as /backups",
+            ),
+            Some(prefix) if !prefix.starts_with('/') => errs.add(
+                format!("{p}.pathPrefix"),
+                prefix,
+                "must be an absolute path (starting with '/') when provider is filesystem",
+            ),
+            Some(prefix) if prefix.split('/').any(|seg| seg == "..") => errs.add(
+                format!("{p}.pathPrefix"),
+                prefix,
+                "must not contain '..' segments",
+            ),
+            Some(_) => {}
+        },
+        provider => {
+            let name = match provider {
+                BackupProvider::S3 => "s3",
+                BackupProvider::Gcs => "gcs",
+                BackupProvider::Azure => "azure",
+                BackupProvider::Filesystem => "filesystem",
+            };
+            match target.bucket.as_deref() {
+                None | Some("") => errs.add(
+                    format!("{p}.bucket"),
+                    "",
+                    format!(
+                        "required when provider is {name}: the {}",
+                        if provider == BackupProvider::Azure {
+                            "container name"
+                        } else {
+                            "bucket name"
+                        }
+                    ),
+                ),
+                Some(bucket) => {
+                    let checked = match provider {
+                        BackupProvider::Gcs => rules::check_gcs_bucket_name(bucket),
+                        BackupProvider::Azure => rules::check_azure_container_name(bucket),
+                        _ => rules::check_s3_bucket_name(bucket),
+                    };
+                    if let Err(why) = checked {
+                        errs.add(
+                            format!("{p}.bucket"),
+                            bucket,
+                            format!("must be a valid {name} bucket name: {why}"),
+                        );
+                    }
+                }
+            }
+            if let Some(prefix) = &target.path_prefix
+                && prefix.chars().any(char::is_control)
+            {
+                errs.add(
+                    format!("{p}.pathPrefix"),
+                    prefix,
+                    "must not contain control characters",
+                );
+            }
+        }
+    }
+    if let Some(endpoint) = &target.endpoint {
+        check_url(
+            errs,
+            &format!("{p}.endpoint"),
+            endpoint,
+            "https://s3.eu-west-1.amazonaws.com",
+        );
+    }
+    if let Some(region) = &target.region {
+        check_token(
+            errs,
+            &format!("{p}.region"),
+            region,
+            "a region such as eu-west-1",
+        );
+    }
+    if let Some(secret) = &target.credentials_secret_ref {
+        check_secret_ref(errs, &format!("{p}.credentialsSecretRef"), secret);
+    }
+    if let Some(retention) = &backup.retention {
+        if let Some(count) = retention.max_count
+            && !(1..=10000).contains(&count)
+        {
+            errs.add(
+                "spec.backup.retention.maxCount",
+                count,
+                "must be between 1 and 10000",
+            );
+        }
+        if let Some(age) = &retention.max_age {
+            let path = "spec.backup.retention.maxAge";
+            match rules::parse_go_duration(age) {
+                Err(why) => errs.add(
+                    path,
+                    age,
+                    format!("{why}; must be a duration of at least 1h, such as 168h or 720h"),
+                ),
+                Ok(d) if d < HOUR => errs.add(
+                    path,
+                    age,
+                    "must be at least 1h, so a snapshot is not deleted before the next one is \
+                     taken",
+                ),
+                Ok(_) => {}
+            }
+        }
+    }
+    if let Some(list) = &backup.egress_rules {
+        validate_egress_rules(list, "spec.backup.egressRules", errs);
+    }
+}

@@ -1,0 +1,188 @@
+//! `warnings()`: legal but risky settings, reported as admission warnings and by `render`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
+
+use super::rules;
+use crate::spec::{BackupProvider, OpenBaoCluster, ServiceType, TlsMode, UnsealType};
+
+/// An `apiServerCIDR` with a shorter prefix than this is warned about: it no longer names the
+/// API server but a network.
+pub const API_SERVER_CIDR_WARN_PREFIX: u8 = 16;
+
+/// Legal but risky settings of `cluster`, one sentence each, naming the field path. The
+/// webhook returns them as admission warnings and `render` prints them.
+pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
+    let spec = &cluster.spec;
+    let mut out = Vec::new();
+    if spec.replicas == 1 {
+        out.push(
+            "spec.replicas: 1 member gives no high availability; use 3 or 5 in production"
+                .to_string(),
+        );
+    } else if spec.replicas > 1 && spec.replicas % 2 == 0 {
+        out.push(format!(
+            "spec.replicas: {} is even; Raft needs a majority, so {} members tolerate no more \
+             failures than {}; use an odd number",
+            spec.replicas,
+            spec.replicas,
+            spec.replicas - 1
+        ));
+    }
+    if spec.network.kube_system_ingress {
+        out.push(
+            "spec.network.kubeSystemIngress: true admits traffic on every port from the \
+             kube-system namespace; set it to false unless your CNI or DNS health checks need it"
+                .to_string(),
+        );
+    }
+    if let Some(cidr) = &spec.network.api_server_cidr
+        && let Ok(net) = cidr.parse::<ipnet::IpNet>()
+        && net.prefix_len() < API_SERVER_CIDR_WARN_PREFIX
+    {
+        out.push(format!(
+            "spec.network.apiServerCIDR: {cidr:?} is wider than a /{API_SERVER_CIDR_WARN_PREFIX}: \
+             the OpenBao pods may open connections to every address in it on 443 and 6443; \
+             use the API server's own address (/32 or /128) or its smallest covering range"
+        ));
+    }
+    match spec.tls.mode {
+        TlsMode::External => {
+            out.push(format!(
+                "spec.tls.mode: External: you provide and renew the certificate in Secret {:?}; \
+                 the operator does not rotate it, and if its CA is self-signed, distributing \
+                 ca.crt to clients is up to you",
+                spec.tls.external_secret_name.as_deref().unwrap_or_default()
+            ));
+            if !spec.tls.extra_sans.is_empty() {
+                out.push(
+                    "spec.tls.extraSANs: ignored when spec.tls.mode is External; put the names \
+                     in your certificate"
+                        .to_string(),
+                );
+            }
+        }
+        TlsMode::OperatorManaged => {
+            if spec.tls.external_secret_name.is_some() {
+                out.push(
+                    "spec.tls.externalSecretName: ignored unless spec.tls.mode is External"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    if spec.unseal.type_ != UnsealType::Static && spec.network.egress_rules.is_empty() {
+        out.push(format!(
+            "spec.network.egressRules: spec.unseal.type is {} but there are no egress rules; \
+             the default-deny posture blocks the pods from reaching the seal's endpoint, so \
+             add an egress rule for it",
+            spec.unseal.type_.as_str()
+        ));
+    }
+    if spec.unseal.type_ == UnsealType::Transit && spec.unseal.credentials_secret_ref.is_none() {
+        out.push(
+            "spec.unseal.credentialsSecretRef: the transit seal needs a token (VAULT_TOKEN); \
+             without a credentials Secret OpenBao cannot authenticate to the transit server"
+                .to_string(),
+        );
+    }
+    if spec.service.type_ != ServiceType::ClusterIP && spec.network.ingress_rules.is_empty() {
+        out.push(format!(
+            "spec.service.type: {} exposes the Service, but the NetworkPolicy admits no outside \
+             traffic until you add spec.network.ingressRules",
+            spec.service.type_.as_str()
+        ));
+    }
+    for (i, rule) in spec.network.ingress_rules.iter().enumerate() {
+        let path = format!("spec.network.ingressRules[{i}]");
+        let peers = rule.from.as_deref().unwrap_or_default();
+        if peers.is_empty() {
+            out.push(format!(
+                "{path}.from: no peers, so this rule admits traffic from every source{}",
+                if rule.ports.as_ref().is_none_or(Vec::is_empty) {
+                    " on every port"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for (j, peer) in peers.iter().enumerate() {
+            peer_warnings(peer, &format!("{path}.from[{j}]"), "admits", &mut out);
+        }
+    }
+    let egress_lists = [
+        ("spec.network.egressRules", Some(&spec.network.egress_rules)),
+        (
+            "spec.backup.egressRules",
+            spec.backup.as_ref().and_then(|b| b.egress_rules.as_ref()),
+        ),
+    ];
+    for (base, list) in egress_lists {
+        for (i, rule) in list.into_iter().flatten().enumerate() {
+            let path = format!("{base}[{i}]");
+            let peers = rule.to.as_deref().unwrap_or_default();
+            if peers.is_empty() {
+                out.push(format!(
+                    "{path}.to: no peers, so this rule allows egress to every destination"
+                ));
+            }
+            for (j, peer) in peers.iter().enumerate() {
+                peer_warnings(
+                    peer,
+                    &format!("{path}.to[{j}]"),
+                    "allows egress to",
+                    &mut out,
+                );
+            }
+        }
+    }
+    if let Some(backup) = &spec.backup {
+        if backup.egress_rules.as_ref().is_some_and(Vec::is_empty)
+            && backup.target.provider != BackupProvider::Filesystem
+        {
+            out.push(
+                "spec.backup.egressRules: an empty list limits backup Jobs to DNS, the API \
+                 server and this cluster, so they cannot reach the object store; add a rule \
+                 for its endpoint or remove the field"
+                    .to_string(),
+            );
+        }
+        if backup.target.provider == BackupProvider::Filesystem && backup.target.bucket.is_some() {
+            out.push("spec.backup.target.bucket: ignored when provider is filesystem".to_string());
+        }
+    }
+    out
+}
+
+fn peer_warnings(peer: &NetworkPolicyPeer, path: &str, verb: &str, out: &mut Vec<String>) {
+    if let Some(block) = &peer.ip_block
+        && let Ok(net) = rules::parse_cidr(&block.cidr)
+        && net.prefix_len() == 0
+    {
+        out.push(format!(
+            "{path}.ipBlock.cidr: {net} {verb} every {} address, including the internet",
+            if net.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+        ));
+    }
+    if let Some(selector) = &peer.namespace_selector
+        && selector
+            .match_labels
+            .as_ref()
+            .is_none_or(BTreeMap::is_empty)
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    {
+        out.push(format!(
+            "{path}.namespaceSelector: {{}} selects every namespace, so this peer {verb} \
+             {}pods in all namespaces",
+            if peer.pod_selector.is_some() {
+                "matching "
+            } else {
+                "all "
+            }
+        ));
+    }
+}
