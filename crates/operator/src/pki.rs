@@ -266,6 +266,30 @@ pub fn issued_by(cert_pem: &str, ca_pem: &str) -> bool {
     cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
 }
 
+/// Why a stored serving certificate must be reissued at `now`, or `None` when it can be served:
+/// not issued by `ca_pem` (the CA changed), due for renewal (or unreadable), or issued for other
+/// names than `sans_fingerprint` (`stored_sans` is the fingerprint recorded when it was issued).
+/// One rule for the OpenBao members' certificates and the webhook's.
+pub fn renewal_reason(
+    cert_pem: &str,
+    ca_pem: &str,
+    stored_sans: Option<&str>,
+    sans_fingerprint: &str,
+    now: OffsetDateTime,
+) -> Option<&'static str> {
+    if !issued_by(cert_pem, ca_pem) {
+        return Some("the certificate was not issued by the current CA");
+    }
+    let due = validity(cert_pem).map_or(true, |(nb, na)| needs_renewal(nb, na, now));
+    if due {
+        return Some("the certificate is due for renewal");
+    }
+    if stored_sans != Some(sans_fingerprint) {
+        return Some("the certificate's names changed");
+    }
+    None
+}
+
 /// 32 random bytes for `seal "static"`.
 pub fn generate_unseal_key() -> Result<[u8; 32], PkiError> {
     let mut key = [0u8; 32];

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use api::{TlsMode, UnsealType, names};
+use api::{TlsMode, UnsealType, conditions::reasons, names};
 use k8s_openapi::{
     ByteString,
     api::core::v1::{PersistentVolumeClaim, Secret},
@@ -34,6 +34,18 @@ pub const ANNOTATION_NOT_AFTER: &str = "openbao.org/not-after";
 /// Annotation: fingerprint of the certificate's SANs.
 pub const ANNOTATION_SANS: &str = "openbao.org/sans";
 
+/// Data keys of the generated Secrets.
+pub mod keys {
+    /// CA certificate (in the CA Secret and, for clients, in the server certificate Secret).
+    pub const CA_CERT: &str = "ca.crt";
+    /// CA private key.
+    pub const CA_KEY: &str = "ca.key";
+    /// Server certificate.
+    pub const TLS_CERT: &str = "tls.crt";
+    /// Server private key.
+    pub const TLS_KEY: &str = "tls.key";
+}
+
 /// What the Secret stage found or did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretsOutcome {
@@ -46,6 +58,56 @@ pub struct SecretsOutcome {
     /// The CA that signs the server certificate (what the operator trusts when it talks to
     /// the members).
     pub ca_pem: Option<Vec<u8>>,
+}
+
+/// What the Secret stage read: the Secrets that exist (bodies held for this pass only) and
+/// whether the cluster holds data (asked only when it matters: the unseal key is missing).
+#[derive(Clone, Debug, Default)]
+pub struct SecretsObserved {
+    /// `<cluster>-tls-ca` (OperatorManaged TLS).
+    pub ca: Option<Secret>,
+    /// `<cluster>-tls` (OperatorManaged TLS).
+    pub server: Option<Secret>,
+    /// The user's Secret (External TLS).
+    pub external: Option<Secret>,
+    /// `<cluster>-unseal-key` (static seal).
+    pub unseal_key: Option<Secret>,
+    /// OpenBao was initialized, or volumes of the cluster exist.
+    pub holds_data: bool,
+}
+
+/// One write the plan asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Create a Secret; an existing one of that name wins (never overwritten).
+    Create(Secret),
+    /// Replace a Secret under the `resourceVersion` it carries (a concurrent writer makes this
+    /// fail, and the next pass plans again).
+    Replace(Secret),
+}
+
+impl Effect {
+    fn secret(&self) -> &Secret {
+        match self {
+            Effect::Create(s) | Effect::Replace(s) => s,
+        }
+    }
+}
+
+/// What [`plan`] decided: the writes, and what status and the requeue need to know.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SecretsPlan {
+    /// Writes to perform, in order.
+    pub effects: Vec<Effect>,
+    /// A problem that keeps pods from starting.
+    pub blocking: Option<(String, String)>,
+    /// When the server certificate is due next.
+    pub renew_at: Option<OffsetDateTime>,
+    /// The CA the members' certificates chain to.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Read and plan again after the effects: a CA was just created, and the certificate must
+    /// be issued by whichever CA won a concurrent creation.
+    pub again: bool,
 }
 
 fn secret_meta(cluster: &ValidatedCluster, name: String) -> ObjectMeta {
@@ -63,116 +125,103 @@ fn text(secret: &Secret, key: &str) -> Option<String> {
         .as_ref()?
         .get(key)
         .and_then(|b| String::from_utf8(b.0.clone()).ok())
+        .filter(|t| !t.is_empty())
 }
 
-async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
-    api.get_opt(name).await.map_err(|source| Error::Kube {
-        action: format!("read Secret {name}"),
-        source,
-    })
+fn blocking(reason: &str, message: String) -> Option<(String, String)> {
+    Some((reason.to_string(), message))
 }
 
-/// Create `secret`; an existing Secret of that name wins (someone else created it first).
-async fn create_secret(api: &Api<Secret>, secret: &Secret) -> Result<bool, Error> {
-    let name = secret.name_any();
-    match api.create(&PostParams::default(), secret).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-        Err(source) => Err(Error::Kube {
-            action: format!("create Secret {name}"),
-            source,
-        }),
-    }
-}
-
-/// Make sure every generated Secret exists and the server certificate is current.
-pub async fn ensure(
-    ctx: &Context,
+/// Decide, without IO, what the cluster's Secrets need at `now`. Rules: a Secret that exists is
+/// never regenerated (only the server certificate is renewed, under the same CA); the unseal key
+/// is never created for a cluster that holds data.
+pub fn plan(
     cluster: &ValidatedCluster,
-    initialized: bool,
-) -> Result<SecretsOutcome, Error> {
-    let api = Api::<Secret>::namespaced(ctx.client.clone(), cluster.namespace());
-    let mut outcome = SecretsOutcome::default();
+    observed: &SecretsObserved,
+    now: OffsetDateTime,
+) -> Result<SecretsPlan, pki::PkiError> {
+    let mut plan = SecretsPlan::default();
     match cluster.spec().tls.mode {
-        TlsMode::OperatorManaged => ensure_tls(&api, cluster, &mut outcome).await?,
-        TlsMode::External => check_external_tls(&api, cluster, &mut outcome).await?,
+        TlsMode::OperatorManaged => plan_tls(cluster, observed, now, &mut plan)?,
+        TlsMode::External => plan_external_tls(cluster, observed, &mut plan),
     }
     if cluster.spec().unseal.type_ == UnsealType::Static {
-        ensure_unseal_key(ctx, &api, cluster, initialized, &mut outcome).await?;
+        plan_unseal_key(cluster, observed, &mut plan)?;
     }
-    Ok(outcome)
+    Ok(plan)
 }
 
-async fn ensure_tls(
-    api: &Api<Secret>,
+fn plan_tls(
     cluster: &ValidatedCluster,
-    outcome: &mut SecretsOutcome,
-) -> Result<(), Error> {
+    observed: &SecretsObserved,
+    now: OffsetDateTime,
+    plan: &mut SecretsPlan,
+) -> Result<(), pki::PkiError> {
     let names = cluster.names();
-    let now = OffsetDateTime::now_utc();
-
-    let ca_secret = match get_secret(api, &names.ca_secret()).await? {
-        Some(secret) => secret,
-        None => {
-            let ca = pki::generate_ca(cluster, now)?;
-            let secret = Secret {
-                metadata: secret_meta(cluster, names.ca_secret()),
-                type_: Some("Opaque".to_string()),
-                data: Some(BTreeMap::from([
-                    ("ca.crt".to_string(), ByteString(ca.cert_pem.into_bytes())),
-                    ("ca.key".to_string(), ByteString(ca.key_pem.0.into_bytes())),
-                ])),
-                ..Secret::default()
-            };
-            if create_secret(api, &secret).await? {
-                outcome.written.push(names.ca_secret());
-            }
-            // Read back whatever won (ours, or a concurrent creator's).
-            get_secret(api, &names.ca_secret()).await?.ok_or_else(|| {
-                Error::Missing(format!(
-                    "Secret {} vanished after creation",
-                    names.ca_secret()
-                ))
-            })?
-        }
+    let Some(ca_secret) = &observed.ca else {
+        let ca = pki::generate_ca(cluster, now)?;
+        plan.effects.push(Effect::Create(Secret {
+            metadata: secret_meta(cluster, names.ca_secret()),
+            type_: Some("Opaque".to_string()),
+            data: Some(BTreeMap::from([
+                (
+                    keys::CA_CERT.to_string(),
+                    ByteString(ca.cert_pem.into_bytes()),
+                ),
+                (
+                    keys::CA_KEY.to_string(),
+                    ByteString(ca.key_pem.0.into_bytes()),
+                ),
+            ])),
+            ..Secret::default()
+        }));
+        plan.again = true;
+        return Ok(());
     };
-    let (Some(ca_cert), Some(ca_key)) = (text(&ca_secret, "ca.crt"), text(&ca_secret, "ca.key"))
-    else {
-        outcome.blocking = Some((
-            api::conditions::reasons::TLS_SECRET_INVALID.to_string(),
+    let (Some(ca_cert), Some(ca_key)) = (
+        text(ca_secret, keys::CA_CERT),
+        text(ca_secret, keys::CA_KEY),
+    ) else {
+        plan.blocking = blocking(
+            reasons::TLS_SECRET_INVALID,
             format!(
-                "Secret {} must hold ca.crt and ca.key; it is not regenerated while it exists: restore it or delete it to get a new CA",
-                names.ca_secret()
+                "Secret {} must hold {} and {}; it is not regenerated while it exists: restore it or delete it to get a new CA",
+                names.ca_secret(),
+                keys::CA_CERT,
+                keys::CA_KEY
             ),
-        ));
+        );
         return Ok(());
     };
     let ca = pki::Ca {
         cert_pem: ca_cert,
         key_pem: pki::PrivateKeyPem(ca_key),
     };
-    outcome.ca_pem = Some(ca.cert_pem.clone().into_bytes());
+    plan.ca_pem = Some(ca.cert_pem.clone().into_bytes());
 
     let sans = pki::server_sans(cluster);
     let fingerprint = pki::sans_fingerprint(&sans);
-    let lifetime = api::validate::rules::parse_go_duration(&cluster.spec().tls.rotation_period)
-        .unwrap_or(std::time::Duration::from_secs(720 * 3600));
-    let existing = get_secret(api, &names.server_tls_secret()).await?;
-    let current = existing.as_ref().and_then(|secret| {
-        let cert = text(secret, "tls.crt")?;
-        text(secret, "tls.key")?;
-        let (not_before, not_after) = pki::validity(&cert).ok()?;
-        let same_sans = secret.annotations().get(ANNOTATION_SANS) == Some(&fingerprint);
-        let fresh = !pki::needs_renewal(not_before, not_after, now);
-        let same_ca = text(secret, "ca.crt").as_deref() == Some(ca.cert_pem.as_str())
-            && pki::issued_by(&cert, &ca.cert_pem);
-        (same_sans && fresh && same_ca).then_some((not_before, not_after))
+    let current = observed.server.as_ref().and_then(|secret| {
+        let cert = text(secret, keys::TLS_CERT)?;
+        text(secret, keys::TLS_KEY)?;
+        let same_ca = text(secret, keys::CA_CERT).as_deref() == Some(ca.cert_pem.as_str());
+        let stored_sans = secret
+            .annotations()
+            .get(ANNOTATION_SANS)
+            .map(String::as_str);
+        let due = pki::renewal_reason(&cert, &ca.cert_pem, stored_sans, &fingerprint, now);
+        match (same_ca, due) {
+            (true, None) => pki::validity(&cert).ok(),
+            _ => None,
+        }
     });
     if let Some((not_before, not_after)) = current {
-        outcome.renew_at = Some(pki::renewal_time(not_before, not_after));
+        plan.renew_at = Some(pki::renewal_time(not_before, not_after));
         return Ok(());
     }
 
+    let lifetime = api::validate::rules::parse_go_duration(&cluster.spec().tls.rotation_period)
+        .unwrap_or(std::time::Duration::from_secs(720 * 3600));
     let issued = pki::issue_server_cert(&ca, &sans, lifetime, now)?;
     let mut metadata = secret_meta(cluster, names.server_tls_secret());
     let rfc3339 = |t: OffsetDateTime| {
@@ -187,65 +236,51 @@ async fn ensure_tls(
         (ANNOTATION_NOT_AFTER.to_string(), rfc3339(issued.not_after)),
         (ANNOTATION_SANS.to_string(), fingerprint),
     ]));
-    let secret = Secret {
+    let mut secret = Secret {
         metadata,
         type_: Some("kubernetes.io/tls".to_string()),
         data: Some(BTreeMap::from([
             (
-                "tls.crt".to_string(),
+                keys::TLS_CERT.to_string(),
                 ByteString(issued.cert_pem.into_bytes()),
             ),
             (
-                "tls.key".to_string(),
+                keys::TLS_KEY.to_string(),
                 ByteString(issued.key_pem.0.into_bytes()),
             ),
-            ("ca.crt".to_string(), ByteString(ca.cert_pem.into_bytes())),
+            (
+                keys::CA_CERT.to_string(),
+                ByteString(ca.cert_pem.into_bytes()),
+            ),
         ])),
         ..Secret::default()
     };
-    match existing {
-        None => {
-            if create_secret(api, &secret).await? {
-                outcome.written.push(names.server_tls_secret());
-            }
-        }
+    plan.effects.push(match &observed.server {
+        None => Effect::Create(secret),
         Some(old) => {
-            // Replace with the resourceVersion we read: a concurrent renewal makes this fail
-            // with a conflict and the next pass re-evaluates.
-            let mut replacement = secret;
-            replacement.metadata.resource_version = old.resource_version();
-            api.replace(
-                &names.server_tls_secret(),
-                &PostParams::default(),
-                &replacement,
-            )
-            .await
-            .map_err(|source| Error::Kube {
-                action: format!("renew Secret {}", names.server_tls_secret()),
-                source,
-            })?;
-            outcome.written.push(names.server_tls_secret());
+            secret.metadata.resource_version = old.resource_version();
+            Effect::Replace(secret)
         }
-    }
-    outcome.renew_at = Some(pki::renewal_time(issued.not_before, issued.not_after));
+    });
+    plan.renew_at = Some(pki::renewal_time(issued.not_before, issued.not_after));
     Ok(())
 }
 
-async fn check_external_tls(
-    api: &Api<Secret>,
+fn plan_external_tls(
     cluster: &ValidatedCluster,
-    outcome: &mut SecretsOutcome,
-) -> Result<(), Error> {
+    observed: &SecretsObserved,
+    plan: &mut SecretsPlan,
+) {
     let Some(name) = cluster.spec().tls.external_secret_name.clone() else {
-        return Ok(());
+        return;
     };
-    let problem = match get_secret(api, &name).await? {
+    let problem = match &observed.external {
         None => Some(format!(
             "spec.tls.externalSecretName: Secret {name:?} does not exist in namespace {}; create it with tls.crt, tls.key and ca.crt",
             cluster.namespace()
         )),
         Some(secret) => {
-            let missing: Vec<&str> = ["tls.crt", "tls.key", "ca.crt"]
+            let missing: Vec<&str> = [keys::TLS_CERT, keys::TLS_KEY, keys::CA_CERT]
                 .into_iter()
                 .filter(|key| {
                     secret
@@ -255,10 +290,10 @@ async fn check_external_tls(
                 })
                 .collect();
             if missing.is_empty() {
-                outcome.ca_pem = secret
+                plan.ca_pem = secret
                     .data
                     .as_ref()
-                    .and_then(|d| d.get("ca.crt"))
+                    .and_then(|d| d.get(keys::CA_CERT))
                     .map(|v| v.0.clone());
             }
             (!missing.is_empty()).then(|| {
@@ -270,61 +305,48 @@ async fn check_external_tls(
         }
     };
     if let Some(message) = problem {
-        outcome.blocking = Some((
-            api::conditions::reasons::TLS_SECRET_INVALID.to_string(),
-            message,
-        ));
+        plan.blocking = blocking(reasons::TLS_SECRET_INVALID, message);
     }
-    Ok(())
 }
 
-async fn ensure_unseal_key(
-    ctx: &Context,
-    api: &Api<Secret>,
+fn plan_unseal_key(
     cluster: &ValidatedCluster,
-    initialized: bool,
-    outcome: &mut SecretsOutcome,
-) -> Result<(), Error> {
+    observed: &SecretsObserved,
+    plan: &mut SecretsPlan,
+) -> Result<(), pki::PkiError> {
     let name = cluster.names().unseal_key_secret();
-    if let Some(secret) = get_secret(api, &name).await? {
+    if let Some(secret) = &observed.unseal_key {
         let valid = secret
             .data
             .as_ref()
             .and_then(|d| d.get(config_hcl::UNSEAL_KEY_FILE))
             .is_some_and(|k| k.0.len() == 32);
         if !valid {
-            outcome.blocking = Some((
-                api::conditions::reasons::UNSEAL_KEY_INVALID.to_string(),
+            plan.blocking = blocking(
+                reasons::UNSEAL_KEY_INVALID,
                 format!(
                     "Secret {name} must hold a 32-byte key under {:?}; it is never regenerated while it exists",
                     config_hcl::UNSEAL_KEY_FILE
                 ),
-            ));
+            );
         }
         return Ok(());
     }
     // No key. A cluster that was initialized, or whose volumes survive (the cluster object was
     // recreated), holds data sealed with the lost key: a new key would silently brick it.
-    let pvcs = Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
-        .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
-        .await
-        .map_err(|source| Error::Kube {
-            action: "list PersistentVolumeClaims".to_string(),
-            source,
-        })?;
-    if initialized || !pvcs.items.is_empty() {
-        outcome.blocking = Some((
-            api::conditions::reasons::UNSEAL_KEY_MISSING.to_string(),
+    if observed.holds_data {
+        plan.blocking = blocking(
+            reasons::UNSEAL_KEY_MISSING,
             format!(
                 "Secret {name} with the static unseal key is missing but the cluster holds data; \
                  restore the Secret from your backup (a new key could not unseal the existing data)"
             ),
-        ));
+        );
         return Ok(());
     }
     let key = pki::generate_unseal_key()?;
-    let secret = Secret {
-        metadata: secret_meta(cluster, name.clone()),
+    plan.effects.push(Effect::Create(Secret {
+        metadata: secret_meta(cluster, name),
         type_: Some("Opaque".to_string()),
         immutable: Some(true),
         data: Some(BTreeMap::from([(
@@ -332,11 +354,117 @@ async fn ensure_unseal_key(
             ByteString(key.to_vec()),
         )])),
         ..Secret::default()
-    };
-    if create_secret(api, &secret).await? {
-        outcome.written.push(name);
-    }
+    }));
     Ok(())
+}
+
+async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
+    api.get_opt(name).await.map_err(|source| Error::Kube {
+        action: format!("read Secret {name}"),
+        source,
+    })
+}
+
+/// Read what [`plan`] needs.
+async fn observe(
+    ctx: &Context,
+    api: &Api<Secret>,
+    cluster: &ValidatedCluster,
+    initialized: bool,
+) -> Result<SecretsObserved, Error> {
+    let names = cluster.names();
+    let spec = cluster.spec();
+    let mut observed = SecretsObserved {
+        holds_data: initialized,
+        ..SecretsObserved::default()
+    };
+    match spec.tls.mode {
+        TlsMode::OperatorManaged => {
+            observed.ca = get_secret(api, &names.ca_secret()).await?;
+            if observed.ca.is_some() {
+                observed.server = get_secret(api, &names.server_tls_secret()).await?;
+            }
+        }
+        TlsMode::External => {
+            if let Some(name) = &spec.tls.external_secret_name {
+                observed.external = get_secret(api, name).await?;
+            }
+        }
+    }
+    if spec.unseal.type_ == UnsealType::Static {
+        observed.unseal_key = get_secret(api, &names.unseal_key_secret()).await?;
+        if observed.unseal_key.is_none() && !initialized {
+            let pvcs =
+                Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
+                    .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
+                    .await
+                    .map_err(|source| Error::Kube {
+                        action: "list PersistentVolumeClaims".to_string(),
+                        source,
+                    })?;
+            observed.holds_data = !pvcs.items.is_empty();
+        }
+    }
+    Ok(observed)
+}
+
+/// Perform `effect`; returns whether it wrote (a create that lost to an existing Secret did not).
+async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, Error> {
+    let secret = effect.secret();
+    let name = secret.name_any();
+    let result = match effect {
+        Effect::Create(secret) => api.create(&PostParams::default(), secret).await,
+        Effect::Replace(secret) => api.replace(&name, &PostParams::default(), secret).await,
+    };
+    match result {
+        Ok(_) => Ok(true),
+        // Someone else created it first: theirs wins, it is never overwritten.
+        Err(kube::Error::Api(status))
+            if status.code == 409 && matches!(effect, Effect::Create(_)) =>
+        {
+            Ok(false)
+        }
+        Err(source) => Err(Error::Kube {
+            action: match effect {
+                Effect::Create(_) => format!("create Secret {name}"),
+                Effect::Replace(_) => format!("renew Secret {name}"),
+            },
+            source,
+        }),
+    }
+}
+
+/// Make sure every generated Secret exists and the server certificate is current: observe,
+/// [`plan`], perform the planned writes (and plan once more after creating a CA).
+pub async fn ensure(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    initialized: bool,
+) -> Result<SecretsOutcome, Error> {
+    let api = Api::<Secret>::namespaced(ctx.client.clone(), cluster.namespace());
+    let mut written = Vec::new();
+    // Two rounds at most: the second only after a CA was created.
+    for _ in 0..2 {
+        let observed = observe(ctx, &api, cluster, initialized).await?;
+        let planned = plan(cluster, &observed, OffsetDateTime::now_utc())?;
+        for effect in &planned.effects {
+            if perform(&api, effect).await? {
+                written.push(effect.secret().name_any());
+            }
+        }
+        if !planned.again {
+            return Ok(SecretsOutcome {
+                blocking: planned.blocking,
+                renew_at: planned.renew_at,
+                written,
+                ca_pem: planned.ca_pem,
+            });
+        }
+    }
+    Err(Error::Missing(format!(
+        "Secret {} is still missing after it was created",
+        cluster.names().ca_secret()
+    )))
 }
 
 /// Label selector of everything the cluster owns (PVCs from the claim template included).
@@ -347,4 +475,222 @@ pub fn selector(cluster: &ValidatedCluster) -> String {
         names::MANAGER.to_string(),
     );
     names::selector_string(&labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(extra: &str) -> ValidatedCluster {
+        let yaml = format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: team}}\nspec:\n  version: \"2.7.2\"\n{extra}"
+        );
+        let cluster: api::OpenBaoCluster = serde_yaml::from_str(&yaml).expect("manifest");
+        ValidatedCluster::new(cluster).expect("valid")
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    /// The Secrets a first plan creates, as the API server would hold them.
+    fn created(plan: &SecretsPlan) -> Vec<Secret> {
+        plan.effects
+            .iter()
+            .map(|e| {
+                let mut s = e.secret().clone();
+                s.metadata.resource_version = Some("1".to_string());
+                s
+            })
+            .collect()
+    }
+
+    fn named<'a>(secrets: &'a [Secret], name: &str) -> Option<&'a Secret> {
+        secrets.iter().find(|s| s.name_any() == name)
+    }
+
+    fn kinds(plan: &SecretsPlan) -> Vec<(String, &'static str)> {
+        plan.effects
+            .iter()
+            .map(|e| {
+                (
+                    e.secret().name_any(),
+                    match e {
+                        Effect::Create(_) => "create",
+                        Effect::Replace(_) => "replace",
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fresh_cluster_creates_its_ca_and_unseal_key_then_plans_the_certificate_under_that_ca() {
+        let c = cluster("");
+        let first = plan(&c, &SecretsObserved::default(), now()).expect("plan");
+        assert_eq!(
+            kinds(&first),
+            [
+                ("bao-tls-ca".to_string(), "create"),
+                ("bao-unseal-key".to_string(), "create")
+            ]
+        );
+        assert!(first.again, "the certificate waits for whichever CA won");
+        assert!(first.blocking.is_none());
+        let secrets = created(&first);
+        let second = plan(
+            &c,
+            &SecretsObserved {
+                ca: named(&secrets, "bao-tls-ca").cloned(),
+                unseal_key: named(&secrets, "bao-unseal-key").cloned(),
+                ..SecretsObserved::default()
+            },
+            now(),
+        )
+        .expect("plan");
+        assert_eq!(kinds(&second), [("bao-tls".to_string(), "create")]);
+        assert!(!second.again);
+        let cert = text(second.effects[0].secret(), keys::TLS_CERT).expect("cert");
+        let ca = text(named(&secrets, "bao-tls-ca").expect("ca"), keys::CA_CERT).expect("ca");
+        assert!(pki::issued_by(&cert, &ca));
+        assert_eq!(second.ca_pem.as_deref(), Some(ca.as_bytes()));
+        assert!(second.renew_at.is_some());
+    }
+
+    fn settled(c: &ValidatedCluster) -> SecretsObserved {
+        let first = created(&plan(c, &SecretsObserved::default(), now()).expect("plan"));
+        let mut observed = SecretsObserved {
+            ca: named(&first, &c.names().ca_secret()).cloned(),
+            unseal_key: named(&first, &c.names().unseal_key_secret()).cloned(),
+            ..SecretsObserved::default()
+        };
+        let second = created(&plan(c, &observed, now()).expect("plan"));
+        observed.server = named(&second, &c.names().server_tls_secret()).cloned();
+        observed
+    }
+
+    #[test]
+    fn a_settled_cluster_plans_no_write_and_reports_when_to_renew() {
+        let c = cluster("");
+        let observed = settled(&c);
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert!(planned.effects.is_empty(), "{:?}", kinds(&planned));
+        let renew_at = planned.renew_at.expect("renewal time");
+        assert!(renew_at > now());
+    }
+
+    #[test]
+    fn a_certificate_due_for_renewal_is_replaced_under_the_same_ca_and_version() {
+        let c = cluster("");
+        let observed = settled(&c);
+        let later = now() + time::Duration::days(29);
+        let planned = plan(&c, &observed, later).expect("plan");
+        assert_eq!(kinds(&planned), [("bao-tls".to_string(), "replace")]);
+        let replacement = planned.effects[0].secret();
+        assert_eq!(replacement.metadata.resource_version.as_deref(), Some("1"));
+        assert_eq!(
+            text(replacement, keys::CA_CERT),
+            text(observed.ca.as_ref().expect("ca"), keys::CA_CERT),
+            "renewal keeps the CA"
+        );
+    }
+
+    #[test]
+    fn new_names_reissue_the_certificate() {
+        let c = cluster("");
+        let observed = settled(&c);
+        let renamed = cluster("  tls: {extraSANs: [bao.example.com]}");
+        let planned = plan(&renamed, &observed, now()).expect("plan");
+        assert_eq!(kinds(&planned), [("bao-tls".to_string(), "replace")]);
+    }
+
+    #[test]
+    fn an_incomplete_ca_secret_blocks_and_is_never_regenerated() {
+        let c = cluster("");
+        let mut observed = settled(&c);
+        if let Some(data) = observed.ca.as_mut().and_then(|s| s.data.as_mut()) {
+            data.remove(keys::CA_KEY);
+        }
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert!(planned.effects.is_empty());
+        let (reason, message) = planned.blocking.expect("blocking");
+        assert_eq!(reason, reasons::TLS_SECRET_INVALID);
+        assert!(message.contains("bao-tls-ca") && message.contains(keys::CA_KEY));
+    }
+
+    #[test]
+    fn external_tls_missing_a_key_blocks_and_names_what_is_missing() {
+        let c = cluster("  tls: {mode: External, externalSecretName: mine}");
+        let absent = plan(&c, &SecretsObserved::default(), now()).expect("plan");
+        assert!(
+            absent
+                .blocking
+                .expect("blocking")
+                .1
+                .contains("does not exist")
+        );
+        let partial = Secret {
+            data: Some(BTreeMap::from([
+                (keys::TLS_CERT.to_string(), ByteString(b"cert".to_vec())),
+                (keys::CA_CERT.to_string(), ByteString(b"ca".to_vec())),
+            ])),
+            ..Secret::default()
+        };
+        let planned = plan(
+            &c,
+            &SecretsObserved {
+                external: Some(partial),
+                ..SecretsObserved::default()
+            },
+            now(),
+        )
+        .expect("plan");
+        let (reason, message) = planned.blocking.expect("blocking");
+        assert_eq!(reason, reasons::TLS_SECRET_INVALID);
+        assert!(message.contains("missing tls.key"), "{message}");
+        assert!(
+            planned.ca_pem.is_none(),
+            "no CA is trusted from an incomplete Secret"
+        );
+        assert!(
+            planned
+                .effects
+                .iter()
+                .all(|e| e.secret().name_any() != "mine"),
+            "the user's Secret is never written"
+        );
+    }
+
+    #[test]
+    fn a_missing_unseal_key_next_to_data_blocks_instead_of_creating_a_new_key() {
+        let c = cluster("");
+        let mut observed = settled(&c);
+        observed.unseal_key = None;
+        observed.holds_data = true;
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert!(planned.effects.is_empty(), "{:?}", kinds(&planned));
+        assert_eq!(
+            planned.blocking.expect("blocking").0,
+            reasons::UNSEAL_KEY_MISSING
+        );
+    }
+
+    #[test]
+    fn an_unseal_key_of_the_wrong_size_blocks_and_is_kept() {
+        let c = cluster("");
+        let mut observed = settled(&c);
+        observed.unseal_key = Some(Secret {
+            data: Some(BTreeMap::from([(
+                config_hcl::UNSEAL_KEY_FILE.to_string(),
+                ByteString(vec![0; 16]),
+            )])),
+            ..Secret::default()
+        });
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert!(planned.effects.is_empty());
+        assert_eq!(
+            planned.blocking.expect("blocking").0,
+            reasons::UNSEAL_KEY_INVALID
+        );
+    }
 }
