@@ -12,7 +12,6 @@
 pub mod apply;
 pub mod cleanup;
 pub mod critical;
-pub mod lifecycle;
 pub mod observe;
 pub mod operate;
 pub mod secrets;
@@ -438,7 +437,7 @@ async fn apply_cluster(
     if resources.statefulset.is_some()
         && let Some(ca_pem) = &secrets.ca_pem
     {
-        observed.lifecycle = Some(lifecycle::run(ctx, cluster, &validated, ca_pem).await?);
+        observed.lifecycle = Some(operate::run(ctx, cluster, &validated, ca_pem).await?);
     }
 
     // status (pure compute + one patch when changed).

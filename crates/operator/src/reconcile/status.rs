@@ -2,7 +2,7 @@
 //! status (phase, conditions with `observedGeneration`, replica counts), and a patch that is
 //! sent only when the result differs from what is already there.
 
-use crate::reconcile::lifecycle::LifecycleReport;
+use crate::reconcile::operate::OperateReport;
 use api::{
     OpenBaoCluster, OpenBaoClusterStatus, Phase,
     conditions::{reasons, types},
@@ -36,7 +36,7 @@ pub struct Observed {
     /// Whether OpenBao reports the cluster initialized (set by the lifecycle stage).
     pub initialized: bool,
     /// What the lifecycle stage found, when it ran.
-    pub lifecycle: Option<LifecycleReport>,
+    pub lifecycle: Option<OperateReport>,
 }
 
 fn condition(

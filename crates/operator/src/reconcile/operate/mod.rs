@@ -1,6 +1,7 @@
-//! Glue between a reconcile pass and the operate stage: finds the cluster's pods in the cache,
-//! builds a client per member (pod IP, TLS verified against the pod's DNS name), runs the
-//! initialization state machine and gathers what status reports about the members.
+//! The operate stage: talk to the OpenBao members themselves. This file is the glue between a
+//! reconcile pass and OpenBao: it finds the cluster's pods in the cache, builds a client per
+//! member, runs the initialization state machine ([`init`]), removes departed Raft peers, and
+//! gathers what status reports about the members ([`members`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -13,16 +14,20 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::{Api, ResourceExt, runtime::events::EventType};
 use tracing::{info, warn};
 
-use super::{
-    Context, critical,
-    operate::{self, Decision, KeyState, KeyStore, Member, RaftFacts, SecretKeyStore},
-    publish,
-};
+mod error;
+mod init;
+mod members;
+
+pub use error::OperateError;
+pub use init::*;
+pub use members::*;
+
+use super::{Context, critical, publish};
 use crate::{build::ValidatedCluster, telemetry::metrics::CategoryLabel};
 
 /// What the lifecycle stage found, for status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LifecycleReport {
+pub struct OperateReport {
     /// Per-member health.
     pub members: Vec<MemberStatus>,
     /// Pod name of the active member.
@@ -101,13 +106,13 @@ pub async fn run(
     cluster: &OpenBaoCluster,
     validated: &ValidatedCluster,
     ca_pem: &[u8],
-) -> Result<LifecycleReport, operate::OperateError> {
+) -> Result<OperateReport, OperateError> {
     let names = validated.names();
     let key = format!("{}/{}", validated.namespace(), names.cluster());
     let expected = usize::try_from(cluster.spec.replicas).unwrap_or(0);
     let status_initialized = cluster.status.as_ref().is_some_and(|s| s.initialized);
     let members = members(ctx, validated, ca_pem);
-    let observations = operate::observe(&members).await;
+    let observations = observe(&members).await;
     let store = SecretKeyStore::new(
         Api::<Secret>::namespaced(ctx.client.clone(), validated.namespace()),
         names.root_token_secret(),
@@ -123,7 +128,7 @@ pub async fn run(
     if let Some(response) = held {
         let task_store = store.clone();
         let stored = critical::run_to_completion(&ctx.critical, async move {
-            let result = operate::store_with_retries(&task_store, &response).await;
+            let result = store_with_retries(&task_store, &response).await;
             (result, response)
         })
         .await;
@@ -135,13 +140,13 @@ pub async fn run(
                 }
                 return Err(e);
             }
-            Err(join) => return Err(operate::OperateError::Interrupted(join.to_string())),
+            Err(join) => return Err(OperateError::Interrupted(join.to_string())),
         }
     }
 
     let keys = store.state().await?;
-    let decision = operate::decide(&observations, expected, keys, status_initialized);
-    let mut report = LifecycleReport::default();
+    let decision = decide(&observations, expected, keys, status_initialized);
+    let mut report = OperateReport::default();
     match &decision {
         Decision::Initialize => {
             let Some(pod0) = members.first().filter(|m| m.pod == names.pod(0)) else {
@@ -158,12 +163,12 @@ pub async fn run(
             // manager does not exit before it finished.
             let (task_key, task_pod0, task_store) = (key.clone(), pod0.clone(), store.clone());
             let outcome = match critical::run_to_completion(&ctx.critical, async move {
-                operate::initialize(&task_key, &task_pod0, &task_store).await
+                initialize(&task_key, &task_pod0, &task_store).await
             })
             .await
             {
                 Ok(outcome) => outcome,
-                Err(join) => Err((operate::OperateError::Interrupted(join.to_string()), None)),
+                Err(join) => Err((OperateError::Interrupted(join.to_string()), None)),
             };
             match outcome {
                 Ok(()) => {
@@ -288,7 +293,7 @@ pub async fn run(
 
     // Status: re-read health after an initialization so it reflects the new state.
     let observations = if decision == Decision::Initialize {
-        operate::observe(&members).await
+        observe(&members).await
     } else {
         observations
     };
@@ -303,7 +308,7 @@ pub async fn run(
         keys == KeyState::Stored || decision == Decision::Initialize,
     ) {
         (Some(active), true) => match store.root_token().await? {
-            Some(token) => match operate::raft_facts(active, token.clone()).await {
+            Some(token) => match raft_facts(active, token.clone()).await {
                 Ok(facts) => {
                     Some(remove_departed_peers(ctx, cluster, validated, active, token, facts).await)
                 }
@@ -321,9 +326,9 @@ pub async fn run(
         .map(|r: &RaftFacts| i32::try_from(r.peers.len()).unwrap_or(i32::MAX));
     report.members = observations
         .iter()
-        .map(|o| operate::member_status(o, raft.as_ref()))
+        .map(|o| member_status(o, raft.as_ref()))
         .collect();
-    report.ready = operate::all_ready(&report.members, expected, raft.as_ref());
+    report.ready = all_ready(&report.members, expected, raft.as_ref());
     Ok(report)
 }
 

@@ -1,8 +1,7 @@
-//! The operate stage: talk to the OpenBao members themselves. Reads each member's health by pod
-//! IP with TLS verified against the pod's DNS name, initializes the cluster exactly once through
-//! pod 0, and reports member health, the leader and Raft membership for status.
+//! The initialization state machine and the key store: OpenBao is initialized exactly once,
+//! through pod 0, and its root token and recovery keys are stored before anything else.
 //!
-//! Initialization is a small state machine around the `<cluster>-root-token` Secret:
+//! The state machine runs around the `<cluster>-root-token` Secret:
 //!
 //! ```text
 //! Absent --create placeholder--> Pending --sys/init--> (keys in memory) --store--> Stored
@@ -22,15 +21,15 @@
 //!
 //! The decision is the pure [`decide`]; IO sits behind [`KeyStore`] and the members' clients.
 
-use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use api::MemberStatus;
-use bao_client::{BaoClient, ClientConfig, Health, InitRequest, InitResponse, SecretString};
+use bao_client::{InitRequest, InitResponse, SecretString};
 use k8s_openapi::{
     ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use kube::{Api, ResourceExt, api::PostParams};
 
+use super::{Member, Observation, OperateError};
 use crate::faults;
 
 /// Recovery key shares and threshold requested at initialization (auto-unseal seals have
@@ -42,127 +41,6 @@ pub const RECOVERY_THRESHOLD: u32 = 3;
 pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
 /// Data key of the root token in the root-token Secret.
 pub const ROOT_TOKEN_KEY: &str = "root-token";
-
-/// Why the operate stage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OperateError {
-    /// The root-token Secret could not be read or written.
-    #[error("root-token Secret {name}: {source}")]
-    KeyStore {
-        /// Secret name.
-        name: String,
-        /// Cause.
-        #[source]
-        source: kube::Error,
-    },
-    /// OpenBao refused or failed a call.
-    #[error("OpenBao member {member}: {source}")]
-    OpenBao {
-        /// Pod name.
-        member: String,
-        /// Cause.
-        #[source]
-        source: bao_client::Error,
-    },
-    /// The initialization task ended without an answer (it panicked or was cancelled).
-    #[error("initialization task ended early: {0}")]
-    Interrupted(String),
-    /// The Secret holds other keys than the ones this response would store: they are never
-    /// overwritten.
-    #[error("root-token Secret {name} already holds other keys; they are never overwritten")]
-    KeysConflict {
-        /// Secret name.
-        name: String,
-    },
-    /// The init response could not be stored after retries; the keys are held in memory and the
-    /// next pass stores them.
-    #[error("initialized {cluster}, but storing its keys failed after retries: {source}")]
-    KeysNotStored {
-        /// Cluster.
-        cluster: String,
-        /// Last cause.
-        #[source]
-        source: Box<OperateError>,
-    },
-}
-
-impl OperateError {
-    /// Short category for metrics and Events.
-    pub fn category(&self) -> &'static str {
-        match self {
-            OperateError::KeyStore { .. } => "RootTokenSecretError",
-            OperateError::OpenBao { source, .. } => source.category(),
-            OperateError::KeysNotStored { .. } => "KeysNotStored",
-            OperateError::KeysConflict { .. } => "RootTokenSecretConflict",
-            OperateError::Interrupted(_) => "InitializationInterrupted",
-        }
-    }
-}
-
-/// One OpenBao member the operator can talk to.
-#[derive(Clone, Debug)]
-pub struct Member {
-    /// Pod name (also its Raft node id).
-    pub pod: String,
-    /// Client for the pod's IP, verifying its DNS name (short timeouts: health and reads).
-    pub client: BaoClient,
-    /// The same connection settings with [`INIT_TIMEOUT`], for `sys/init` only.
-    init_client: BaoClient,
-}
-
-/// How long `sys/init` may take. Initialization waits for a Raft election (about 9 s with
-/// OpenBao's default `performance_multiplier`); a client that gives up earlier leaves the cluster
-/// initialized with its keys lost, so this is deliberately generous.
-pub const INIT_TIMEOUT: Duration = Duration::from_secs(120);
-
-impl Member {
-    /// A member reached at `ip:8200`, its certificate verified for `server_name` against `ca_pem`.
-    pub fn new(
-        pod: impl Into<String>,
-        address: SocketAddr,
-        server_name: impl Into<String>,
-        ca_pem: &[u8],
-    ) -> Result<Self, bao_client::Error> {
-        let config = ClientConfig::new(address, server_name, ca_pem.to_vec())
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_request_timeout(Duration::from_secs(5));
-        Ok(Self {
-            pod: pod.into(),
-            client: BaoClient::new(config.clone())?,
-            init_client: BaoClient::new(config.with_request_timeout(INIT_TIMEOUT))?,
-        })
-    }
-}
-
-/// What one member said.
-#[derive(Debug)]
-pub struct Observation {
-    /// Pod name.
-    pub pod: String,
-    /// Its health, or why it could not be asked.
-    pub health: Result<Health, bao_client::Error>,
-}
-
-impl Observation {
-    fn initialized(&self) -> bool {
-        self.health.as_ref().is_ok_and(|h| h.info().initialized)
-    }
-
-    fn uninitialized(&self) -> bool {
-        matches!(self.health, Ok(Health::Uninitialized(_)))
-    }
-}
-
-/// Ask every member for its health, concurrently.
-pub async fn observe(members: &[Member]) -> Vec<Observation> {
-    futures::future::join_all(members.iter().map(|m| async move {
-        Observation {
-            pod: m.pod.clone(),
-            health: m.client.health().await,
-        }
-    }))
-    .await
-}
 
 /// The state of the root-token Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -537,71 +415,10 @@ pub async fn store_with_retries(
     }
 }
 
-/// Raft facts read with the root token through the active member.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RaftFacts {
-    /// Node ids that vote.
-    pub voters: Vec<String>,
-    /// Every node id in the configuration.
-    pub peers: Vec<String>,
-}
-
-/// Read the Raft configuration through `member` with `token`.
-pub async fn raft_facts(member: &Member, token: SecretString) -> Result<RaftFacts, OperateError> {
-    let config = member
-        .client
-        .with_token(token)
-        .raft_configuration()
-        .await
-        .map_err(|source| OperateError::OpenBao {
-            member: member.pod.clone(),
-            source,
-        })?;
-    Ok(RaftFacts {
-        voters: config.voters().map(|s| s.node_id.clone()).collect(),
-        peers: config.servers.iter().map(|s| s.node_id.clone()).collect(),
-    })
-}
-
-/// Status of one member from its observation and the Raft facts.
-pub fn member_status(observation: &Observation, raft: Option<&RaftFacts>) -> MemberStatus {
-    let (reachable, initialized, sealed, role) = match &observation.health {
-        Ok(health) => (
-            true,
-            health.info().initialized,
-            matches!(health, Health::Sealed(_)),
-            health.label().to_string(),
-        ),
-        Err(_) => (false, false, false, "unreachable".to_string()),
-    };
-    MemberStatus {
-        name: observation.pod.clone(),
-        reachable,
-        initialized,
-        sealed,
-        role: Some(role),
-        voter: raft.map(|r| r.voters.contains(&observation.pod)),
-    }
-}
-
-/// Whether the cluster is fully ready: every one of `expected` members initialized, unsealed
-/// and joined (when Raft facts are known), and exactly one active.
-pub fn all_ready(statuses: &[MemberStatus], expected: usize, raft: Option<&RaftFacts>) -> bool {
-    let serving = statuses
-        .iter()
-        .filter(|m| m.reachable && m.initialized && !m.sealed)
-        .count();
-    let active = statuses
-        .iter()
-        .filter(|m| m.role.as_deref() == Some("active"))
-        .count();
-    let joined = raft.is_none_or(|r| statuses.iter().all(|m| r.peers.contains(&m.name)));
-    serving >= expected && statuses.len() >= expected && active == 1 && joined
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bao_client::Health;
     use bao_client::HealthInfo;
 
     fn obs(pod: &str, health: Option<Health>) -> Observation {
