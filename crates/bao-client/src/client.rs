@@ -14,11 +14,19 @@ use reqwest::{
 };
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
 
 use crate::{Error, SecretString};
 
 /// The header OpenBao reads the client token from (it kept Vault's name).
 const TOKEN_HEADER: &str = "X-Vault-Token";
+
+/// Largest response body read into memory, in bytes (1 MiB). Health, seal status, init, leader,
+/// Raft configuration and autopilot answers are a few KiB even for large clusters, so anything
+/// near this is not OpenBao speaking; without a cap a misbehaving server (or whatever answers
+/// on a pod IP) could make the operator buffer an unbounded body. Snapshots are never read
+/// through this path: [`BaoClient::save_snapshot`] streams them to a writer.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// How to reach one OpenBao server.
 #[derive(Clone)]
@@ -272,7 +280,7 @@ impl BaoClient {
         }
     }
 
-    /// Sends a request and reads the whole (small) response body.
+    /// Sends a request and reads its (small) response body, at most [`MAX_RESPONSE_BYTES`].
     pub(crate) async fn execute(
         &self,
         request: RequestBuilder,
@@ -281,11 +289,8 @@ impl BaoClient {
     ) -> Result<(StatusCode, Vec<u8>), Error> {
         let response = self.send(request, &method, path).await?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from_transport(path, e))?;
-        Ok((status, body.into()))
+        let body = read_capped(response, path, MAX_RESPONSE_BYTES).await?;
+        Ok((status, body))
     }
 
     /// A JSON call that expects a 2xx with a body of type `T`.
@@ -334,6 +339,49 @@ impl BaoClient {
         }
         self.execute(request, method, path).await
     }
+}
+
+/// The body of `response`, failing with [`Error::ResponseTooLarge`] as soon as it is known to
+/// exceed `limit` bytes: from `Content-Length` before reading any of it, else once the chunks
+/// read pass the limit. The rest is never read; dropping the response closes the connection.
+///
+/// Bodies can hold secrets (the init response holds the root token), so the buffer grows by
+/// hand and every buffer it outgrows is wiped: `Vec`'s own growth would free old copies as they
+/// are.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    path: &str,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::ResponseTooLarge {
+        path: path.to_owned(),
+        limit,
+    };
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(0, |length| usize::try_from(length).unwrap_or(limit));
+    let mut body = Vec::with_capacity(capacity);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::from_transport(path, e))?
+    {
+        let needed = body.len() + chunk.len();
+        if needed > limit {
+            body.zeroize();
+            return Err(too_large());
+        }
+        if needed > body.capacity() {
+            let mut bigger = Vec::with_capacity(needed.max(body.capacity() * 2).min(limit));
+            bigger.extend_from_slice(&body);
+            body.zeroize();
+            body = bigger;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A rustls client configuration that trusts exactly the certificates in `ca_pem`, with the

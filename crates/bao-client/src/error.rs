@@ -108,6 +108,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The response body is larger than the client reads into memory. Only snapshots are
+    /// larger, and they are streamed; anything else this large is not OpenBao's answer.
+    #[error(
+        "OpenBao's response to {path} is larger than {limit} bytes, the most this client reads \
+         into memory for anything but a snapshot; it was not read further"
+    )]
+    ResponseTooLarge {
+        /// The API path of the request.
+        path: String,
+        /// The cap, [`crate::MAX_RESPONSE_BYTES`].
+        limit: usize,
+    },
+
     /// Reading or writing a local stream failed (the snapshot destination, for example).
     #[error("I/O error while streaming {path}: {source}")]
     Io {
@@ -146,6 +159,7 @@ impl Error {
             Error::Uninitialized { .. } => "uninitialized",
             Error::Api { .. } => "api",
             Error::Decode { .. } => "decode",
+            Error::ResponseTooLarge { .. } => "response_too_large",
             Error::Io { .. } => "io",
             Error::Http { .. } => "http",
         }

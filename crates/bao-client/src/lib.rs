@@ -36,7 +36,7 @@ mod secret;
 mod sys;
 mod types;
 
-pub use client::{BaoClient, ClientConfig};
+pub use client::{BaoClient, ClientConfig, MAX_RESPONSE_BYTES};
 pub use error::Error;
 pub use secret::SecretString;
 pub use types::{

@@ -6,7 +6,9 @@ use tokio_util::io::ReaderStream;
 
 use crate::{
     AutopilotConfiguration, AutopilotConfigurationUpdate, AutopilotState, BaoClient, Error,
-    RaftConfiguration, RestoreMode, client::Auth, types::DataEnvelope,
+    MAX_RESPONSE_BYTES, RaftConfiguration, RestoreMode,
+    client::{Auth, read_capped},
+    types::DataEnvelope,
 };
 
 /// `{"data": {"config": {...}}}` of the configuration endpoint.
@@ -95,10 +97,7 @@ impl BaoClient {
         let mut response = self.send(request, &Method::GET, path).await?;
         let status = response.status();
         if !status.is_success() {
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| Error::from_transport(path, e))?;
+            let body = read_capped(response, path, MAX_RESPONSE_BYTES).await?;
             return Err(Error::from_status(path, status, &body));
         }
         let mut written: u64 = 0;

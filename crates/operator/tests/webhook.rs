@@ -29,6 +29,7 @@ use support::{
     Instance, InstanceSpec, cluster, https_client, operator_namespace, until, webhook_ca,
     webhook_skeleton,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BAD_RULES: &str = "version: \"2.7.2\"
 network:
@@ -432,4 +433,202 @@ async fn the_run_command_registers_a_development_url_and_releases_its_lease_on_s
     assert!(log.contains("released the leader lease"), "{log}");
     assert_eq!(support::lease_holder(&admin, n).await, None, "{log}");
     assert!(!log.contains("PRIVATE KEY"), "no key material in the log");
+}
+
+/// A TLS connection to the webhook that trusts only `ca_pem`, for requests an HTTP client
+/// would not send (a declared length without the body, a body that never ends).
+async fn raw_tls(
+    address: std::net::SocketAddr,
+    ca_pem: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the webhook");
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::IpAddress(address.ip().into()), tcp)
+        .await
+        .expect("TLS handshake with the webhook")
+}
+
+/// Read an HTTP/1.1 response up to the end of the connection (or 64 KiB) and return its status
+/// code and text.
+async fn read_response<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> (u16, String) {
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(support::SETTLE, reader.read(&mut buffer))
+            .await
+            .unwrap_or_else(|_| panic!("no answer within {:?}", support::SETTLE));
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&buffer[..n]),
+        }
+        if response.len() > 64 * 1024 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP response, got {text:?}"));
+    (status, text)
+}
+
+const EIGHT_MIB: usize = 8 * 1024 * 1024;
+
+#[tokio::test]
+async fn an_eight_mib_review_gets_413_whether_its_length_is_declared_or_streamed() {
+    let (ns, admin, instance) = operator("limits").await;
+    denial_of_invalid_create(&admin, ns.name()).await;
+    let ca = webhook_ca(&admin, ns.name()).await;
+    let address = instance.addresses.webhook.expect("webhook address");
+
+    // Declared: the head alone is answered; not one byte of the body is sent.
+    let mut stream = raw_tls(address, &ca).await;
+    let head = format!(
+        "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {EIGHT_MIB}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream.flush().await.expect("flush");
+    let (status, text) = read_response(&mut stream).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains(&format!("declares a body of {EIGHT_MIB} bytes")) && text.contains("6 MiB"),
+        "{text}"
+    );
+
+    // Streamed (chunked, no length): refused once the bytes read pass the cap, while the
+    // client is still sending.
+    let stream = raw_tls(address, &ca).await;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let sender = tokio::spawn(async move {
+        let head = format!(
+            "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b' '; 64 * 1024];
+        let mut sent = 0;
+        while sent < EIGHT_MIB {
+            writer
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            writer.write_all(&chunk).await?;
+            writer.write_all(b"\r\n").await?;
+            sent += chunk.len();
+        }
+        writer.write_all(b"0\r\n\r\n").await?;
+        writer.flush().await?;
+        Ok::<_, std::io::Error>(writer)
+    });
+    let (status, text) = read_response(&mut reader).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("passed 6291456 bytes while being read"),
+        "{text}"
+    );
+    sender.abort();
+    assert_eq!(instance.stop().await, Ok(Stopped::Shutdown));
+}
+
+#[tokio::test]
+async fn creating_x_jobs_next_to_x_is_refused_naming_both_clusters_and_the_shared_policy() {
+    let (ns, admin, instance) = operator("collide").await;
+    let n = ns.name();
+    denial_of_invalid_create(&admin, n).await;
+    let clusters = Api::<OpenBaoCluster>::namespaced(admin.clone(), n);
+    let spec = "version: \"2.7.2\"";
+    clusters
+        .create(&PostParams::default(), &cluster("x", n, spec))
+        .await
+        .expect("x is admitted");
+
+    // The webhook's watch sees `x` within its latency; dry runs call the webhook without
+    // creating anything, so they can be repeated until it does.
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let status = until("the webhook to refuse x-jobs next to x", || async {
+        match clusters.create(&dry_run, &cluster("x-jobs", n, spec)).await {
+            Err(kube::Error::Api(status)) if status.message.contains("denied the request") => {
+                Ok(Some(*status))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await;
+    let refused = match clusters
+        .create(&PostParams::default(), &cluster("x-jobs", n, spec))
+        .await
+    {
+        Err(kube::Error::Api(status)) => *status,
+        other => panic!("creating x-jobs next to x is refused, got {other:?}"),
+    };
+    for status in [&status, &refused] {
+        for part in [
+            format!("OpenBaoCluster {n}/x-jobs is invalid"),
+            format!("collides with OpenBaoCluster \"x\" in namespace {n}"),
+            "NetworkPolicy \"x-jobs-network-policy\"".to_string(),
+            "choose another name".to_string(),
+        ] {
+            assert!(status.message.contains(&part), "{part:?} in {status:?}");
+        }
+        let causes = status
+            .details
+            .as_ref()
+            .map(|d| d.causes.clone())
+            .unwrap_or_default();
+        assert!(
+            causes.iter().any(|c| c.field == "metadata.name"),
+            "{causes:?}"
+        );
+    }
+    assert!(
+        clusters.get_opt("x-jobs").await.expect("get").is_none(),
+        "the refused cluster was not created"
+    );
+    // A name that shares only a prefix derives nothing of x's.
+    clusters
+        .create(&PostParams::default(), &cluster("x-tls", n, spec))
+        .await
+        .expect("x-tls collides with nothing and is admitted");
+    assert_eq!(instance.stop().await, Ok(Stopped::Shutdown));
+}
+
+#[tokio::test]
+async fn a_review_whose_body_stops_arriving_is_answered_408_instead_of_holding_the_connection() {
+    let (ns, admin, instance) = operator("stall").await;
+    denial_of_invalid_create(&admin, ns.name()).await;
+    let ca = webhook_ca(&admin, ns.name()).await;
+    let address = instance.addresses.webhook.expect("webhook address");
+    let mut stream = raw_tls(address, &ca).await;
+    // Declares a small body and sends one byte of it.
+    let head = format!(
+        "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream.flush().await.expect("flush");
+    let started = std::time::Instant::now();
+    let (status, text) = read_response(&mut stream).await;
+    assert_eq!(status, 408, "{text}");
+    assert!(text.contains("did not arrive within 15 s"), "{text}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(14));
+    assert_eq!(instance.stop().await, Ok(Stopped::Shutdown));
 }

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cert::ensure (Secret WEBHOOK_CERT_SECRET)
-//!   ├─▶ tls::serve: POST WEBHOOK_PATH ─▶ admission::handle   (certificate hot-swappable)
+//!   ├─▶ metadata watch of OpenBaoClusters (own reflector; waits for its first list)
+//!   ├─▶ tls::serve: POST WEBHOOK_PATH ─▶ body ≤ MAX_REVIEW_BYTES ─▶ admission::handle
+//!   │                                     (certificate hot-swappable)
 //!   └─▶ configuration::apply: VWC WEBHOOK_CONFIGURATION with the CA bundle
 //! every RESYNC: re-read the Secret (rotation by this or another replica), reload the
 //! certificate, re-apply the registration
@@ -10,7 +12,10 @@
 //!
 //! The registration is applied only once the server accepts connections, because with
 //! `failurePolicy: Fail` a registration pointing at nothing would block every OpenBaoCluster
-//! write.
+//! write. The webhook keeps its own watch of the clusters' names (standbys serve the webhook
+//! too, and only the leader runs the controller's caches): a CREATE whose derived object names
+//! collide with another cluster's is refused. The cache can lag a just-created cluster by the
+//! watch's latency; two CREATEs racing within that window are not caught.
 
 pub mod admission;
 pub mod cert;
@@ -19,19 +24,29 @@ pub mod tls;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use api::OpenBaoCluster;
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State},
-    http::StatusCode,
+    extract::{Request, State},
+    http::{StatusCode, header::CONTENT_LENGTH},
     response::{IntoResponse, Response},
     routing::post,
 };
+use futures::StreamExt;
 use k8s_openapi::api::{
     admissionregistration::v1::ValidatingWebhookConfiguration, core::v1::Secret,
 };
-use kube::{Api, Client};
-use tokio::{net::TcpListener, sync::watch};
+use kube::{
+    Api, Client,
+    core::PartialObjectMeta,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store, reflector as reflect},
+        watcher::{self, watcher},
+    },
+};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -44,8 +59,21 @@ use crate::{
 
 pub use configuration::{ClientTarget, Registration};
 
-/// Largest review accepted: two objects (old and new) of at most 1.5 MiB each, plus envelope.
-const MAX_REVIEW_BYTES: usize = 8 * 1024 * 1024;
+/// Largest request body read, in bytes (6 MiB); anything larger is answered 413 before it is
+/// parsed, and a body declaring more in `Content-Length` before a byte of it is read.
+///
+/// Why 6 MiB: a review carries the object and, on UPDATE, the stored object. etcd stores at most
+/// 1.5 MiB per object (`--max-request-bytes`), so every review of a write that can succeed fits
+/// in about 3 MiB plus a few KiB of envelope (user info, options). The API server itself reads
+/// request bodies of up to 3 MiB, so a new object can reach 3 MiB before etcd refuses it:
+/// 3 + 1.5 MiB plus envelope stays under 6 MiB, and a 413 from here never hides the API server's
+/// own, clearer error. What decoding allocates is bounded separately (see
+/// [`admission::MAX_ITEMS`]), so the cap only bounds the buffer: one copy of the body.
+pub const MAX_REVIEW_BYTES: usize = 6 * 1024 * 1024;
+/// How long a request body may take to arrive: longer than the API server waits for an answer
+/// (the registration's `timeoutSeconds`, 10 s), so only clients that are not the API server
+/// hit it.
+const BODY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the certificate and the registration are checked once serving.
 pub const RESYNC: Duration = Duration::from_secs(60);
 /// How soon a failed step (reading the Secret, applying the registration) is retried.
@@ -86,16 +114,110 @@ pub fn url_host(url: &str) -> Option<String> {
     )
 }
 
-/// The webhook's routes: `POST WEBHOOK_PATH`.
-pub fn router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route(WEBHOOK_PATH, post(review))
-        .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
-        .with_state(metrics)
+/// The names of existing OpenBaoClusters, from the webhook's own metadata-only watch.
+pub type ClusterStore = Store<PartialObjectMeta<OpenBaoCluster>>;
+
+#[derive(Clone)]
+struct ReviewState {
+    metrics: Arc<Metrics>,
+    clusters: ClusterStore,
 }
 
-async fn review(State(metrics): State<Arc<Metrics>>, body: Bytes) -> Response {
-    match admission::handle(&body, &metrics) {
+/// The webhook's routes: `POST WEBHOOK_PATH`, deciding CREATEs against the clusters in
+/// `clusters`.
+pub fn router(metrics: Arc<Metrics>, clusters: ClusterStore) -> Router {
+    Router::new()
+        .route(WEBHOOK_PATH, post(review))
+        .with_state(ReviewState { metrics, clusters })
+}
+
+/// The names of the clusters in `namespace` (a cluster being deleted still owns its objects
+/// until its finalizer ran, so it counts).
+fn cluster_names(clusters: &ClusterStore, namespace: &str) -> Vec<String> {
+    clusters
+        .state()
+        .iter()
+        .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
+        .filter_map(|c| c.metadata.name.clone())
+        .collect()
+}
+
+fn too_large(what: String) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "{what}; the webhook reads AdmissionReviews of at most {MAX_REVIEW_BYTES} bytes \
+             ({} MiB), more than any review of a storable OpenBaoCluster",
+            MAX_REVIEW_BYTES >> 20
+        ),
+    )
+        .into_response()
+}
+
+/// The request body, refused with 413 once it is known to exceed [`MAX_REVIEW_BYTES`]: from
+/// `Content-Length` before reading anything, else (chunked, HTTP/2 without a length) as soon as
+/// the bytes read pass the cap, without reading the rest.
+///
+/// Only bytes that arrived are held: a declared length reserves nothing, so a client declaring
+/// 6 MiB and sending one byte costs one byte. The frames are kept as received and joined once
+/// at the end (no doubling while growing).
+async fn read_body(request: Request) -> Result<Bytes, Response> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(declared) = declared
+        && declared > MAX_REVIEW_BYTES as u64
+    {
+        return Err(too_large(format!(
+            "the request declares a body of {declared} bytes"
+        )));
+    }
+    let mut frames: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    let mut stream = request.into_body().into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}"),
+            )
+                .into_response()
+        })?;
+        total += frame.len();
+        if total > MAX_REVIEW_BYTES {
+            return Err(too_large(format!(
+                "the request body passed {MAX_REVIEW_BYTES} bytes while being read"
+            )));
+        }
+        frames.push(frame);
+    }
+    Ok(match frames.len() {
+        1 => frames.swap_remove(0),
+        _ => Bytes::from(frames.concat()),
+    })
+}
+
+async fn review(State(state): State<ReviewState>, request: Request) -> Response {
+    // The API server gives up after the registration's timeoutSeconds; a body still
+    // arriving after that only holds memory.
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read_body(request)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(refusal)) => return refusal,
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+                .into_response();
+        }
+    };
+    let existing = |namespace: &str| cluster_names(&state.clusters, namespace);
+    match admission::handle(&body, &state.metrics, existing) {
         Ok((answer, verdict)) => {
             debug!(
                 allowed = verdict.allowed,
@@ -107,6 +229,50 @@ async fn review(State(metrics): State<Arc<Metrics>>, body: Bytes) -> Response {
         }
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
+}
+
+/// Aborts the task when dropped, so every way out of [`run`] stops the watch.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Start the metadata-only watch of the OpenBaoClusters the webhook admits (the registration's
+/// namespace, or all), returning its store and the task that feeds it.
+fn watch_clusters(client: Client, namespace: Option<&str>) -> (ClusterStore, AbortOnDrop) {
+    // An Api of PartialObjectMeta makes metadata-only requests.
+    let api: Api<PartialObjectMeta<OpenBaoCluster>> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let (store, writer) = reflector::store();
+    let stream = reflect(
+        writer,
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            // Only names are read; managed fields are most of an object's metadata.
+            .modify(|c| c.metadata.managed_fields = None),
+    );
+    let task = tokio::spawn(async move {
+        let mut last_error: Option<String> = None;
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(_) => last_error = None,
+                Err(e) => {
+                    let e = e.to_string();
+                    if last_error.as_ref() != Some(&e) {
+                        warn!(error = %e, "the webhook's watch of OpenBaoClusters failed; retrying");
+                        last_error = Some(e);
+                    }
+                }
+            }
+        }
+    });
+    (store, AbortOnDrop(task))
 }
 
 /// Why the webhook cannot be served at all (everything else is retried).
@@ -135,7 +301,7 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> Result<(), WebhookError> {
     let secrets = Api::<Secret>::namespaced(client.clone(), &options.namespace);
-    let registrations = Api::<ValidatingWebhookConfiguration>::all(client);
+    let registrations = Api::<ValidatingWebhookConfiguration>::all(client.clone());
     let names = options.serving_names();
     let mut stopping = Box::pin(stopped(stop.clone()));
 
@@ -150,8 +316,23 @@ pub async fn run(
     };
     let certificate = Arc::new(tls::ReloadableCert::new(&material.cert, &material.key.0)?);
     let config = tls::server_config(certificate.clone())?;
+    // Serving before the first list would admit a colliding CREATE; an unready webhook keeps
+    // the pod unready instead, which is visible.
+    let (clusters, _watch) =
+        watch_clusters(client, options.registration.watch_namespace.as_deref());
+    tokio::select! {
+        ready = clusters.wait_until_ready() => if let Err(e) = ready {
+            warn!(error = %e, "the webhook's watch of OpenBaoClusters stopped before its first list");
+        },
+        () = &mut stopping => return Ok(()),
+    }
     info!(address = %crate::telemetry::server::bound(&listener), "serving the admission webhook");
-    let server = tokio::spawn(tls::serve(listener, config, router(metrics), stopped(stop)));
+    let server = tokio::spawn(tls::serve(
+        listener,
+        config,
+        router(metrics, clusters),
+        stopped(stop),
+    ));
 
     let mut registered = false;
     loop {

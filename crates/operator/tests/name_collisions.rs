@@ -1,0 +1,196 @@
+//! Two clusters in one namespace must never derive the same object: cluster `x`'s Job policy
+//! `x-jobs-network-policy` is the main policy of a cluster named `x-jobs`, and `x-internal`'s
+//! client Service is `x`'s headless Service. For any two valid names, including a name plus
+//! each suffix the operator appends, either nothing collides or the webhook refuses the
+//! second cluster, naming both.
+//!
+//! `ClusterNames::derived_objects` is checked against what the real builders render (and the
+//! Secrets the StatefulSet mounts), so the list cannot drift from them; the two Secrets only
+//! the reconciler's IO writes (the CA and the root token) are the documented difference.
+
+use std::{
+    collections::BTreeSet,
+    net::{IpAddr, Ipv4Addr},
+};
+
+use api::{
+    OpenBaoCluster,
+    names::{self, ClusterNames, MAX_CLUSTER_NAME_LEN},
+};
+use operator::{
+    build::{self, Facts, ValidatedCluster},
+    webhook::admission::{self, AdmissionRequest},
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "team";
+
+/// Every suffix the operator appends, their prefixes, and a pod ordinal.
+const SUFFIXES: &[&str] = &[
+    "-jobs",
+    "-jobs-network",
+    "-internal",
+    "-config",
+    "-discovery",
+    "-registration",
+    "-tls",
+    "-tls-ca",
+    "-unseal",
+    "-unseal-key",
+    "-root",
+    "-root-token",
+    "-network",
+    "-network-policy",
+    "-0",
+];
+
+/// A manifest with every optional object turned on: the HTTPRoute, operator-managed TLS and
+/// the static unseal key (the defaults).
+fn manifest(name: &str) -> Value {
+    json!({
+        "apiVersion": "openbao.org/v1alpha1",
+        "kind": "OpenBaoCluster",
+        "metadata": { "name": name, "namespace": NAMESPACE },
+        "spec": {
+            "version": "2.7.2",
+            "gateway": {
+                "enabled": true,
+                "gatewayRef": { "name": "gw", "namespace": "gateway-system" },
+                "hostname": "bao.example.com",
+            },
+        },
+    })
+}
+
+/// `(kind, name)` of every object the builders render for `name`, plus the Secrets its
+/// StatefulSet mounts.
+fn rendered(name: &str) -> BTreeSet<(String, String)> {
+    let cluster: OpenBaoCluster = serde_json::from_value(manifest(name)).expect("manifest");
+    let cluster = ValidatedCluster::new(cluster).unwrap_or_else(|e| panic!("{name} valid: {e}"));
+    let facts = Facts::new(
+        "openbao-operator-system",
+        Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
+    );
+    let mut objects = BTreeSet::new();
+    for desired in build::build(&cluster, &facts).in_apply_order() {
+        let json = desired.to_json();
+        let kind = json["kind"].as_str().expect("kind").to_string();
+        let object_name = json["metadata"]["name"].as_str().expect("name").to_string();
+        if kind == "StatefulSet" {
+            for volume in json["spec"]["template"]["spec"]["volumes"]
+                .as_array()
+                .expect("volumes")
+            {
+                if let Some(secret) = volume["secret"]["secretName"].as_str() {
+                    objects.insert(("Secret".to_string(), secret.to_string()));
+                }
+            }
+        }
+        objects.insert((kind, object_name));
+    }
+    objects
+}
+
+fn derived(name: &str) -> BTreeSet<(String, String)> {
+    ClusterNames::new(name)
+        .derived_objects()
+        .into_iter()
+        .map(|(kind, name)| (kind.to_string(), name))
+        .collect()
+}
+
+/// The webhook's decision on creating `second` while `first` exists.
+fn create_second(first: &str, second: &str) -> admission::Verdict {
+    let object = serde_json::value::to_raw_value(&manifest(second)).expect("json");
+    let request = AdmissionRequest {
+        uid: "u".to_string(),
+        operation: "CREATE".to_string(),
+        name: second.to_string(),
+        namespace: Some(NAMESPACE.to_string()),
+        object: Some(&object),
+        old_object: None,
+    };
+    admission::decide(&request, &[first.to_string()])
+}
+
+/// A DNS-1035 label short enough that any suffix keeps it within the name limit.
+fn base() -> impl Strategy<Value = String> {
+    "[a-z]([-a-z0-9]{0,18}[a-z0-9])?"
+}
+
+/// Two distinct valid names, most of them adversarial: one is the other plus a suffix.
+fn pair() -> impl Strategy<Value = (String, String)> {
+    let suffix = proptest::sample::select(SUFFIXES);
+    prop_oneof![
+        (base(), suffix.clone()).prop_map(|(b, s)| (b.clone(), format!("{b}{s}"))),
+        (base(), suffix).prop_map(|(b, s)| (format!("{b}{s}"), b)),
+        (base(), base()),
+    ]
+    .prop_filter("two different clusters", |(a, b)| a != b)
+}
+
+#[test]
+fn the_derived_objects_are_what_the_builders_render_plus_the_two_secrets_only_io_writes() {
+    let name = "a".repeat(MAX_CLUSTER_NAME_LEN);
+    let names = ClusterNames::new(&name);
+    let only_io: BTreeSet<(String, String)> = [names.ca_secret(), names.root_token_secret()]
+        .into_iter()
+        .map(|secret| ("Secret".to_string(), secret))
+        .collect();
+    let rendered = rendered(&name);
+    let derived = derived(&name);
+    assert_eq!(
+        derived
+            .difference(&rendered)
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        only_io
+    );
+    assert!(rendered.is_subset(&derived), "{rendered:?} vs {derived:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_two_clusters_either_share_no_object_or_the_second_is_refused_naming_both(
+        (first, second) in pair()
+    ) {
+        let (first_rendered, second_rendered) = (rendered(&first), rendered(&second));
+        // The oracle: the list matches the builders for both names.
+        for (name, rendered) in [(&first, &first_rendered), (&second, &second_rendered)] {
+            prop_assert!(
+                rendered.is_subset(&derived(name)),
+                "{name}: the builders render {:?}, not in derived_objects",
+                rendered.difference(&derived(name)).collect::<Vec<_>>()
+            );
+        }
+        let shared: BTreeSet<(String, String)> = names::collisions(
+            &ClusterNames::new(&second),
+            &ClusterNames::new(&first),
+        )
+        .into_iter()
+        .map(|(kind, name)| (kind.to_string(), name))
+        .collect();
+        let rendered_shared: BTreeSet<_> =
+            first_rendered.intersection(&second_rendered).cloned().collect();
+        prop_assert!(
+            rendered_shared.is_subset(&shared),
+            "the builders of {first} and {second} share {rendered_shared:?}, collisions() says {shared:?}"
+        );
+
+        let verdict = create_second(&first, &second);
+        if shared.is_empty() {
+            prop_assert!(verdict.allowed, "{second} next to {first}: {verdict:?}");
+        } else {
+            prop_assert!(!verdict.allowed, "{second} next to {first} shares {shared:?}");
+            let message = verdict.message.unwrap_or_default();
+            prop_assert!(message.contains(&format!("{NAMESPACE}/{second}")), "{message}");
+            prop_assert!(message.contains(&format!("OpenBaoCluster {first:?}")), "{message}");
+            for (kind, name) in &shared {
+                prop_assert!(message.contains(&format!("{kind} {name:?}")), "{message}");
+            }
+        }
+    }
+}
