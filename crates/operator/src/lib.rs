@@ -3,7 +3,6 @@
 
 pub mod build;
 pub mod cli;
-pub mod controller_posture;
 pub mod faults;
 pub mod leader;
 pub mod pki;
@@ -11,3 +10,8 @@ pub mod posture;
 pub mod reconcile;
 pub mod telemetry;
 pub mod webhook;
+
+/// The controller's posture check at its earlier path; it lives in [`posture::controller`].
+pub mod controller_posture {
+    pub use crate::posture::{Check, Report, controller::*, truth_table};
+}

@@ -1,14 +1,18 @@
-//! Tests of `netpol check` and `netpol matrix` (crates/operator/src/cli/netpol.rs): output
-//! formats, object loading, and every bad-input path (exit 2, messages naming the object or the
-//! probe and the field), through the library functions and through the binary.
+//! Tests of `netpol check` and `netpol matrix` (crates/operator/src/cli/netpol.rs, over
+//! crates/operator/src/posture/load.rs and report.rs): output formats, object loading, and every
+//! bad-input path (exit 2, messages naming the object or the probe and the field), through the
+//! library functions and through the binary.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use operator::cli::netpol::{
-    CheckArgs, MatrixArgs, OutputFormat, TruthTable, check, check_to_string, format_table,
-    load_world, matrix, matrix_to_string,
+    CheckArgs, MatrixArgs, OutputFormat, check, check_to_string, matrix, matrix_to_string,
+};
+use operator::posture::{
+    load::load_world,
+    report::{TruthTable, format_table},
 };
 use proptest::prelude::*;
 

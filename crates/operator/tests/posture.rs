@@ -31,7 +31,7 @@ fn example(name: &str) -> ValidatedCluster {
 }
 
 fn assert_verified(cluster: &ValidatedCluster, facts: &Facts) {
-    let report = posture::verify(cluster, facts).expect("verify runs");
+    let report = posture::cluster::verify(cluster, facts).expect("verify runs");
     let failures: Vec<String> = report
         .failures()
         .map(|f| {
@@ -285,8 +285,9 @@ fn broken(mutate: impl FnOnce(&mut NetworkPolicy)) -> bool {
     let resources = build::build(&c, &facts());
     let mut policy = resources.network_policy;
     mutate(&mut policy);
-    let report = posture::verify_policies(&c, &facts(), &[policy, resources.jobs_network_policy])
-        .expect("runs");
+    let report =
+        posture::cluster::verify_policies(&c, &facts(), &[policy, resources.jobs_network_policy])
+            .expect("runs");
     !report.passed()
 }
 
@@ -473,7 +474,7 @@ proptest! {
         });
         let cluster: OpenBaoCluster = serde_json::from_value(manifest).expect("manifest parses");
         let cluster = ValidatedCluster::new(cluster).expect("generated rules are valid");
-        let report = posture::verify(&cluster, &facts()).expect("verify runs");
+        let report = posture::cluster::verify(&cluster, &facts()).expect("verify runs");
         let failures: Vec<String> = report
             .failures()
             .map(|f| format!("{} -> {} {}/{}: {}", f.from.name, f.to.name, f.port, f.protocol, f.reason))
@@ -503,7 +504,7 @@ spec:
 "#,
     );
     assert_verified(&c, &facts());
-    let report = posture::verify(&c, &facts()).expect("verify runs");
+    let report = posture::cluster::verify(&c, &facts()).expect("verify runs");
     let to_8200 = |role: posture::Role| {
         report
             .checks

@@ -1,15 +1,20 @@
-//! `openbao-operator netpol verify`: render a cluster's policies and prove them against the
-//! posture contract (`crate::posture`), printing a truth table; exit 1 if any flow disagrees.
+//! `openbao-operator netpol verify`: render a cluster's policies (or, with `--controller`, the
+//! operator's own) and prove them against the posture contract (`crate::posture`), printing a
+//! truth table; exit 1 if any flow disagrees.
 
-use std::{collections::BTreeMap, fmt::Write, net::IpAddr, path::PathBuf, process::ExitCode};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use api::names::DEFAULT_OPERATOR_NAMESPACE;
+use netpol::Cidr;
 
-use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, netpol::format_table};
+use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::{
-    build::Facts,
-    controller_posture,
-    posture::{self, FlowOutcome, Report},
+    build::{Facts, controller::ControllerPolicyOptions, deploy::label_selector_from_str},
+    posture::{cluster, controller, network_policies_from_yaml, truth_table},
 };
 
 /// Arguments of `netpol verify`.
@@ -35,115 +40,54 @@ pub struct VerifyArgs {
     pub api_server_ip: IpAddr,
     /// `--controller` and its flags: check the operator's own NetworkPolicy instead.
     #[command(flatten)]
-    pub controller: controller_posture::ControllerVerifyArgs,
+    pub controller: ControllerVerifyArgs,
 }
 
-/// The truth table: one line per (source, destination) pair with the ports allowed, the ports
-/// the contract expects and the rows behind them, then every failing flow with its reason.
-/// `probe_ports` is how many ports were probed per pair (shown as "all probed").
-pub fn truth_table<C: FlowOutcome>(report: &Report<C>, probe_ports: usize) -> String {
-    struct Pair {
-        allowed: Vec<String>,
-        expected: Vec<String>,
-        rows: Vec<&'static str>,
-        user: bool,
-        ok: bool,
+/// The `netpol verify --controller` flags (flattened into `netpol verify`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ControllerVerifyArgs {
+    /// Check the controller's own NetworkPolicy (deploy manifests) instead of a cluster's:
+    /// rendered from the flags below, or read from --policies.
+    #[arg(long, conflicts_with = "file")]
+    pub controller: bool,
+    /// Namespaces allowed to scrape metrics on 8080/8443, as `key=value[,key=value]`
+    /// (default: kubernetes.io/metadata.name=monitoring).
+    #[arg(long, value_name = "SELECTOR", conflicts_with = "file")]
+    pub metrics_namespace_selector: Option<String>,
+    /// The API server's CIDR; egress on 443/6443 must then reach only it (default: any address).
+    #[arg(long, value_name = "CIDR", conflicts_with = "file")]
+    pub api_server_cidr: Option<String>,
+    /// Namespace whose pods serve DNS (default: kube-system).
+    #[arg(long, value_name = "NS", conflicts_with = "file")]
+    pub dns_namespace: Option<String>,
+}
+
+impl ControllerVerifyArgs {
+    /// The policy options these flags describe, for the operator in `operator_namespace`.
+    pub fn options(&self, operator_namespace: &str) -> Result<ControllerPolicyOptions, String> {
+        let mut options = ControllerPolicyOptions::new(operator_namespace);
+        if let Some(selector) = &self.metrics_namespace_selector {
+            options.metrics_namespace_selector = label_selector_from_str(selector)
+                .map_err(|e| format!("--metrics-namespace-selector: {e}"))?;
+        }
+        if let Some(cidr) = &self.api_server_cidr {
+            Cidr::parse(cidr).map_err(|e| {
+                format!("--api-server-cidr {cidr:?}: {e} (allowed: an IPv4 or IPv6 CIDR)")
+            })?;
+            options.api_server_cidr = Some(cidr.clone());
+        }
+        if let Some(ns) = &self.dns_namespace {
+            options.dns_namespace = ns.clone();
+        }
+        Ok(options)
     }
-    let mut pairs: BTreeMap<(String, String), Pair> = BTreeMap::new();
-    let mut order = Vec::new();
-    for check in &report.checks {
-        let key = (
-            check.source_name().to_string(),
-            check.destination_name().to_string(),
-        );
-        let pair = pairs.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            Pair {
-                allowed: Vec::new(),
-                expected: Vec::new(),
-                rows: Vec::new(),
-                user: false,
-                ok: true,
-            }
-        });
-        let port = format!("{}/{}", check.port(), check.protocol());
-        if check.actual() {
-            pair.allowed.push(port.clone());
-        }
-        if check.expected() {
-            pair.expected.push(port);
-        }
-        for row in check.rows() {
-            if !pair.rows.contains(row) {
-                pair.rows.push(row);
-            }
-        }
-        pair.user |= check.via_user_rule();
-        pair.ok &= check.ok();
-    }
-    let show = |ports: &[String]| {
-        if ports.is_empty() {
-            "-".to_string()
-        } else if ports.len() == probe_ports {
-            "all probed".to_string()
-        } else {
-            ports.join(",")
-        }
-    };
-    let rows: Vec<[String; 6]> = order
-        .iter()
-        .filter_map(|key| pairs.get(key).map(|p| (key, p)))
-        .map(|((from, to), p)| {
-            let mut why = p.rows.join(",");
-            if p.user {
-                why.push_str(if why.is_empty() {
-                    "user rule"
-                } else {
-                    ",user rule"
-                });
-            }
-            [
-                from.clone(),
-                to.clone(),
-                show(&p.allowed),
-                show(&p.expected),
-                if why.is_empty() { "-".to_string() } else { why },
-                if p.ok { "ok" } else { "FAIL" }.to_string(),
-            ]
-        })
-        .collect();
-    let mut out = format_table(
-        ["FROM", "TO", "ALLOWED", "EXPECTED", "ROWS", "RESULT"],
-        &rows,
-    );
-    let failures: Vec<&C> = report.failures().collect();
-    let _ = writeln!(
-        out,
-        "\n{} flows checked over {probe_ports} ports, {} failing",
-        report.checks.len(),
-        failures.len()
-    );
-    for f in failures {
-        let _ = writeln!(
-            out,
-            "FAIL {} -> {} {}/{}: expected {}, got {}: {}",
-            f.source_name(),
-            f.destination_name(),
-            f.port(),
-            f.protocol(),
-            if f.expected() { "allowed" } else { "denied" },
-            if f.actual() { "allowed" } else { "denied" },
-            f.reason()
-        );
-    }
-    out
 }
 
 /// Run `netpol verify`.
 pub fn run(args: &VerifyArgs) -> ExitCode {
     let file = match (&args.file, args.controller.controller) {
         (_, true) => {
-            return controller_posture::run(
+            return run_controller(
                 &args.controller,
                 &args.operator_namespace,
                 args.api_server_ip,
@@ -170,7 +114,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         Some(path) => {
             let loaded = std::fs::read_to_string(path)
                 .map_err(|e| e.to_string())
-                .and_then(|text| posture::network_policies_from_yaml(&text));
+                .and_then(|text| network_policies_from_yaml(&text));
             match loaded {
                 Ok(policies) => Some(policies),
                 Err(e) => {
@@ -180,9 +124,9 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
             }
         }
     };
-    match posture::verify_manifest(&text, &facts, policies.as_deref()) {
+    match cluster::verify_manifest(&text, &facts, policies.as_deref()) {
         Ok(report) => {
-            print!("{}", truth_table(&report, posture::PROBE_PORTS.len()));
+            print!("{}", truth_table(&report));
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -191,6 +135,51 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         }
         Err(message) => {
             eprintln!("error: {source}: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Run `netpol verify --controller`: print the truth table; exit 0 when every flow matches the
+/// contract, 1 when one does not, 2 on bad input. `policies` replaces the rendered policy with
+/// the NetworkPolicies of a file (other kinds in it are ignored).
+fn run_controller(
+    args: &ControllerVerifyArgs,
+    operator_namespace: &str,
+    api_server_ip: IpAddr,
+    policies: Option<&Path>,
+) -> ExitCode {
+    let options = match args.options(operator_namespace) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let result = match policies {
+        None => controller::verify(&options, api_server_ip),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| network_policies_from_yaml(&text))
+        {
+            Ok(policies) => controller::verify_policies(&options, api_server_ip, &policies),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    match result {
+        Ok(report) => {
+            print!("{}", truth_table(&report));
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CHECK_FAILED)
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -1,87 +1,23 @@
-//! The seed's posture tables as data, and the check that proves rendered policies implement
-//! them: a synthetic environment (operator, impostor, peers, kube-system, DNS, gateway,
-//! unrelated pods, Job pods, external addresses) evaluated with `netpol`, flow by flow.
+//! The per-cluster posture contract (`docs/network-security.md`, sections
+//! "`<cluster>-network-policy`" and "`<cluster>-jobs-network-policy`") as data, and the check
+//! that proves rendered policies implement it: a synthetic environment (operator, impostor,
+//! peers, kube-system, DNS, gateway, unrelated pods, Job pods, external addresses) evaluated with
+//! `netpol`, flow by flow.
 //!
-//! The expectation is written in plain terms of namespaces, labels and addresses (who the peer
-//! *is*), never in terms of the NetworkPolicy objects, so a builder bug cannot hide behind a
-//! matching bug in the expectation. Every flow touching an OpenBao server pod or a Job pod is
-//! compared, per direction, with the rows below: a row that does not get through fails, and so
-//! does any allowance no row explains, unless it comes from a user rule (which is additive).
+//! Every flow touching an OpenBao server pod or a Job pod is compared, per direction, with the
+//! rows below: a row that does not get through fails, and so does any allowance no row explains,
+//! unless it comes from a user rule (which is additive).
 
 use std::{collections::BTreeMap, fmt, net::IpAddr};
-
-use serde::Deserialize;
 
 use api::names::{self, ClusterNames};
 use k8s_openapi::{
     api::networking::v1::NetworkPolicy, apimachinery::pkg::apis::meta::v1::LabelSelector,
 };
-use netpol::{
-    Cidr, Direction, DirectionVerdict, Endpoint, Flow, FlowPort, Namespace, Pod, Protocol,
-    WorldBuilder,
-};
+use netpol::{Cidr, Direction, DirectionVerdict, Protocol};
 
+use super::{Actor, Check, Environment, Report, Role, VerifyError};
 use crate::build::{self, Facts, ValidatedCluster};
-
-/// Who a synthetic endpoint is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// The OpenBao server pod under test (`<cluster>-0`).
-    OpenBao,
-    /// Another server pod of the same cluster (`<cluster>-1`).
-    OpenBaoPeer,
-    /// The operator pod (operator namespace, operator labels).
-    Operator,
-    /// A pod with the operator's labels in another namespace.
-    OperatorImpostor,
-    /// A pod in kube-system (CNI or node health checks).
-    KubeSystem,
-    /// A DNS pod in `spec.network.dnsNamespace`.
-    Dns,
-    /// A gateway proxy pod in the Gateway's namespace.
-    Gateway,
-    /// A pod in the cluster's namespace without OpenBao labels.
-    Unrelated,
-    /// A server pod of another OpenBao cluster in the same namespace.
-    OtherCluster,
-    /// A pod in an unrelated namespace.
-    Elsewhere,
-    /// This cluster's backup Job pod.
-    BackupJob,
-    /// This cluster's restore Job pod.
-    RestoreJob,
-    /// The Kubernetes API service address.
-    ApiServer,
-    /// An API server endpoint address (post-DNAT).
-    ApiServerEndpoint,
-    /// An arbitrary address on the internet.
-    Internet,
-}
-
-/// A synthetic endpoint: a pod (namespace and labels) or an external address.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    /// Who it is.
-    pub role: Role,
-    /// Display name (`namespace/pod` or `ip:address`).
-    pub name: String,
-    /// Namespace for pods, `None` for external addresses.
-    pub namespace: Option<String>,
-    /// Pod labels.
-    pub labels: BTreeMap<String, String>,
-    /// Address.
-    pub ip: IpAddr,
-}
-
-impl Actor {
-    fn has_labels(&self, wanted: &BTreeMap<String, String>) -> bool {
-        self.namespace.is_some() && wanted.iter().all(|(k, v)| self.labels.get(k) == Some(v))
-    }
-
-    fn in_namespace(&self, namespace: &str) -> bool {
-        self.namespace.as_deref() == Some(namespace)
-    }
-}
 
 /// The facts the expectations depend on, derived from the spec and the operator's facts.
 #[derive(Clone, Debug)]
@@ -192,7 +128,7 @@ impl fmt::Display for Ports {
 pub struct Row {
     /// Short identifier shown in reports.
     pub id: &'static str,
-    /// The seed (or DESIGN.md section 4) row this comes from.
+    /// The row of `docs/network-security.md` this comes from.
     pub source: &'static str,
     /// Ingress into, or egress out of, the subject.
     pub direction: Direction,
@@ -205,6 +141,11 @@ pub struct Row {
     /// Allowed ports.
     pub ports: Ports,
 }
+
+// The port numbers of the contract (8200, 8201, 53, 443, 6443, here and in `PROBE_PORTS`)
+// repeat the builders' on purpose instead of importing their constants: the contract is an
+// independent oracle for the builders, so a wrong port in a builder cannot move the expectation
+// with it.
 
 const API: &[(u16, Protocol)] = &[(8200, Protocol::Tcp)];
 const API_AND_CLUSTER: &[(u16, Protocol)] = &[(8200, Protocol::Tcp), (8201, Protocol::Tcp)];
@@ -232,11 +173,12 @@ fn is_dns(ctx: &Context, peer: &Actor) -> bool {
     peer.in_namespace(&ctx.dns_namespace)
 }
 
-/// The posture contract: the seed's tables, with DESIGN.md section 4's precise peers and ports.
+/// The posture contract: the rows of `docs/network-security.md`, with their precise peers and
+/// ports.
 pub const ROWS: &[Row] = &[
     Row {
         id: "in-operator",
-        source: "seed ingress: Operator | 8200 (HTTP) | liveness, initialization, status",
+        source: "docs/network-security.md <cluster>-network-policy: in | operator pods: operator namespace AND operator labels | 8200/TCP",
         direction: Direction::Ingress,
         subject: Subject::OpenBao,
         applies: always,
@@ -245,7 +187,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "in-peers",
-        source: "seed ingress: Raft Peers | 8201 (TCP); DESIGN: 8200 too (join via API address, forwarding)",
+        source: "docs/network-security.md <cluster>-network-policy: in | this cluster's OpenBao pods | 8200/TCP, 8201/TCP",
         direction: Direction::Ingress,
         subject: Subject::OpenBao,
         applies: always,
@@ -254,7 +196,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "in-gateway",
-        source: "seed ingress: Gateway | 8200 (HTTP) | only if spec.gateway is enabled",
+        source: "docs/network-security.md <cluster>-network-policy: in | the Gateway's namespace, only when spec.gateway.enabled | 8200/TCP",
         direction: Direction::Ingress,
         subject: Subject::OpenBao,
         applies: |ctx| ctx.gateway_namespace.is_some(),
@@ -275,7 +217,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "in-kube-system",
-        source: "seed ingress: Kube System | Any | CNI/DNS health checks (spec.network.kubeSystemIngress)",
+        source: "docs/network-security.md <cluster>-network-policy: in | namespace kube-system (unless spec.network.kubeSystemIngress: false) | any",
         direction: Direction::Ingress,
         subject: Subject::OpenBao,
         applies: |ctx| ctx.kube_system_ingress,
@@ -284,7 +226,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "in-jobs",
-        source: "seed note: Backup Jobs; DESIGN: this cluster's backup/restore Job pods | 8200/TCP",
+        source: "docs/network-security.md <cluster>-network-policy: in | this cluster's backup/restore Job pods | 8200/TCP",
         direction: Direction::Ingress,
         subject: Subject::OpenBao,
         applies: always,
@@ -293,7 +235,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "out-api-server",
-        source: "seed egress: Kubernetes API | 443 | service registration, peer discovery",
+        source: "docs/network-security.md <cluster>-network-policy: out | the Kubernetes API (Service VIP or spec.network.apiServerCIDR) | 443/TCP",
         direction: Direction::Egress,
         subject: Subject::OpenBao,
         applies: |ctx| ctx.api_server.is_some(),
@@ -302,7 +244,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "out-api-endpoints",
-        source: "DESIGN: spec.network.apiServerEndpointIPs | 6443/TCP (CNIs that evaluate post-DNAT)",
+        source: "docs/network-security.md <cluster>-network-policy: out | each spec.network.apiServerEndpointIPs address | 6443/TCP",
         direction: Direction::Egress,
         subject: Subject::OpenBao,
         applies: |ctx| !ctx.api_endpoints.is_empty(),
@@ -311,7 +253,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "out-dns",
-        source: "seed egress: CoreDNS | 53 (UDP/TCP)",
+        source: "docs/network-security.md <cluster>-network-policy: out | pods in spec.network.dnsNamespace | 53/UDP, 53/TCP",
         direction: Direction::Egress,
         subject: Subject::OpenBao,
         applies: always,
@@ -320,7 +262,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "out-peers",
-        source: "seed egress: Raft Peers | 8201 (TCP); DESIGN: 8200 too",
+        source: "docs/network-security.md <cluster>-network-policy: out | this cluster's OpenBao pods | 8200/TCP, 8201/TCP",
         direction: Direction::Egress,
         subject: Subject::OpenBao,
         applies: always,
@@ -329,7 +271,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "jobs-out-any",
-        source: "seed note: Backup and Restore jobs are excluded from the restrictive policy",
+        source: "docs/network-security.md <cluster>-jobs-network-policy: egress not restricted (without spec.backup.egressRules)",
         direction: Direction::Egress,
         subject: Subject::Jobs,
         applies: |ctx| !ctx.jobs_egress_locked,
@@ -338,7 +280,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "jobs-out-dns",
-        source: "DESIGN: spec.backup.egressRules locks Job egress to DNS ...",
+        source: "docs/network-security.md <cluster>-jobs-network-policy: spec.backup.egressRules locks Job egress to DNS, ...",
         direction: Direction::Egress,
         subject: Subject::Jobs,
         applies: |ctx| ctx.jobs_egress_locked,
@@ -347,7 +289,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "jobs-out-openbao",
-        source: "DESIGN: ... this cluster's 8200 ...",
+        source: "docs/network-security.md <cluster>-jobs-network-policy: ... this cluster's OpenBao pods on 8200, ...",
         direction: Direction::Egress,
         subject: Subject::Jobs,
         applies: |ctx| ctx.jobs_egress_locked,
@@ -356,7 +298,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "jobs-out-api-server",
-        source: "DESIGN: ... the API server ...",
+        source: "docs/network-security.md <cluster>-jobs-network-policy: ... the API server, ...",
         direction: Direction::Egress,
         subject: Subject::Jobs,
         applies: |ctx| ctx.jobs_egress_locked && ctx.api_server.is_some(),
@@ -365,7 +307,7 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         id: "jobs-out-api-endpoints",
-        source: "DESIGN: ... the API server (endpoint addresses) ...",
+        source: "docs/network-security.md <cluster>-jobs-network-policy: ... the API server (endpoint addresses), ...",
         direction: Direction::Egress,
         subject: Subject::Jobs,
         applies: |ctx| ctx.jobs_egress_locked && !ctx.api_endpoints.is_empty(),
@@ -412,13 +354,7 @@ pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
         pod_index = pod_index.wrapping_add(1);
         IpAddr::from([10, 244, 0, pod_index])
     };
-    let pod = |role, namespace: &str, name: &str, labels: BTreeMap<String, String>, ip| Actor {
-        role,
-        name: format!("{namespace}/{name}"),
-        namespace: Some(namespace.to_string()),
-        labels,
-        ip,
-    };
+    let pod = Actor::pod;
     let gateway_ns = ctx
         .gateway_namespace
         .clone()
@@ -512,13 +448,7 @@ pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
             next_ip(),
         ),
     ];
-    let external = |role, ip: IpAddr| Actor {
-        role,
-        name: format!("ip:{ip}"),
-        namespace: None,
-        labels: BTreeMap::new(),
-        ip,
-    };
+    let external = Actor::external;
     // The API server stands at the service VIP, or at the base address of apiServerCIDR.
     let api_address = build::api_server_cidr(cluster, facts)
         .and_then(|cidr| cidr.split('/').next().and_then(|ip| ip.parse().ok()));
@@ -532,135 +462,6 @@ pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
         actors.push(external(Role::Internet, ip));
     }
     actors
-}
-
-/// The outcome of one flow, compared with the contract.
-#[derive(Clone, Debug)]
-pub struct Check {
-    /// Source.
-    pub from: Actor,
-    /// Destination.
-    pub to: Actor,
-    /// Port.
-    pub port: u16,
-    /// Protocol.
-    pub protocol: Protocol,
-    /// What the contract says (rows, or "additive user rule").
-    pub expected: bool,
-    /// What the rendered policies do.
-    pub actual: bool,
-    /// Rows that allow the flow (egress side, ingress side).
-    pub rows: Vec<&'static str>,
-    /// Whether the flow is allowed only through a user rule (additive, acceptable).
-    pub via_user_rule: bool,
-    /// The evaluator's explanation.
-    pub reason: String,
-    /// Whether it matches the contract.
-    pub ok: bool,
-}
-
-/// A checked flow as reports and truth tables show it; implemented by the cluster's and the
-/// controller's checks, which differ only in who the synthetic endpoints are.
-pub trait FlowOutcome {
-    /// Source name (`namespace/pod` or `ip:address`).
-    fn source_name(&self) -> &str;
-    /// Destination name.
-    fn destination_name(&self) -> &str;
-    /// Port.
-    fn port(&self) -> u16;
-    /// Protocol.
-    fn protocol(&self) -> Protocol;
-    /// What the contract says.
-    fn expected(&self) -> bool;
-    /// What the policies do.
-    fn actual(&self) -> bool;
-    /// The contract rows that allow the flow.
-    fn rows(&self) -> &[&'static str];
-    /// Whether the flow gets through only thanks to a user rule (additive, acceptable).
-    fn via_user_rule(&self) -> bool;
-    /// Whether it matches the contract.
-    fn ok(&self) -> bool;
-    /// The evaluator's explanation.
-    fn reason(&self) -> &str;
-}
-
-/// Implements [`FlowOutcome`] for a check struct with the fields `from` and `to` (actors with a
-/// `name`), `port`, `protocol`, `expected`, `actual`, `rows`, `ok`, `reason` and, unless
-/// `no_user_rules` is given, `via_user_rule`.
-macro_rules! impl_flow_outcome {
-    ($check:ty) => {
-        $crate::posture::impl_flow_outcome!($check, |c: &$check| c.via_user_rule);
-    };
-    ($check:ty, no_user_rules) => {
-        $crate::posture::impl_flow_outcome!($check, |_: &$check| false);
-    };
-    ($check:ty, $user:expr) => {
-        impl $crate::posture::FlowOutcome for $check {
-            fn source_name(&self) -> &str {
-                &self.from.name
-            }
-            fn destination_name(&self) -> &str {
-                &self.to.name
-            }
-            fn port(&self) -> u16 {
-                self.port
-            }
-            fn protocol(&self) -> ::netpol::Protocol {
-                self.protocol
-            }
-            fn expected(&self) -> bool {
-                self.expected
-            }
-            fn actual(&self) -> bool {
-                self.actual
-            }
-            fn rows(&self) -> &[&'static str] {
-                &self.rows
-            }
-            fn via_user_rule(&self) -> bool {
-                ($user)(self)
-            }
-            fn ok(&self) -> bool {
-                self.ok
-            }
-            fn reason(&self) -> &str {
-                &self.reason
-            }
-        }
-    };
-}
-pub(crate) use impl_flow_outcome;
-
-impl_flow_outcome!(Check);
-
-/// The result of a verification: every flow checked.
-#[derive(Clone, Debug)]
-pub struct Report<C = Check> {
-    /// Every flow checked.
-    pub checks: Vec<C>,
-}
-
-impl<C: FlowOutcome> Report<C> {
-    /// The checks that do not match the contract.
-    pub fn failures(&self) -> impl Iterator<Item = &C> {
-        self.checks.iter().filter(|c| !c.ok())
-    }
-
-    /// True when every flow matches the contract.
-    pub fn passed(&self) -> bool {
-        self.failures().next().is_none()
-    }
-}
-
-/// Why a verification could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The rendered policies could not be loaded by the evaluator (a builder bug).
-    #[error("the rendered policies cannot be evaluated: {0}")]
-    Load(String),
-    /// A flow could not be evaluated.
-    #[error("flow {0} cannot be evaluated: {1}")]
-    Flow(String, String),
 }
 
 /// Number of core rules (before the user's) in each direction of the cluster policy.
@@ -724,45 +525,16 @@ pub fn verify_policies(
     let ctx = Context::new(cluster, facts);
     let actors = actors(cluster, facts);
 
-    let mut builder = WorldBuilder::new();
-    let mut namespaces: Vec<String> = actors.iter().filter_map(|a| a.namespace.clone()).collect();
-    namespaces.sort();
-    namespaces.dedup();
-    for ns in &namespaces {
-        builder.namespace(Namespace::new(ns.clone()));
-    }
-    for actor in &actors {
-        if let Some(ns) = &actor.namespace {
-            let name = actor
-                .name
-                .rsplit('/')
-                .next()
-                .unwrap_or(&actor.name)
-                .to_string();
-            let mut pod = Pod::new(ns.clone(), name).with_ip(actor.ip);
-            pod.labels = actor.labels.clone();
-            builder.pod(pod);
-        }
-    }
-    let policy_name = cluster.names().network_policy();
-    let jobs_policy_name = cluster.names().jobs_network_policy();
-    for policy in policies {
-        builder.policy(policy.clone());
-    }
-    let world = builder
-        .build()
-        .map_err(|e| VerifyError::Load(e.to_string()))?;
-    let cluster_policy = world.policy_id(&ctx.namespace, &policy_name);
-    let jobs_policy = world.policy_id(&ctx.namespace, &jobs_policy_name);
+    let env = Environment::build(&actors, &BTreeMap::new(), policies)?;
+    let cluster_policy = env
+        .world()
+        .policy_id(&ctx.namespace, &cluster.names().network_policy());
+    let jobs_policy = env
+        .world()
+        .policy_id(&ctx.namespace, &cluster.names().jobs_network_policy());
     let (core_ingress, core_egress) = core_rule_counts(cluster, facts);
     let core_jobs_egress = core_job_egress_count(cluster, facts);
 
-    let endpoint = |actor: &Actor| match &actor.namespace {
-        Some(ns) => world
-            .pod_id(ns, actor.name.rsplit('/').next().unwrap_or(&actor.name))
-            .map(Endpoint::Pod),
-        None => Some(Endpoint::External(actor.ip)),
-    };
     let subject_of = |actor: &Actor| {
         if ctx.is_server(actor) {
             Some(Subject::OpenBao)
@@ -783,22 +555,11 @@ pub fn verify_policies(
             if from_subject.is_none() && to_subject.is_none() {
                 continue;
             }
-            let (Some(from_ep), Some(to_ep)) = (endpoint(from), endpoint(to)) else {
+            let (Some(from_at), Some(to_at)) = (env.locate(from), env.locate(to)) else {
                 continue;
             };
             for &(port, protocol) in PROBE_PORTS {
-                let flow = Flow {
-                    from: from_ep,
-                    to: to_ep,
-                    port: FlowPort::Number(port),
-                    protocol,
-                };
-                let verdict = world.evaluate(&flow).map_err(|e| {
-                    VerifyError::Flow(
-                        format!("{} -> {} {port}/{protocol}", from.name, to.name),
-                        e.to_string(),
-                    )
-                })?;
+                let verdict = env.evaluate(&from_at, &to_at, port, protocol)?;
                 let mut rows = Vec::new();
                 let mut side_ok = |direction: Direction,
                                    subject: Option<Subject>,
@@ -870,7 +631,10 @@ pub fn verify_policies(
             }
         }
     }
-    Ok(Report { checks })
+    Ok(Report {
+        checks,
+        probe_ports: PROBE_PORTS,
+    })
 }
 
 /// Verify the cluster in `yaml` (an OpenBaoCluster manifest): its freshly rendered policies, or
@@ -887,19 +651,4 @@ pub fn verify_manifest(
         None => verify(&cluster, facts),
     }
     .map_err(|e| e.to_string())
-}
-
-/// The NetworkPolicy documents of multi-document YAML (other kinds are ignored).
-pub fn network_policies_from_yaml(yaml: &str) -> Result<Vec<NetworkPolicy>, String> {
-    let mut policies = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
-        let value = serde_json::Value::deserialize(document)
-            .map_err(|e| format!("document {}: {e}", index + 1))?;
-        if value.get("kind").and_then(|k| k.as_str()) == Some("NetworkPolicy") {
-            let policy = serde_json::from_value(value)
-                .map_err(|e| format!("document {}: not a valid NetworkPolicy: {e}", index + 1))?;
-            policies.push(policy);
-        }
-    }
-    Ok(policies)
 }
