@@ -45,6 +45,22 @@ pub mod reasons {
     /// Objects the cluster needs are controlled by another owner (another cluster whose derived
     /// names collide); they are left untouched and the StatefulSet is held back.
     pub const NAME_CONFLICT: &str = "NameConflict";
+    /// OpenBao was initialized by the operator and its keys are stored.
+    pub const INITIALIZED: &str = "Initialized";
+    /// OpenBao was initialized outside the operator; no keys are held.
+    pub const INITIALIZED_EXTERNALLY: &str = "InitializedExternally";
+    /// Waiting for members before initializing.
+    pub const WAITING_FOR_MEMBERS: &str = "WaitingForMembers";
+    /// Every member lost its data although the cluster was initialized.
+    pub const MEMBERS_LOST_DATA: &str = "MembersLostData";
+    /// The root-token Secret holds keys of a previous cluster.
+    pub const STALE_ROOT_TOKEN_SECRET: &str = "StaleRootTokenSecret";
+    /// Event: the operator created or renewed generated Secrets.
+    pub const SECRETS_WRITTEN: &str = "SecretsWritten";
+    /// Event: a departed member's Raft peer was removed after a scale-down.
+    pub const RAFT_PEER_REMOVED: &str = "RaftPeerRemoved";
+    /// Event: the cluster was deleted and cleaned up per its deletion policy.
+    pub const DELETED: &str = "Deleted";
     /// spec.paused is true.
     pub const PAUSED: &str = "Paused";
 }

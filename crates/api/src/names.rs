@@ -52,6 +52,31 @@ pub const COMPONENT_BACKUP: &str = "backup";
 pub const COMPONENT_RESTORE: &str = "restore";
 /// Pod-template annotation carrying the hash of everything that must restart pods when it changes.
 pub const ANNOTATION_CONFIG_HASH: &str = "openbao.org/config-hash";
+/// Annotation on every applied object: the hash of what the operator last applied (so a field
+/// removed from the desired object is still seen as drift).
+pub const ANNOTATION_APPLIED_HASH: &str = "openbao.org/applied-hash";
+/// Annotation on a serving certificate Secret: fingerprint of the names it was issued for.
+pub const ANNOTATION_SANS: &str = "openbao.org/sans";
+/// Annotation on the server certificate Secret: start of its validity (RFC 3339).
+pub const ANNOTATION_NOT_BEFORE: &str = "openbao.org/not-before";
+/// Annotation on the server certificate Secret: end of its validity (RFC 3339).
+pub const ANNOTATION_NOT_AFTER: &str = "openbao.org/not-after";
+/// Annotation on the root-token Secret: `pending` (placeholder) or `complete`.
+pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
+
+/// Data keys of the Secrets the operator writes or reads.
+pub mod secret_keys {
+    /// CA certificate (CA Secret, server certificate Secret, External TLS Secret).
+    pub const CA_CERT: &str = "ca.crt";
+    /// CA private key.
+    pub const CA_KEY: &str = "ca.key";
+    /// Serving certificate.
+    pub const TLS_CERT: &str = "tls.crt";
+    /// Serving private key.
+    pub const TLS_KEY: &str = "tls.key";
+    /// The root token in the root-token Secret.
+    pub const ROOT_TOKEN: &str = "root-token";
+}
 /// The finalizer the operator puts on every OpenBaoCluster.
 pub const FINALIZER: &str = "openbao.org/cleanup";
 /// Default namespace of the operator.

@@ -31,10 +31,10 @@ use sha2::{Digest, Sha256};
 use super::{Context, Error};
 use crate::build::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
 
-/// Annotation holding the hash of the object the operator last applied. When a desired field
+/// The hash of the object the operator last applied, as an annotation: when a desired field
 /// disappears (an annotation removed from the spec, say), the live object still contains the old
 /// value and "desired is a subset of live" would hold; the hash tells the two apart.
-pub const ANNOTATION_APPLIED_HASH: &str = "openbao.org/applied-hash";
+pub use api::names::ANNOTATION_APPLIED_HASH;
 
 /// Whether every field of `desired` is present in `live` with the same value. Empty lists and
 /// maps in `desired` match absent fields (the API server drops them), lists must match element

@@ -75,7 +75,15 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
     } else {
         format!("deletionPolicy {policy:?}: deleted {}", deleted.join(", "))
     };
-    publish(ctx, cluster, EventType::Normal, "Deleted", "Cleanup", note).await;
+    publish(
+        ctx,
+        cluster,
+        EventType::Normal,
+        api::conditions::reasons::DELETED,
+        "Cleanup",
+        note,
+    )
+    .await;
     ctx.record_phase(format!("{namespace}/{}", names.cluster()), None);
     Ok(Action::await_change())
 }

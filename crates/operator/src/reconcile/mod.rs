@@ -372,7 +372,7 @@ async fn apply_cluster(
             ctx,
             cluster,
             EventType::Normal,
-            "SecretsWritten",
+            reasons::SECRETS_WRITTEN,
             "Secrets",
             note,
         )
@@ -506,8 +506,8 @@ pub async fn patch_status(
     }
     let name = cluster.name_any();
     let patch = serde_json::json!({
-        "apiVersion": "openbao.org/v1alpha1",
-        "kind": "OpenBaoCluster",
+        "apiVersion": OpenBaoCluster::api_version(&()),
+        "kind": OpenBaoCluster::kind(&()),
         "status": status,
     });
     api.patch_status(

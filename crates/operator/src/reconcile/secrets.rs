@@ -27,24 +27,10 @@ use crate::{
     pki,
 };
 
-/// Annotation: start of the server certificate's validity (RFC 3339).
-pub const ANNOTATION_NOT_BEFORE: &str = "openbao.org/not-before";
-/// Annotation: end of the server certificate's validity (RFC 3339).
-pub const ANNOTATION_NOT_AFTER: &str = "openbao.org/not-after";
-/// Annotation: fingerprint of the certificate's SANs.
-pub const ANNOTATION_SANS: &str = "openbao.org/sans";
+pub use api::names::{ANNOTATION_NOT_AFTER, ANNOTATION_NOT_BEFORE, ANNOTATION_SANS};
 
-/// Data keys of the generated Secrets.
-pub mod keys {
-    /// CA certificate (in the CA Secret and, for clients, in the server certificate Secret).
-    pub const CA_CERT: &str = "ca.crt";
-    /// CA private key.
-    pub const CA_KEY: &str = "ca.key";
-    /// Server certificate.
-    pub const TLS_CERT: &str = "tls.crt";
-    /// Server private key.
-    pub const TLS_KEY: &str = "tls.key";
-}
+/// Data keys of the generated Secrets (defined once, in `api::names`).
+pub use api::names::secret_keys as keys;
 
 /// What the Secret stage found or did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -414,8 +414,8 @@ pub fn response(uid: &str, verdict: &Verdict) -> Value {
             "reason": "Invalid",
             "message": verdict.message.clone().unwrap_or_default(),
             "details": {
-                "group": "openbao.org",
-                "kind": "OpenBaoCluster",
+                "group": <api::OpenBaoCluster as kube::Resource>::group(&()),
+                "kind": <api::OpenBaoCluster as kube::Resource>::kind(&()),
                 "causes": causes,
             },
         });

@@ -37,8 +37,8 @@ pub const KEY_PREVIOUS_CA: &str = "ca-previous.crt";
 pub const KEY_TLS_CERT: &str = "tls.crt";
 /// `tls.key`: its key.
 pub const KEY_TLS_KEY: &str = "tls.key";
-/// Annotation: fingerprint of the server certificate's names.
-pub const ANNOTATION_SANS: &str = "openbao.org/sans";
+/// The names fingerprint annotation (shared with the OpenBao certificates).
+pub use api::names::ANNOTATION_SANS;
 
 /// How many times [`ensure`] re-reads after losing a write race before giving up.
 const WRITE_ATTEMPTS: usize = 5;

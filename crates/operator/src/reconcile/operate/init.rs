@@ -37,10 +37,7 @@ use crate::faults;
 pub const RECOVERY_SHARES: u32 = 5;
 /// See [`RECOVERY_SHARES`].
 pub const RECOVERY_THRESHOLD: u32 = 3;
-/// Annotation on the root-token Secret: `pending` (placeholder) or `complete`.
-pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
-/// Data key of the root token in the root-token Secret.
-pub const ROOT_TOKEN_KEY: &str = "root-token";
+pub use api::names::{ANNOTATION_INIT_STATE, secret_keys::ROOT_TOKEN as ROOT_TOKEN_KEY};
 
 /// The state of the root-token Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

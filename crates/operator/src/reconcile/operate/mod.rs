@@ -44,20 +44,6 @@ pub struct OperateReport {
     pub failure: Option<(String, String)>,
 }
 
-/// Reasons of the Initialized condition.
-pub mod init_reasons {
-    /// OpenBao was initialized by the operator and its keys are stored.
-    pub const INITIALIZED: &str = "Initialized";
-    /// OpenBao was initialized outside the operator; no keys are held.
-    pub const INITIALIZED_EXTERNALLY: &str = "InitializedExternally";
-    /// Waiting for members before initializing.
-    pub const WAITING_FOR_MEMBERS: &str = "WaitingForMembers";
-    /// Every member lost its data although the cluster was initialized.
-    pub const DATA_LOST: &str = "MembersLostData";
-    /// The root-token Secret holds keys of a previous cluster.
-    pub const STALE_KEYS: &str = "StaleRootTokenSecret";
-}
-
 fn pod_ordinal(pod: &Pod, statefulset: &str) -> Option<i32> {
     pod.name_any()
         .strip_prefix(&format!("{statefulset}-"))?
@@ -152,7 +138,7 @@ pub async fn run(
             let Some(pod0) = members.first().filter(|m| m.pod == names.pod(0)) else {
                 report.condition = Some((
                     false,
-                    init_reasons::WAITING_FOR_MEMBERS.to_string(),
+                    reasons::WAITING_FOR_MEMBERS.to_string(),
                     format!("waiting for {}", names.pod(0)),
                 ));
                 return Ok(report);
@@ -162,7 +148,7 @@ pub async fn run(
             // runs to its end even if this pass is dropped (lost Lease, shutdown), and the
             // manager does not exit before it finished.
             let (task_key, task_pod0, task_store) = (key.clone(), pod0.clone(), store.clone());
-            let outcome = match critical::run_to_completion(&ctx.critical, async move {
+            let initialized = match critical::run_to_completion(&ctx.critical, async move {
                 initialize(&task_key, &task_pod0, &task_store).await
             })
             .await
@@ -170,7 +156,7 @@ pub async fn run(
                 Ok(outcome) => outcome,
                 Err(join) => Err((OperateError::Interrupted(join.to_string()), None)),
             };
-            match outcome {
+            match initialized {
                 Ok(()) => {
                     ctx.metrics
                         .initializations
@@ -180,7 +166,7 @@ pub async fn run(
                         ctx,
                         cluster,
                         EventType::Normal,
-                        init_reasons::INITIALIZED,
+                        reasons::INITIALIZED,
                         "Initialize",
                         format!(
                             "initialized OpenBao through {}; root token and recovery keys stored in Secret {}",
@@ -189,12 +175,9 @@ pub async fn run(
                         ),
                     )
                     .await;
-                    report.initialized = true;
-                    report.condition = Some((
-                        true,
-                        init_reasons::INITIALIZED.to_string(),
-                        stored_message(validated),
-                    ));
+                    let planned = outcome(&Decision::Initialized, names, false);
+                    report.initialized = planned.initialized;
+                    report.condition = planned.condition;
                 }
                 Err((error, response)) => {
                     ctx.metrics
@@ -210,84 +193,23 @@ pub async fn run(
                 }
             }
         }
-        Decision::Initialized => {
-            report.initialized = true;
-            report.condition = Some((
-                true,
-                init_reasons::INITIALIZED.to_string(),
-                stored_message(validated),
-            ));
-        }
-        Decision::InitializedExternally => {
-            report.initialized = true;
-            report.condition = Some((
-                true,
-                init_reasons::INITIALIZED_EXTERNALLY.to_string(),
-                format!(
-                    "OpenBao was initialized outside the operator; its keys are not in Secret {}",
-                    names.root_token_secret()
-                ),
-            ));
-        }
-        Decision::KeysLost => {
-            report.initialized = true;
-            let message = format!(
-                "OpenBao is initialized but its root token and recovery keys were never stored: the operator \
-                 stopped between the init response and the write to Secret {secret}. The operator will not \
-                 initialize again (that would need the data wiped). If the cluster holds no data yet, delete \
-                 the OpenBaoCluster with deletionPolicy DeletePVCs (or delete its PersistentVolumeClaims) and \
-                 the Secret {secret}, then recreate it; otherwise keep using tokens issued so far.",
-                secret = names.root_token_secret()
-            );
-            let already = cluster.status.as_ref().is_some_and(|s| {
+        other => {
+            let keys_lost_reported = cluster.status.as_ref().is_some_and(|s| {
                 s.conditions.iter().any(|c| {
                     c.type_ == types::INITIALIZED && c.reason == reasons::INITIALIZATION_KEYS_LOST
                 })
             });
-            if !already {
+            let planned = outcome(other, names, keys_lost_reported);
+            if let Some((type_, reason, note, metric)) = planned.event {
                 ctx.metrics
                     .initializations
-                    .get_or_create(&label("keys_lost"))
+                    .get_or_create(&label(metric))
                     .inc();
-                publish(
-                    ctx,
-                    cluster,
-                    EventType::Warning,
-                    reasons::INITIALIZATION_KEYS_LOST,
-                    "Initialize",
-                    message.clone(),
-                )
-                .await;
+                publish(ctx, cluster, type_, reason, "Initialize", note).await;
             }
-            report.condition = Some((
-                false,
-                reasons::INITIALIZATION_KEYS_LOST.to_string(),
-                message.clone(),
-            ));
-            report.failure = Some((reasons::INITIALIZATION_KEYS_LOST.to_string(), message));
-        }
-        Decision::DataLost => {
-            let message = "every member reports uninitialized although this cluster was initialized: its Raft data \
-                           is gone; restore the volumes or a snapshot (the operator never initializes over lost data)"
-                .to_string();
-            report.condition = Some((false, init_reasons::DATA_LOST.to_string(), message.clone()));
-            report.failure = Some((init_reasons::DATA_LOST.to_string(), message));
-        }
-        Decision::StaleKeys => {
-            let message = format!(
-                "Secret {} holds keys of an earlier cluster while every member is uninitialized; the operator \
-                 never overwrites keys: delete or rename that Secret to initialize a new cluster",
-                names.root_token_secret()
-            );
-            report.condition = Some((false, init_reasons::STALE_KEYS.to_string(), message.clone()));
-            report.failure = Some((init_reasons::STALE_KEYS.to_string(), message));
-        }
-        Decision::Wait(message) => {
-            report.condition = Some((
-                false,
-                init_reasons::WAITING_FOR_MEMBERS.to_string(),
-                message.clone(),
-            ));
+            report.initialized = planned.initialized;
+            report.condition = planned.condition;
+            report.failure = planned.failure;
         }
     }
 
@@ -378,7 +300,7 @@ async fn remove_departed_peers(
                     ctx,
                     cluster,
                     EventType::Normal,
-                    "RaftPeerRemoved",
+                    reasons::RAFT_PEER_REMOVED,
                     "ScaleDown",
                     format!(
                         "removed Raft peer {peer} after scaling down to {} replicas",
@@ -395,15 +317,169 @@ async fn remove_departed_peers(
     facts
 }
 
-fn stored_message(cluster: &ValidatedCluster) -> String {
-    format!(
-        "initialized; root token and recovery keys are in Secret {}",
-        cluster.names().root_token_secret()
-    )
+/// What a decision other than [`Decision::Initialize`] means for status and Events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionOutcome {
+    /// Whether OpenBao is initialized.
+    pub initialized: bool,
+    /// The Initialized condition: (status, reason, message).
+    pub condition: Option<(bool, String, String)>,
+    /// A problem that needs the user.
+    pub failure: Option<(String, String)>,
+    /// An Event to publish, once: (type, reason, note, initializations metric label).
+    pub event: Option<(EventType, &'static str, String, &'static str)>,
+}
+
+/// The status and Events of `decision`, without IO. `keys_lost_reported`: status already says
+/// the keys were lost (the Event and metric are not repeated on every pass).
+pub fn outcome(
+    decision: &Decision,
+    names: &api::names::ClusterNames,
+    keys_lost_reported: bool,
+) -> DecisionOutcome {
+    let secret = names.root_token_secret();
+    let condition =
+        |ok: bool, reason: &str, message: String| Some((ok, reason.to_string(), message));
+    let mut out = DecisionOutcome {
+        initialized: false,
+        condition: None,
+        failure: None,
+        event: None,
+    };
+    match decision {
+        Decision::Initialize | Decision::Initialized => {
+            out.initialized = true;
+            out.condition = condition(
+                true,
+                reasons::INITIALIZED,
+                format!("initialized; root token and recovery keys are in Secret {secret}"),
+            );
+        }
+        Decision::InitializedExternally => {
+            out.initialized = true;
+            out.condition = condition(
+                true,
+                reasons::INITIALIZED_EXTERNALLY,
+                format!(
+                    "OpenBao was initialized outside the operator; its keys are not in Secret {secret}"
+                ),
+            );
+        }
+        Decision::KeysLost => {
+            out.initialized = true;
+            let message = format!(
+                "OpenBao is initialized but its root token and recovery keys were never stored: the operator \
+                 stopped between the init response and the write to Secret {secret}. The operator will not \
+                 initialize again (that would need the data wiped). If the cluster holds no data yet, delete \
+                 the OpenBaoCluster with deletionPolicy DeletePVCs (or delete its PersistentVolumeClaims) and \
+                 the Secret {secret}, then recreate it; otherwise keep using tokens issued so far."
+            );
+            if !keys_lost_reported {
+                out.event = Some((
+                    EventType::Warning,
+                    reasons::INITIALIZATION_KEYS_LOST,
+                    message.clone(),
+                    "keys_lost",
+                ));
+            }
+            out.condition = condition(false, reasons::INITIALIZATION_KEYS_LOST, message.clone());
+            out.failure = Some((reasons::INITIALIZATION_KEYS_LOST.to_string(), message));
+        }
+        Decision::DataLost => {
+            let message = "every member reports uninitialized although this cluster was initialized: its Raft data \
+                           is gone; restore the volumes or a snapshot (the operator never initializes over lost data)"
+                .to_string();
+            out.condition = condition(false, reasons::MEMBERS_LOST_DATA, message.clone());
+            out.failure = Some((reasons::MEMBERS_LOST_DATA.to_string(), message));
+        }
+        Decision::StaleKeys => {
+            let message = format!(
+                "Secret {secret} holds keys of an earlier cluster while every member is uninitialized; the operator \
+                 never overwrites keys: delete or rename that Secret to initialize a new cluster"
+            );
+            out.condition = condition(false, reasons::STALE_ROOT_TOKEN_SECRET, message.clone());
+            out.failure = Some((reasons::STALE_ROOT_TOKEN_SECRET.to_string(), message));
+        }
+        Decision::Wait(message) => {
+            out.condition = condition(false, reasons::WAITING_FOR_MEMBERS, message.clone());
+        }
+    }
+    out
 }
 
 fn label(category: &str) -> CategoryLabel {
     CategoryLabel {
         category: category.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> api::names::ClusterNames {
+        api::names::ClusterNames::new("bao")
+    }
+
+    #[test]
+    fn lost_keys_are_a_failure_reported_by_one_event_and_never_retried() {
+        let first = outcome(&Decision::KeysLost, &names(), false);
+        assert!(first.initialized, "never initialized again");
+        let (type_, reason, note, metric) = first.event.clone().expect("an event");
+        assert_eq!(type_, EventType::Warning);
+        assert_eq!(reason, reasons::INITIALIZATION_KEYS_LOST);
+        assert!(note.contains("bao-root-token"));
+        assert_eq!(metric, "keys_lost");
+        assert_eq!(
+            first.failure.as_ref().map(|f| f.0.as_str()),
+            Some(reasons::INITIALIZATION_KEYS_LOST)
+        );
+        let later = outcome(&Decision::KeysLost, &names(), true);
+        assert!(
+            later.event.is_none(),
+            "the Event is not repeated every pass"
+        );
+        assert_eq!(later.condition, first.condition);
+    }
+
+    #[test]
+    fn data_loss_and_stale_keys_fail_with_their_reason_and_name_the_secret_where_it_matters() {
+        let data = outcome(&Decision::DataLost, &names(), false);
+        assert_eq!(
+            data.condition.as_ref().map(|c| (c.0, c.1.as_str())),
+            Some((false, reasons::MEMBERS_LOST_DATA))
+        );
+        assert!(data.failure.is_some() && !data.initialized && data.event.is_none());
+        let stale = outcome(&Decision::StaleKeys, &names(), false);
+        assert_eq!(
+            stale.failure.as_ref().map(|f| f.0.as_str()),
+            Some(reasons::STALE_ROOT_TOKEN_SECRET)
+        );
+        assert!(stale.failure.expect("failure").1.contains("bao-root-token"));
+    }
+
+    #[test]
+    fn initialized_clusters_say_where_the_keys_are_or_that_none_are_held() {
+        let ours = outcome(&Decision::Initialized, &names(), false);
+        assert!(ours.initialized && ours.failure.is_none() && ours.event.is_none());
+        let (ok, reason, message) = ours.condition.expect("condition");
+        assert!(ok && reason == reasons::INITIALIZED && message.contains("bao-root-token"));
+        let external = outcome(&Decision::InitializedExternally, &names(), false);
+        assert_eq!(
+            external.condition.expect("condition").1,
+            reasons::INITIALIZED_EXTERNALLY
+        );
+    }
+
+    #[test]
+    fn waiting_is_not_a_failure_and_carries_the_reason_it_waits() {
+        let wait = outcome(
+            &Decision::Wait("waiting for bao-2".to_string()),
+            &names(),
+            false,
+        );
+        assert!(!wait.initialized && wait.failure.is_none());
+        let (ok, reason, message) = wait.condition.expect("condition");
+        assert!(!ok && reason == reasons::WAITING_FOR_MEMBERS && message == "waiting for bao-2");
     }
 }
