@@ -1047,3 +1047,52 @@ async fn colliding_clusters_never_take_over_each_others_objects_in_either_order(
         );
     }
 }
+
+#[tokio::test]
+async fn a_role_binding_recreated_by_hand_to_point_elsewhere_is_replaced_by_the_rendered_one() {
+    let (ns, client) = namespace("rebind").await;
+    let n = ns.name();
+    create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), n);
+    let rendered: RoleBinding = present(&client, n, "bao-discovery").await;
+    // roleRef is immutable: someone deletes the binding and recreates it, by hand (no labels,
+    // no owner), granting the pods' ServiceAccount the built-in `edit` ClusterRole instead.
+    let mut hijacked = rendered.clone();
+    hijacked.metadata = kube::api::ObjectMeta {
+        name: Some("bao-discovery".to_string()),
+        ..kube::api::ObjectMeta::default()
+    };
+    hijacked.role_ref = k8s_openapi::api::rbac::v1::RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".to_string()),
+        kind: "ClusterRole".to_string(),
+        name: "edit".to_string(),
+    };
+    // The operator may recreate it between the two calls: try until the hijacked one is in.
+    let mut hijacked_in = false;
+    for _ in 0..20 {
+        let _ = bindings
+            .delete("bao-discovery", &DeleteParams::default())
+            .await;
+        if bindings
+            .create(&PostParams::default(), &hijacked)
+            .await
+            .is_ok()
+        {
+            hijacked_in = true;
+            break;
+        }
+    }
+    assert!(hijacked_in, "the hand-made binding was created");
+    until("the binding to point at the pods' Role again", || {
+        let bindings = bindings.clone();
+        let role_ref = rendered.role_ref.clone();
+        let subjects = rendered.subjects.clone();
+        async move {
+            let live = bindings.get_opt("bao-discovery").await?;
+            Ok(live
+                .filter(|b| b.role_ref == role_ref && b.subjects == subjects)
+                .map(|_| ()))
+        }
+    })
+    .await;
+}

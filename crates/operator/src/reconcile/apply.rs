@@ -211,20 +211,53 @@ where
                 field_manager: Some(names::MANAGER.to_string()),
                 ..PostParams::default()
             };
-            api.replace(&name, &params, &replacement)
-                .await
-                .map_err(error)?;
-            return Ok(Outcome::Written);
+            match api.replace(&name, &params, &replacement).await {
+                Ok(_) => return Ok(Outcome::Written),
+                // An immutable field differs (a RoleBinding's roleRef: someone recreated it
+                // pointing elsewhere): recreated below.
+                Err(kube::Error::Api(status)) if status.code == 422 => {}
+                Err(source) => return Err(error(source)),
+            }
         }
     }
-    api.patch(
-        &name,
-        &PatchParams::apply(names::MANAGER).force(),
-        &Patch::Apply(&desired),
-    )
-    .await
-    .map_err(error)?;
-    Ok(Outcome::Written)
+    let ssa = PatchParams::apply(names::MANAGER).force();
+    match api.patch(&name, &ssa, &Patch::Apply(&desired)).await {
+        Ok(_) => Ok(Outcome::Written),
+        // A security object of that name that cannot be brought to the desired one in place
+        // (an immutable field differs; also when it was never in the cache, e.g. created by hand
+        // without the operator's labels): delete exactly that object (UID precondition) and
+        // create the desired one, as `kubectl replace --force` would. An object controlled by
+        // another owner is still never touched.
+        Err(kube::Error::Api(status))
+            if status.code == 422 && matches!(exactness, Exactness::Exact(_)) =>
+        {
+            let current = api.get(&name).await.map_err(error)?;
+            if let Some(owner) = foreign_controller(&desired, &current) {
+                return Ok(Outcome::Conflict(NameConflict {
+                    kind: K::kind(&()).to_string(),
+                    name: name.clone(),
+                    owner,
+                }));
+            }
+            let params = DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    uid: current.meta().uid.clone(),
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&name, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(source) => return Err(error(source)),
+            }
+            api.patch(&name, &ssa, &Patch::Apply(&desired))
+                .await
+                .map_err(error)?;
+            Ok(Outcome::Written)
+        }
+        Err(source) => Err(error(source)),
+    }
 }
 
 /// What the apply stage did.
