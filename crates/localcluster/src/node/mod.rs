@@ -52,7 +52,7 @@
 //! written 0600 for the pod's user (0640 with `fsGroup`) rather than Kubernetes' 0644, unless
 //! that would lock one of its containers out (see [`volumes`]).
 //!
-//! # Containers ([`container`], [`images`], [`pod`])
+//! # Containers ([`container`], [`images`], [`pod`], [`pod_status`])
 //!
 //! An image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned `bao`
 //! whatever the tag; other images wait with `ErrImagePull` and a message naming what is
@@ -74,6 +74,7 @@ mod env;
 mod images;
 mod network;
 mod pod;
+mod pod_status;
 mod probe;
 mod registration;
 mod storage;

@@ -1,10 +1,10 @@
 //! One pod's life on the node, as the kubelet lives it: sandbox (network namespace, address,
 //! hosts file), volumes, init containers in order, containers with restarts and backoff,
-//! probes, status through the status subresource, and on deletion: stop the processes
-//! (SIGTERM, SIGKILL after the grace period), remove the sandbox and delete the pod object.
+//! probes, status (computed by [`super::pod_status`]) through the status subresource, and on
+//! deletion: stop the processes (SIGTERM, SIGKILL after the grace period), remove the sandbox
+//! and delete the pod object.
 
 use std::{
-    collections::BTreeMap,
     fs,
     net::IpAddr,
     os::unix::{fs::OpenOptionsExt, process::ExitStatusExt},
@@ -16,10 +16,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use k8s_openapi::{
-    api::core::v1::{
-        Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-        ContainerStateWaiting, ContainerStatus, Pod, PodCondition,
-    },
+    api::core::v1::{Container, ContainerStateTerminated, Pod},
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
@@ -43,6 +40,7 @@ use super::{
     env::{self, Addresses},
     images,
     network::Sandbox,
+    pod_status::{self, ContainerView, Phase, PodView, RestartPolicy, State, Transitions},
     probe::{self, Kind},
     volumes::PodVolumes,
 };
@@ -67,13 +65,6 @@ const BAO_SUBCOMMANDS: [&str; 16] = [
     "server", "status", "operator", "version", "login", "read", "write", "list", "delete", "kv",
     "secrets", "auth", "policy", "token", "agent", "proxy",
 ];
-
-#[derive(Clone, Debug)]
-enum State {
-    Waiting { reason: String, message: String },
-    Running { started_at: Timestamp },
-    Terminated(ContainerStateTerminated),
-}
 
 struct Ctr {
     spec: Container,
@@ -131,9 +122,20 @@ impl Ctr {
         matches!(self.state, State::Running { .. })
     }
 
-    /// Running, past its startup probe, and passing its readiness probe if it has one.
-    fn is_ready(&self) -> bool {
-        self.running() && self.started && (self.ready || self.spec.readiness_probe.is_none())
+    /// This container as its status shows it.
+    fn view(&self) -> ContainerView {
+        ContainerView {
+            name: self.spec.name.clone(),
+            image: self.spec.image.clone().unwrap_or_default(),
+            image_id: self.image_id.clone(),
+            container_id: self.container_id.clone(),
+            state: self.state.clone(),
+            last_terminated: self.last_terminated.clone(),
+            restart_count: (self.starts - 1).max(0),
+            started: self.started,
+            ready: self.ready || self.spec.readiness_probe.is_none(),
+            done: self.done,
+        }
     }
 
     fn stop_probes(&mut self) {
@@ -171,13 +173,14 @@ struct Worker {
     volume_error: Option<String>,
     next_volume_sync: Instant,
     containers: Vec<Ctr>,
-    conditions: BTreeMap<String, (String, Timestamp)>,
+    /// When each condition the worker reports last changed.
+    transitions: Transitions,
     start_time: Timestamp,
     probe_tx: mpsc::Sender<probe::Outcome>,
     probe_rx: mpsc::Receiver<probe::Outcome>,
     last_status: Option<Value>,
     /// Succeeded or Failed: nothing runs any more, the sandbox is gone.
-    terminal_phase: Option<&'static str>,
+    terminal_phase: Option<Phase>,
     /// Reason+message of events already sent, so a retry loop does not flood them.
     sent_events: std::collections::BTreeSet<String>,
     /// The pod had finished before this worker saw it: its status is left as it is.
@@ -200,8 +203,8 @@ impl Worker {
         let (probe_tx, probe_rx) = mpsc::channel(64);
         // A pod that already finished (seen again after a watch restart) stays as it is.
         let terminal_phase = match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
-            Some("Succeeded") => Some("Succeeded"),
-            Some("Failed") => Some("Failed"),
+            Some("Succeeded") => Some(Phase::Succeeded),
+            Some("Failed") => Some(Phase::Failed),
             _ => None,
         };
         Self {
@@ -219,7 +222,7 @@ impl Worker {
             volume_error: None,
             next_volume_sync: Instant::now(),
             containers,
-            conditions: BTreeMap::new(),
+            transitions: Transitions::default(),
             start_time: Timestamp::now(),
             probe_tx,
             probe_rx,
@@ -256,12 +259,13 @@ impl Worker {
         }
     }
 
-    fn spec_restart_policy(&self) -> String {
-        self.pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.restart_policy.clone())
-            .unwrap_or_else(|| "Always".to_owned())
+    fn spec_restart_policy(&self) -> RestartPolicy {
+        RestartPolicy::of(
+            self.pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.restart_policy.as_deref()),
+        )
     }
 
     fn addresses(&self) -> Addresses {
@@ -455,9 +459,9 @@ impl Worker {
         };
         let restart = if ctr.init {
             // Init containers never restart after success; `Always` means `OnFailure` for them.
-            code != 0 && policy != "Never"
+            code != 0 && policy != RestartPolicy::Never
         } else {
-            policy == "Always" || (policy == "OnFailure" && code != 0)
+            policy == RestartPolicy::Always || (policy == RestartPolicy::OnFailure && code != 0)
         };
         if ctr.init && code == 0 {
             ctr.done = true;
@@ -870,26 +874,12 @@ impl Worker {
 
     /// Decides Succeeded/Failed for pods whose containers will not run again.
     async fn settle_phase(&mut self) {
-        let policy = self.spec_restart_policy();
-        if policy == "Always" {
+        let states = self.containers.iter().filter(|c| !c.init).map(|c| &c.state);
+        let Some(phase) = pod_status::settled(self.spec_restart_policy(), states) else {
             return;
-        }
-        let mut failed = false;
-        for ctr in self.containers.iter().filter(|c| !c.init) {
-            match &ctr.state {
-                State::Terminated(t) => failed |= t.exit_code != 0,
-                _ => return,
-            }
-        }
-        self.terminal_phase = Some(if failed { "Failed" } else { "Succeeded" });
+        };
+        self.terminal_phase = Some(phase);
         self.teardown_sandbox().await;
-    }
-
-    /// A failed init container under `restartPolicy: Never` fails the pod.
-    fn init_failed(&self) -> bool {
-        self.containers
-            .iter()
-            .any(|c| c.init && matches!(&c.state, State::Terminated(t) if t.exit_code != 0))
     }
 
     async fn teardown_sandbox(&mut self) {
@@ -1002,8 +992,53 @@ impl Worker {
         }
     }
 
+    /// The pod as its status is computed from: the worker's state and the API object's.
+    fn view(&self) -> PodView {
+        let in_order = |init: bool| {
+            self.containers
+                .iter()
+                .filter(|c| c.init == init)
+                .map(Ctr::view)
+                .collect()
+        };
+        PodView {
+            generation: self.pod.metadata.generation,
+            restart_policy: self.spec_restart_policy(),
+            settled: self.terminal_phase,
+            sandbox: self.sandbox.is_some(),
+            host_ip: self.ctx.network.gateway().to_string(),
+            pod_ip: self
+                .sandbox
+                .as_ref()
+                .map(|s| s.ip.to_string())
+                .or_else(|| self.pod.status.as_ref().and_then(|s| s.pod_ip.clone())),
+            start_time: self.start_time,
+            readiness_gates: self
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.readiness_gates.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|g| g.condition_type.clone())
+                .collect(),
+            conditions: self
+                .pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.clone())
+                .unwrap_or_default(),
+            message: self
+                .sandbox_error
+                .clone()
+                .or_else(|| self.volume_error.clone()),
+            init_containers: in_order(true),
+            containers: in_order(false),
+        }
+    }
+
     async fn publish(&mut self) {
-        let status = self.status();
+        let status = pod_status::render(&self.view(), &mut self.transitions, Timestamp::now());
         if self.last_status.as_ref() == Some(&status) {
             return;
         }
@@ -1021,241 +1056,6 @@ impl Worker {
             Err(e) => {
                 tracing::debug!(pod = %format!("{}/{}", self.namespace, self.name), "status update: {e}")
             }
-        }
-    }
-
-    fn condition(
-        &mut self,
-        type_: &str,
-        ok: bool,
-        reason: Option<&str>,
-        message: Option<String>,
-    ) -> PodCondition {
-        let status = if ok { "True" } else { "False" };
-        let entry = self
-            .conditions
-            .entry(type_.to_owned())
-            .or_insert_with(|| (status.to_owned(), Timestamp::now()));
-        if entry.0 != status {
-            *entry = (status.to_owned(), Timestamp::now());
-        }
-        PodCondition {
-            type_: type_.to_owned(),
-            status: status.to_owned(),
-            last_transition_time: Some(Time(entry.1)),
-            reason: reason.map(str::to_owned),
-            message,
-            // The generation of the spec this verdict is about, as the kubelet reports it.
-            observed_generation: self.pod.metadata.generation,
-            ..PodCondition::default()
-        }
-    }
-
-    fn status(&mut self) -> Value {
-        let phase = self.phase();
-        let terminal = matches!(phase, "Succeeded" | "Failed");
-        let pending_init: Vec<String> = self
-            .containers
-            .iter()
-            .filter(|c| c.init && !c.done)
-            .map(|c| c.spec.name.clone())
-            .collect();
-        let unready: Vec<String> = self
-            .containers
-            .iter()
-            .filter(|c| !c.init && !c.is_ready())
-            .map(|c| c.spec.name.clone())
-            .collect();
-        let sandbox_ready = self.sandbox.is_some() && !terminal;
-        let gates: Vec<String> = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.readiness_gates.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|g| g.condition_type)
-            .collect();
-        let existing = self
-            .pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.clone())
-            .unwrap_or_default();
-        let gates_ok = gates
-            .iter()
-            .all(|g| existing.iter().any(|c| &c.type_ == g && c.status == "True"));
-        let ours = [
-            "PodReadyToStartContainers",
-            "Initialized",
-            "ContainersReady",
-            "Ready",
-        ];
-        let mut conditions: Vec<PodCondition> = existing
-            .into_iter()
-            .filter(|c| !ours.contains(&c.type_.as_str()))
-            .collect();
-        conditions.push(self.condition("PodReadyToStartContainers", sandbox_ready, None, None));
-        let initialized = pending_init.is_empty();
-        conditions.push(if initialized {
-            self.condition("Initialized", true, None, None)
-        } else {
-            let message = format!(
-                "containers with incomplete status: [{}]",
-                pending_init.join(" ")
-            );
-            self.condition(
-                "Initialized",
-                false,
-                Some("ContainersNotInitialized"),
-                Some(message),
-            )
-        });
-        let containers_ready = unready.is_empty() && !terminal;
-        let (reason, message) = if terminal {
-            (Some("PodCompleted"), None)
-        } else if !containers_ready {
-            (
-                Some("ContainersNotReady"),
-                Some(format!(
-                    "containers with unready status: [{}]",
-                    unready.join(" ")
-                )),
-            )
-        } else {
-            (None, None)
-        };
-        conditions.push(self.condition(
-            "ContainersReady",
-            containers_ready,
-            reason,
-            message.clone(),
-        ));
-        let ready = containers_ready && gates_ok;
-        let (reason, message) = if containers_ready && !gates_ok {
-            (
-                Some("ReadinessGatesNotReady"),
-                Some(format!(
-                    "the status of pod readiness gates is not \"True\": {gates:?}"
-                )),
-            )
-        } else {
-            (reason, message)
-        };
-        conditions.push(self.condition("Ready", ready, reason, message));
-
-        let host_ip = self.ctx.network.gateway().to_string();
-        let mut status = json!({
-            "observedGeneration": self.pod.metadata.generation,
-            "phase": phase,
-            "conditions": conditions,
-            "hostIP": host_ip,
-            "hostIPs": [{ "ip": host_ip }],
-            "startTime": Time(self.start_time),
-            "containerStatuses": self.container_statuses(false),
-        });
-        if self.containers.iter().any(|c| c.init) {
-            status["initContainerStatuses"] = json!(self.container_statuses(true));
-        }
-        if let Some(ip) = self
-            .sandbox
-            .as_ref()
-            .map(|s| s.ip.to_string())
-            .or_else(|| self.pod.status.as_ref().and_then(|s| s.pod_ip.clone()))
-        {
-            status["podIP"] = json!(ip);
-            status["podIPs"] = json!([{ "ip": ip }]);
-        }
-        if let Some(message) = self
-            .sandbox_error
-            .clone()
-            .or_else(|| self.volume_error.clone())
-        {
-            status["message"] = json!(message);
-        }
-        status
-    }
-
-    fn container_statuses(&self, init: bool) -> Vec<ContainerStatus> {
-        self.containers
-            .iter()
-            .filter(|c| c.init == init)
-            .map(|c| {
-                let state = match &c.state {
-                    State::Waiting { reason, message } => ContainerState {
-                        waiting: Some(ContainerStateWaiting {
-                            reason: Some(reason.clone()),
-                            message: (!message.is_empty()).then(|| message.clone()),
-                        }),
-                        ..ContainerState::default()
-                    },
-                    State::Running { started_at } => ContainerState {
-                        running: Some(ContainerStateRunning {
-                            started_at: Some(Time(*started_at)),
-                        }),
-                        ..ContainerState::default()
-                    },
-                    State::Terminated(t) => ContainerState {
-                        terminated: Some(t.clone()),
-                        ..ContainerState::default()
-                    },
-                };
-                ContainerStatus {
-                    name: c.spec.name.clone(),
-                    image: c.spec.image.clone().unwrap_or_default(),
-                    image_id: c.image_id.clone(),
-                    container_id: c.container_id.clone(),
-                    ready: c.is_ready(),
-                    started: Some(c.started && c.running()),
-                    restart_count: (c.starts - 1).max(0),
-                    state: Some(state),
-                    last_state: Some(ContainerState {
-                        terminated: c.last_terminated.clone(),
-                        ..ContainerState::default()
-                    }),
-                    ..ContainerStatus::default()
-                }
-            })
-            .collect()
-    }
-
-    /// The kubelet's `getPhase`.
-    fn phase(&self) -> &'static str {
-        if let Some(phase) = self.terminal_phase {
-            return phase;
-        }
-        if self.spec_restart_policy() == "Never" && self.init_failed() {
-            return "Failed";
-        }
-        if self.containers.iter().any(|c| c.init && !c.done) || self.sandbox.is_none() {
-            return "Pending";
-        }
-        let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
-        for c in self.containers.iter().filter(|c| !c.init) {
-            match &c.state {
-                State::Running { .. } => running += 1,
-                State::Terminated(t) => {
-                    stopped += 1;
-                    if t.exit_code == 0 {
-                        succeeded += 1;
-                    }
-                }
-                State::Waiting { .. } if c.last_terminated.is_some() => stopped += 1,
-                State::Waiting { .. } => waiting += 1,
-            }
-        }
-        if waiting > 0 {
-            return "Pending";
-        }
-        if running > 0 {
-            return "Running";
-        }
-        match self.spec_restart_policy().as_str() {
-            "Always" => "Running",
-            "OnFailure" if stopped == succeeded => "Succeeded",
-            "OnFailure" => "Running",
-            _ if stopped == succeeded => "Succeeded",
-            _ => "Failed",
         }
     }
 
