@@ -23,3 +23,68 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "openbao-operator.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
+
+{{- /*
+What reconciling needs, as rules (the list under `rules:`). Keep in sync with
+crates/operator/src/build/operator_rbac.rs (the source of deploy/rbac/cluster-role.yaml):
+tests/deploy.rs compares the two. Granted by the ClusterRole openbao-operator, or in a namespaced
+install (watchNamespaces) by the Role openbao-operator-reconcile in each watched namespace.
+*/ -}}
+{{- define "openbao-operator.reconcileRules" -}}
+{{- $manage := list "get" "list" "watch" "create" "update" "patch" "delete" -}}
+# The custom resource: watch, finalizer, status.
+- apiGroups: ["openbao.org"]
+  resources: ["openbaoclusters"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["openbao.org"]
+  resources: ["openbaoclusters/status"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["openbao.org"]
+  resources: ["openbaoclusters/finalizers"]
+  verbs: ["update"]
+# Children applied by the apply stage.
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  verbs: {{ toJson $manage }}
+- apiGroups: [""]
+  resources: ["services", "configmaps", "serviceaccounts"]
+  verbs: {{ toJson $manage }}
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: {{ toJson $manage }}
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: {{ toJson $manage }}
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: {{ toJson $manage }}
+# The per-cluster RoleBinding to the OpenBao pods' fixed ClusterRole: bind on that one name
+# instead of holding its pod write verb (openbao-server-clusterrole.yaml). In a Role it covers
+# RoleBindings in the Role's namespace only.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles"]
+  resourceNames: ["openbao-operator-openbao-server"]
+  verbs: ["bind"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: {{ toJson $manage }}
+# Generated Secrets (CA, certificate, unseal key, root token).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: {{ toJson $manage }}
+# deletionPolicy DeletePVCs/DeleteAll, and the unseal-key safety check.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "delete"]
+# Member status; and the read-only permissions the OpenBao pods' Role grants. No write verb.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Events.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

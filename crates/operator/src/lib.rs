@@ -4,7 +4,7 @@
 pub mod build;
 pub mod cli;
 pub mod faults;
-pub mod leader;
+pub mod manager;
 pub mod pki;
 pub mod posture;
 pub mod reconcile;

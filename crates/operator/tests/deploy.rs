@@ -1,7 +1,8 @@
 //! The operator's own deployment: the builders (`build::deploy`), the committed kustomize base
-//! (`deploy/base/`, drift-checked; `UPDATE_GOLDEN=1` rewrites it), the Helm chart
-//! (`charts/openbao-operator`, rendered with the pinned helm and compared with the base), and the
-//! controller's posture contract (`netpol verify --controller`).
+//! (`deploy/base/`) and namespaced example (`deploy/namespaced/`), both drift-checked
+//! (`UPDATE_GOLDEN=1` rewrites them), the Helm chart (`charts/openbao-operator`, rendered with
+//! the pinned helm and compared with both), and the controller's posture contract
+//! (`netpol verify --controller`).
 //!
 //! helm and kubectl come from `bash hack/tools.sh` (pinned, sha256-checked); `HELM_BIN` and
 //! `KUBECTL_BIN` override the location. Without them the chart tests fail and name that command.
@@ -93,8 +94,13 @@ fn run_tool(program: &Path, args: &[&str]) -> String {
 }
 
 fn kustomize_base() -> Vec<Value> {
+    kustomize("deploy")
+}
+
+/// `kubectl kustomize <dir>` (relative to the workspace root), parsed.
+fn kustomize(dir: &str) -> Vec<Value> {
     let kubectl = tool("kubectl", "KUBECTL_BIN");
-    parse_documents(&run_tool(&kubectl, &["kustomize", "deploy"]))
+    parse_documents(&run_tool(&kubectl, &["kustomize", dir]))
 }
 
 fn helm_template(values: &[&str]) -> Vec<Value> {
@@ -275,12 +281,38 @@ fn code_objects(options: &DeployOptions) -> Vec<Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The committed kustomize base
+// The committed kustomize base and namespaced example
+
+/// The namespaces `deploy/namespaced/` is generated for.
+const NAMESPACED_EXAMPLE: [&str; 2] = ["openbao-a", "openbao-b"];
+
+/// The options of `deploy/namespaced/`: the defaults, watching [`NAMESPACED_EXAMPLE`].
+fn namespaced_example() -> DeployOptions {
+    DeployOptions {
+        watch_namespaces: NAMESPACED_EXAMPLE.map(str::to_string).to_vec(),
+        ..DeployOptions::new(DEFAULT_OPERATOR_NAMESPACE)
+    }
+}
 
 #[test]
 fn the_committed_kustomize_base_matches_the_code() {
-    let dir = workspace_root().join("deploy/base");
-    let files = deploy::kustomize_files(&DeployOptions::new(DEFAULT_OPERATOR_NAMESPACE)).unwrap();
+    assert_committed_dir_matches(
+        "deploy/base",
+        &DeployOptions::new(DEFAULT_OPERATOR_NAMESPACE),
+    );
+}
+
+#[test]
+fn the_committed_namespaced_example_matches_the_code() {
+    assert_committed_dir_matches("deploy/namespaced", &namespaced_example());
+}
+
+/// `dir` (relative to the workspace root) holds exactly the kustomize files of `options`
+/// (rewritten under `UPDATE_GOLDEN=1`).
+fn assert_committed_dir_matches(dir: &str, options: &DeployOptions) {
+    let name = dir;
+    let dir = workspace_root().join(dir);
+    let files = deploy::kustomize_files(options).unwrap();
     if updating() {
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -313,7 +345,7 @@ fn the_committed_kustomize_base_matches_the_code() {
     committed.sort();
     let mut generated: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     generated.sort();
-    assert_eq!(committed, generated, "stale files in deploy/base; {hint}");
+    assert_eq!(committed, generated, "stale files in {name}; {hint}");
 }
 
 #[test]
@@ -529,7 +561,8 @@ fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_and_we
         binding["subjects"],
         json!([{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": "ops"}])
     );
-    assert_eq!(manifests.cluster_role, operator_rbac::cluster_role());
+    assert_eq!(manifests.cluster_role, Some(operator_rbac::cluster_role()));
+    assert!(manifests.watched_namespace_grants.is_empty());
     let role = serde_json::to_value(&manifests.role).unwrap();
     assert_eq!(role["metadata"]["namespace"], "ops");
     let grants: Vec<(String, Value, Value)> = role["rules"]
@@ -572,6 +605,15 @@ fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_and_we
         manager["rules"][0]["resourceNames"],
         json!([controller::WEBHOOK_CONFIGURATION])
     );
+}
+
+fn file_names(manifests: &deploy::OperatorManifests) -> Vec<String> {
+    manifests
+        .documents()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.file)
+        .collect()
 }
 
 /// `(apiGroups, resources, resourceNames, verbs)` of every rule of `rules` that names `resource`.
@@ -725,24 +767,18 @@ fn without_the_webhook_nothing_registers_serves_or_grants_it() {
             .to_string()
             .contains("validatingwebhookconfigurations")
     );
-    let files: Vec<&str> = manifests
-        .documents()
-        .unwrap()
-        .iter()
-        .map(|d| d.file)
-        .collect();
-    assert!(!files.contains(&"validating-webhook-configuration.yaml"));
+    let files = file_names(&manifests);
+    assert!(
+        !files
+            .iter()
+            .any(|f| f == "validating-webhook-configuration.yaml")
+    );
 }
 
 #[test]
 fn the_documents_come_in_apply_order_with_the_policy_before_the_deployment() {
-    let files: Vec<&str> = deploy::build(&defaults())
-        .documents()
-        .unwrap()
-        .iter()
-        .map(|d| d.file)
-        .collect();
-    let position = |name| files.iter().position(|f| *f == name).unwrap();
+    let files = file_names(&deploy::build(&defaults()));
+    let position = |name| files.iter().position(|f| f == name).unwrap();
     assert_eq!(files[0], "namespace.yaml");
     assert!(position("network-policy.yaml") < position("deployment.yaml"));
     // No OpenBao pod can exist before its ClusterRole and the policy confining it.
@@ -773,6 +809,151 @@ fn label_selectors_parse_key_value_pairs_and_reject_empty_or_malformed_ones() {
         let error = deploy::label_selector_from_str(bad).unwrap_err();
         assert!(error.contains("key=value"), "{bad:?}: {error}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A namespaced install
+
+#[test]
+fn a_namespaced_install_grants_the_reconcile_rules_by_a_role_in_each_watched_namespace_only() {
+    let manifests = deploy::build(&namespaced_example());
+    assert!(manifests.cluster_role.is_none());
+    assert!(manifests.cluster_role_binding.is_none());
+    let namespaces: Vec<&str> = manifests
+        .watched_namespace_grants
+        .iter()
+        .map(|g| g.role.metadata.namespace.as_deref().unwrap())
+        .collect();
+    assert_eq!(namespaces, NAMESPACED_EXAMPLE);
+    for grant in &manifests.watched_namespace_grants {
+        let ns = grant.role.metadata.namespace.as_deref().unwrap();
+        assert_eq!(grant.role, operator_rbac::watched_namespace_role(ns));
+        assert_eq!(grant.role.rules, Some(operator_rbac::rules()));
+        let binding = serde_json::to_value(&grant.role_binding).unwrap();
+        assert_eq!(binding["metadata"]["namespace"], ns);
+        assert_eq!(
+            binding["metadata"]["name"],
+            operator_rbac::WATCHED_NAMESPACE_ROLE
+        );
+        assert_eq!(
+            binding["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": operator_rbac::WATCHED_NAMESPACE_ROLE})
+        );
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": DEFAULT_OPERATOR_NAMESPACE}])
+        );
+    }
+    // What is cluster-wide by nature stays exactly as in a cluster-wide install.
+    let cluster_wide = deploy::build(&defaults());
+    assert_eq!(
+        manifests.manager_cluster_role,
+        cluster_wide.manager_cluster_role
+    );
+    assert_eq!(
+        manifests.manager_cluster_role_binding,
+        cluster_wide.manager_cluster_role_binding
+    );
+    assert_eq!(
+        manifests.server_cluster_role,
+        cluster_wide.server_cluster_role
+    );
+    assert_eq!(manifests.pod_label_policy, cluster_wide.pod_label_policy);
+    assert_eq!(
+        manifests.pod_label_policy_binding,
+        cluster_wide.pod_label_policy_binding
+    );
+    assert_eq!(manifests.role, cluster_wide.role);
+    assert_eq!(manifests.network_policy, cluster_wide.network_policy);
+    // No cluster-scoped object of the install grants anything on Secrets.
+    for document in manifests.documents().unwrap() {
+        let object: Value = serde_yaml::from_str(&document.yaml).unwrap();
+        if object["kind"] == "ClusterRole" {
+            assert!(
+                !object["rules"].to_string().contains("secrets"),
+                "{}: {}",
+                document.file,
+                object["rules"]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_namespaced_install_passes_its_namespaces_to_the_operator_and_scopes_the_webhook() {
+    let manifests = deploy::build(&namespaced_example());
+    let deployment = serde_json::to_value(&manifests.deployment).unwrap();
+    let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args[..3],
+        [
+            "run",
+            "--operator-namespace=$(OPERATOR_NAMESPACE)",
+            "--watch-namespaces=openbao-a,openbao-b"
+        ]
+    );
+    let configuration = serde_json::to_value(manifests.webhook_configuration.unwrap()).unwrap();
+    assert_eq!(
+        configuration["webhooks"][0]["namespaceSelector"],
+        json!({"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "In", "values": NAMESPACED_EXAMPLE
+        }]})
+    );
+    // A cluster-wide install passes no namespaces and admits every namespace.
+    let cluster_wide = deploy::build(&defaults());
+    let deployment = serde_json::to_value(&cluster_wide.deployment).unwrap();
+    assert!(!deployment.to_string().contains("--watch-namespaces"));
+    let configuration = serde_json::to_value(cluster_wide.webhook_configuration.unwrap()).unwrap();
+    assert!(
+        configuration["webhooks"][0]
+            .get("namespaceSelector")
+            .is_none()
+    );
+}
+
+#[derive(clap::Parser)]
+struct RunCommand {
+    #[command(flatten)]
+    run: operator::cli::run::RunArgs,
+}
+
+#[test]
+fn the_deployments_arguments_parse_back_into_the_watched_namespaces() {
+    use clap::Parser;
+    let container_args = deploy::container_args(&namespaced_example());
+    let parsed = RunCommand::try_parse_from(&container_args).unwrap();
+    let options = parsed.run.options();
+    assert_eq!(options.watch_namespaces, NAMESPACED_EXAMPLE);
+    assert_eq!(
+        options.webhook.unwrap().registration.watch_namespaces,
+        NAMESPACED_EXAMPLE
+    );
+    let parsed = RunCommand::try_parse_from(deploy::container_args(&defaults())).unwrap();
+    assert!(parsed.run.options().watch_namespaces.is_empty());
+}
+
+#[test]
+fn a_namespaced_install_writes_each_namespaces_role_and_binding_in_place_of_the_cluster_role() {
+    let files = file_names(&deploy::build(&namespaced_example()));
+    assert_eq!(
+        files[..8],
+        [
+            "namespace.yaml",
+            "network-policy.yaml",
+            "service-account.yaml",
+            "reconcile-role.openbao-a.yaml",
+            "reconcile-role-binding.openbao-a.yaml",
+            "reconcile-role.openbao-b.yaml",
+            "reconcile-role-binding.openbao-b.yaml",
+            "manager-cluster-role.yaml",
+        ]
+    );
+    assert!(!files.iter().any(|f| f.starts_with("cluster-role")));
 }
 
 #[test]
@@ -866,6 +1047,8 @@ fn the_policy_the_chart_renders_with_an_api_server_cidr_passes_the_controller_co
     let rendered = helm_template(&[
         "networkPolicy.apiServerCIDR=10.96.0.1/32",
         "networkPolicy.dnsNamespace=dns-system",
+        // The narrowed egress holds for a namespaced install too.
+        "watchNamespaces={openbao-a}",
     ]);
     let policies: Vec<NetworkPolicy> = rendered
         .into_iter()
@@ -881,23 +1064,80 @@ fn the_policy_the_chart_renders_with_an_api_server_cidr_passes_the_controller_co
 }
 
 #[test]
-fn the_chart_refuses_an_empty_metrics_namespace_selector() {
+fn the_chart_with_watch_namespaces_renders_the_committed_namespaced_example() {
+    let example = by_key(kustomize("deploy/namespaced"));
+    let mut chart = by_key(helm_template(&["watchNamespaces={openbao-a,openbao-b}"]));
+    // deploy/namespaced/ leaves the CRD to deploy/crds/, as deploy/base/ does.
+    assert!(
+        chart
+            .remove(&(
+                "CustomResourceDefinition".to_string(),
+                String::new(),
+                "openbaoclusters.openbao.org".to_string()
+            ))
+            .is_some()
+    );
+    assert_same_objects(
+        "deploy/namespaced",
+        &example,
+        "helm chart",
+        &chart,
+        &["Namespace"],
+    );
+    let roles: Vec<&(String, String, String)> = chart.keys().filter(|k| k.0 == "Role").collect();
+    assert_eq!(roles.len(), 3, "{roles:?}");
+    assert!(
+        !chart
+            .keys()
+            .any(|k| k.0.starts_with("ClusterRole") && k.2 == operator_rbac::CLUSTER_ROLE)
+    );
+}
+
+/// `helm template` with `values`, expected to fail: its stderr.
+fn helm_template_error(values: &[&str]) -> String {
     let helm = tool("helm", "HELM_BIN");
     let home = tempfile::tempdir().unwrap();
+    let mut args = vec!["template", "openbao-operator", "charts/openbao-operator"];
+    for value in values {
+        args.push("--set");
+        args.push(value);
+    }
     let output = Command::new(helm)
-        .args([
-            "template",
-            "openbao-operator",
-            "charts/openbao-operator",
-            "--set",
-            "metrics.namespaceSelector.matchLabels=null",
-        ])
+        .args(&args)
         .current_dir(workspace_root())
         .env("HOME", home.path())
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "helm template {values:?} rendered:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn the_chart_refuses_watch_namespaces_that_are_not_namespace_names_or_repeat() {
+    for values in [
+        "watchNamespaces={openbao-a,Team_B}",
+        "watchNamespaces={openbao-a,openbao-a}",
+    ] {
+        let stderr = helm_template_error(&[values]);
+        assert!(stderr.contains("watchNamespaces"), "{values}: {stderr}");
+    }
+}
+
+#[test]
+fn the_chart_refuses_an_api_server_cidr_that_is_not_a_cidr() {
+    for value in ["10.96.0.1", "10.96.0.0/33", "api.example"] {
+        let stderr = helm_template_error(&[&format!("networkPolicy.apiServerCIDR={value}")]);
+        assert!(stderr.contains("apiServerCIDR"), "{value}: {stderr}");
+    }
+}
+
+#[test]
+fn the_chart_refuses_an_empty_metrics_namespace_selector() {
+    let stderr = helm_template_error(&["metrics.namespaceSelector.matchLabels=null"]);
     assert!(stderr.contains("namespaceSelector"), "{stderr}");
 }
 
@@ -1203,4 +1443,61 @@ fn verify_controller_exits_2_on_bad_flags() {
 fn verify_of_a_cluster_manifest_still_works() {
     let (code, stdout, stderr) = verify_cli(&["-f", "examples/minimal.yaml"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// `manifests --watch-namespaces` through the binary
+
+#[test]
+fn the_manifests_command_writes_the_committed_namespaced_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+        .args([
+            "manifests",
+            "--watch-namespaces",
+            "openbao-a",
+            "--watch-namespace",
+            "openbao-b,openbao-a",
+            "--output-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let committed = workspace_root().join("deploy/namespaced");
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = std::fs::read_dir(&committed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    for name in &written {
+        assert!(
+            std::fs::read_to_string(dir.path().join(name)).unwrap()
+                == std::fs::read_to_string(committed.join(name)).unwrap(),
+            "{name} differs from deploy/namespaced/"
+        );
+    }
+}
+
+#[test]
+fn the_manifests_command_refuses_a_watched_namespace_that_is_not_a_namespace_name() {
+    let output = Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+        .args(["manifests", "--watch-namespaces", "openbao-a,Team_B"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for part in ["--watch-namespaces", "Team_B", "DNS-1123 label"] {
+        assert!(stderr.contains(part), "{part} in {stderr}");
+    }
 }

@@ -15,8 +15,7 @@ use k8s_openapi::{
 use kube::{Api, api::PostParams};
 use operator::{
     build::controller::{LEADER_LEASE, METRICS_READER_ROLE},
-    cli::run::Stopped,
-    leader::Lost,
+    manager::{Stopped, leader::Lost},
     telemetry::server::{self, Readiness, stopped},
 };
 use reqwest::StatusCode;

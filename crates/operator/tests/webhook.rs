@@ -22,7 +22,7 @@ use operator::{
         controller::{WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH},
         deploy::{self, DeployOptions},
     },
-    cli::run::Stopped,
+    manager::Stopped,
 };
 use serde_json::{Value, json};
 use support::{

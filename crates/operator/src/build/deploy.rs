@@ -6,6 +6,12 @@
 //! `openbao-operator manifests` writes these objects; the committed kustomize base
 //! (`deploy/base/`) is its output and the Helm chart (`charts/openbao-operator`) must render the
 //! same objects with default values (`tests/deploy.rs` enforces both).
+//!
+//! With [`DeployOptions::watch_namespaces`] (a namespaced install) the reconcile permissions
+//! become a Role and RoleBinding in each watched namespace instead of a ClusterRole and
+//! ClusterRoleBinding; what is cluster-wide by nature stays cluster-wide (the manager's webhook
+//! registration and review permissions, the OpenBao pods' fixed ClusterRole and the admission
+//! policy confining it). `deploy/namespaced/` is that variant, for two example namespaces.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +38,7 @@ use k8s_openapi::{
     },
     apimachinery::pkg::{
         api::resource::Quantity,
-        apis::meta::v1::{LabelSelector, ObjectMeta},
+        apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta},
         util::intstr::IntOrString,
     },
 };
@@ -71,7 +77,7 @@ pub const WEBHOOK_NAME: &str = "openbaoclusters.openbao.org";
 pub const RUN_AS_USER: i64 = 65532;
 /// How long Kubernetes lets a stopping operator pod finish: the wait for critical work (the
 /// init timeout plus the deadline for storing its keys, 240 s) plus the reconcile drain (30 s)
-/// and the Lease release and server drain (20 s), rounded up. `cli::run` tests that it covers
+/// and the Lease release and server drain (20 s), rounded up. `manager` tests that it covers
 /// them.
 pub const TERMINATION_GRACE_PERIOD_SECONDS: i64 = 300;
 /// HTTPS port of the webhook Service (the API server calls it; it forwards to 9443).
@@ -104,12 +110,15 @@ pub struct DeployOptions {
     pub dns_namespace: String,
     /// Whether to register the validating admission webhook.
     pub webhook: bool,
+    /// The namespaces the operator reconciles (and admits) clusters in, each granted a Role;
+    /// empty: every namespace, granted by a ClusterRole.
+    pub watch_namespaces: Vec<String>,
 }
 
 impl DeployOptions {
     /// Defaults: [`DEFAULT_IMAGE`], one replica, requests 50m/64Mi, limits 500m/256Mi, log
     /// level `info`, metrics from the namespace `monitoring`, DNS in kube-system, any API
-    /// server address, webhook on.
+    /// server address, webhook on, every namespace watched.
     pub fn new(namespace: impl Into<String>) -> Self {
         let policy = ControllerPolicyOptions::new(namespace);
         Self {
@@ -123,6 +132,7 @@ impl DeployOptions {
             api_server_cidr: policy.api_server_cidr,
             dns_namespace: policy.dns_namespace,
             webhook: true,
+            watch_namespaces: Vec::new(),
         }
     }
 
@@ -194,10 +204,13 @@ pub struct OperatorManifests {
     pub network_policy: NetworkPolicy,
     /// The operator's identity.
     pub service_account: ServiceAccount,
-    /// Reconcile permissions ([`operator_rbac::cluster_role`]).
-    pub cluster_role: ClusterRole,
-    /// Binds `cluster_role` to the ServiceAccount.
-    pub cluster_role_binding: ClusterRoleBinding,
+    /// Reconcile permissions ([`operator_rbac::cluster_role`]); `None` in a namespaced install.
+    pub cluster_role: Option<ClusterRole>,
+    /// Binds `cluster_role` to the ServiceAccount; `None` in a namespaced install.
+    pub cluster_role_binding: Option<ClusterRoleBinding>,
+    /// Reconcile permissions in each watched namespace of a namespaced install (empty
+    /// otherwise), in the order the namespaces were given.
+    pub watched_namespace_grants: Vec<NamespaceGrant>,
     /// The manager's own cluster-scoped needs ([`MANAGER_ROLE`]).
     pub manager_cluster_role: ClusterRole,
     /// Binds `manager_cluster_role` to the ServiceAccount.
@@ -229,18 +242,31 @@ pub struct OperatorManifests {
     pub webhook_configuration: Option<ValidatingWebhookConfiguration>,
 }
 
+/// The reconcile permissions in one watched namespace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamespaceGrant {
+    /// [`operator_rbac::watched_namespace_role`].
+    pub role: Role,
+    /// Binds `role` to the operator's ServiceAccount (in the operator namespace).
+    pub role_binding: RoleBinding,
+}
+
 /// One object of the output: the file it is written to in a kustomize directory, and its YAML.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
-    /// File name in the kustomize directory (`deployment.yaml`).
-    pub file: &'static str,
+    /// File name in the kustomize directory (`deployment.yaml`, or
+    /// `reconcile-role.<namespace>.yaml` for one of several objects of a kind).
+    pub file: String,
     /// The object as YAML (with apiVersion and kind).
     pub yaml: String,
 }
 
-fn document<T: Serialize>(file: &'static str, object: &T) -> Result<Document, serde_yaml::Error> {
+fn document<T: Serialize>(
+    file: impl Into<String>,
+    object: &T,
+) -> Result<Document, serde_yaml::Error> {
     Ok(Document {
-        file,
+        file: file.into(),
         yaml: serde_yaml::to_string(object)?,
     })
 }
@@ -258,6 +284,7 @@ impl OperatorManifests {
             service_account,
             cluster_role,
             cluster_role_binding,
+            watched_namespace_grants,
             manager_cluster_role,
             manager_cluster_role_binding,
             role,
@@ -276,8 +303,23 @@ impl OperatorManifests {
             document("namespace.yaml", namespace)?,
             document("network-policy.yaml", network_policy)?,
             document("service-account.yaml", service_account)?,
-            document("cluster-role.yaml", cluster_role)?,
-            document("cluster-role-binding.yaml", cluster_role_binding)?,
+        ];
+        if let Some(role) = cluster_role {
+            out.push(document("cluster-role.yaml", role)?);
+        }
+        if let Some(binding) = cluster_role_binding {
+            out.push(document("cluster-role-binding.yaml", binding)?);
+        }
+        // A namespace name has no dots (DNS-1123 label), so these names never collide.
+        for NamespaceGrant { role, role_binding } in watched_namespace_grants {
+            let ns = role.metadata.namespace.as_deref().unwrap_or_default();
+            out.push(document(format!("reconcile-role.{ns}.yaml"), role)?);
+            out.push(document(
+                format!("reconcile-role-binding.{ns}.yaml"),
+                role_binding,
+            )?);
+        }
+        out.extend([
             document("manager-cluster-role.yaml", manager_cluster_role)?,
             document(
                 "manager-cluster-role-binding.yaml",
@@ -290,7 +332,7 @@ impl OperatorManifests {
             document("pod-label-policy.yaml", pod_label_policy)?,
             document("pod-label-policy-binding.yaml", pod_label_policy_binding)?,
             document("metrics-service.yaml", metrics_service)?,
-        ];
+        ]);
         if let Some(service) = webhook_service {
             out.push(document("webhook-service.yaml", service)?);
         }
@@ -310,12 +352,22 @@ impl OperatorManifests {
 
 /// Build every object of the operator's deployment.
 pub fn build(options: &DeployOptions) -> OperatorManifests {
+    let cluster_wide = options.watch_namespaces.is_empty();
     OperatorManifests {
         namespace: namespace(options),
         network_policy: controller::controller_policy(&options.policy_options()),
         service_account: service_account(options),
-        cluster_role: operator_rbac::cluster_role(),
-        cluster_role_binding: cluster_role_binding(options, operator_rbac::CLUSTER_ROLE),
+        cluster_role: cluster_wide.then(operator_rbac::cluster_role),
+        cluster_role_binding: cluster_wide
+            .then(|| cluster_role_binding(options, operator_rbac::CLUSTER_ROLE)),
+        watched_namespace_grants: options
+            .watch_namespaces
+            .iter()
+            .map(|ns| NamespaceGrant {
+                role: operator_rbac::watched_namespace_role(ns),
+                role_binding: watched_namespace_role_binding(options, ns),
+            })
+            .collect(),
         manager_cluster_role: manager_cluster_role(options),
         manager_cluster_role_binding: cluster_role_binding(options, MANAGER_ROLE),
         role: role(options),
@@ -419,6 +471,25 @@ fn operator_subject(options: &DeployOptions) -> Subject {
     }
 }
 
+/// Binds [`operator_rbac::WATCHED_NAMESPACE_ROLE`] in `namespace` to the operator's
+/// ServiceAccount.
+pub fn watched_namespace_role_binding(options: &DeployOptions, namespace: &str) -> RoleBinding {
+    RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(operator_rbac::WATCHED_NAMESPACE_ROLE.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some(RBAC_GROUP.to_string()),
+            kind: "Role".to_string(),
+            name: operator_rbac::WATCHED_NAMESPACE_ROLE.to_string(),
+        },
+        subjects: Some(vec![operator_subject(options)]),
+    }
+}
+
 /// [`MANAGER_ROLE`]: caBundle patching of the operator's own webhook registration (by name, and
 /// only when the webhook is enabled), and the reviews that protect the HTTPS metrics endpoint.
 pub fn manager_cluster_role(options: &DeployOptions) -> ClusterRole {
@@ -454,8 +525,9 @@ pub fn manager_cluster_role(options: &DeployOptions) -> ClusterRole {
 
 /// What only the operator namespace needs. `create` cannot be limited by name (the object does
 /// not exist yet), so it is a rule of its own; reads and writes are limited to the one Lease
-/// and the one Secret. The ClusterRole also covers Secrets today; this Role keeps the manager
-/// working if that grant is ever narrowed to the watched namespaces.
+/// and the one Secret. A cluster-wide install's ClusterRole covers Secrets too; a namespaced
+/// install's Roles do not reach the operator namespace (unless it is watched), so this Role is
+/// what lets the manager elect a leader and keep its webhook certificate there.
 pub fn role(options: &DeployOptions) -> Role {
     Role {
         metadata: namespaced(options, NAMESPACE_ROLE),
@@ -553,10 +625,18 @@ pub fn container_args(options: &DeployOptions) -> Vec<String> {
     let mut args = vec![
         "run".to_string(),
         "--operator-namespace=$(OPERATOR_NAMESPACE)".to_string(),
+    ];
+    if !options.watch_namespaces.is_empty() {
+        args.push(format!(
+            "--watch-namespaces={}",
+            options.watch_namespaces.join(",")
+        ));
+    }
+    args.extend([
         format!("--health-bind=0.0.0.0:{HEALTH_PORT}"),
         format!("--metrics-bind=0.0.0.0:{METRICS_PORT}"),
         format!("--secure-metrics-bind=0.0.0.0:{SECURE_METRICS_PORT}"),
-    ];
+    ]);
     if options.webhook {
         args.push(format!("--webhook-bind=0.0.0.0:{WEBHOOK_PORT}"));
         args.push(format!("--webhook-service={WEBHOOK_SERVICE}"));
@@ -697,11 +777,25 @@ pub fn pod_disruption_budget(options: &DeployOptions) -> PodDisruptionBudget {
     }
 }
 
+/// The `namespaceSelector` admitting exactly `namespaces` (by `kubernetes.io/metadata.name`, which
+/// the API server sets on every namespace), or `None` (every namespace) when there are none.
+pub fn watched_namespaces_selector(namespaces: &[String]) -> Option<LabelSelector> {
+    (!namespaces.is_empty()).then(|| LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: names::LABEL_NAMESPACE_NAME.to_string(),
+            operator: "In".to_string(),
+            values: Some(namespaces.to_vec()),
+        }]),
+        match_labels: None,
+    })
+}
+
 /// The ValidatingWebhookConfiguration skeleton: OpenBaoCluster CREATE and UPDATE go to
 /// [`WEBHOOK_SERVICE`] at [`WEBHOOK_PATH`]. `failurePolicy: Fail` so that an invalid cluster is
 /// never admitted while the operator is down; the caBundle is patched in by the operator once
 /// it has its serving certificate (it is absent here on purpose: appliers that do not own the
-/// field leave it alone).
+/// field leave it alone). A namespaced install sends only its namespaces' clusters: the
+/// operator could not reconcile the others, and its webhook watches no other namespace.
 pub fn webhook_configuration(options: &DeployOptions) -> ValidatingWebhookConfiguration {
     ValidatingWebhookConfiguration {
         metadata: cluster_scoped(WEBHOOK_CONFIGURATION),
@@ -728,6 +822,7 @@ pub fn webhook_configuration(options: &DeployOptions) -> ValidatingWebhookConfig
                 resources: Some(strings(&["openbaoclusters"])),
                 scope: Some("Namespaced".to_string()),
             }]),
+            namespace_selector: watched_namespaces_selector(&options.watch_namespaces),
             ..ValidatingWebhook::default()
         }]),
     }

@@ -1,5 +1,8 @@
-//! The operator's own least-privilege ClusterRole, generated here and committed under
+//! The operator's own least-privilege reconcile permissions, generated here and committed under
 //! `deploy/rbac/`. Every rule names the stage that needs it; nothing is granted "just in case".
+//! A cluster-wide install grants them as the ClusterRole [`CLUSTER_ROLE`]; a namespaced install
+//! (`--watch-namespaces`) grants the same rules as the Role [`WATCHED_NAMESPACE_ROLE`] in each
+//! watched namespace, so the operator reads Secrets there and nowhere else.
 //!
 //! The operator holds no write verb on pods. The OpenBao pods' label writes come from the fixed
 //! ClusterRole [`rbac::SERVER_CLUSTER_ROLE`], which the operator may only `bind` (by name):
@@ -8,7 +11,7 @@
 
 use api::names;
 use k8s_openapi::{
-    api::rbac::v1::{ClusterRole, PolicyRule},
+    api::rbac::v1::{ClusterRole, PolicyRule, Role},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
@@ -16,6 +19,10 @@ use super::rbac;
 
 /// Name of the operator's ClusterRole (and its binding).
 pub const CLUSTER_ROLE: &str = "openbao-operator";
+/// Name of the Role (and its RoleBinding) holding [`rules`] in each watched namespace of a
+/// namespaced install. Not [`CLUSTER_ROLE`]'s name: the operator namespace has a Role of that
+/// name already (Lease and webhook Secret), and it may be a watched namespace too.
+pub const WATCHED_NAMESPACE_ROLE: &str = "openbao-operator-reconcile";
 
 const MANAGE: &[&str] = &[
     "get", "list", "watch", "create", "update", "patch", "delete",
@@ -63,7 +70,9 @@ pub fn rules() -> Vec<PolicyRule> {
             MANAGE,
         ),
         // The per-cluster RoleBinding to the OpenBao pods' fixed ClusterRole: `bind` on that one
-        // name instead of holding its pod write verbs (see the module docs).
+        // name instead of holding its pod write verbs (see the module docs). In a Role this
+        // covers RoleBindings in the Role's namespace only: the API server checks `bind` in the
+        // namespace of the binding being created.
         named_rule(
             "rbac.authorization.k8s.io",
             &["clusterroles"],
@@ -99,5 +108,33 @@ pub fn cluster_role() -> ClusterRole {
         },
         rules: Some(rules()),
         aggregation_rule: None,
+    }
+}
+
+/// The same rules as [`cluster_role`], as the Role [`WATCHED_NAMESPACE_ROLE`] in `namespace`.
+pub fn watched_namespace_role(namespace: &str) -> Role {
+    Role {
+        metadata: ObjectMeta {
+            name: Some(WATCHED_NAMESPACE_ROLE.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(names::operator_pod_labels()),
+            ..ObjectMeta::default()
+        },
+        rules: Some(rules()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watched_namespace_role_holds_exactly_the_cluster_roles_rules_in_its_namespace() {
+        let role = watched_namespace_role("team-a");
+        assert_eq!(role.metadata.namespace.as_deref(), Some("team-a"));
+        assert_eq!(role.metadata.name.as_deref(), Some(WATCHED_NAMESPACE_ROLE));
+        assert_eq!(role.metadata.labels, cluster_role().metadata.labels);
+        assert_eq!(role.rules, cluster_role().rules);
+        assert_ne!(WATCHED_NAMESPACE_ROLE, super::super::deploy::NAMESPACE_ROLE);
     }
 }

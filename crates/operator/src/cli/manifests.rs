@@ -2,7 +2,8 @@
 //! (`build::deploy`). Printed as multi-document YAML (CRD first, a complete install), or written
 //! as a kustomize directory: one file per object and a `kustomization.yaml` (without the CRD;
 //! `deploy/kustomization.yaml` adds it). The committed `deploy/base/` is this command's output
-//! with default flags.
+//! with default flags, and `deploy/namespaced/` its output with
+//! `--watch-namespaces openbao-a,openbao-b` (a namespaced install).
 
 use std::{
     io::Write as _,
@@ -13,7 +14,10 @@ use std::{
 use api::names::DEFAULT_OPERATOR_NAMESPACE;
 
 use super::EXIT_BAD_INPUT;
-use crate::build::deploy::{self, DEFAULT_IMAGE, DeployOptions, label_selector_from_str};
+use crate::{
+    build::deploy::{self, DEFAULT_IMAGE, DeployOptions, label_selector_from_str},
+    manager,
+};
 
 /// Arguments of `manifests`.
 #[derive(clap::Args, Debug, Clone)]
@@ -47,6 +51,17 @@ pub struct ManifestsArgs {
     /// Leave out the validating admission webhook (its Service, registration and flags).
     #[arg(long)]
     pub no_webhook: bool,
+    /// A namespaced install: the operator reconciles (and admits) clusters only in these
+    /// namespaces, comma-separated and repeatable, and gets a Role in each instead of the
+    /// reconcile ClusterRole. The namespaces must exist before the manifests are applied.
+    #[arg(
+        long = "watch-namespaces",
+        alias = "watch-namespace",
+        value_name = "NS[,NS...]",
+        value_delimiter = ',',
+        value_parser = manager::parse_watch_namespace
+    )]
+    pub watch_namespaces: Vec<String>,
 }
 
 impl ManifestsArgs {
@@ -62,6 +77,7 @@ impl ManifestsArgs {
             api_server_cidr: None,
             dns_namespace: "kube-system".to_string(),
             no_webhook: false,
+            watch_namespaces: Vec::new(),
         }
     }
 
@@ -84,6 +100,7 @@ impl ManifestsArgs {
         }
         options.dns_namespace = self.dns_namespace.clone();
         options.webhook = !self.no_webhook;
+        options.watch_namespaces = manager::dedup_namespaces(&self.watch_namespaces);
         Ok(options)
     }
 }

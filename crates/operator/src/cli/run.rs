@@ -1,74 +1,32 @@
-//! `openbao-operator run`: the manager. Every replica serves the health probes (8081), metrics
-//! (8080 HTTP, 8443 HTTPS behind TokenReview/SubjectAccessReview) and the admission webhook
-//! (9443); the replica holding the leader Lease also reconciles. Runs until SIGINT or SIGTERM.
-//!
-//! ```text
-//! bind listeners ─▶ servers (health, metrics, secure metrics, webhook)      every replica
-//!                 ─▶ warm-up lists (readiness: caches) ─▶ acquire Lease ─▶ reconcile::run
-//!                                                         (standbys wait)   while renewing
-//! SIGTERM: unready ─▶ controller drains ─▶ Lease released ─▶ servers drain ─▶ exit 0
-//! lost Lease: controller dropped at once ─▶ servers stop ─▶ exit 1 (restart rejoins as standby)
-//! ```
+//! `openbao-operator run`: parse the flags into the manager's options and listen addresses, set
+//! up logging and the runtime, and hand over to [`crate::manager::run_manager`]. Exit codes: 0
+//! after a requested shutdown, 1 when the manager failed or lost the leader Lease (the restarted
+//! process rejoins as a standby).
 
 use std::{
     fmt,
-    future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
     process::ExitCode,
     str::FromStr,
     sync::Arc,
-    time::Duration,
 };
 
-use api::{OpenBaoCluster, names::DEFAULT_OPERATOR_NAMESPACE};
-use futures::FutureExt;
-use k8s_openapi::{
-    NamespaceResourceScope,
-    api::{
-        apps::v1::StatefulSet,
-        core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
-        networking::v1::NetworkPolicy,
-        policy::v1::PodDisruptionBudget,
-        rbac::v1::{Role, RoleBinding},
-    },
-};
-use kube::{Api, Client, Config, Resource, api::ListParams, config::KubeConfigOptions};
-use serde::de::DeserializeOwned;
-use tokio::{net::TcpListener, sync::watch, task::JoinSet};
-use tracing::{error, info, warn};
+use api::names::DEFAULT_OPERATOR_NAMESPACE;
+use tracing::{error, info};
 
 use crate::{
     build::controller::{
         HEALTH_PORT, LEADER_LEASE, METRICS_PORT, SECURE_METRICS_PORT, WEBHOOK_CERT_SECRET,
         WEBHOOK_CONFIGURATION, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
-    leader::{self, LeaderElector, LeaseSettings, Lost},
-    reconcile,
-    telemetry::{
-        Metrics,
-        server::{self, Readiness, stopped},
+    manager::{
+        self, ListenAddresses, Listeners, ManagerOptions, Stopped,
+        leader::{self, LeaseSettings},
     },
-    webhook::{self, ClientTarget, Registration, WebhookOptions},
+    telemetry::{Metrics, server::Readiness},
+    webhook::{ClientTarget, Registration, WebhookOptions},
 };
-
-/// How soon the warm-up lists are retried.
-const WARM_UP_RETRY: Duration = Duration::from_secs(2);
-/// How long a clean shutdown waits for the Lease release.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a shutdown waits for in-flight reconciles.
-const CONTROLLER_DRAIN: Duration = Duration::from_secs(30);
-/// How often a shutdown checks whether reconciles are still in flight.
-const DRAIN_POLL: Duration = Duration::from_millis(100);
-/// How long a stopping manager waits for critical work (an initialization and storing its
-/// keys) beyond the drain: the init timeout plus the store deadline, so keys that exist only
-/// in memory are never dropped by a shutdown. The Deployment's terminationGracePeriodSeconds
-/// covers it.
-pub const CRITICAL_DRAIN: Duration = Duration::from_secs(
-    reconcile::operate::INIT_TIMEOUT.as_secs() + reconcile::operate::STORE_DEADLINE.as_secs(),
-);
-/// How long a shutdown waits for the servers to drain.
-const SERVERS_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A listen address, or `0` for "disabled" (controller-runtime's convention).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,9 +87,17 @@ pub struct RunArgs {
     /// leader Lease and the webhook certificate Secret).
     #[arg(long, value_name = "NS", env = "OPERATOR_NAMESPACE", default_value = DEFAULT_OPERATOR_NAMESPACE)]
     pub operator_namespace: String,
-    /// Only reconcile (and admit) OpenBaoClusters in this namespace.
-    #[arg(long, value_name = "NS")]
-    pub watch_namespace: Option<String>,
+    /// Only reconcile (and admit) OpenBaoClusters in these namespaces: comma-separated and
+    /// repeatable (`--watch-namespace` is accepted too). Default: every namespace. A namespaced
+    /// install grants the operator a Role in each of them instead of the ClusterRole.
+    #[arg(
+        long = "watch-namespaces",
+        alias = "watch-namespace",
+        value_name = "NS[,NS...]",
+        value_delimiter = ',',
+        value_parser = manager::parse_watch_namespace
+    )]
+    pub watch_namespaces: Vec<String>,
     /// Log format.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -169,6 +135,16 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Where the servers listen, from the flags (`0` and `--no-webhook` disable one).
+    pub fn listen_addresses(&self) -> ListenAddresses {
+        ListenAddresses {
+            health: self.health_bind.0,
+            metrics: self.metrics_bind.0,
+            secure_metrics: self.secure_metrics_bind.0,
+            webhook: (!self.no_webhook).then_some(self.webhook_bind),
+        }
+    }
+
     /// The manager's options from the flags.
     pub fn options(&self) -> ManagerOptions {
         let identity = self
@@ -176,6 +152,7 @@ impl RunArgs {
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(leader::generated_identity);
+        let watch_namespaces = manager::dedup_namespaces(&self.watch_namespaces);
         let webhook = (!self.no_webhook).then(|| WebhookOptions {
             namespace: self.operator_namespace.clone(),
             secret: WEBHOOK_CERT_SECRET.to_string(),
@@ -189,415 +166,17 @@ impl RunArgs {
                         name: self.webhook_service.clone(),
                     },
                 },
-                watch_namespace: self.watch_namespace.clone(),
+                watch_namespaces: watch_namespaces.clone(),
             },
         });
         ManagerOptions {
             operator_namespace: self.operator_namespace.clone(),
-            watch_namespace: self.watch_namespace.clone(),
+            watch_namespaces,
             leader_election: (!self.no_leader_elect)
                 .then(|| LeaseSettings::new(&self.operator_namespace, LEADER_LEASE, identity)),
             webhook,
         }
     }
-}
-
-/// How the manager runs (everything but the client and the sockets).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManagerOptions {
-    /// Namespace the operator runs in.
-    pub operator_namespace: String,
-    /// Only reconcile clusters in this namespace.
-    pub watch_namespace: Option<String>,
-    /// `None`: reconcile without election.
-    pub leader_election: Option<LeaseSettings>,
-    /// `None`: no webhook.
-    pub webhook: Option<WebhookOptions>,
-}
-
-/// The sockets the manager serves on, bound before it starts (tests bind `127.0.0.1:0` and
-/// read the ports back). `None` disables a server.
-#[derive(Debug, Default)]
-pub struct Listeners {
-    /// `/healthz`, `/readyz`.
-    pub health: Option<TcpListener>,
-    /// Plain-HTTP `/metrics`.
-    pub metrics: Option<TcpListener>,
-    /// HTTPS `/metrics`.
-    pub secure_metrics: Option<TcpListener>,
-    /// The admission webhook (required when the webhook is enabled).
-    pub webhook: Option<TcpListener>,
-}
-
-impl Listeners {
-    /// Bind the addresses of `args`.
-    pub async fn bind(args: &RunArgs) -> std::io::Result<Self> {
-        async fn bind(
-            what: &str,
-            address: Option<SocketAddr>,
-        ) -> std::io::Result<Option<TcpListener>> {
-            match address {
-                None => Ok(None),
-                Some(address) => TcpListener::bind(address).await.map(Some).map_err(|e| {
-                    std::io::Error::new(
-                        e.kind(),
-                        format!("cannot listen on {address} ({what}): {e}"),
-                    )
-                }),
-            }
-        }
-        Ok(Self {
-            health: bind("health probes", args.health_bind.0).await?,
-            metrics: bind("metrics", args.metrics_bind.0).await?,
-            secure_metrics: bind("HTTPS metrics", args.secure_metrics_bind.0).await?,
-            webhook: bind("webhook", (!args.no_webhook).then_some(args.webhook_bind)).await?,
-        })
-    }
-}
-
-/// How the manager ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stopped {
-    /// Shutdown was requested; the Lease (if held) was released.
-    Shutdown,
-    /// The Lease was lost; reconciling stopped at once.
-    LostLeadership(Lost),
-}
-
-/// Why the manager could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ManagerError {
-    /// The webhook is enabled but no listener was given.
-    #[error("the webhook is enabled but has no listener")]
-    NoWebhookListener,
-    /// A server stopped by itself.
-    #[error("{0}")]
-    Server(String),
-    /// The controller stopped without being asked to.
-    #[error("the controller stopped unexpectedly")]
-    ControllerStopped,
-}
-
-type Servers = JoinSet<Result<(), String>>;
-
-/// Resolves with the first server that ended (servers end only when told to, so any end
-/// before that is a failure); never resolves while none is running.
-async fn server_failure(servers: &mut Servers) -> String {
-    match servers.join_next().await {
-        Some(Ok(Ok(()))) => "a server stopped unexpectedly".to_string(),
-        Some(Ok(Err(e))) => e,
-        Some(Err(e)) => format!("a server task failed: {e}"),
-        None => std::future::pending().await,
-    }
-}
-
-fn start_servers(
-    client: &Client,
-    options: &ManagerOptions,
-    listeners: Listeners,
-    metrics: &Arc<Metrics>,
-    readiness: &Readiness,
-    stop: &watch::Receiver<bool>,
-) -> Result<Servers, ManagerError> {
-    let mut servers = Servers::new();
-    if let Some(listener) = listeners.health {
-        info!(address = %server::bound(&listener), "serving health probes");
-        let router = server::health_router(readiness.clone());
-        let stop = stopped(stop.clone());
-        servers.spawn(async move {
-            server::serve_http(listener, router, stop)
-                .await
-                .map_err(|e| format!("health server: {e}"))
-        });
-    }
-    if let Some(listener) = listeners.metrics {
-        info!(address = %server::bound(&listener), "serving metrics (HTTP)");
-        let router = server::metrics_router(metrics.clone());
-        let stop = stopped(stop.clone());
-        servers.spawn(async move {
-            server::serve_http(listener, router, stop)
-                .await
-                .map_err(|e| format!("metrics server: {e}"))
-        });
-    }
-    if let Some(listener) = listeners.secure_metrics {
-        info!(address = %server::bound(&listener), "serving metrics (HTTPS, TokenReview + SubjectAccessReview)");
-        let (client, metrics) = (client.clone(), metrics.clone());
-        let namespace = options.operator_namespace.clone();
-        let stop = stopped(stop.clone());
-        servers.spawn(async move {
-            server::serve_secure_metrics(listener, metrics, client, &namespace, stop)
-                .await
-                .map_err(|e| format!("HTTPS metrics server: {e}"))
-        });
-    }
-    match (&options.webhook, listeners.webhook) {
-        (None, _) => readiness.set_webhook_serving(true),
-        (Some(_), None) => return Err(ManagerError::NoWebhookListener),
-        (Some(webhook_options), Some(listener)) => {
-            let task = webhook::run(
-                client.clone(),
-                webhook_options.clone(),
-                listener,
-                metrics.clone(),
-                readiness.clone(),
-                stop.clone(),
-            );
-            servers.spawn(async move { task.await.map_err(|e| e.to_string()) });
-        }
-    }
-    Ok(servers)
-}
-
-async fn list_one<K>(client: &Client, namespace: Option<&str>) -> Result<(), String>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + fmt::Debug,
-{
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let params = ListParams::default().limit(1);
-    // Secrets are only ever watched by metadata: never fetch their bodies, not even one.
-    let result = if K::kind(&()) == "Secret" {
-        api.list_metadata(&params).await.map(|_| ())
-    } else {
-        api.list(&params).await.map(|_| ())
-    };
-    result.map_err(|e| format!("list {}: {e}", K::plural(&())))
-}
-
-/// One list of every kind the controller watches, in its scope: what its caches' first sync
-/// needs (the CRD served, RBAC granting the watches).
-async fn warm_up(client: &Client, namespace: Option<&str>) -> Result<(), String> {
-    let results = futures::future::join_all([
-        list_one::<OpenBaoCluster>(client, namespace).boxed(),
-        list_one::<StatefulSet>(client, namespace).boxed(),
-        list_one::<Service>(client, namespace).boxed(),
-        list_one::<ConfigMap>(client, namespace).boxed(),
-        list_one::<NetworkPolicy>(client, namespace).boxed(),
-        list_one::<PodDisruptionBudget>(client, namespace).boxed(),
-        list_one::<ServiceAccount>(client, namespace).boxed(),
-        list_one::<Role>(client, namespace).boxed(),
-        list_one::<RoleBinding>(client, namespace).boxed(),
-        list_one::<Pod>(client, namespace).boxed(),
-        list_one::<Secret>(client, namespace).boxed(),
-    ])
-    .await;
-    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
-}
-
-/// Run the manager until `shutdown` resolves or the Lease is lost. `readiness` is flipped as
-/// parts come up (see [`Readiness`] for what ready means).
-pub async fn run_manager(
-    client: Client,
-    options: ManagerOptions,
-    listeners: Listeners,
-    metrics: Arc<Metrics>,
-    readiness: Readiness,
-    shutdown: impl Future<Output = ()>,
-) -> Result<Stopped, ManagerError> {
-    let (stop_servers, servers_stop) = watch::channel(false);
-    let mut servers = start_servers(
-        &client,
-        &options,
-        listeners,
-        &metrics,
-        &readiness,
-        &servers_stop,
-    )?;
-    let shutdown = shutdown.fuse();
-    tokio::pin!(shutdown);
-    let mut elector = options
-        .leader_election
-        .clone()
-        .map(|settings| LeaderElector::new(client.clone(), settings));
-
-    let outcome = lead(
-        &client,
-        &options,
-        &metrics,
-        &readiness,
-        elector.as_mut(),
-        &mut servers,
-        &mut shutdown,
-    )
-    .await;
-
-    readiness.set_stopping();
-    readiness.set_controller_running(false);
-    if let (Ok(Stopped::Shutdown), Some(elector)) = (&outcome, elector.as_mut()) {
-        match tokio::time::timeout(RELEASE_TIMEOUT, elector.release()).await {
-            Ok(Ok(true)) => info!("released the leader lease"),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => {
-                warn!(error = %e, "cannot release the leader lease; a standby takes over when it expires")
-            }
-            Err(_) => {
-                warn!("releasing the leader lease timed out; a standby takes over when it expires")
-            }
-        }
-    }
-    readiness.set_leading(false);
-    let _ = stop_servers.send(true);
-    let drained = tokio::time::timeout(SERVERS_TIMEOUT, async {
-        while let Some(result) = servers.join_next().await {
-            if let Ok(Err(e)) = result {
-                warn!(error = %e, "a server failed while stopping");
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        warn!("servers did not stop in time");
-    }
-    outcome
-}
-
-/// Warm up, win the Lease, reconcile; returns when shutdown completed or leadership was lost.
-async fn lead(
-    client: &Client,
-    options: &ManagerOptions,
-    metrics: &Arc<Metrics>,
-    readiness: &Readiness,
-    mut elector: Option<&mut LeaderElector>,
-    servers: &mut Servers,
-    shutdown: &mut (impl futures::future::FusedFuture<Output = ()> + Unpin),
-) -> Result<Stopped, ManagerError> {
-    let scope = options.watch_namespace.as_deref();
-    let mut last_error = None;
-    loop {
-        tokio::select! {
-            result = warm_up(client, scope) => match result {
-                Ok(()) => break,
-                Err(e) => {
-                    if last_error.as_ref() != Some(&e) {
-                        warn!(error = %e, "the controller's watches cannot sync yet; retrying");
-                        last_error = Some(e);
-                    }
-                }
-            },
-            () = &mut *shutdown => return Ok(Stopped::Shutdown),
-            failure = server_failure(servers) => return Err(ManagerError::Server(failure)),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(WARM_UP_RETRY) => {},
-            () = &mut *shutdown => return Ok(Stopped::Shutdown),
-        }
-    }
-    readiness.set_caches_synced();
-
-    if let Some(elector) = elector.as_deref_mut() {
-        tokio::select! {
-            () = elector.acquire() => {},
-            () = &mut *shutdown => return Ok(Stopped::Shutdown),
-            failure = server_failure(servers) => return Err(ManagerError::Server(failure)),
-        }
-    }
-    readiness.set_leading(true);
-
-    let (stop_controller, controller_stop) = watch::channel(false);
-    let config = reconcile::Config {
-        operator_namespace: options.operator_namespace.clone(),
-        watch_namespace: options.watch_namespace.clone(),
-    };
-    let critical = reconcile::critical::CriticalWork::new();
-    let controller = reconcile::run_with(
-        client.clone(),
-        config,
-        metrics.clone(),
-        critical.clone(),
-        stopped(controller_stop),
-    );
-    tokio::pin!(controller);
-    let hold = async {
-        match elector {
-            Some(elector) => elector.hold().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(hold);
-    info!(namespace = ?options.watch_namespace, "reconciling");
-    readiness.set_controller_running(true);
-    let mut stopping = false;
-    let mut controller_done = false;
-    let mut drain_deadline = None;
-    loop {
-        tokio::select! {
-            () = &mut controller, if !controller_done => {
-                if !stopping {
-                    return Err(ManagerError::ControllerStopped);
-                }
-                // Drained; critical work may still run in its own task (see below).
-                controller_done = true;
-            }
-            // kube's graceful shutdown waits for the controller's cache to become ready first,
-            // which never happens once its watches are cut: a shutdown right after start would
-            // hang. So once nothing is in flight (or the drain took too long), the controller is
-            // dropped; an idle controller loses nothing by that.
-            () = tokio::time::sleep(DRAIN_POLL), if stopping => {
-                let in_flight = if controller_done {
-                    0
-                } else {
-                    metrics.reconciles.get().saturating_sub(metrics.passes_finished())
-                };
-                let now = tokio::time::Instant::now();
-                // Critical work (an initialization whose keys are not stored yet) is waited for
-                // beyond the drain, while the Lease keeps being renewed by `hold` below.
-                let critical_done = critical.in_flight() == 0
-                    || drain_deadline.is_some_and(|d| now >= d + CRITICAL_DRAIN);
-                if critical_done && (in_flight == 0 || drain_deadline.is_some_and(|d| now >= d)) {
-                    return Ok(Stopped::Shutdown);
-                }
-            }
-            // Dropping the controller here stops every reconcile at once: another replica may
-            // already lead. Critical work carries on in its own task; the process waits for it
-            // (its writes are guarded by preconditions, so they are safe under a new leader).
-            lost = &mut hold => {
-                if critical.in_flight() > 0 {
-                    warn!(in_flight = critical.in_flight(), "lost the leader lease during initialization; finishing it before exiting");
-                    let _ = tokio::time::timeout(CRITICAL_DRAIN, critical.idle()).await;
-                }
-                return Ok(Stopped::LostLeadership(lost));
-            }
-            () = &mut *shutdown, if !stopping => {
-                info!("shutting down: finishing in-flight reconciles");
-                stopping = true;
-                drain_deadline = Some(tokio::time::Instant::now() + CONTROLLER_DRAIN);
-                readiness.set_stopping();
-                let _ = stop_controller.send(true);
-            }
-            failure = server_failure(servers), if !stopping => {
-                error!(error = %failure, "a server failed; stopping");
-                return Err(ManagerError::Server(failure));
-            }
-        }
-    }
-}
-
-/// Build a client from `kubeconfig`, or the default chain when `None`.
-pub async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, String> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?
-        }
-        None => Config::infer()
-            .await
-            .map_err(|e| format!("no kubeconfig and not running in a cluster: {e}"))?,
-    };
-    Client::try_from(config).map_err(|e| format!("cannot build a Kubernetes client: {e}"))
 }
 
 /// Initialise logging (`RUST_LOG` filters, default info).
@@ -611,30 +190,6 @@ pub fn init_tracing(format: &str) {
         builder.json().init();
     } else {
         builder.init();
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
 
@@ -653,14 +208,14 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let client = match client(args.kubeconfig.as_ref()).await {
+        let client = match manager::client(args.kubeconfig.as_deref()).await {
             Ok(client) => client,
             Err(message) => {
                 error!("{message}");
                 return ExitCode::FAILURE;
             }
         };
-        let listeners = match Listeners::bind(args).await {
+        let listeners = match Listeners::bind(&args.listen_addresses()).await {
             Ok(listeners) => listeners,
             Err(e) => {
                 error!(error = %e, "cannot listen");
@@ -670,19 +225,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
         let options = args.options();
         info!(
             operator_namespace = %options.operator_namespace,
-            watch_namespace = ?options.watch_namespace,
+            watch_namespaces = ?options.watch_namespaces,
             identity = ?options.leader_election.as_ref().map(|l| &l.identity),
             webhook = options.webhook.is_some(),
             "starting"
         );
         let metrics = Arc::new(Metrics::new());
-        match run_manager(
+        match manager::run_manager(
             client,
             options,
             listeners,
             metrics,
             Readiness::new(),
-            shutdown_signal(),
+            manager::shutdown_signal(),
         )
         .await
         {
@@ -707,16 +262,6 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-
-    #[test]
-    fn the_pods_grace_period_covers_critical_work_and_every_drain() {
-        let needed = CRITICAL_DRAIN + CONTROLLER_DRAIN + RELEASE_TIMEOUT + SERVERS_TIMEOUT;
-        let granted = Duration::from_secs(
-            u64::try_from(crate::build::deploy::TERMINATION_GRACE_PERIOD_SECONDS)
-                .expect("positive"),
-        );
-        assert!(granted >= needed, "{granted:?} < {needed:?}");
-    }
 
     #[derive(Parser, Debug)]
     struct Wrapper {
@@ -777,6 +322,50 @@ mod tests {
         assert!(parse(&["--no-webhook"]).options().webhook.is_none());
         let relected = parse(&["--no-leader-elect", "--leader-elect"]);
         assert!(relected.options().leader_election.is_some());
+    }
+
+    #[test]
+    fn watched_namespaces_come_comma_separated_or_repeated_and_scope_the_controller_and_webhook() {
+        let all = parse(&[]).options();
+        assert!(all.watch_namespaces.is_empty());
+        let webhook = all.webhook.expect("webhook");
+        assert!(webhook.registration.watch_namespaces.is_empty());
+
+        let args = parse(&[
+            "--watch-namespaces",
+            "team-a,team-b",
+            "--watch-namespaces=team-c",
+            "--watch-namespace",
+            "team-a",
+        ]);
+        let options = args.options();
+        let expected = ["team-a", "team-b", "team-c"].map(str::to_string);
+        assert_eq!(options.watch_namespaces, expected);
+        let webhook = options.webhook.expect("webhook");
+        assert_eq!(webhook.registration.watch_namespaces, expected);
+        assert_eq!(
+            parse(&["--watch-namespace", "solo"])
+                .options()
+                .watch_namespaces,
+            ["solo"]
+        );
+    }
+
+    #[test]
+    fn a_watched_namespace_that_is_not_a_dns_label_is_refused_naming_the_flag_and_value() {
+        for bad in [
+            &["--watch-namespaces", "ok,Bad_NS"][..],
+            &["--watch-namespace", "Bad_NS"][..],
+        ] {
+            let mut argv = vec!["run"];
+            argv.extend_from_slice(bad);
+            let error = Wrapper::try_parse_from(argv).expect_err("invalid namespace");
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+            let message = error.to_string();
+            assert!(message.contains("--watch-namespaces"), "{message}");
+            assert!(message.contains("Bad_NS"), "{message}");
+            assert!(message.contains("DNS-1123 label"), "{message}");
+        }
     }
 
     #[test]

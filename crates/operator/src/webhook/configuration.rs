@@ -1,17 +1,15 @@
 //! The operator's ValidatingWebhookConfiguration: the deploy manifests' skeleton
 //! (`build::deploy::webhook_configuration`: OpenBaoCluster CREATE and UPDATE, `failurePolicy:
 //! Fail`, `sideEffects: None`, v1 reviews, 10 s timeout) completed with the CA bundle and the
-//! client config this replica serves on, and applied whole with server-side apply, so a wiped
-//! or edited registration is repaired on the next resync.
-
-use std::collections::BTreeMap;
+//! client config this replica serves on (and, in a namespaced install, the same
+//! `namespaceSelector` on the watched namespaces as the manifests), and applied whole with
+//! server-side apply, so a wiped or edited registration is repaired on the next resync.
 
 use k8s_openapi::{
     ByteString,
     api::admissionregistration::v1::{
         ServiceReference, ValidatingWebhookConfiguration, WebhookClientConfig,
     },
-    apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
 };
 use kube::{
     Api,
@@ -47,8 +45,9 @@ pub struct Registration {
     pub name: String,
     /// Where reviews go.
     pub target: ClientTarget,
-    /// When the operator watches one namespace, only that namespace's clusters are sent.
-    pub watch_namespace: Option<String>,
+    /// The namespaces the operator watches: only their clusters are sent (a `namespaceSelector`
+    /// on `kubernetes.io/metadata.name`). Empty: every namespace.
+    pub watch_namespaces: Vec<String>,
 }
 
 /// `base` with the webhook path: `https://127.0.0.1:9443` becomes
@@ -72,7 +71,13 @@ pub fn webhook_configuration(
         ClientTarget::Service { namespace, .. } => namespace.clone(),
         ClientTarget::Url(_) => String::new(),
     };
-    let mut configuration = deploy::webhook_configuration(&DeployOptions::new(namespace));
+    // The deploy skeleton already scopes the registration to the watched namespaces, so the
+    // operator's apply and the manifests agree on the selector.
+    let options = DeployOptions {
+        watch_namespaces: registration.watch_namespaces.clone(),
+        ..DeployOptions::new(namespace)
+    };
+    let mut configuration = deploy::webhook_configuration(&options);
     configuration.metadata.name = Some(registration.name.clone());
     let client_config = WebhookClientConfig {
         ca_bundle: Some(ByteString(ca_bundle.as_bytes().to_vec())),
@@ -92,16 +97,6 @@ pub fn webhook_configuration(
     };
     for webhook in configuration.webhooks.iter_mut().flatten() {
         webhook.client_config = client_config.clone();
-        if let Some(ns) = &registration.watch_namespace {
-            webhook.namespace_selector = Some(LabelSelector {
-                match_expressions: Some(vec![LabelSelectorRequirement {
-                    key: api::names::LABEL_NAMESPACE_NAME.to_string(),
-                    operator: "In".to_string(),
-                    values: Some(vec![ns.clone()]),
-                }]),
-                match_labels: None::<BTreeMap<String, String>>,
-            });
-        }
     }
     configuration
 }
@@ -179,7 +174,7 @@ mod tests {
         let registration = Registration {
             name: "openbao-operator".to_string(),
             target: ClientTarget::Url("https://127.0.0.1:9443/".to_string()),
-            watch_namespace: None,
+            watch_namespaces: Vec::new(),
         };
         let vwc = webhook_configuration(&registration, "PEM");
         let webhook = &vwc.webhooks.as_ref().expect("webhooks")[0];
@@ -224,7 +219,7 @@ mod tests {
                 namespace: "ops".to_string(),
                 name: "hook".to_string(),
             },
-            watch_namespace: None,
+            watch_namespaces: Vec::new(),
         };
         let url = Registration {
             target: ClientTarget::Url("https://127.0.0.1:9443".to_string()),
@@ -243,14 +238,14 @@ mod tests {
     }
 
     #[test]
-    fn a_service_registration_names_the_service_on_443_and_a_watched_namespace_scopes_it() {
+    fn a_service_registration_names_the_service_on_443_and_watched_namespaces_scope_it() {
         let registration = Registration {
             name: "openbao-operator".to_string(),
             target: ClientTarget::Service {
                 namespace: "ops".to_string(),
                 name: "hook".to_string(),
             },
-            watch_namespace: Some("team".to_string()),
+            watch_namespaces: vec!["team-a".to_string(), "team-b".to_string()],
         };
         let vwc = webhook_configuration(&registration, "PEM");
         let webhook = &vwc.webhooks.as_ref().expect("webhooks")[0];
@@ -266,10 +261,26 @@ mod tests {
         assert_eq!(service.path.as_deref(), Some(WEBHOOK_PATH));
         assert!(webhook.client_config.url.is_none());
         let selector = webhook.namespace_selector.as_ref().expect("selector");
-        let requirement = &selector.match_expressions.as_ref().expect("expressions")[0];
+        assert!(selector.match_labels.is_none());
+        let requirements = selector.match_expressions.as_ref().expect("expressions");
+        assert_eq!(requirements.len(), 1);
+        let requirement = &requirements[0];
+        assert_eq!(
+            (requirement.key.as_str(), requirement.operator.as_str()),
+            (api::names::LABEL_NAMESPACE_NAME, "In")
+        );
         assert_eq!(
             requirement.values.as_deref(),
-            Some(["team".to_string()].as_slice())
+            Some(["team-a".to_string(), "team-b".to_string()].as_slice())
+        );
+        // The manifests build the same selector for the same namespaces.
+        let manifests = deploy::webhook_configuration(&DeployOptions {
+            watch_namespaces: registration.watch_namespaces.clone(),
+            ..DeployOptions::new("ops")
+        });
+        assert_eq!(
+            manifests.webhooks.expect("webhooks")[0].namespace_selector,
+            webhook.namespace_selector
         );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cert::ensure (Secret WEBHOOK_CERT_SECRET)
-//!   ├─▶ metadata watch of OpenBaoClusters (own reflector; waits for its first list)
+//!   ├─▶ metadata watch of OpenBaoClusters (own reflectors, one per watched namespace or one
+//!   │   for all; waits for their first lists)
 //!   ├─▶ tls::serve: POST WEBHOOK_PATH ─▶ body ≤ MAX_REVIEW_BYTES ─▶ admission::handle
 //!   │                                     (certificate hot-swappable)
 //!   └─▶ configuration::apply: VWC WEBHOOK_CONFIGURATION with the CA bundle
@@ -114,8 +115,28 @@ pub fn url_host(url: &str) -> Option<String> {
     )
 }
 
-/// The names of existing OpenBaoClusters, from the webhook's own metadata-only watch.
-pub type ClusterStore = Store<PartialObjectMeta<OpenBaoCluster>>;
+/// The names of existing OpenBaoClusters, from the webhook's own metadata-only watches: one
+/// store for every namespace, or one per watched namespace. A namespaced install may not list
+/// clusters cluster-wide, and one store cannot be fed by several watches (each watch's relist
+/// replaces the store's whole content, dropping the other namespaces' clusters).
+#[derive(Clone)]
+pub struct ClusterStore {
+    stores: Vec<Store<PartialObjectMeta<OpenBaoCluster>>>,
+}
+
+impl ClusterStore {
+    /// The union of `stores`.
+    pub fn new(stores: Vec<Store<PartialObjectMeta<OpenBaoCluster>>>) -> Self {
+        Self { stores }
+    }
+
+    /// Resolves once every store had its first list.
+    async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        futures::future::try_join_all(self.stores.iter().map(Store::wait_until_ready))
+            .await
+            .map(|_| ())
+    }
+}
 
 #[derive(Clone)]
 struct ReviewState {
@@ -135,8 +156,9 @@ pub fn router(metrics: Arc<Metrics>, clusters: ClusterStore) -> Router {
 /// until its finalizer ran, so it counts).
 fn cluster_names(clusters: &ClusterStore, namespace: &str) -> Vec<String> {
     clusters
-        .state()
+        .stores
         .iter()
+        .flat_map(Store::state)
         .filter(|c| c.metadata.namespace.as_deref() == Some(namespace))
         .filter_map(|c| c.metadata.name.clone())
         .collect()
@@ -240,14 +262,31 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Start the metadata-only watch of the OpenBaoClusters the webhook admits (the registration's
-/// namespace, or all), returning its store and the task that feeds it.
-fn watch_clusters(client: Client, namespace: Option<&str>) -> (ClusterStore, AbortOnDrop) {
+/// Start the metadata-only watches of the OpenBaoClusters the webhook admits (each of the
+/// registration's namespaces, or all), returning their store and the tasks that feed it.
+fn watch_clusters(client: &Client, namespaces: &[String]) -> (ClusterStore, Vec<AbortOnDrop>) {
+    let (stores, tasks): (Vec<_>, Vec<_>) = if namespaces.is_empty() {
+        vec![watch_clusters_in(client, None)].into_iter().unzip()
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| watch_clusters_in(client, Some(ns)))
+            .unzip()
+    };
+    (ClusterStore::new(stores), tasks)
+}
+
+/// One metadata-only watch of the OpenBaoClusters in `namespace` (or all), with its own store.
+fn watch_clusters_in(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (Store<PartialObjectMeta<OpenBaoCluster>>, AbortOnDrop) {
     // An Api of PartialObjectMeta makes metadata-only requests.
     let api: Api<PartialObjectMeta<OpenBaoCluster>> = match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
+    let scope = namespace.unwrap_or("every namespace").to_string();
     let (store, writer) = reflector::store();
     let stream = reflect(
         writer,
@@ -265,7 +304,7 @@ fn watch_clusters(client: Client, namespace: Option<&str>) -> (ClusterStore, Abo
                 Err(e) => {
                     let e = e.to_string();
                     if last_error.as_ref() != Some(&e) {
-                        warn!(error = %e, "the webhook's watch of OpenBaoClusters failed; retrying");
+                        warn!(error = %e, namespace = %scope, "the webhook's watch of OpenBaoClusters failed; retrying");
                         last_error = Some(e);
                     }
                 }
@@ -318,8 +357,7 @@ pub async fn run(
     let config = tls::server_config(certificate.clone())?;
     // Serving before the first list would admit a colliding CREATE; an unready webhook keeps
     // the pod unready instead, which is visible.
-    let (clusters, _watch) =
-        watch_clusters(client, options.registration.watch_namespace.as_deref());
+    let (clusters, _watches) = watch_clusters(&client, &options.registration.watch_namespaces);
     tokio::select! {
         ready = clusters.wait_until_ready() => if let Err(e) = ready {
             warn!(error = %e, "the webhook's watch of OpenBaoClusters stopped before its first list");
@@ -382,6 +420,31 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cluster_meta(namespace: &str, name: &str) -> PartialObjectMeta<OpenBaoCluster> {
+        use kube::core::{ObjectMeta, PartialObjectMetaExt};
+        ObjectMeta {
+            namespace: Some(namespace.to_string()),
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        }
+        .into_request_partial::<OpenBaoCluster>()
+    }
+
+    #[test]
+    fn the_names_of_a_namespace_come_from_whichever_watched_namespace_store_holds_them() {
+        let (a, mut a_writer) = reflector::store();
+        let (b, mut b_writer) = reflector::store();
+        a_writer.apply_watcher_event(&watcher::Event::Apply(cluster_meta("team-a", "x")));
+        a_writer.apply_watcher_event(&watcher::Event::Apply(cluster_meta("team-a", "y")));
+        b_writer.apply_watcher_event(&watcher::Event::Apply(cluster_meta("team-b", "x-jobs")));
+        let clusters = ClusterStore::new(vec![a, b]);
+        let mut names = cluster_names(&clusters, "team-a");
+        names.sort();
+        assert_eq!(names, ["x", "y"]);
+        assert_eq!(cluster_names(&clusters, "team-b"), ["x-jobs"]);
+        assert!(cluster_names(&clusters, "elsewhere").is_empty());
+    }
 
     #[test]
     fn url_hosts_lose_their_port_path_and_brackets() {

@@ -1,8 +1,9 @@
-//! Test environment of the manager tests (`tests/manager.rs`, `tests/webhook.rs`): the local
-//! control plane with the CRD and the operator's generated RBAC (the reconciler's ClusterRole,
-//! the deploy manifests' manager ClusterRole and namespace Role), and operator instances that
-//! each run `run_manager` on a thread and runtime of their own, so a test can kill one like a
-//! dead process or stop it cleanly.
+//! Test environment of the manager tests (`tests/manager.rs`, `tests/webhook.rs`,
+//! `tests/namespaced.rs`): the local control plane with the CRD and the operator's generated RBAC
+//! (the reconciler's ClusterRole, or a namespaced install's Roles; the deploy manifests' manager
+//! ClusterRole and namespace Role), and operator instances that each run `run_manager` on a
+//! thread and runtime of their own, so a test can kill one like a dead process or stop it
+//! cleanly.
 //!
 //! Every test uses its test namespace as both the operator namespace (Lease, webhook Secret)
 //! and the only watched namespace, so operators of different tests never meet; the webhook
@@ -35,10 +36,9 @@ use operator::{
     build::{
         controller::{LEADER_LEASE, OPERATOR_NAME, WEBHOOK_CERT_SECRET, WEBHOOK_SERVICE},
         deploy::{self, DeployOptions},
-        operator_rbac,
+        operator_rbac, rbac,
     },
-    cli::run::{Listeners, ManagerOptions, Stopped, run_manager},
-    leader::LeaseSettings,
+    manager::{Listeners, ManagerOptions, Stopped, leader::LeaseSettings, run_manager},
     telemetry::{Metrics, server::Readiness},
     webhook::{ClientTarget, Registration, WebhookOptions},
 };
@@ -104,6 +104,9 @@ async fn install(cp: &ControlPlane) {
     apply(&roles, &operator_rbac::cluster_role()).await;
     apply(&roles, &deploy::manager_cluster_role(&options)).await;
     apply(&roles, &deploy::metrics_reader_role()).await;
+    // What the operator binds per cluster (by `bind`, so it must exist for the grant to mean
+    // anything).
+    apply(&roles, &rbac::server_cluster_role()).await;
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
@@ -181,6 +184,37 @@ pub async fn operator_namespace(prefix: &str) -> (TestNamespace, Client) {
         "operator",
     )
     .await;
+    bind_cluster_role(&client, n, OPERATOR_SA, deploy::MANAGER_ROLE, "manager").await;
+    (ns, client)
+}
+
+/// A fresh operator namespace for a namespaced install watching `watched` (which must exist):
+/// the operator's ServiceAccount, the deploy manifests' namespace Role and manager ClusterRole,
+/// and in each watched namespace only the Role and RoleBinding the manifests generate for it.
+/// No reconcile ClusterRole is bound.
+pub async fn namespaced_operator(prefix: &str, watched: &[&str]) -> (TestNamespace, Client) {
+    let cp = env().await;
+    let ns = TestNamespace::create(cp, prefix)
+        .await
+        .expect("test namespace");
+    let client = cp.client().expect("admin client");
+    let n = ns.name();
+    service_account(&client, n, OPERATOR_SA).await;
+    let options = DeployOptions {
+        watch_namespaces: watched.iter().map(|w| w.to_string()).collect(),
+        ..DeployOptions::new(n)
+    };
+    let manifests = deploy::build(&options);
+    assert!(manifests.cluster_role_binding.is_none());
+    let roles = |namespace: &str| Api::<Role>::namespaced(client.clone(), namespace);
+    let bindings = |namespace: &str| Api::<RoleBinding>::namespaced(client.clone(), namespace);
+    apply(&roles(n), &manifests.role).await;
+    apply(&bindings(n), &manifests.role_binding).await;
+    for grant in &manifests.watched_namespace_grants {
+        let namespace = grant.role.metadata.namespace.as_deref().expect("namespace");
+        apply(&roles(namespace), &grant.role).await;
+        apply(&bindings(namespace), &grant.role_binding).await;
+    }
     bind_cluster_role(&client, n, OPERATOR_SA, deploy::MANAGER_ROLE, "manager").await;
     (ns, client)
 }
@@ -272,8 +306,16 @@ pub struct InstanceSpec {
 }
 
 impl Instance {
-    /// Start an instance running as the operator's ServiceAccount of `spec.namespace`.
+    /// Start an instance running as the operator's ServiceAccount of `spec.namespace`, watching
+    /// that namespace only.
     pub async fn start(spec: InstanceSpec) -> Instance {
+        let watch = vec![spec.namespace.clone()];
+        Self::start_watching(spec, watch).await
+    }
+
+    /// Like [`Instance::start`], reconciling (and, with the webhook, admitting) clusters in
+    /// `watch` (`--watch-namespaces`; empty: every namespace) instead of `spec.namespace`.
+    pub async fn start_watching(spec: InstanceSpec, watch: Vec<String>) -> Instance {
         let cp = env().await;
         let metrics = Arc::new(Metrics::new());
         let readiness = Readiness::new();
@@ -291,7 +333,7 @@ impl Instance {
                     .build()
                     .expect("instance runtime");
                 let outcome = runtime.block_on(async move {
-                    let setup = setup(cp, &thread_spec).await;
+                    let setup = setup(cp, &thread_spec, &watch).await;
                     let (client, listeners, options, addresses) = match setup {
                         Ok(setup) => setup,
                         Err(e) => {
@@ -379,7 +421,7 @@ impl Drop for Instance {
 
 type Setup = (Client, Listeners, ManagerOptions, Addresses);
 
-async fn setup(cp: &ControlPlane, spec: &InstanceSpec) -> Result<Setup, String> {
+async fn setup(cp: &ControlPlane, spec: &InstanceSpec, watch: &[String]) -> Result<Setup, String> {
     let client = cp
         .client_for_service_account(&spec.namespace, OPERATOR_SA)
         .await
@@ -409,7 +451,7 @@ async fn setup(cp: &ControlPlane, spec: &InstanceSpec) -> Result<Setup, String> 
     let ns = spec.namespace.clone();
     let options = ManagerOptions {
         operator_namespace: ns.clone(),
-        watch_namespace: Some(ns.clone()),
+        watch_namespaces: watch.to_vec(),
         leader_election: Some(LeaseSettings::new(&ns, LEADER_LEASE, &spec.identity)),
         webhook: addresses.webhook.map(|address| WebhookOptions {
             namespace: ns.clone(),
@@ -418,7 +460,7 @@ async fn setup(cp: &ControlPlane, spec: &InstanceSpec) -> Result<Setup, String> 
             registration: Registration {
                 name: ns.clone(),
                 target: ClientTarget::Url(format!("https://{address}")),
-                watch_namespace: Some(ns.clone()),
+                watch_namespaces: watch.to_vec(),
             },
         }),
     };
