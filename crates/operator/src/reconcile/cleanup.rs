@@ -88,7 +88,8 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
     Ok(Action::await_change())
 }
 
-/// Pods of the cluster still in the cache (server and Job pods alike), by name.
+/// Pods of the cluster still in the cache (its StatefulSet's pods; Job pods join the cache's
+/// filter when Jobs exist), by name.
 fn remaining_pods(ctx: &Context, namespace: &str, names: &ClusterNames) -> Vec<String> {
     let selector = names.selector_labels();
     let mut pods: Vec<String> = ctx

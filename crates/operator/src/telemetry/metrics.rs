@@ -25,6 +25,13 @@ pub struct WebhookLabels {
     pub result: String,
 }
 
+/// Label set of the cache gauge: the Kubernetes kind a store holds.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `ConfigMap`, `Pod`, `StatefulSet`, ...
+    pub kind: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -42,6 +49,10 @@ pub struct Metrics {
     pub initializations: Family<CategoryLabel, Counter>,
     /// Admission webhook requests.
     pub webhook_requests: Family<WebhookLabels, Counter>,
+    /// Objects held in the controller's cache, per kind. Only objects an `OpenBaoCluster`
+    /// controls (and the pods of its StatefulSet) are cached, so this follows the number of
+    /// clusters, whatever else carries the operator's labels.
+    pub cached_objects: Family<KindLabel, Gauge>,
     passes: AtomicU64,
     busy_micros: AtomicU64,
 }
@@ -96,6 +107,12 @@ impl Metrics {
             "Admission webhook requests by operation and result",
             webhook_requests.clone(),
         );
+        let cached_objects = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "cached_objects",
+            "Objects in the controller's cache by kind",
+            cached_objects.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -105,6 +122,7 @@ impl Metrics {
             clusters_by_phase,
             initializations,
             webhook_requests,
+            cached_objects,
             passes: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
         }
@@ -123,6 +141,15 @@ impl Metrics {
                 .inc();
         }
         self.passes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The cache gauge of `kind` (shared: setting the returned handle sets the metric).
+    pub fn cached_objects_of(&self, kind: &str) -> Gauge {
+        self.cached_objects
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .clone()
     }
 
     /// Total seconds spent in reconcile passes since start (for benchmarks).
