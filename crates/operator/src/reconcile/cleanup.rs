@@ -69,7 +69,7 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
             }
         }
     }
-    info!(cluster = %names.cluster(), %namespace, ?policy, deleted = deleted.len(), "cleaned up");
+    info!(?policy, deleted = deleted.len(), "cleaned up");
     let note = if deleted.is_empty() {
         format!("deletionPolicy {policy:?}: volumes and Secrets are kept")
     } else {

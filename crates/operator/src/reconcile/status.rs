@@ -39,6 +39,84 @@ pub struct Observed {
     pub lifecycle: Option<OperateReport>,
 }
 
+/// How long a steady cluster waits before it is looked at again (drift is caught by watches
+/// sooner; this bounds how late a certificate renewal can be noticed).
+pub const STEADY_REQUEUE: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often a cluster that is still converging is looked at.
+pub const CONVERGING_REQUEUE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What keeps the StatefulSet from being created, most urgent first: objects that belong to
+/// someone else (its pods would run without their policy), an unknown API server address (no
+/// egress rule to it can be written), a Secret the pods need.
+pub fn blocked(
+    conflicts: &[crate::reconcile::apply::NameConflict],
+    api_server_known: bool,
+    secrets_blocking: &Option<(String, String)>,
+) -> Option<(String, String)> {
+    if !conflicts.is_empty() {
+        return Some((
+            reasons::NAME_CONFLICT.to_string(),
+            name_conflict_message(conflicts),
+        ));
+    }
+    if !api_server_known {
+        return Some((
+            reasons::API_SERVER_ADDRESS_UNKNOWN.to_string(),
+            "the Kubernetes API server address could not be determined, so the egress rule OpenBao needs \
+             cannot be written; set spec.network.apiServerCIDR (no wider rule is ever substituted)"
+                .to_string(),
+        ));
+    }
+    secrets_blocking.clone()
+}
+
+/// The message of a `NameConflict`: which objects belong to whom, and what to do.
+pub fn name_conflict_message(conflicts: &[crate::reconcile::apply::NameConflict]) -> String {
+    let list: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
+    format!(
+        "objects this cluster needs already belong to another owner and were left untouched: {}; \
+         the StatefulSet is not created until they are free (the derived names collide: rename one \
+         of the clusters)",
+        list.join(", ")
+    )
+}
+
+/// Problems that leave the cluster working but need attention.
+pub fn degraded(cluster: &OpenBaoCluster, gateway_api: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if cluster.spec.enabled_gateway().is_some() && !gateway_api {
+        out.push((
+            reasons::GATEWAY_API_MISSING.to_string(),
+            "spec.gateway.enabled is true but the Gateway API (gateway.networking.k8s.io/v1 HTTPRoute) is not \
+             installed; install its CRDs (the operator picks them up on restart)"
+                .to_string(),
+        ));
+    }
+    out
+}
+
+/// When to look at the cluster again: soon while it converges or members await promotion to
+/// voter (Raft changes raise no Kubernetes event), rarely once steady, and never later than the
+/// server certificate's renewal.
+pub fn requeue(
+    status: &OpenBaoClusterStatus,
+    renew_at: Option<time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+) -> std::time::Duration {
+    let promoting = status.members.iter().any(|m| m.voter == Some(false));
+    let steady = status.phase == Some(Phase::Running) && !promoting;
+    let mut requeue = if steady {
+        STEADY_REQUEUE
+    } else {
+        CONVERGING_REQUEUE
+    };
+    if let Some(renew_at) = renew_at {
+        let until = (renew_at - now).whole_seconds().max(1);
+        requeue = requeue.min(std::time::Duration::from_secs(until.unsigned_abs()));
+    }
+    requeue
+}
+
 fn condition(
     type_: &str,
     ok: bool,
@@ -237,6 +315,70 @@ mod tests {
             .iter()
             .find(|c| c.type_ == type_)
             .expect("condition present")
+    }
+
+    #[test]
+    fn a_name_conflict_outranks_an_unknown_api_server_which_outranks_a_missing_secret() {
+        let conflict = crate::reconcile::apply::NameConflict {
+            kind: "NetworkPolicy".into(),
+            name: "x-jobs-network-policy".into(),
+            owner: "OpenBaoCluster/x".into(),
+        };
+        let secret = Some(("TLSSecretInvalid".to_string(), "missing".to_string()));
+        let first = blocked(std::slice::from_ref(&conflict), false, &secret).expect("blocked");
+        assert_eq!(first.0, reasons::NAME_CONFLICT);
+        assert!(first.1.contains("x-jobs-network-policy") && first.1.contains("OpenBaoCluster/x"));
+        assert_eq!(
+            blocked(&[], false, &secret).map(|b| b.0),
+            Some(reasons::API_SERVER_ADDRESS_UNKNOWN.to_string())
+        );
+        assert_eq!(blocked(&[], true, &secret), secret);
+        assert_eq!(blocked(&[], true, &None), None);
+    }
+
+    #[test]
+    fn a_steady_cluster_waits_long_a_converging_one_briefly_and_neither_past_its_renewal() {
+        let now = time::OffsetDateTime::now_utc();
+        let running = OpenBaoClusterStatus {
+            phase: Some(Phase::Running),
+            ..OpenBaoClusterStatus::default()
+        };
+        assert_eq!(requeue(&running, None, now), STEADY_REQUEUE);
+        let mut promoting = running.clone();
+        promoting.members = vec![api::MemberStatus {
+            name: "bao-2".into(),
+            voter: Some(false),
+            ..api::MemberStatus::default()
+        }];
+        assert_eq!(requeue(&promoting, None, now), CONVERGING_REQUEUE);
+        let provisioning = OpenBaoClusterStatus {
+            phase: Some(Phase::Provisioning),
+            ..OpenBaoClusterStatus::default()
+        };
+        assert_eq!(requeue(&provisioning, None, now), CONVERGING_REQUEUE);
+        let soon = now + time::Duration::seconds(42);
+        assert_eq!(
+            requeue(&running, Some(soon), now),
+            std::time::Duration::from_secs(42)
+        );
+        let overdue = now - time::Duration::seconds(5);
+        assert_eq!(
+            requeue(&running, Some(overdue), now),
+            std::time::Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn a_gateway_without_the_gateway_api_is_a_degradation_not_a_block() {
+        let mut c = cluster();
+        assert!(degraded(&c, false).is_empty());
+        c.spec.gateway =
+            Some(serde_json::from_value(serde_json::json!({"enabled": true})).expect("gateway"));
+        assert_eq!(
+            degraded(&c, false).first().map(|d| d.0.as_str()),
+            Some(reasons::GATEWAY_API_MISSING)
+        );
+        assert!(degraded(&c, true).is_empty());
     }
 
     #[test]

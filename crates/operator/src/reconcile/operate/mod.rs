@@ -143,7 +143,7 @@ pub async fn run(
                 ));
                 return Ok(report);
             };
-            info!(cluster = %key, member = %pod0.pod, "initializing OpenBao");
+            info!(member = %pod0.pod, "initializing OpenBao");
             // From here until the keys are stored they exist only in this process: the work
             // runs to its end even if this pass is dropped (lost Lease, shutdown), and the
             // manager does not exit before it finished.
@@ -235,7 +235,7 @@ pub async fn run(
                     Some(remove_departed_peers(ctx, cluster, validated, active, token, facts).await)
                 }
                 Err(e) => {
-                    warn!(cluster = %key, error = %e, "cannot read the Raft configuration");
+                    warn!(error = %e, "cannot read the Raft configuration");
                     None
                 }
             },

@@ -1,0 +1,113 @@
+//! What every reconcile shares: how the operator runs, the child caches, the client, the
+//! Event recorder, metrics, and the work that must outlive a pass.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::{
+    apps::v1::StatefulSet,
+    core::v1::{ConfigMap, Pod, Service, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Client,
+    runtime::{events::Recorder, reflector::Store},
+};
+
+use crate::{
+    build::HTTPRoute,
+    telemetry::{Metrics, metrics::CategoryLabel},
+};
+
+use super::critical;
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Namespace the operator runs in (peer of the OpenBao ingress rule).
+    pub operator_namespace: String,
+    /// Only reconcile clusters in this namespace (all namespaces when `None`).
+    pub watch_namespace: Option<String>,
+}
+
+/// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are
+/// cached for the kinds the operator applies; Secrets are watched by metadata only, so no
+/// Secret content is ever held in memory beyond a single reconcile.
+#[derive(Clone)]
+pub struct Stores {
+    /// StatefulSets.
+    pub statefulsets: Store<StatefulSet>,
+    /// Services.
+    pub services: Store<Service>,
+    /// ConfigMaps.
+    pub config_maps: Store<ConfigMap>,
+    /// NetworkPolicies.
+    pub network_policies: Store<NetworkPolicy>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Store<PodDisruptionBudget>,
+    /// ServiceAccounts.
+    pub service_accounts: Store<ServiceAccount>,
+    /// Roles.
+    pub roles: Store<Role>,
+    /// RoleBindings.
+    pub role_bindings: Store<RoleBinding>,
+    /// HTTPRoutes, when the Gateway API is installed.
+    pub http_routes: Option<Store<HTTPRoute>>,
+    /// Pods of the clusters' StatefulSets (member addresses, and deletion waits for them).
+    pub pods: Store<Pod>,
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// How the operator runs.
+    pub config: Config,
+    /// Kubernetes Events.
+    pub recorder: Recorder,
+    /// Child caches.
+    pub stores: Stores,
+    /// Whether the Gateway API (HTTPRoute) is served.
+    pub gateway_api: bool,
+    /// The `kubernetes` Service address, looked up once.
+    pub api_server_ip: tokio::sync::OnceCell<Option<std::net::IpAddr>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Last phase reported per cluster (`namespace/name`), for the clusters-by-phase gauge.
+    pub(super) phases: std::sync::Mutex<std::collections::HashMap<String, api::Phase>>,
+    /// Work that must finish before the process may exit (initialization and storing its keys).
+    pub critical: Arc<critical::CriticalWork>,
+    /// Init responses whose keys could not be stored yet (`namespace/name`): held in memory
+    /// only, and stored on the next pass.
+    pub pending_keys: std::sync::Mutex<std::collections::HashMap<String, bao_client::InitResponse>>,
+}
+
+impl Context {
+    /// Record `cluster`'s phase in the clusters-by-phase gauge (`None`: the cluster is gone).
+    pub fn record_phase(&self, key: String, phase: Option<api::Phase>) {
+        let Ok(mut phases) = self.phases.lock() else {
+            return;
+        };
+        let gauge = |phase: api::Phase| {
+            self.metrics
+                .clusters_by_phase
+                .get_or_create(&CategoryLabel {
+                    category: phase.as_str().to_string(),
+                })
+        };
+        let previous = match phase {
+            Some(phase) => phases.insert(key, phase),
+            None => phases.remove(&key),
+        };
+        if previous == phase {
+            return;
+        }
+        if let Some(previous) = previous {
+            gauge(previous).dec();
+        }
+        if let Some(phase) = phase {
+            gauge(phase).inc();
+        }
+    }
+}
