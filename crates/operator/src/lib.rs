@@ -1,9 +1,11 @@
-//! The openbao-operator library: pure builders, the posture contract as data, and the CLI.
+//! The openbao-operator library: the desired objects of a cluster and of the operator's own
+//! install (pure), the posture contract as data, the reconciler, the manager, and the CLI.
 #![forbid(unsafe_code)]
 
-pub mod build;
 pub mod cli;
+pub mod desired;
 pub mod faults;
+pub mod install;
 pub mod manager;
 pub mod pki;
 pub mod posture;

@@ -12,7 +12,7 @@ use rcgen::{
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::build::ValidatedCluster;
+use crate::desired::ValidatedCluster;
 
 /// Lifetime of an operator-generated CA. Server certificates (at most one year, see
 /// `spec.tls.rotationPeriod`) are always well inside it.

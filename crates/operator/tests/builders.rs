@@ -9,8 +9,9 @@ use k8s_openapi::{
     api::{apps::v1::StatefulSet, core::v1::Container},
     apimachinery::pkg::util::intstr::IntOrString,
 };
-use operator::build::{
-    self, Facts, ValidatedCluster, config_hcl, controller, rbac, statefulset::tls_secret_name,
+use operator::{
+    desired::{self, Facts, ValidatedCluster, config_hcl, rbac, statefulset::tls_secret_name},
+    install::controller,
 };
 use proptest::prelude::*;
 
@@ -34,7 +35,7 @@ fn cluster(spec_yaml: &str) -> ValidatedCluster {
 }
 
 fn statefulset(c: &ValidatedCluster) -> StatefulSet {
-    build::build(c, &facts())
+    desired::build(c, &facts())
         .statefulset
         .expect("statefulset with a known API server")
 }
@@ -296,7 +297,7 @@ fn services_publish_pod_dns_before_readiness_and_carry_user_annotations() {
     let c = cluster(
         "version: \"2.7.2\"\nservice: {type: LoadBalancer, annotations: {example.com/lb: internal}}",
     );
-    let resources = build::build(&c, &facts());
+    let resources = desired::build(&c, &facts());
     let headless = resources.headless_service.spec.expect("spec");
     assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
     assert_eq!(headless.publish_not_ready_addresses, Some(true));
@@ -324,7 +325,7 @@ fn services_publish_pod_dns_before_readiness_and_carry_user_annotations() {
 
 #[test]
 fn the_role_grants_only_namespaced_pod_reads_for_registration_and_discovery() {
-    let resources = build::build(&cluster("version: \"2.7.2\""), &facts());
+    let resources = desired::build(&cluster("version: \"2.7.2\""), &facts());
     let rules = resources.role.rules.expect("rules");
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].api_groups, Some(vec![String::new()]));
@@ -340,7 +341,7 @@ fn the_role_grants_only_namespaced_pod_reads_for_registration_and_discovery() {
 
 #[test]
 fn pod_label_writes_come_from_a_namespaced_binding_to_the_fixed_cluster_role() {
-    let resources = build::build(&cluster("version: \"2.7.2\""), &facts());
+    let resources = desired::build(&cluster("version: \"2.7.2\""), &facts());
     let binding = resources.registration_role_binding;
     assert_eq!(binding.metadata.name.as_deref(), Some("bao-registration"));
     assert_eq!(binding.metadata.namespace.as_deref(), Some("team-a"));
@@ -369,11 +370,11 @@ fn pod_label_writes_come_from_a_namespaced_binding_to_the_fixed_cluster_role() {
 
 #[test]
 fn both_role_bindings_are_applied_after_the_role_and_before_the_statefulset() {
-    let order = build::build(&cluster("version: \"2.7.2\""), &facts()).in_apply_order();
+    let order = desired::build(&cluster("version: \"2.7.2\""), &facts()).in_apply_order();
     let position = |kind: &str, name: &str| {
         order
             .iter()
-            .map(build::Desired::to_json)
+            .map(desired::Desired::to_json)
             .position(|o| o["kind"] == kind && o["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("{kind} {name} is applied"))
     };
@@ -387,7 +388,7 @@ fn both_role_bindings_are_applied_after_the_role_and_before_the_statefulset() {
 
 #[test]
 fn the_pdb_allows_one_member_down() {
-    let pdb = build::build(&cluster("version: \"2.7.2\""), &facts())
+    let pdb = desired::build(&cluster("version: \"2.7.2\""), &facts())
         .pdb
         .spec
         .expect("spec");
@@ -397,11 +398,11 @@ fn the_pdb_allows_one_member_down() {
 #[test]
 fn an_http_route_exists_only_when_the_gateway_is_enabled() {
     let off = cluster("version: \"2.7.2\"\ngateway: {enabled: false}");
-    assert!(build::build(&off, &facts()).http_route.is_none());
+    assert!(desired::build(&off, &facts()).http_route.is_none());
     let on = cluster(
         "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com, path: /bao, podSelector: {matchLabels: {app: gateway}}}",
     );
-    let route = build::build(&on, &facts()).http_route.expect("route");
+    let route = desired::build(&on, &facts()).http_route.expect("route");
     assert_eq!(route.spec.hostnames, ["bao.example.com"]);
     assert_eq!(route.spec.parent_refs[0].name, "public");
     assert_eq!(
@@ -422,7 +423,7 @@ fn owner_references_point_at_the_cluster_when_it_has_a_uid() {
     .expect("parses");
     raw.metadata.uid = Some("1234".to_string());
     let c = ValidatedCluster::new(raw).expect("valid");
-    for object in build::build(&c, &facts()).in_apply_order() {
+    for object in desired::build(&c, &facts()).in_apply_order() {
         let json = object.to_json();
         let owner = &json["metadata"]["ownerReferences"][0];
         assert_eq!(owner["uid"], "1234", "{}", json["kind"]);
@@ -498,7 +499,7 @@ proptest! {
         let cluster: OpenBaoCluster = serde_json::from_value(manifest).expect("parses");
         let cluster = ValidatedCluster::new(cluster).expect("valid");
         let facts = Facts::new("op", api_ip.map(IpAddr::from));
-        let resources = build::build(&cluster, &facts);
+        let resources = desired::build(&cluster, &facts);
         prop_assert_eq!(resources.statefulset.is_some(), api_ip.is_some());
         for object in resources.in_apply_order() {
             prop_assert!(object.to_json()["metadata"]["name"].is_string());

@@ -1,4 +1,4 @@
-//! The operator's own deployment: the builders (`build::deploy`), the committed kustomize base
+//! The operator's own deployment: the builders (`install::deploy`), the committed kustomize base
 //! (`deploy/base/`) and namespaced example (`deploy/namespaced/`), both drift-checked
 //! (`UPDATE_GOLDEN=1` rewrites them), the Helm chart (`charts/openbao-operator`, rendered with
 //! the pinned helm and compared with both), and the controller's posture contract
@@ -18,15 +18,16 @@ use std::{
 use api::names::DEFAULT_OPERATOR_NAMESPACE;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use operator::{
-    build::{
+    controller_posture,
+    desired::rbac,
+    install::{
         controller::{
             self, ControllerPolicyOptions, METRICS_READER_ROLE, OPERATOR_NAME, WEBHOOK_PATH,
             WEBHOOK_SERVICE,
         },
         deploy::{self, DeployOptions},
-        operator_rbac, pod_label_policy, rbac,
+        operator_rbac, pod_label_policy,
     },
-    controller_posture,
 };
 use serde_json::{Value, json};
 
@@ -408,7 +409,7 @@ fn the_operator_pods_carry_exactly_the_labels_the_cluster_policies_allow_on_8200
         operator_labels()
     );
     // The same labels the per-cluster policies' operator peer selects.
-    let peer = serde_json::to_value(operator::build::network_policy::operator_peer(
+    let peer = serde_json::to_value(operator::desired::network_policy::operator_peer(
         DEFAULT_OPERATOR_NAMESPACE,
     ))
     .unwrap();

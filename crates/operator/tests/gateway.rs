@@ -10,7 +10,7 @@ use kube::{
     Api,
     api::{Patch, PatchParams},
 };
-use operator::build::HTTPRoute;
+use operator::desired::HTTPRoute;
 use support::{cluster, create, until};
 
 #[tokio::test]

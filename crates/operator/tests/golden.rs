@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use operator::{build::Facts, cli};
+use operator::{cli, desired::Facts};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -100,8 +100,8 @@ fn the_committed_crd_matches_the_rust_types() {
 
 #[test]
 fn the_committed_operator_cluster_role_matches_the_code() {
-    let role =
-        serde_yaml::to_string(&operator::build::operator_rbac::cluster_role()).expect("serializes");
+    let role = serde_yaml::to_string(&operator::install::operator_rbac::cluster_role())
+        .expect("serializes");
     check_or_update(
         &workspace_root().join("deploy/rbac/cluster-role.yaml"),
         &role,

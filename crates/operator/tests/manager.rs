@@ -14,7 +14,7 @@ use k8s_openapi::{
 };
 use kube::{Api, api::PostParams};
 use operator::{
-    build::controller::{LEADER_LEASE, METRICS_READER_ROLE},
+    install::controller::{LEADER_LEASE, METRICS_READER_ROLE},
     manager::{Stopped, leader::Lost},
     telemetry::server::{self, Readiness, stopped},
 };

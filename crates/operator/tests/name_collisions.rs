@@ -18,7 +18,7 @@ use api::{
     names::{self, ClusterNames, MAX_CLUSTER_NAME_LEN},
 };
 use operator::{
-    build::{self, Facts, ValidatedCluster},
+    desired::{self, Facts, ValidatedCluster},
     webhook::admission::{self, AdmissionRequest},
 };
 use proptest::prelude::*;
@@ -73,7 +73,7 @@ fn rendered(name: &str) -> BTreeSet<(String, String)> {
         Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
     );
     let mut objects = BTreeSet::new();
-    for desired in build::build(&cluster, &facts).in_apply_order() {
+    for desired in desired::build(&cluster, &facts).in_apply_order() {
         let json = desired.to_json();
         let kind = json["kind"].as_str().expect("kind").to_string();
         let object_name = json["metadata"]["name"].as_str().expect("name").to_string();

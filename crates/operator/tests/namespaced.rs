@@ -32,10 +32,7 @@ use kube::{
     api::{ListParams, PostParams},
 };
 use localcluster::TestNamespace;
-use operator::{
-    build::{operator_rbac, rbac},
-    manager::Stopped,
-};
+use operator::{desired::rbac, install::operator_rbac, manager::Stopped};
 use support::{
     Instance, InstanceSpec, OPERATOR_SA, cluster, env, namespaced_operator, until, webhook_skeleton,
 };
@@ -351,11 +348,11 @@ async fn the_operator_waits_for_its_role_in_every_watched_namespace_before_it_le
     assert_eq!(support::lease_holder(&admin, ops.name()).await, None);
 
     // The Role the manifests generate for `missing`, and the operator comes up.
-    let options = operator::build::deploy::DeployOptions {
+    let options = operator::install::deploy::DeployOptions {
         watch_namespaces: vec![m.to_string()],
-        ..operator::build::deploy::DeployOptions::new(ops.name())
+        ..operator::install::deploy::DeployOptions::new(ops.name())
     };
-    let grant = operator::build::deploy::build(&options)
+    let grant = operator::install::deploy::build(&options)
         .watched_namespace_grants
         .remove(0);
     assert_eq!(

@@ -21,7 +21,10 @@ use kube::{
     api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams},
 };
 use localcluster::{ControlPlane, TestNamespace};
-use operator::build::{self, Facts, ValidatedCluster, operator_rbac, pod_label_policy, rbac};
+use operator::{
+    desired::{self, Facts, ValidatedCluster, rbac},
+    install::{operator_rbac, pod_label_policy},
+};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 use tokio::sync::OnceCell;
@@ -146,7 +149,7 @@ async fn openbao_cluster(cp: &ControlPlane, ns: &str, name: &str) -> OpenBao {
         names::DEFAULT_OPERATOR_NAMESPACE,
         Some(Ipv4Addr::new(10, 96, 0, 1).into()),
     );
-    let resources = build::build(&cluster, &facts);
+    let resources = desired::build(&cluster, &facts);
     let admin = cp.client().expect("admin client");
     apply(
         &Api::<ServiceAccount>::namespaced(admin.clone(), ns),

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use api::OpenBaoCluster;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use operator::{
-    build::{self, Facts, ValidatedCluster},
+    desired::{self, Facts, ValidatedCluster},
     posture,
 };
 use proptest::prelude::*;
@@ -49,15 +49,15 @@ fn assert_verified(cluster: &ValidatedCluster, facts: &Facts) {
 }
 
 fn tcp(port: i32) -> NetworkPolicyPort {
-    build::network_policy::tcp(port)
+    desired::network_policy::tcp(port)
 }
 
 fn udp(port: i32) -> NetworkPolicyPort {
-    build::network_policy::udp(port)
+    desired::network_policy::udp(port)
 }
 
 fn ns_peer(ns: &str) -> NetworkPolicyPeer {
-    build::network_policy::namespace_peer(ns)
+    desired::network_policy::namespace_peer(ns)
 }
 
 const MINIMAL: &str = r#"
@@ -77,7 +77,7 @@ fn every_example_satisfies_every_row_and_allows_nothing_else() {
 #[test]
 fn the_minimal_cluster_policy_has_exactly_the_core_rows_in_table_order() {
     let c = cluster(MINIMAL);
-    let policy = build::build(&c, &facts()).network_policy;
+    let policy = desired::build(&c, &facts()).network_policy;
     let spec = policy.spec.expect("spec");
     assert_eq!(policy.metadata.name.as_deref(), Some("bao-network-policy"));
     assert_eq!(
@@ -100,7 +100,7 @@ fn the_minimal_cluster_policy_has_exactly_the_core_rows_in_table_order() {
     assert_eq!(operator.len(), 1);
     assert_eq!(
         operator[0],
-        build::network_policy::operator_peer(OPERATOR_NS)
+        desired::network_policy::operator_peer(OPERATOR_NS)
     );
     assert!(operator[0].namespace_selector.is_some() && operator[0].pod_selector.is_some());
     assert_eq!(ingress[0].ports, Some(vec![tcp(8200)]));
@@ -142,7 +142,7 @@ fn the_minimal_cluster_policy_has_exactly_the_core_rows_in_table_order() {
 #[test]
 fn the_production_example_appends_user_rules_after_every_core_row() {
     let c = example("production.yaml");
-    let spec = build::build(&c, &facts())
+    let spec = desired::build(&c, &facts())
         .network_policy
         .spec
         .expect("spec");
@@ -179,7 +179,7 @@ fn the_production_example_appends_user_rules_after_every_core_row() {
 
 #[test]
 fn backup_job_pods_accept_nothing_and_egress_only_where_backup_egress_rules_say() {
-    let open = build::build(&cluster(MINIMAL), &facts()).jobs_network_policy;
+    let open = desired::build(&cluster(MINIMAL), &facts()).jobs_network_policy;
     let open_spec = open.spec.expect("spec");
     assert_eq!(
         open.metadata.name.as_deref(),
@@ -192,7 +192,7 @@ fn backup_job_pods_accept_nothing_and_egress_only_where_backup_egress_rules_say(
         "egress stays open for object storage"
     );
 
-    let locked = build::build(&example("production.yaml"), &facts()).jobs_network_policy;
+    let locked = desired::build(&example("production.yaml"), &facts()).jobs_network_policy;
     let locked_spec = locked.spec.expect("spec");
     assert_eq!(
         locked_spec.policy_types,
@@ -208,7 +208,7 @@ fn backup_job_pods_accept_nothing_and_egress_only_where_backup_egress_rules_say(
 #[test]
 fn an_unknown_api_server_address_withholds_the_statefulset_and_never_widens_egress() {
     let c = cluster(MINIMAL);
-    let resources = build::build(&c, &Facts::new(OPERATOR_NS, None));
+    let resources = desired::build(&c, &Facts::new(OPERATOR_NS, None));
     assert!(resources.statefulset.is_none());
     let egress = resources
         .network_policy
@@ -241,7 +241,7 @@ spec:
   network: {apiServerCIDR: "192.168.10.0/28", dnsNamespace: dns-system}
 "#,
     );
-    let resources = build::build(&c, &Facts::new(OPERATOR_NS, None));
+    let resources = desired::build(&c, &Facts::new(OPERATOR_NS, None));
     assert!(resources.statefulset.is_some());
     let egress = resources
         .network_policy
@@ -264,7 +264,7 @@ spec:
 fn ipv6_api_server_addresses_become_single_address_cidrs() {
     let c = cluster(MINIMAL);
     let v6: IpAddr = "fd00:10:96::1".parse().expect("ip");
-    let resources = build::build(&c, &Facts::new(OPERATOR_NS, Some(v6)));
+    let resources = desired::build(&c, &Facts::new(OPERATOR_NS, Some(v6)));
     let egress = resources
         .network_policy
         .spec
@@ -282,7 +282,7 @@ fn ipv6_api_server_addresses_become_single_address_cidrs() {
 
 fn broken(mutate: impl FnOnce(&mut NetworkPolicy)) -> bool {
     let c = cluster(MINIMAL);
-    let resources = build::build(&c, &facts());
+    let resources = desired::build(&c, &facts());
     let mut policy = resources.network_policy;
     mutate(&mut policy);
     let report =

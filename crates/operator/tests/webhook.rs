@@ -18,7 +18,7 @@ use kube::{
     core::Status,
 };
 use operator::{
-    build::{
+    install::{
         controller::{WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH},
         deploy::{self, DeployOptions},
     },

@@ -1,5 +1,5 @@
 //! `openbao-operator manifests`: every object of the operator's own deployment, from code
-//! (`build::deploy`). Printed as multi-document YAML (CRD first, a complete install), or written
+//! (`install::deploy`). Printed as multi-document YAML (CRD first, a complete install), or written
 //! as a kustomize directory: one file per object and a `kustomization.yaml` (without the CRD;
 //! `deploy/kustomization.yaml` adds it). The committed `deploy/base/` is this command's output
 //! with default flags, and `deploy/namespaced/` its output with
@@ -15,7 +15,7 @@ use api::names::DEFAULT_OPERATOR_NAMESPACE;
 
 use super::EXIT_BAD_INPUT;
 use crate::{
-    build::deploy::{self, DEFAULT_IMAGE, DeployOptions, label_selector_from_str},
+    install::deploy::{self, DEFAULT_IMAGE, DeployOptions, label_selector_from_str},
     manager,
 };
 

@@ -7,7 +7,7 @@ use std::{net::IpAddr, path::PathBuf, process::ExitCode};
 use api::names::DEFAULT_OPERATOR_NAMESPACE;
 
 use super::EXIT_BAD_INPUT;
-use crate::build::{self, Facts, ValidatedCluster};
+use crate::desired::{self, Facts, ValidatedCluster};
 
 /// Arguments of `render`.
 #[derive(clap::Args, Debug)]
@@ -78,7 +78,7 @@ pub fn render_str(input: &str, source: &str, facts: &Facts) -> Result<Rendered, 
     let mut yaml = String::new();
     let mut warnings = Vec::new();
     for cluster in &validated {
-        let resources = build::build(cluster, facts);
+        let resources = desired::build(cluster, facts);
         if resources.statefulset.is_none() {
             warnings.push(format!(
                 "{}/{}: the Kubernetes API server address is unknown, so the API-server egress rule \

@@ -16,7 +16,7 @@ use api::names::DEFAULT_OPERATOR_NAMESPACE;
 use tracing::{error, info};
 
 use crate::{
-    build::controller::{
+    install::controller::{
         HEALTH_PORT, LEADER_LEASE, METRICS_PORT, SECURE_METRICS_PORT, WEBHOOK_CERT_SECRET,
         WEBHOOK_CONFIGURATION, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },

@@ -13,7 +13,8 @@ use netpol::Cidr;
 
 use super::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::{
-    build::{Facts, controller::ControllerPolicyOptions, deploy::label_selector_from_str},
+    desired::Facts,
+    install::{controller::ControllerPolicyOptions, deploy::label_selector_from_str},
     posture::{cluster, controller, network_policies_from_yaml, truth_table},
 };
 

@@ -463,7 +463,7 @@ mod tests {
     fn the_pods_grace_period_covers_critical_work_and_every_drain() {
         let needed = CRITICAL_DRAIN + CONTROLLER_DRAIN + RELEASE_TIMEOUT + SERVERS_TIMEOUT;
         let granted = Duration::from_secs(
-            u64::try_from(crate::build::deploy::TERMINATION_GRACE_PERIOD_SECONDS)
+            u64::try_from(crate::install::deploy::TERMINATION_GRACE_PERIOD_SECONDS)
                 .expect("positive"),
         );
         assert!(granted >= needed, "{granted:?} < {needed:?}");

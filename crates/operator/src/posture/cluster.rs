@@ -17,7 +17,7 @@ use k8s_openapi::{
 use netpol::{Cidr, Direction, DirectionVerdict, Protocol};
 
 use super::{Actor, Check, Environment, Report, Role, VerifyError};
-use crate::build::{self, Facts, ValidatedCluster};
+use crate::desired::{self, Facts, ValidatedCluster};
 
 /// The facts the expectations depend on, derived from the spec and the operator's facts.
 #[derive(Clone, Debug)]
@@ -44,14 +44,14 @@ impl Context {
             operator_namespace: facts.operator_namespace.clone(),
             gateway_namespace: spec
                 .enabled_gateway()
-                .map(|_| build::http_route::gateway_namespace(cluster)),
+                .map(|_| desired::http_route::gateway_namespace(cluster)),
             gateway_pods: spec
                 .enabled_gateway()
                 .filter(|g| g.shares_namespace(cluster.namespace()))
                 .map(|g| g.pod_selector.clone().unwrap_or_default()),
             kube_system_ingress: spec.network.kube_system_ingress,
             dns_namespace: spec.network.dns_namespace.clone(),
-            api_server: build::api_server_cidr(cluster, facts).and_then(|c| Cidr::parse(&c).ok()),
+            api_server: desired::api_server_cidr(cluster, facts).and_then(|c| Cidr::parse(&c).ok()),
             api_endpoints: spec
                 .network
                 .api_server_endpoint_ips
@@ -450,7 +450,7 @@ pub fn actors(cluster: &ValidatedCluster, facts: &Facts) -> Vec<Actor> {
     ];
     let external = Actor::external;
     // The API server stands at the service VIP, or at the base address of apiServerCIDR.
-    let api_address = build::api_server_cidr(cluster, facts)
+    let api_address = desired::api_server_cidr(cluster, facts)
         .and_then(|cidr| cidr.split('/').next().and_then(|ip| ip.parse().ok()));
     if let Some(ip) = api_address {
         actors.push(external(Role::ApiServer, ip));
@@ -474,9 +474,9 @@ fn core_rule_counts(cluster: &ValidatedCluster, facts: &Facts) -> (usize, usize)
     {
         rules.clear();
     }
-    let api_server = build::api_server_cidr(cluster, facts);
+    let api_server = desired::api_server_cidr(cluster, facts);
     let policy = ValidatedCluster::new(core)
-        .map(|c| build::network_policy::cluster_policy(&c, facts, api_server.as_deref()))
+        .map(|c| desired::network_policy::cluster_policy(&c, facts, api_server.as_deref()))
         .ok();
     let spec = policy.and_then(|p| p.spec);
     (
@@ -496,8 +496,8 @@ fn core_job_egress_count(cluster: &ValidatedCluster, facts: &Facts) -> usize {
         .as_ref()
         .and_then(|b| b.egress_rules.as_ref())
         .map_or(0, Vec::len);
-    let api_server = build::api_server_cidr(cluster, facts);
-    let total = build::network_policy::jobs_policy(cluster, api_server.as_deref())
+    let api_server = desired::api_server_cidr(cluster, facts);
+    let total = desired::network_policy::jobs_policy(cluster, api_server.as_deref())
         .spec
         .and_then(|s| s.egress)
         .map_or(0, |e| e.len());
@@ -507,7 +507,7 @@ fn core_job_egress_count(cluster: &ValidatedCluster, facts: &Facts) -> usize {
 /// Render `cluster`'s policies and check every flow of the synthetic environment against
 /// [`ROWS`].
 pub fn verify(cluster: &ValidatedCluster, facts: &Facts) -> Result<Report, VerifyError> {
-    let resources = build::build(cluster, facts);
+    let resources = desired::build(cluster, facts);
     verify_policies(
         cluster,
         facts,

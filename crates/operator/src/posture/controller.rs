@@ -15,7 +15,7 @@ use k8s_openapi::{
 use netpol::{Cidr, Direction, DirectionVerdict, Protocol};
 
 use super::{Actor, Check, Environment, Report, Role, VerifyError};
-use crate::build::controller::{self, ControllerPolicyOptions, OPERATOR_NAME};
+use crate::install::controller::{self, ControllerPolicyOptions, OPERATOR_NAME};
 
 /// The facts the expectations depend on.
 #[derive(Clone, Debug)]

@@ -29,7 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Context, Error};
-use crate::build::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
+use crate::desired::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
 
 /// The hash of the object the operator last applied, as an annotation: when a desired field
 /// disappears (an annotation removed from the spec, say), the live object still contains the old

@@ -16,7 +16,7 @@ use kube::{
 };
 
 use crate::{
-    build::HTTPRoute,
+    desired::HTTPRoute,
     telemetry::{Metrics, metrics::CategoryLabel},
 };
 

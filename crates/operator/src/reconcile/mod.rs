@@ -44,7 +44,7 @@ use kube::{
 };
 use tracing::{Instrument, info};
 
-use crate::build::{self, Facts, ValidatedCluster};
+use crate::desired::{self, Facts, ValidatedCluster};
 
 /// Reconcile one cluster (the controller's callback), timed and counted.
 pub async fn reconcile(cluster: Arc<OpenBaoCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -94,7 +94,7 @@ async fn paused(
             ctx.config.operator_namespace.clone(),
             observe::api_server_ip(ctx).await,
         );
-        let resources = build::build(&validated, &facts);
+        let resources = desired::build(&validated, &facts);
         let applied = apply::apply_all(ctx, &validated, &resources, ctx.gateway_api, true).await?;
         if applied.writes > 0 {
             ctx.metrics.apply_writes.inc_by(applied.writes as u64);
@@ -134,7 +134,7 @@ async fn apply_cluster(
     // secrets (IO): CA, server certificate, unseal key; never regenerated while they exist.
     let secrets = ensure_secrets(ctx, cluster, &validated).await?;
     // build (pure); pods are held back while a Secret they need is missing.
-    let mut desired = build::build(&validated, &facts);
+    let mut desired = desired::build(&validated, &facts);
     let api_server_known = desired.statefulset.is_some();
     if secrets.blocking.is_some() {
         desired.statefulset = None;
@@ -230,7 +230,7 @@ async fn apply_desired(
     ctx: &Context,
     cluster: &OpenBaoCluster,
     validated: &ValidatedCluster,
-    desired: &build::ClusterResources,
+    desired: &desired::ClusterResources,
 ) -> Result<apply::Applied, Error> {
     let applied = apply::apply_all(ctx, validated, desired, ctx.gateway_api, false).await?;
     ctx.metrics.apply_writes.inc_by(applied.writes as u64);

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 
 use super::{Context, Error};
 use crate::{
-    build::{ValidatedCluster, config_hcl},
+    desired::{ValidatedCluster, config_hcl},
     pki,
 };
 

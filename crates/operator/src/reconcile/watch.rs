@@ -28,7 +28,7 @@ use kube::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{build::HTTPRoute, telemetry::Metrics};
+use crate::{desired::HTTPRoute, telemetry::Metrics};
 
 use super::{Config, Context, Stores, critical, error_policy, reconcile};
 

@@ -38,7 +38,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tracing::warn;
 
 use crate::{
-    build::controller::METRICS_SERVICE,
+    install::controller::METRICS_SERVICE,
     telemetry::Metrics,
     webhook::tls::{self, ReloadableCert, TlsError},
 };

@@ -1,5 +1,5 @@
 //! The operator's ValidatingWebhookConfiguration: the deploy manifests' skeleton
-//! (`build::deploy::webhook_configuration`: OpenBaoCluster CREATE and UPDATE, `failurePolicy:
+//! (`install::deploy::webhook_configuration`: OpenBaoCluster CREATE and UPDATE, `failurePolicy:
 //! Fail`, `sideEffects: None`, v1 reviews, 10 s timeout) completed with the CA bundle and the
 //! client config this replica serves on (and, in a namespaced install, the same
 //! `namespaceSelector` on the watched namespaces as the manifests), and applied whole with
@@ -16,7 +16,7 @@ use kube::{
     api::{Patch, PatchParams},
 };
 
-use crate::build::{
+use crate::install::{
     controller::WEBHOOK_PATH,
     deploy::{self, DeployOptions, WEBHOOK_SERVICE_PORT},
 };

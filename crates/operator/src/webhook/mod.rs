@@ -51,7 +51,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::{debug, info, warn};
 
 use crate::{
-    build::controller::WEBHOOK_PATH,
+    install::controller::WEBHOOK_PATH,
     telemetry::{
         Metrics,
         server::{Readiness, stopped},

@@ -27,7 +27,7 @@ use std::{
 
 use api::OpenBaoCluster;
 use operator::{
-    build::{ValidatedCluster, config_hcl},
+    desired::{ValidatedCluster, config_hcl},
     pki,
     reconcile::operate::Member,
 };

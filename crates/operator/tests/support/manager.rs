@@ -33,10 +33,11 @@ use kube::{
 };
 use localcluster::{ControlPlane, TestNamespace};
 use operator::{
-    build::{
+    desired::rbac,
+    install::{
         controller::{LEADER_LEASE, OPERATOR_NAME, WEBHOOK_CERT_SECRET, WEBHOOK_SERVICE},
         deploy::{self, DeployOptions},
-        operator_rbac, rbac,
+        operator_rbac,
     },
     manager::{Listeners, ManagerOptions, Stopped, leader::LeaseSettings, run_manager},
     telemetry::{Metrics, server::Readiness},

@@ -26,7 +26,8 @@ use kube::{
 };
 use localcluster::{ControlPlane, TestNamespace};
 use operator::{
-    build::{operator_rbac, pod_label_policy, rbac},
+    desired::rbac,
+    install::{operator_rbac, pod_label_policy},
     reconcile,
 };
 use tokio::sync::OnceCell;

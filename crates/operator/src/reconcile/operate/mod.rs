@@ -23,7 +23,7 @@ pub use init::*;
 pub use members::*;
 
 use super::{Context, critical, publish};
-use crate::{build::ValidatedCluster, telemetry::metrics::CategoryLabel};
+use crate::{desired::ValidatedCluster, telemetry::metrics::CategoryLabel};
 
 /// What the lifecycle stage found, for status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
-use super::rbac;
+use crate::desired::rbac;
 
 /// Name of the operator's ClusterRole (and its binding).
 pub const CLUSTER_ROLE: &str = "openbao-operator";

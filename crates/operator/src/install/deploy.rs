@@ -50,8 +50,11 @@ use super::{
         METRICS_READER_ROLE, METRICS_SERVICE, OPERATOR_NAME, SECURE_METRICS_PORT,
         WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
+    operator_rbac, pod_label_policy,
+};
+use crate::desired::{
     meta::{container_port, field_env, match_labels},
-    operator_rbac, pod_label_policy, rbac,
+    rbac,
 };
 
 /// The image the manifests reference unless told otherwise: this crate's version.

@@ -1,19 +1,17 @@
-//! Pure builders: `(validated cluster, observed facts) -> desired objects`. No client appears in
-//! any signature here; the reconciler and the `render` CLI both call [`build`].
+//! A cluster's desired objects, built purely: `(validated cluster, observed facts) -> desired
+//! objects`. No client appears in any signature here; the reconciler and the `render` CLI both
+//! call [`build`]. The operator's own install (its Deployment, RBAC, policies) is in
+//! `crate::install`.
 //!
 //! Apply order (see [`ClusterResources::in_apply_order`]) puts the NetworkPolicies first so that
 //! no OpenBao pod ever runs unprotected, and the StatefulSet last so that everything it mounts
 //! or relies on already exists.
 
 pub mod config_hcl;
-pub mod controller;
-pub mod deploy;
 pub mod http_route;
 pub mod meta;
 pub mod network_policy;
-pub mod operator_rbac;
 pub mod pdb;
-pub mod pod_label_policy;
 pub mod rbac;
 pub mod services;
 pub mod statefulset;

@@ -16,7 +16,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta},
 };
 
-use super::{
+use crate::desired::{
     meta::{match_labels, namespace_named},
     network_policy::{cidr_peer, namespace_peer, tcp, udp},
 };
