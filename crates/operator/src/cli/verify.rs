@@ -126,14 +126,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         }
     };
     match cluster::verify_manifest(&text, &facts, policies.as_deref()) {
-        Ok(report) => {
-            print!("{}", truth_table(&report));
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CHECK_FAILED)
-            }
-        }
+        Ok(report) => print_report(&report),
         Err(message) => {
             eprintln!("error: {source}: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
@@ -171,17 +164,20 @@ fn run_controller(
         },
     };
     match result {
-        Ok(report) => {
-            print!("{}", truth_table(&report));
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CHECK_FAILED)
-            }
-        }
+        Ok(report) => print_report(&report),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
+    }
+}
+
+/// Print the truth table; exit 1 when any flow disagrees with the contract.
+fn print_report(report: &crate::posture::Report) -> ExitCode {
+    print!("{}", truth_table(report));
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
     }
 }

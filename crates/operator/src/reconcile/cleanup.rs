@@ -91,14 +91,9 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
 /// Pods of the cluster still in the cache (its StatefulSet's pods; Job pods join the cache's
 /// filter when Jobs exist), by name.
 fn remaining_pods(ctx: &Context, namespace: &str, names: &ClusterNames) -> Vec<String> {
-    let selector = names.selector_labels();
     let mut pods: Vec<String> = ctx
-        .stores
-        .pods
-        .state()
+        .pods_matching(namespace, &names.selector_labels())
         .iter()
-        .filter(|pod| pod.namespace().as_deref() == Some(namespace))
-        .filter(|pod| selector.iter().all(|(k, v)| pod.labels().get(k) == Some(v)))
         .map(|pod| pod.name_any())
         .collect();
     pods.sort();

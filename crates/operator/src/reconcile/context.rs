@@ -11,7 +11,7 @@ use k8s_openapi::api::{
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
-    Client,
+    Client, ResourceExt,
     runtime::{events::Recorder, reflector::Store},
 };
 
@@ -84,6 +84,22 @@ pub struct Context {
 }
 
 impl Context {
+    /// Cached pods in `namespace` that carry every label of `selector` (the cache holds only the
+    /// clusters' own pods; see `watch`).
+    pub fn pods_matching(
+        &self,
+        namespace: &str,
+        selector: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<Arc<Pod>> {
+        self.stores
+            .pods
+            .state()
+            .into_iter()
+            .filter(|pod| pod.namespace().as_deref() == Some(namespace))
+            .filter(|pod| selector.iter().all(|(k, v)| pod.labels().get(k) == Some(v)))
+            .collect()
+    }
+
     /// Record `cluster`'s phase in the clusters-by-phase gauge (`None`: the cluster is gone).
     pub fn record_phase(&self, key: String, phase: Option<api::Phase>) {
         let Ok(mut phases) = self.phases.lock() else {

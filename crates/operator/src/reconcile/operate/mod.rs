@@ -55,14 +55,9 @@ fn pod_ordinal(pod: &Pod, statefulset: &str) -> Option<i32> {
 pub fn members(ctx: &Context, cluster: &ValidatedCluster, ca_pem: &[u8]) -> Vec<Member> {
     let names = cluster.names();
     let namespace = cluster.namespace();
-    let selector = names.server_selector_labels();
     let mut pods: Vec<(i32, Member)> = ctx
-        .stores
-        .pods
-        .state()
+        .pods_matching(namespace, &names.server_selector_labels())
         .iter()
-        .filter(|pod| pod.namespace().as_deref() == Some(namespace))
-        .filter(|pod| selector.iter().all(|(k, v)| pod.labels().get(k) == Some(v)))
         .filter(|pod| pod.metadata.deletion_timestamp.is_none())
         .filter_map(|pod| {
             let ordinal = pod_ordinal(pod, &names.statefulset())?;
