@@ -278,14 +278,14 @@ pub fn renewal_reason(
     now: OffsetDateTime,
 ) -> Option<&'static str> {
     if !issued_by(cert_pem, ca_pem) {
-        return Some("the certificate was not issued by the current CA");
+        return Some("the serving certificate was not issued by the stored CA");
     }
     let due = validity(cert_pem).map_or(true, |(nb, na)| needs_renewal(nb, na, now));
     if due {
-        return Some("the certificate is due for renewal");
+        return Some("the serving certificate is due for renewal");
     }
     if stored_sans != Some(sans_fingerprint) {
-        return Some("the certificate's names changed");
+        return Some("the serving certificate's names changed");
     }
     None
 }

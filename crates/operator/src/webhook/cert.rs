@@ -236,17 +236,15 @@ pub fn plan(
             reason,
         ));
     };
+    // The same renewal rule as the OpenBao members' certificates.
     let reason = match (&stored.cert, &stored.key) {
-        (Some(cert), Some(_)) if !pki::issued_by(cert, &ca.cert_pem) => {
-            Some("the serving certificate was not issued by the stored CA")
-        }
-        (Some(cert), Some(_)) if due(cert, now) => {
-            Some("the serving certificate is due for renewal")
-        }
-        (Some(_), Some(_)) if stored.sans.as_deref() != Some(fingerprint.as_str()) => {
-            Some("the serving certificate's names changed")
-        }
-        (Some(_), Some(_)) => None,
+        (Some(cert), Some(_)) => pki::renewal_reason(
+            cert,
+            &ca.cert_pem,
+            stored.sans.as_deref(),
+            &fingerprint,
+            now,
+        ),
         _ => Some("no serving certificate yet"),
     };
     match (reason, stored.cert, stored.key) {
