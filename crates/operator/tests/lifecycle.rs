@@ -663,6 +663,7 @@ struct CuttablePath {
     address: std::net::SocketAddr,
     open: Arc<std::sync::atomic::AtomicBool>,
     generation: Arc<std::sync::atomic::AtomicU64>,
+    live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl CuttablePath {
@@ -674,7 +675,9 @@ impl CuttablePath {
         let address = listener.local_addr().expect("address");
         let open = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(AtomicU64::new(0));
-        let (accept_open, accept_generation) = (open.clone(), generation.clone());
+        let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (accept_open, accept_generation, accept_live) =
+            (open.clone(), generation.clone(), live.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -686,14 +689,24 @@ impl CuttablePath {
                 }
                 let born = accept_generation.load(Ordering::SeqCst);
                 let watch_generation = accept_generation.clone();
+                let connection_live = accept_live.clone();
+                connection_live.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
+                    // Counted until this task ends, so `cut` can wait for every connection.
+                    struct Live(Arc<std::sync::atomic::AtomicUsize>);
+                    impl Drop for Live {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _live = Live(connection_live);
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
                     // A cut also ends connections that were open before it.
                     let cut = async {
                         while watch_generation.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            tokio::time::sleep(Duration::from_millis(5)).await;
                         }
                     };
                     tokio::select! {
@@ -707,13 +720,25 @@ impl CuttablePath {
             address,
             open,
             generation,
+            live,
         }
     }
 
+    /// Refuse new connections and end the open ones; returns once none is left, so no request
+    /// sent after the cut can get through on a connection that was still open.
     fn cut(&self) {
-        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        use std::sync::atomic::Ordering;
+        self.open.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.live.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(
+            self.live.load(Ordering::SeqCst),
+            0,
+            "every connection through the path was closed"
+        );
     }
 
     fn restore(&self) {
@@ -721,7 +746,9 @@ impl CuttablePath {
     }
 }
 
-#[tokio::test]
+// Multi-threaded: the cut runs (blocking) inside the fault hook and waits for the path's
+// connection tasks, which must keep running on another worker meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_server_unreachable_for_ten_seconds_after_init_still_gets_the_keys_stored() {
     let cp = control_plane().await;
     let ns = TestNamespace::create(cp, "keys-outage")
