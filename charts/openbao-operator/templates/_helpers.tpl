@@ -26,8 +26,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{- /*
 What reconciling needs, as rules (the list under `rules:`). Keep in sync with
-crates/operator/src/build/operator_rbac.rs (the source of deploy/rbac/cluster-role.yaml):
-tests/deploy.rs compares the two. Granted by the ClusterRole openbao-operator, or in a namespaced
+crates/operator/src/install/operator_rbac.rs (the source of deploy/rbac/cluster-role.yaml):
+tests/deploy_chart.rs compares the two. Granted by the ClusterRole openbao-operator, or in a namespaced
 install (watchNamespaces) by the Role openbao-operator-reconcile in each watched namespace.
 */ -}}
 {{- define "openbao-operator.reconcileRules" -}}

@@ -2,9 +2,12 @@
 //! probes, config.hcl, Services, RBAC, PDB, HTTPRoute, the controller's policy, and that no
 //! valid spec makes a builder panic.
 
-use std::net::{IpAddr, Ipv4Addr};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
-use api::OpenBaoCluster;
+use std::net::IpAddr;
+
+use fixtures::facts;
 use k8s_openapi::{
     api::{apps::v1::StatefulSet, core::v1::Container},
     apimachinery::pkg::util::intstr::IntOrString,
@@ -15,23 +18,9 @@ use operator::{
 };
 use proptest::prelude::*;
 
-fn facts() -> Facts {
-    Facts::new(
-        "openbao-operator-system",
-        Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
-    )
-}
-
-fn cluster(spec_yaml: &str) -> ValidatedCluster {
-    let manifest = format!(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: team-a}}\nspec:\n{}",
-        spec_yaml
-            .lines()
-            .map(|l| format!("  {l}\n"))
-            .collect::<String>()
-    );
-    let cluster: OpenBaoCluster = serde_yaml::from_str(&manifest).expect("manifest parses");
-    ValidatedCluster::new(cluster).unwrap_or_else(|e| panic!("valid: {e}"))
+/// The cluster `bao` in `team-a` with `spec` (YAML).
+fn cluster(spec: &str) -> ValidatedCluster {
+    fixtures::validated("bao", "team-a", spec)
 }
 
 fn statefulset(c: &ValidatedCluster) -> StatefulSet {
@@ -417,12 +406,7 @@ fn an_http_route_exists_only_when_the_gateway_is_enabled() {
 
 #[test]
 fn owner_references_point_at_the_cluster_when_it_has_a_uid() {
-    let mut raw: OpenBaoCluster = serde_yaml::from_str(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {name: bao, namespace: a, uid: 1234}\nspec: {version: \"2.7.2\"}",
-    )
-    .expect("parses");
-    raw.metadata.uid = Some("1234".to_string());
-    let c = ValidatedCluster::new(raw).expect("valid");
+    let c = fixtures::validated_with_uid("bao", "a", "1234", "version: \"2.7.2\"");
     for object in desired::build(&c, &facts()).in_apply_order() {
         let json = object.to_json();
         let owner = &json["metadata"]["ownerReferences"][0];
@@ -496,8 +480,7 @@ proptest! {
             "apiVersion": "openbao.org/v1alpha1", "kind": "OpenBaoCluster",
             "metadata": {"name": name, "namespace": "ns"}, "spec": spec,
         });
-        let cluster: OpenBaoCluster = serde_json::from_value(manifest).expect("parses");
-        let cluster = ValidatedCluster::new(cluster).expect("valid");
+        let cluster = fixtures::from_json(manifest);
         let facts = Facts::new("op", api_ip.map(IpAddr::from));
         let resources = desired::build(&cluster, &facts);
         prop_assert_eq!(resources.statefulset.is_some(), api_ip.is_some());

@@ -3,27 +3,16 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the golden files and the committed CRD from the code.
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    path::{Path, PathBuf},
-};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
-use operator::{cli, desired::Facts};
+use std::path::{Path, PathBuf};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use fixtures::{facts, workspace_root};
+use operator::cli;
 
 fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
-}
-
-/// The facts golden files are rendered with (the README and `netpol verify` use the same).
-pub fn golden_facts() -> Facts {
-    Facts::new(
-        api::names::DEFAULT_OPERATOR_NAMESPACE,
-        Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
-    )
 }
 
 fn check_or_update(path: &Path, actual: &str) {
@@ -75,7 +64,7 @@ fn every_example_renders_to_its_committed_golden_file() {
             .expect("file name")
             .to_string_lossy()
             .to_string();
-        let rendered = cli::render::render_str(&input, &name, &golden_facts())
+        let rendered = cli::render::render_str(&input, &name, &facts())
             .unwrap_or_else(|e| panic!("{name} must render: {:?}", e.messages));
         assert!(
             rendered.warnings.is_empty(),
@@ -122,9 +111,8 @@ fn every_golden_file_passes_the_posture_contract() {
         let policies =
             operator::posture::network_policies_from_yaml(&golden).expect("golden parses");
         assert_eq!(policies.len(), 2, "{name}: the cluster and jobs policies");
-        let report =
-            operator::posture::verify_manifest(&manifest, &golden_facts(), Some(&policies))
-                .expect("verify runs");
+        let report = operator::posture::verify_manifest(&manifest, &facts(), Some(&policies))
+            .expect("verify runs");
         let failures: Vec<String> = report
             .failures()
             .map(|f| {

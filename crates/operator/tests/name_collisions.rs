@@ -8,17 +8,14 @@
 //! Secrets the StatefulSet mounts), so the list cannot drift from them; the two Secrets only
 //! the reconciler's IO writes (the CA and the root token) are the documented difference.
 
-use std::{
-    collections::BTreeSet,
-    net::{IpAddr, Ipv4Addr},
-};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
-use api::{
-    OpenBaoCluster,
-    names::{self, ClusterNames, MAX_CLUSTER_NAME_LEN},
-};
+use std::collections::BTreeSet;
+
+use api::names::{self, ClusterNames, MAX_CLUSTER_NAME_LEN};
 use operator::{
-    desired::{self, Facts, ValidatedCluster},
+    desired::{self},
     webhook::admission::{self, AdmissionRequest},
 };
 use proptest::prelude::*;
@@ -66,12 +63,8 @@ fn manifest(name: &str) -> Value {
 /// `(kind, name)` of every object the builders render for `name`, plus the Secrets its
 /// StatefulSet mounts.
 fn rendered(name: &str) -> BTreeSet<(String, String)> {
-    let cluster: OpenBaoCluster = serde_json::from_value(manifest(name)).expect("manifest");
-    let cluster = ValidatedCluster::new(cluster).unwrap_or_else(|e| panic!("{name} valid: {e}"));
-    let facts = Facts::new(
-        "openbao-operator-system",
-        Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
-    );
+    let cluster = fixtures::from_json(manifest(name));
+    let facts = fixtures::facts();
     let mut objects = BTreeSet::new();
     for desired in desired::build(&cluster, &facts).in_apply_order() {
         let json = desired.to_json();

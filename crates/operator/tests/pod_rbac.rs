@@ -4,10 +4,13 @@
 //! ValidatingAdmissionPolicy), so it cannot move itself out of its NetworkPolicy.
 //!
 //! The cluster-wide objects come from the committed manifests (`deploy/base/`, drift-checked
-//! against the code by `tests/deploy.rs`); the per-cluster RBAC comes from the builders. Pods
-//! are never scheduled: the API server alone admits or denies the writes.
+//! against the code by `tests/deploy_manifests.rs`); the per-cluster RBAC comes from the
+//! builders. Pods are never scheduled: the API server alone admits or denies the writes.
 
-use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf, time::Duration};
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use api::names::{self, ClusterNames};
 use k8s_openapi::api::{
@@ -22,7 +25,7 @@ use kube::{
 };
 use localcluster::{ControlPlane, TestNamespace};
 use operator::{
-    desired::{self, Facts, ValidatedCluster, rbac},
+    desired::{self, rbac},
     install::{operator_rbac, pod_label_policy},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -140,15 +143,8 @@ struct OpenBao {
 /// pod 0 with the labels and ServiceAccount of the StatefulSet's pod template, and returns a
 /// client acting as that ServiceAccount.
 async fn openbao_cluster(cp: &ControlPlane, ns: &str, name: &str) -> OpenBao {
-    let cluster: api::OpenBaoCluster = serde_yaml::from_str(&format!(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{version: \"2.7.2\"}}"
-    ))
-    .expect("manifest parses");
-    let cluster = ValidatedCluster::new(cluster).expect("valid");
-    let facts = Facts::new(
-        names::DEFAULT_OPERATOR_NAMESPACE,
-        Some(Ipv4Addr::new(10, 96, 0, 1).into()),
-    );
+    let cluster = fixtures::validated(name, ns, "version: \"2.7.2\"");
+    let facts = fixtures::facts();
     let resources = desired::build(&cluster, &facts);
     let admin = cp.client().expect("admin client");
     apply(
@@ -657,12 +653,7 @@ async fn the_operator_binds_the_openbao_server_role_but_nothing_else_it_does_not
         .await
         .expect("namespace");
     let (operator, binding) = operator_in(cp, ns.name()).await;
-    let cluster: api::OpenBaoCluster = serde_yaml::from_str(&format!(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: {}}}\nspec: {{version: \"2.7.2\"}}",
-        ns.name()
-    ))
-    .expect("manifest parses");
-    let cluster = ValidatedCluster::new(cluster).expect("valid");
+    let cluster = fixtures::validated("bao", ns.name(), "version: \"2.7.2\"");
     // What the reconciler applies, as the operator: the read-only Role (it holds those verbs)
     // and both RoleBindings (the second one through `bind`).
     let roles = Api::<Role>::namespaced(operator.clone(), ns.name());

@@ -2,9 +2,12 @@
 //! (peers and ports), nothing else is allowed, user rules are additive, and the verifier itself
 //! fails when a policy is weakened or widened.
 
-use std::net::{IpAddr, Ipv4Addr};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
-use api::OpenBaoCluster;
+use std::net::IpAddr;
+
+use fixtures::{example, facts, from_yaml};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use operator::{
     desired::{self, Facts, ValidatedCluster},
@@ -13,22 +16,6 @@ use operator::{
 use proptest::prelude::*;
 
 const OPERATOR_NS: &str = "openbao-operator-system";
-
-fn facts() -> Facts {
-    Facts::new(OPERATOR_NS, Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))))
-}
-
-fn cluster(yaml: &str) -> ValidatedCluster {
-    let cluster: OpenBaoCluster = serde_yaml::from_str(yaml).expect("test manifest parses");
-    ValidatedCluster::new(cluster).unwrap_or_else(|e| panic!("test manifest is valid: {e}"))
-}
-
-fn example(name: &str) -> ValidatedCluster {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    cluster(&std::fs::read_to_string(path).expect("example exists"))
-}
 
 fn assert_verified(cluster: &ValidatedCluster, facts: &Facts) {
     let report = posture::cluster::verify(cluster, facts).expect("verify runs");
@@ -76,7 +63,7 @@ fn every_example_satisfies_every_row_and_allows_nothing_else() {
 
 #[test]
 fn the_minimal_cluster_policy_has_exactly_the_core_rows_in_table_order() {
-    let c = cluster(MINIMAL);
+    let c = from_yaml(MINIMAL);
     let policy = desired::build(&c, &facts()).network_policy;
     let spec = policy.spec.expect("spec");
     assert_eq!(policy.metadata.name.as_deref(), Some("bao-network-policy"));
@@ -179,7 +166,7 @@ fn the_production_example_appends_user_rules_after_every_core_row() {
 
 #[test]
 fn backup_job_pods_accept_nothing_and_egress_only_where_backup_egress_rules_say() {
-    let open = desired::build(&cluster(MINIMAL), &facts()).jobs_network_policy;
+    let open = desired::build(&from_yaml(MINIMAL), &facts()).jobs_network_policy;
     let open_spec = open.spec.expect("spec");
     assert_eq!(
         open.metadata.name.as_deref(),
@@ -207,7 +194,7 @@ fn backup_job_pods_accept_nothing_and_egress_only_where_backup_egress_rules_say(
 
 #[test]
 fn an_unknown_api_server_address_withholds_the_statefulset_and_never_widens_egress() {
-    let c = cluster(MINIMAL);
+    let c = from_yaml(MINIMAL);
     let resources = desired::build(&c, &Facts::new(OPERATOR_NS, None));
     assert!(resources.statefulset.is_none());
     let egress = resources
@@ -231,7 +218,7 @@ fn an_unknown_api_server_address_withholds_the_statefulset_and_never_widens_egre
 
 #[test]
 fn an_api_server_cidr_in_the_spec_overrides_the_detected_address() {
-    let c = cluster(
+    let c = from_yaml(
         r#"
 apiVersion: openbao.org/v1alpha1
 kind: OpenBaoCluster
@@ -262,7 +249,7 @@ spec:
 
 #[test]
 fn ipv6_api_server_addresses_become_single_address_cidrs() {
-    let c = cluster(MINIMAL);
+    let c = from_yaml(MINIMAL);
     let v6: IpAddr = "fd00:10:96::1".parse().expect("ip");
     let resources = desired::build(&c, &Facts::new(OPERATOR_NS, Some(v6)));
     let egress = resources
@@ -281,7 +268,7 @@ fn ipv6_api_server_addresses_become_single_address_cidrs() {
 }
 
 fn broken(mutate: impl FnOnce(&mut NetworkPolicy)) -> bool {
-    let c = cluster(MINIMAL);
+    let c = from_yaml(MINIMAL);
     let resources = desired::build(&c, &facts());
     let mut policy = resources.network_policy;
     mutate(&mut policy);
@@ -472,8 +459,7 @@ proptest! {
                 }
             }
         });
-        let cluster: OpenBaoCluster = serde_json::from_value(manifest).expect("manifest parses");
-        let cluster = ValidatedCluster::new(cluster).expect("generated rules are valid");
+        let cluster = fixtures::from_json(manifest);
         let report = posture::cluster::verify(&cluster, &facts()).expect("verify runs");
         let failures: Vec<String> = report
             .failures()
@@ -489,7 +475,7 @@ proptest! {
 
 #[test]
 fn a_gateway_in_the_clusters_namespace_admits_only_its_own_pods_on_8200() {
-    let c = cluster(
+    let c = from_yaml(
         r#"
 apiVersion: openbao.org/v1alpha1
 kind: OpenBaoCluster

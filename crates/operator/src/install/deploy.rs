@@ -5,7 +5,7 @@
 //!
 //! `openbao-operator manifests` writes these objects; the committed kustomize base
 //! (`deploy/base/`) is its output and the Helm chart (`charts/openbao-operator`) must render the
-//! same objects with default values (`tests/deploy.rs` enforces both).
+//! same objects with default values (`tests/deploy_manifests.rs` and `tests/deploy_chart.rs` enforce both).
 //!
 //! With [`DeployOptions::watch_namespaces`] (a namespaced install) the reconcile permissions
 //! become a Role and RoleBinding in each watched namespace instead of a ClusterRole and

@@ -11,6 +11,12 @@
 
 #![allow(dead_code)]
 
+#[path = "fixtures.rs"]
+pub mod fixtures;
+
+#[allow(unused_imports)]
+pub use fixtures::cluster;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use api::OpenBaoCluster;
@@ -606,15 +612,6 @@ pub async fn webhook_ca(client: &Client, namespace: &str) -> String {
         .expect("webhook certificate Secret");
     let data = secret.data.expect("data");
     String::from_utf8(data.get("ca.crt").expect("ca.crt").0.clone()).expect("PEM")
-}
-
-/// An OpenBaoCluster named `name` in `namespace` with `spec` (YAML, indented as a mapping).
-pub fn cluster(name: &str, namespace: &str, spec: &str) -> OpenBaoCluster {
-    let manifest = format!(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{}",
-        spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
-    );
-    serde_yaml::from_str(&manifest).expect("test manifest parses")
 }
 
 /// Poll `check` until it returns `Some`, failing after [`SETTLE`].

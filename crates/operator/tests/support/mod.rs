@@ -6,6 +6,10 @@
 #![allow(dead_code)]
 
 pub mod bao;
+pub mod fixtures;
+
+#[allow(unused_imports)]
+pub use fixtures::cluster;
 
 use std::{future::Future, time::Duration};
 
@@ -255,15 +259,6 @@ pub async fn namespace(prefix: &str) -> (TestNamespace, Client) {
         .expect("test namespace");
     let client = cp.client().expect("admin client");
     (ns, client)
-}
-
-/// An OpenBaoCluster named `name` in `namespace` with `spec` (YAML, indented as a mapping).
-pub fn cluster(name: &str, namespace: &str, spec: &str) -> OpenBaoCluster {
-    let manifest = format!(
-        "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{}",
-        spec.lines().map(|l| format!("  {l}\n")).collect::<String>()
-    );
-    serde_yaml::from_str(&manifest).expect("test manifest parses")
 }
 
 /// Create `cluster`.
