@@ -19,7 +19,7 @@ use kube::{
     api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams},
 };
 use serde::de::DeserializeOwned;
-use support::{cluster, create, namespace, until};
+use support::{cluster, create, namespace, present, until};
 
 /// Label that marks this test's foreign objects, so they can be deleted as a set.
 const FOREIGN: &str = "test.openbao.org/foreign";
@@ -207,21 +207,6 @@ async fn phase_is(client: &Client, ns: &str, phase: Phase) {
         }
     })
     .await;
-}
-
-async fn present<K>(client: &Client, ns: &str, name: &str) -> K
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api = Api::<K>::namespaced(client.clone(), ns);
-    until(&format!("{} {ns}/{name} to exist", K::kind(&())), || {
-        let api = api.clone();
-        async move { Ok(api.get_opt(name).await?) }
-    })
-    .await
 }
 
 #[tokio::test]

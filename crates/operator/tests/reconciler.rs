@@ -24,38 +24,7 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use operator::pki;
-use serde::de::DeserializeOwned;
-use support::{cluster, create, get, namespace, until, until_condition};
-
-async fn present<K>(client: &Client, ns: &str, name: &str) -> K
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api = Api::<K>::namespaced(client.clone(), ns);
-    until(&format!("{} {ns}/{name} to exist", K::kind(&())), || {
-        let api = api.clone();
-        async move { Ok(api.get_opt(name).await?) }
-    })
-    .await
-}
-
-async fn absent<K>(client: &Client, ns: &str, name: &str)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api = Api::<K>::namespaced(client.clone(), ns);
-    until(&format!("{} {ns}/{name} to be gone", K::kind(&())), || {
-        let api = api.clone();
-        async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
-    })
-    .await
-}
+use support::{absent, cluster, create, get, namespace, present, until, until_condition};
 
 fn rv(object: &impl kube::Resource) -> u64 {
     object

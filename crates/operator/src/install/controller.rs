@@ -21,32 +21,13 @@ use crate::desired::{
     network_policy::{cidr_peer, namespace_peer, tcp, udp},
 };
 
-/// Plain-HTTP metrics port (in-namespace and monitoring scraping).
-pub const METRICS_PORT: i32 = 8080;
-/// HTTPS metrics port (TokenReview + SubjectAccessReview protected).
-pub const SECURE_METRICS_PORT: i32 = 8443;
-/// Health probes port (`/healthz`, `/readyz`).
-pub const HEALTH_PORT: i32 = 8081;
-/// Admission webhook port.
-pub const WEBHOOK_PORT: i32 = 9443;
-/// Name of the controller's NetworkPolicy.
-pub const CONTROLLER_POLICY_NAME: &str = "openbao-operator-controller";
-/// Name of the operator's Deployment and ServiceAccount.
-pub const OPERATOR_NAME: &str = "openbao-operator";
-/// Service in front of the admission webhook (port 443 -> 9443).
-pub const WEBHOOK_SERVICE: &str = "openbao-operator-webhook";
-/// Service in front of the metrics endpoints (8080, 8443).
-pub const METRICS_SERVICE: &str = "openbao-operator-metrics";
-/// The ValidatingWebhookConfiguration (cluster-scoped).
-pub const WEBHOOK_CONFIGURATION: &str = "openbao-operator";
-/// Path the webhook serves OpenBaoCluster validation on.
-pub const WEBHOOK_PATH: &str = "/validate-openbao-org-v1alpha1-openbaocluster";
-/// Secret (operator namespace) holding the webhook's serving certificate and its CA.
-pub const WEBHOOK_CERT_SECRET: &str = "openbao-operator-webhook-tls";
-/// Lease used for leader election (operator namespace).
-pub const LEADER_LEASE: &str = "openbao-operator-leader";
-/// ClusterRole granting GET on the non-resource URL /metrics (bind it to Prometheus).
-pub const METRICS_READER_ROLE: &str = "openbao-operator-metrics-reader";
+// The operator's own names and ports are defined once, in `install::names`; re-exported here
+// because this policy and its callers speak of them.
+pub use super::names::{
+    CONTROLLER_POLICY_NAME, HEALTH_PORT, LEADER_LEASE, METRICS_PORT, METRICS_READER_ROLE,
+    METRICS_SERVICE, OPERATOR_NAME, SECURE_METRICS_PORT, WEBHOOK_CERT_SECRET,
+    WEBHOOK_CONFIGURATION, WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
+};
 
 /// Tunables of the controller's policy.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,5 +5,6 @@
 
 pub mod controller;
 pub mod deploy;
+pub mod names;
 pub mod operator_rbac;
 pub mod pod_label_policy;

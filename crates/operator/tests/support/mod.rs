@@ -315,3 +315,35 @@ pub async fn until_condition(
     )
     .await
 }
+
+/// Wait until the object `ns/name` of kind `K` exists, and return it.
+pub async fn present<K>(client: &Client, ns: &str, name: &str) -> K
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), ns);
+    until(&format!("{} {ns}/{name} to exist", K::kind(&())), || {
+        let api = api.clone();
+        async move { Ok(api.get_opt(name).await?) }
+    })
+    .await
+}
+
+/// Wait until the object `ns/name` of kind `K` is gone.
+pub async fn absent<K>(client: &Client, ns: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), ns);
+    until(&format!("{} {ns}/{name} to be gone", K::kind(&())), || {
+        let api = api.clone();
+        async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
+    })
+    .await
+}
