@@ -13,6 +13,8 @@
 //!
 //! Run: `cargo bench -p openbao-operator --bench foreign_objects`
 
+#[path = "support/operator_process.rs"]
+mod operator_process;
 #[path = "support/report.rs"]
 mod report;
 #[path = "../tests/support/mod.rs"]
@@ -20,8 +22,6 @@ mod support;
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -36,6 +36,7 @@ use kube::{
     api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams},
 };
 use operator::reconcile::UNFILTERED_CACHES_ENV;
+use operator_process::{Memory, OperatorProcess};
 
 const FOREIGN: usize = 10_000;
 /// [`FOREIGN`] as the report spells it.
@@ -49,41 +50,10 @@ const DEADLINE: Duration = Duration::from_secs(300);
 /// Time for the allocator and the watches to settle before RSS is read.
 const SETTLE: Duration = Duration::from_secs(5);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Operator {
-    child: Child,
-    metrics: String,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Resident and peak resident memory of a process, in MiB.
-#[derive(Clone, Copy)]
-struct Memory {
-    rss: f64,
-    peak: f64,
-}
-
-impl Operator {
-    async fn metric(&self, name: &str) -> Option<f64> {
-        let text = http_get(&self.metrics).await;
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-    }
-
+/// The ConfigMap cache's size, as the operator reports it.
+impl OperatorProcess {
     async fn cached_config_maps(&self) -> Option<f64> {
-        self.metric("openbao_operator_cached_objects{kind=\"ConfigMap\"} ")
+        self.sample("openbao_operator_cached_objects{kind=\"ConfigMap\"} ")
             .await
     }
 
@@ -99,91 +69,20 @@ impl Operator {
             tokio::time::sleep(POLL).await;
         }
     }
-
-    fn memory(&self) -> Memory {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the operator process is alive");
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-                .map(|kib| kib / 1024.0)
-                .unwrap_or_else(|| panic!("{name} in /proc/<pid>/status"))
-        };
-        Memory {
-            rss: field("VmRSS:"),
-            peak: field("VmHWM:"),
-        }
-    }
 }
 
-async fn http_get(url: &str) -> String {
-    // A tiny HTTP/1.0 GET over loopback, to avoid a client dependency for one call.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').expect("url with path");
-    let Ok(mut stream) = tokio::net::TcpStream::connect(host).await else {
-        return String::new();
-    };
-    let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return String::new();
-    }
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body).await;
-    body
-}
-
+/// An operator process, its caches filtered as shipped or (`unfiltered`) as before the filter.
 async fn start_operator(
     cp: &localcluster::ControlPlane,
     log: &std::path::Path,
     unfiltered: bool,
-) -> Operator {
-    let kubeconfig = cp
-        .kubeconfig_for_service_account(support::OPERATOR_NS, support::OPERATOR_SA)
-        .await
-        .expect("operator kubeconfig");
-    let (health, metrics) = (free_port(), free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_openbao-operator"));
-    command
-        .args([
-            "run",
-            "--no-webhook",
-            "--no-leader-elect",
-            "--secure-metrics-bind",
-            "0",
-        ])
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .arg(format!("--operator-namespace={}", support::OPERATOR_NS))
-        .arg(format!("--health-bind=127.0.0.1:{health}"))
-        .arg(format!("--metrics-bind=127.0.0.1:{metrics}"))
-        .env("RUST_LOG", "warn")
-        .env_remove(UNFILTERED_CACHES_ENV)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log"));
-    if unfiltered {
-        command.env(UNFILTERED_CACHES_ENV, "1");
-    }
-    let operator = Operator {
-        child: command.spawn().expect("start the operator"),
-        metrics: format!("http://127.0.0.1:{metrics}/metrics"),
-    };
-    let started = Instant::now();
-    while !http_get(&format!("http://127.0.0.1:{health}/readyz"))
-        .await
-        .lines()
-        .next()
-        .is_some_and(|l| l.contains(" 200"))
-    {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "operator not ready; log: {}",
-            log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    operator
+) -> OperatorProcess {
+    OperatorProcess::start(
+        cp,
+        log,
+        &[(UNFILTERED_CACHES_ENV, unfiltered.then_some("1"))],
+    )
+    .await
 }
 
 /// Delete the cluster's ConfigMap and wait until it is back: each operator's ConfigMap watch

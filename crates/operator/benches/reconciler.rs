@@ -9,16 +9,16 @@
 //!
 //! Run: `cargo bench -p openbao-operator --bench reconciler`
 
+#[path = "support/operator_process.rs"]
+mod operator_process;
 #[path = "support/report.rs"]
 mod report;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use operator_process::OperatorProcess;
+
+use std::time::{Duration, Instant};
 
 use api::OpenBaoCluster;
 use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Namespace, networking::v1::NetworkPolicy};
@@ -45,108 +45,8 @@ const OPERATOR_RESOURCES: &[&str] = &[
     "openbaoclusters",
 ];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Operator {
-    child: Child,
-    metrics: String,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Operator {
-    async fn metric(&self, name: &str) -> f64 {
-        let text = reqwest_get(&self.metrics).await;
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .map(|kib| kib / 1024.0)
-            .expect("VmRSS")
-    }
-}
-
-async fn reqwest_get(url: &str) -> String {
-    // A tiny HTTP/1.0 GET over loopback, to avoid a client dependency for one call.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').expect("url with path");
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
-    stream
-        .write_all(format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.expect("read");
-    body
-}
-
-async fn start_operator(cp: &localcluster::ControlPlane, log: &std::path::Path) -> Operator {
-    let kubeconfig = cp
-        .kubeconfig_for_service_account(support::OPERATOR_NS, support::OPERATOR_SA)
-        .await
-        .expect("operator kubeconfig");
-    let (health, metrics) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
-        .args([
-            "run",
-            "--no-webhook",
-            "--no-leader-elect",
-            "--secure-metrics-bind",
-            "0",
-        ])
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .arg(format!("--operator-namespace={}", support::OPERATOR_NS))
-        .arg(format!("--health-bind=127.0.0.1:{health}"))
-        .arg(format!("--metrics-bind=127.0.0.1:{metrics}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log"))
-        .spawn()
-        .expect("start the operator");
-    let operator = Operator {
-        child,
-        metrics: format!("http://127.0.0.1:{metrics}/metrics"),
-    };
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", health))
-            .await
-            .is_ok()
-            && reqwest_get(&format!("http://127.0.0.1:{health}/readyz"))
-                .await
-                .lines()
-                .next()
-                .is_some_and(|l| l.contains(" 200"))
-        {
-            return operator;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "operator not ready; log: {}",
-            log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn start_operator(cp: &localcluster::ControlPlane, log: &std::path::Path) -> OperatorProcess {
+    OperatorProcess::start(cp, log, &[]).await
 }
 
 async fn namespace(client: &Client, name: &str) {
@@ -244,16 +144,16 @@ fn main() {
         namespace(&client, "bench-steady").await;
         create_and_time(&client, "bench-steady", "bao").await;
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let rss_one = operator.rss_mib();
+        let rss_one = operator.memory().rss;
 
         // (c) 10 no-op reconciles: poke the cluster (a metadata change the operator must look at
         // but that changes nothing it owns) and wait for each pass.
         let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), "bench-steady");
         let writes_before = api_server_writes(&client).await;
-        let applied_before = operator.metric("openbao_operator_apply_writes_total").await;
-        let passes_before = operator.metric("openbao_operator_reconciles_total").await;
+        let applied_before = operator.metric_sum("openbao_operator_apply_writes_total").await;
+        let passes_before = operator.metric_sum("openbao_operator_reconciles_total").await;
         for i in 0..10 {
-            let before = operator.metric("openbao_operator_reconciles_total").await;
+            let before = operator.metric_sum("openbao_operator_reconciles_total").await;
             clusters
                 .patch(
                     "bao",
@@ -263,16 +163,16 @@ fn main() {
                 .await
                 .expect("poke");
             let deadline = Instant::now() + DEADLINE;
-            while operator.metric("openbao_operator_reconciles_total").await <= before {
+            while operator.metric_sum("openbao_operator_reconciles_total").await <= before {
                 assert!(Instant::now() < deadline, "no reconcile after poke {i}");
                 tokio::time::sleep(POLL).await;
             }
         }
         // Let the last pass finish its (absent) writes before counting.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let passes = operator.metric("openbao_operator_reconciles_total").await - passes_before;
+        let passes = operator.metric_sum("openbao_operator_reconciles_total").await - passes_before;
         let writes = api_server_writes(&client).await - writes_before;
-        let applied = operator.metric("openbao_operator_apply_writes_total").await - applied_before;
+        let applied = operator.metric_sum("openbao_operator_apply_writes_total").await - applied_before;
         println!("(c) {passes} passes: {writes} API-server writes, {applied} apply writes");
 
         // (a) create to all children present, 20 clusters in their own namespaces.
@@ -320,7 +220,7 @@ fn main() {
             create_and_time(&client, &ns, &format!("bao-{i}")).await;
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let rss_hundred = operator.rss_mib();
+        let rss_hundred = operator.memory().rss;
         println!("(d) RSS {rss_one:.1} MiB with 1, {rss_hundred:.1} MiB with 100");
 
         let ms = |v: f64| format!("{:.0} ms", v * 1000.0);
