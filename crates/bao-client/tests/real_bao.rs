@@ -416,6 +416,10 @@ async fn trace_logs_of_every_crate_show_requests_but_never_the_token() {
         .finish();
     {
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Callsites cache whether anyone listens. The client's own callsites were first hit
+        // (by `init` above, and by other tests on other threads) while no subscriber listened;
+        // re-evaluate them now that this one does, or their events may stay filtered out.
+        tracing::callsite::rebuild_interest_cache();
         let admin = cluster.client(0).with_token(token.clone());
         admin
             .raft_configuration()
