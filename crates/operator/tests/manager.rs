@@ -94,7 +94,12 @@ async fn a_started_operator_leads_becomes_ready_and_serves_metrics_over_http() {
         Ok((status_and_body(&http, &readyz).await.0 == StatusCode::OK).then_some(()))
     })
     .await;
-    assert_eq!(lease_holder(&admin, n).await.as_deref(), Some("only"));
+    // Readiness does not wait for the Lease (a standby is ready too); the Lease follows the warm-up
+    // at once, so wait for it rather than race it.
+    until("the operator to hold the Lease", || async {
+        Ok((lease_holder(&admin, n).await.as_deref() == Some("only")).then_some(()))
+    })
+    .await;
 
     let (status, body) = status_and_body(
         &http,
