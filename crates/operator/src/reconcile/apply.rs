@@ -28,7 +28,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Context, Error};
+use super::Context;
 use crate::desired::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
 
 /// The hash of the object the operator last applied, as an annotation: when a desired field
@@ -160,7 +160,7 @@ pub async fn apply_one<K>(
     store: Option<&Store<K>>,
     mut desired: K,
     exactness: Exactness,
-) -> Result<Outcome, Error>
+) -> Result<Outcome, ApplyError>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -174,7 +174,7 @@ where
     stamp(&mut desired);
     let name = desired.name_any();
     let namespace = desired.namespace().unwrap_or_default();
-    let error = |source| Error::Apply {
+    let error = |source| ApplyError::Write {
         kind: K::kind(&()).to_string(),
         name: format!("{namespace}/{name}"),
         source,
@@ -192,7 +192,7 @@ where
             serde_json::to_value(&desired),
             serde_json::to_value(&**live),
         ) else {
-            return Err(Error::Serialize(format!(
+            return Err(ApplyError::Serialize(format!(
                 "{} {namespace}/{name}",
                 K::kind(&())
             )));
@@ -260,6 +260,35 @@ where
     }
 }
 
+/// What the apply stage can fail with; the variant is the metrics category.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Writing (or deleting, to recreate) an object failed.
+    #[error("apply {kind} {name}: {source}")]
+    Write {
+        /// Kind.
+        kind: String,
+        /// `namespace/name`.
+        name: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object could not be serialized for comparison.
+    #[error("cannot serialize {0}")]
+    Serialize(String),
+}
+
+impl ApplyError {
+    /// Short category for metrics, Events and requeue decisions.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ApplyError::Write { .. } => "ApplyFailed",
+            ApplyError::Serialize(_) => "InternalError",
+        }
+    }
+}
+
 /// What the apply stage did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -298,7 +327,7 @@ pub async fn apply_all(
     resources: &ClusterResources,
     gateway_api: bool,
     security_only: bool,
-) -> Result<Applied, Error> {
+) -> Result<Applied, ApplyError> {
     let ns = cluster.namespace();
     let client = ctx.client.clone();
     let stores = &ctx.stores;
@@ -414,7 +443,7 @@ pub async fn apply_all(
 
 /// Delete the cluster's HTTPRoute if one exists (the gateway was disabled). Reads first, so a
 /// cluster that never had a route causes no write.
-async fn prune_http_route(ctx: &Context, cluster: &ValidatedCluster) -> Result<usize, Error> {
+async fn prune_http_route(ctx: &Context, cluster: &ValidatedCluster) -> Result<usize, ApplyError> {
     let name = cluster.names().http_route();
     let ns = cluster.namespace();
     let exists = match &ctx.stores.http_routes {
@@ -436,7 +465,7 @@ async fn prune_http_route(ctx: &Context, cluster: &ValidatedCluster) -> Result<u
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(1),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(0),
-        Err(source) => Err(Error::Apply {
+        Err(source) => Err(ApplyError::Write {
             kind: "HTTPRoute".to_string(),
             name: format!("{ns}/{name}"),
             source,

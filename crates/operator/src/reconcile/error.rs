@@ -5,24 +5,19 @@ use std::time::Duration;
 
 use kube::runtime::finalizer::{self};
 
-use super::operate;
+use super::{apply, operate, secrets};
 
 /// Everything that can fail in a pass. The category is the Event reason, the metric label and
 /// the requeue delay.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Applying an object failed.
-    #[error("apply {kind} {name}: {source}")]
-    Apply {
-        /// Kind.
-        kind: String,
-        /// `namespace/name`.
-        name: String,
-        /// Cause.
-        #[source]
-        source: kube::Error,
-    },
-    /// Another API call failed.
+    /// The secrets stage failed.
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    /// The apply stage failed.
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    /// Another API call (the status patch, a cleanup step) failed.
     #[error("{action}: {source}")]
     Kube {
         /// What was attempted.
@@ -31,15 +26,6 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    /// Key material could not be generated or parsed.
-    #[error(transparent)]
-    Pki(#[from] crate::pki::PkiError),
-    /// An object could not be serialized.
-    #[error("cannot serialize {0}")]
-    Serialize(String),
-    /// Something expected was missing.
-    #[error("{0}")]
-    Missing(String),
     /// Talking to OpenBao or storing its keys failed.
     #[error(transparent)]
     Operate(#[from] operate::OperateError),
@@ -56,11 +42,9 @@ impl Error {
     /// Short category for metrics, Events and requeue decisions.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::Apply { .. } => "ApplyFailed",
+            Error::Secrets(e) => e.category(),
+            Error::Apply(e) => e.category(),
             Error::Kube { .. } => "KubernetesAPIError",
-            Error::Pki(_) => "KeyMaterialError",
-            Error::Serialize(_) => "InternalError",
-            Error::Missing(_) => "MissingObject",
             Error::Operate(e) => e.category(),
             Error::Waiting(_) => "Waiting",
             Error::Finalizer(inner) => match inner.as_ref() {
@@ -75,11 +59,15 @@ impl Error {
     pub(super) fn requeue(&self) -> Duration {
         match self {
             // A conflict or a transient API error clears quickly.
-            Error::Apply { .. } | Error::Kube { .. } | Error::Finalizer(_) => {
-                Duration::from_secs(5)
+            Error::Apply(apply::ApplyError::Write { .. })
+            | Error::Secrets(secrets::SecretsError::Kube { .. })
+            | Error::Kube { .. }
+            | Error::Finalizer(_) => Duration::from_secs(5),
+            Error::Secrets(secrets::SecretsError::StillMissing(_)) | Error::Operate(_) => {
+                Duration::from_secs(10)
             }
-            Error::Missing(_) | Error::Operate(_) => Duration::from_secs(10),
-            Error::Pki(_) | Error::Serialize(_) => Duration::from_secs(60),
+            Error::Secrets(secrets::SecretsError::Pki(_))
+            | Error::Apply(apply::ApplyError::Serialize(_)) => Duration::from_secs(60),
             Error::Waiting(_) => Duration::from_secs(2),
         }
     }

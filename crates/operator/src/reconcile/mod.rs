@@ -109,7 +109,8 @@ async fn paused(
         replicas: cluster.spec.replicas,
         ..observe::statefulset_state(ctx, cluster)
     };
-    patch_status(ctx, api, cluster, status::compute(cluster, &observed)).await?;
+    let now = time::OffsetDateTime::now_utc();
+    patch_status(ctx, api, cluster, status::compute(cluster, &observed, now)).await?;
     Ok(Action::await_change())
 }
 
@@ -155,12 +156,9 @@ async fn apply_cluster(
         lifecycle: operated,
         ..workload
     };
-    let new_status = status::compute(cluster, &observed);
-    let requeue = status::requeue(
-        &new_status,
-        secrets.renew_at,
-        time::OffsetDateTime::now_utc(),
-    );
+    let now = time::OffsetDateTime::now_utc();
+    let new_status = status::compute(cluster, &observed, now);
+    let requeue = status::requeue(&new_status, secrets.renew_at, now);
     announce_phase(ctx, cluster, &new_status, &observed.blocked).await;
     patch_status(ctx, api, cluster, new_status).await?;
     Ok(Action::requeue(requeue))
@@ -197,7 +195,8 @@ async fn invalid(
         replicas: cluster.spec.replicas,
         ..observe::statefulset_state(ctx, cluster)
     };
-    patch_status(ctx, api, cluster, status::compute(cluster, &observed)).await?;
+    let now = time::OffsetDateTime::now_utc();
+    patch_status(ctx, api, cluster, status::compute(cluster, &observed, now)).await?;
     Ok(Action::await_change())
 }
 

@@ -67,7 +67,6 @@ pub fn statefulset_state(ctx: &Context, cluster: &OpenBaoCluster) -> Observed {
         statefulset_exists: true,
         replicas,
         ready_replicas: ready,
-        updated_replicas: updated,
         current_version,
         ..Observed::default()
     }

@@ -21,7 +21,7 @@ use kube::{
 };
 use time::OffsetDateTime;
 
-use super::{Context, Error};
+use super::Context;
 use crate::{
     desired::{ValidatedCluster, config_hcl},
     pki,
@@ -344,11 +344,44 @@ fn plan_unseal_key(
     Ok(())
 }
 
-async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
-    api.get_opt(name).await.map_err(|source| Error::Kube {
-        action: format!("read Secret {name}"),
-        source,
-    })
+/// What the secrets stage can fail with; the variant is the metrics category.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// Reading or writing a Secret (or listing the claims that tell whether data exists) failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What was attempted, naming the object.
+        action: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// Key material could not be generated or parsed.
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    /// A Secret the stage created is still not visible.
+    #[error("Secret {0} is still missing after it was created")]
+    StillMissing(String),
+}
+
+impl SecretsError {
+    /// Short category for metrics, Events and requeue decisions.
+    pub fn category(&self) -> &'static str {
+        match self {
+            SecretsError::Kube { .. } => "KubernetesAPIError",
+            SecretsError::Pki(_) => "KeyMaterialError",
+            SecretsError::StillMissing(_) => "MissingObject",
+        }
+    }
+}
+
+async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, SecretsError> {
+    api.get_opt(name)
+        .await
+        .map_err(|source| SecretsError::Kube {
+            action: format!("read Secret {name}"),
+            source,
+        })
 }
 
 /// Read what [`plan`] needs.
@@ -357,7 +390,7 @@ async fn observe(
     api: &Api<Secret>,
     cluster: &ValidatedCluster,
     initialized: bool,
-) -> Result<SecretsObserved, Error> {
+) -> Result<SecretsObserved, SecretsError> {
     let names = cluster.names();
     let spec = cluster.spec();
     let mut observed = SecretsObserved {
@@ -384,7 +417,7 @@ async fn observe(
                 Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
                     .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
                     .await
-                    .map_err(|source| Error::Kube {
+                    .map_err(|source| SecretsError::Kube {
                         action: "list PersistentVolumeClaims".to_string(),
                         source,
                     })?;
@@ -395,7 +428,7 @@ async fn observe(
 }
 
 /// Perform `effect`; returns whether it wrote (a create that lost to an existing Secret did not).
-async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, Error> {
+async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, SecretsError> {
     let secret = effect.secret();
     let name = secret.name_any();
     let result = match effect {
@@ -410,7 +443,7 @@ async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, Error> {
         {
             Ok(false)
         }
-        Err(source) => Err(Error::Kube {
+        Err(source) => Err(SecretsError::Kube {
             action: match effect {
                 Effect::Create(_) => format!("create Secret {name}"),
                 Effect::Replace(_) => format!("renew Secret {name}"),
@@ -426,7 +459,7 @@ pub async fn ensure(
     ctx: &Context,
     cluster: &ValidatedCluster,
     initialized: bool,
-) -> Result<SecretsOutcome, Error> {
+) -> Result<SecretsOutcome, SecretsError> {
     let api = Api::<Secret>::namespaced(ctx.client.clone(), cluster.namespace());
     let mut written = Vec::new();
     // Two rounds at most: the second only after a CA was created.
@@ -447,10 +480,7 @@ pub async fn ensure(
             });
         }
     }
-    Err(Error::Missing(format!(
-        "Secret {} is still missing after it was created",
-        cluster.names().ca_secret()
-    )))
+    Err(SecretsError::StillMissing(cluster.names().ca_secret()))
 }
 
 /// Label selector of everything the cluster owns (PVCs from the claim template included).

@@ -29,12 +29,8 @@ pub struct Observed {
     pub replicas: i32,
     /// Ready pods according to the StatefulSet.
     pub ready_replicas: i32,
-    /// Pods running the current revision.
-    pub updated_replicas: i32,
     /// The version the pods run (the spec's version once every pod is updated).
     pub current_version: Option<String>,
-    /// Whether OpenBao reports the cluster initialized (set by the lifecycle stage).
-    pub initialized: bool,
     /// What the lifecycle stage found, when it ran.
     pub lifecycle: Option<OperateReport>,
 }
@@ -117,12 +113,19 @@ pub fn requeue(
     requeue
 }
 
+/// The condition's transition time: `now` at nanosecond precision (the API server keeps seconds).
+fn timestamp(now: time::OffsetDateTime) -> Time {
+    let nanos = i32::try_from(now.nanosecond()).unwrap_or(0);
+    Time(Timestamp::new(now.unix_timestamp(), nanos).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
 fn condition(
     type_: &str,
     ok: bool,
     reason: &str,
     message: String,
     generation: Option<i64>,
+    now: &Time,
 ) -> Condition {
     Condition {
         type_: type_.to_string(),
@@ -130,13 +133,19 @@ fn condition(
         reason: reason.to_string(),
         message,
         observed_generation: generation,
-        last_transition_time: Time(Timestamp::now()),
+        last_transition_time: now.clone(),
     }
 }
 
-/// The status for `cluster` given `observed`. Conditions keep their `lastTransitionTime` when
-/// their status did not change, so recomputing an unchanged status yields an equal value.
-pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterStatus {
+/// The status for `cluster` given `observed`, with `now` as the transition time of conditions
+/// that change. Conditions keep their `lastTransitionTime` when their status did not change, so
+/// recomputing an unchanged status yields an equal value.
+pub fn compute(
+    cluster: &OpenBaoCluster,
+    observed: &Observed,
+    now: time::OffsetDateTime,
+) -> OpenBaoClusterStatus {
+    let now = &timestamp(now);
     let generation = cluster.metadata.generation;
     let old = cluster.status.clone().unwrap_or_default();
     let mut conditions = Vec::new();
@@ -156,6 +165,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             observed.invalid.join("; ")
         },
         generation,
+        now,
     ));
 
     let lifecycle = observed.lifecycle.as_ref();
@@ -167,8 +177,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
         Some(report) => pods_ready && report.ready,
         None => pods_ready,
     };
-    let initialized =
-        observed.initialized || lifecycle.is_some_and(|l| l.initialized) || old.initialized;
+    let initialized = lifecycle.is_some_and(|l| l.initialized) || old.initialized;
     let failure = lifecycle.and_then(|l| l.failure.clone());
     let phase = if observed.paused {
         Phase::Paused
@@ -205,6 +214,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
         },
         ready_message,
         generation,
+        now,
     ));
 
     let progressing = valid && !observed.paused && observed.blocked.is_none() && !all_ready;
@@ -222,6 +232,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             "nothing in progress".to_string()
         },
         generation,
+        now,
     ));
 
     let mut problems: Vec<(String, String)> = observed.blocked.iter().cloned().collect();
@@ -238,6 +249,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
                 .collect::<Vec<_>>()
                 .join("; "),
             generation,
+            now,
         ),
         None => condition(
             types::DEGRADED,
@@ -245,6 +257,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             reasons::AS_EXPECTED,
             "no problems".to_string(),
             generation,
+            now,
         ),
     });
 
@@ -255,6 +268,7 @@ pub fn compute(cluster: &OpenBaoCluster, observed: &Observed) -> OpenBaoClusterS
             &reason,
             message,
             generation,
+            now,
         ));
     }
 
@@ -307,6 +321,11 @@ mod tests {
         .expect("parses");
         c.metadata.generation = Some(3);
         c
+    }
+
+    /// A fixed instant, `seconds` after an arbitrary start, so results never depend on the clock.
+    fn at(seconds: i64) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).expect("valid instant")
     }
 
     fn find<'a>(status: &'a OpenBaoClusterStatus, type_: &str) -> &'a Condition {
@@ -389,6 +408,7 @@ mod tests {
                 invalid: vec!["spec.replicas: a".into(), "spec.version: b".into()],
                 ..Observed::default()
             },
+            at(0),
         );
         assert_eq!(status.phase, Some(Phase::Failed));
         let valid = find(&status, types::VALID);
@@ -406,9 +426,9 @@ mod tests {
                 statefulset_exists: true,
                 replicas: 3,
                 ready_replicas: 3,
-                initialized: true,
                 ..Observed::default()
             },
+            at(0),
         );
         assert_eq!(status.phase, Some(Phase::Running));
         assert_eq!(find(&status, types::READY).status, "True");
@@ -427,6 +447,7 @@ mod tests {
                 replicas: 3,
                 ..Observed::default()
             },
+            at(0),
         );
         assert_eq!(status.phase, Some(Phase::Pending));
         let degraded = find(&status, types::DEGRADED);
@@ -448,9 +469,9 @@ mod tests {
                 statefulset_exists: true,
                 replicas: 3,
                 ready_replicas: 2,
-                initialized: true,
                 ..Observed::default()
             },
+            at(0),
         );
         assert_eq!(status.phase, Some(Phase::Degraded));
     }
@@ -463,10 +484,31 @@ mod tests {
             ..Observed::default()
         };
         let mut c = cluster();
-        let first = compute(&c, &observed);
+        let first = compute(&c, &observed, at(0));
         c.status = Some(first.clone());
-        let second = compute(&c, &observed);
+        let second = compute(&c, &observed, at(600));
         assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_condition_that_flips_takes_now_as_its_transition_time() {
+        let mut c = cluster();
+        let pending = Observed {
+            statefulset_exists: true,
+            replicas: 1,
+            ..Observed::default()
+        };
+        c.status = Some(compute(&c, &pending, at(0)));
+        let ready = Observed {
+            ready_replicas: 1,
+            ..pending
+        };
+        let status = compute(&c, &ready, at(90));
+        let flipped = find(&status, types::READY);
+        assert_eq!(flipped.status, "True");
+        assert_eq!(flipped.last_transition_time, timestamp(at(90)));
+        let unchanged = find(&status, types::VALID);
+        assert_eq!(unchanged.last_transition_time, timestamp(at(0)));
     }
 
     #[test]
@@ -477,6 +519,7 @@ mod tests {
                 paused: true,
                 ..Observed::default()
             },
+            at(0),
         );
         assert_eq!(status.phase, Some(Phase::Paused));
         assert_eq!(find(&status, types::READY).reason, reasons::PAUSED);
