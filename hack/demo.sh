@@ -121,7 +121,7 @@ kubectl -n "$namespace" get "openbaocluster/$name" -o jsonpath='{.status}' | pyt
 
 leader=$(kubectl -n "$namespace" get "openbaocluster/$name" -o jsonpath='{.status.leader}')
 leader_ip=$(kubectl -n "$namespace" get pod "$leader" -o jsonpath='{.status.podIP}')
-kubectl -n "$namespace" get secret "$name-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/ca.crt"
+kubectl -n "$namespace" get secret "$name-tls-server" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/ca.crt"
 say "bao status against the active member $leader ($leader_ip)"
 reach=(env BAO_ADDR="https://$leader_ip:8200" BAO_CACERT="$work/ca.crt"
 	BAO_TLS_SERVER_NAME="$leader.$name-internal.$namespace.svc" "$BAO_BIN" status)

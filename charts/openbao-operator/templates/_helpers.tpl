@@ -42,6 +42,13 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: ["openbao.org"]
   resources: ["openbaoclusters/finalizers"]
   verbs: ["update"]
+# Restores and tenants: read, and the NotImplemented condition until their machinery exists.
+- apiGroups: ["openbao.org"]
+  resources: ["openbaorestores", "openbaotenants"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["openbao.org"]
+  resources: ["openbaorestores/status", "openbaotenants/status"]
+  verbs: ["update", "patch"]
 # Children applied by the apply stage.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]

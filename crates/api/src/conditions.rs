@@ -12,6 +12,12 @@ pub mod types {
     pub const DEGRADED: &str = "Degraded";
     /// OpenBao has been initialized and its keys are stored.
     pub const INITIALIZED: &str = "Initialized";
+    /// The cluster runs the Development profile (upstream's condition): True with the settings
+    /// that a Hardened cluster would refuse.
+    pub const SECURITY_RISK: &str = "SecurityRisk";
+    /// Set on OpenBaoRestore and OpenBaoTenant objects while their machinery is not built: the
+    /// object is accepted and validated, and nothing else happens yet.
+    pub const NOT_IMPLEMENTED: &str = "NotImplemented";
 }
 
 /// Machine-readable reasons for conditions and Events.
@@ -63,4 +69,28 @@ pub mod reasons {
     pub const DELETED: &str = "Deleted";
     /// spec.paused is true.
     pub const PAUSED: &str = "Paused";
+    /// spec.backup is set but scheduled backups are not built yet.
+    pub const BACKUPS_NOT_IMPLEMENTED: &str = "BackupsNotImplemented";
+    /// SecurityRisk: the Development profile (or no profile) is in use.
+    pub const DEVELOPMENT_PROFILE: &str = "DevelopmentProfile";
+    /// SecurityRisk: the Hardened profile is in use.
+    pub const HARDENED_PROFILE: &str = "HardenedProfile";
+    /// NotImplemented on an OpenBaoRestore: restores are not built yet.
+    pub const RESTORE_NOT_IMPLEMENTED: &str = "RestoreNotImplemented";
+    /// NotImplemented on an OpenBaoTenant: tenant provisioning is not built yet.
+    pub const TENANT_NOT_IMPLEMENTED: &str = "TenantNotImplemented";
 }
+
+/// Why a cluster with `spec.backup` is Degraded until scheduled backups exist (status and the
+/// webhook's warning say the same).
+pub const BACKUPS_NOT_IMPLEMENTED_MESSAGE: &str = "scheduled backups are not implemented yet: \
+    no snapshot will be taken; the backup settings are kept and validated, and take effect when \
+    backups are built";
+
+/// The message of NotImplemented on an OpenBaoRestore.
+pub const RESTORE_NOT_IMPLEMENTED_MESSAGE: &str = "restores are not implemented yet: the \
+    OpenBaoRestore is accepted and validated, but no snapshot is restored";
+
+/// The message of NotImplemented on an OpenBaoTenant.
+pub const TENANT_NOT_IMPLEMENTED_MESSAGE: &str = "tenant provisioning is not implemented yet: \
+    the OpenBaoTenant is accepted and validated, but the target namespace is not provisioned";

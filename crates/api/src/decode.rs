@@ -1,20 +1,25 @@
-//! Turning untyped input (YAML or JSON documents) into an `OpenBaoCluster`, with errors that name
-//! the field path, so bad input never surfaces as a bare serde message.
+//! Turning untyped input (YAML or JSON documents) into an `OpenBaoCluster`, `OpenBaoRestore` or
+//! `OpenBaoTenant` ([`Manifest`]), with errors that name the field path, so bad input never
+//! surfaces as a bare serde message.
 //!
 //! Decoding is stricter than serde alone: it checks `apiVersion` and `kind`, and rejects unknown
 //! fields where serde would silently drop them (the manifest's top level, `metadata`, and the
-//! k8s-openapi NetworkPolicy types inside the spec), as the API server does with strict field
-//! validation. Semantic rules are `validate`'s job; decoding only establishes the shape.
+//! k8s-openapi types inside the spec: NetworkPolicy rules of a cluster, the ResourceQuota and
+//! LimitRange of a tenant), as the API server does with strict field validation. Semantic rules
+//! are `validate`'s job; decoding only establishes the shape.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
 
+use crate::restore::OpenBaoRestore;
 use crate::spec::OpenBaoCluster;
+use crate::tenant::OpenBaoTenant;
 use crate::validate::{FieldError, ValidationErrors, key_path};
 
 /// The only `apiVersion` accepted.
 pub const API_VERSION: &str = "openbao.org/v1alpha1";
-/// The only `kind` accepted.
+/// The only `kind` accepted by [`cluster_from_value`] (see [`Manifest::KIND`] for the others).
 pub const KIND: &str = "OpenBaoCluster";
 /// The path of errors about the document as a whole (not YAML, not a mapping).
 pub const DOCUMENT_PATH: &str = "(document)";
@@ -50,13 +55,103 @@ const PORT_FIELDS: &[&str] = &["endPort", "port", "protocol"];
 const IP_BLOCK_FIELDS: &[&str] = &["cidr", "except"];
 const LABEL_SELECTOR_FIELDS: &[&str] = &["matchExpressions", "matchLabels"];
 const REQUIREMENT_FIELDS: &[&str] = &["key", "operator", "values"];
+const QUOTA_FIELDS: &[&str] = &["hard", "scopeSelector", "scopes"];
+const SCOPE_SELECTOR_FIELDS: &[&str] = &["matchExpressions"];
+const SCOPED_REQUIREMENT_FIELDS: &[&str] = &["operator", "scopeName", "values"];
+const LIMIT_RANGE_FIELDS: &[&str] = &["limits"];
+const LIMIT_ITEM_FIELDS: &[&str] = &[
+    "default",
+    "defaultRequest",
+    "max",
+    "maxLimitRequestRatio",
+    "min",
+    "type",
+];
+
+/// A kind of this API that manifests decode into: [`OpenBaoCluster`], [`OpenBaoRestore`] and
+/// [`OpenBaoTenant`] (sealed).
+pub trait Manifest: DeserializeOwned + sealed::Sealed {
+    /// The only `kind` accepted.
+    const KIND: &'static str;
+    /// What `metadata.name` holds, for the error when it is missing.
+    const NAME_HINT: &'static str;
+    /// Report unknown fields inside `spec` that serde would silently drop (k8s-openapi types
+    /// ignore unknown fields).
+    fn check_spec(spec: &Value, errs: &mut ValidationErrors);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::OpenBaoCluster {}
+    impl Sealed for super::OpenBaoRestore {}
+    impl Sealed for super::OpenBaoTenant {}
+}
+
+impl Manifest for OpenBaoCluster {
+    const KIND: &'static str = KIND;
+    const NAME_HINT: &'static str = "the cluster's name, a DNS-1035 label such as \"bao\"";
+    fn check_spec(spec: &Value, errs: &mut ValidationErrors) {
+        check_network_policy_rules(spec, errs);
+    }
+}
+
+impl Manifest for OpenBaoRestore {
+    const KIND: &'static str = "OpenBaoRestore";
+    const NAME_HINT: &'static str =
+        "the restore's name, a DNS-1123 label such as \"restore-2025-10-14\"";
+    fn check_spec(_: &Value, _: &mut ValidationErrors) {}
+}
+
+impl Manifest for OpenBaoTenant {
+    const KIND: &'static str = "OpenBaoTenant";
+    const NAME_HINT: &'static str = "the tenant's name, a DNS-1123 subdomain such as \"team-a\"";
+    fn check_spec(spec: &Value, errs: &mut ValidationErrors) {
+        check_tenant_spec(spec, errs);
+    }
+}
 
 /// Decode one YAML document into an `OpenBaoCluster`. Every shape error found is returned
-/// with its field path; semantic checks are left to [`crate::validate`].
+/// with its field path; semantic checks are left to [`crate::validate()`].
 pub fn cluster_from_yaml_str(s: &str) -> Result<OpenBaoCluster, ValidationErrors> {
+    from_yaml_str(s)
+}
+
+/// Decode a JSON value (one manifest) into an `OpenBaoCluster`. Every shape error found is
+/// returned with its field path; semantic checks are left to [`crate::validate()`].
+pub fn cluster_from_value(v: Value) -> Result<OpenBaoCluster, ValidationErrors> {
+    from_value(v)
+}
+
+/// Decode one YAML document into an `OpenBaoRestore`; semantic checks are left to
+/// [`crate::validate_restore`].
+pub fn restore_from_yaml_str(s: &str) -> Result<OpenBaoRestore, ValidationErrors> {
+    from_yaml_str(s)
+}
+
+/// Decode a JSON value (one manifest) into an `OpenBaoRestore`; semantic checks are left to
+/// [`crate::validate_restore`].
+pub fn restore_from_value(v: Value) -> Result<OpenBaoRestore, ValidationErrors> {
+    from_value(v)
+}
+
+/// Decode one YAML document into an `OpenBaoTenant`; semantic checks are left to
+/// [`crate::validate_tenant`].
+pub fn tenant_from_yaml_str(s: &str) -> Result<OpenBaoTenant, ValidationErrors> {
+    from_yaml_str(s)
+}
+
+/// Decode a JSON value (one manifest) into an `OpenBaoTenant`; semantic checks are left to
+/// [`crate::validate_tenant`].
+pub fn tenant_from_value(v: Value) -> Result<OpenBaoTenant, ValidationErrors> {
+    from_value(v)
+}
+
+/// Decode one YAML document into a `K`. Every shape error found is returned with its field
+/// path.
+pub fn from_yaml_str<K: Manifest>(s: &str) -> Result<K, ValidationErrors> {
     let deserializer = serde_yaml::Deserializer::from_str(s);
     match serde_path_to_error::deserialize::<_, Value>(deserializer) {
-        Ok(value) => cluster_from_value(value),
+        Ok(value) => from_value(value),
         Err(e) => {
             let path = render_path(&segments(e.path()));
             let path = if path.is_empty() {
@@ -73,42 +168,40 @@ pub fn cluster_from_yaml_str(s: &str) -> Result<OpenBaoCluster, ValidationErrors
     }
 }
 
-/// Decode a JSON value (one manifest) into an `OpenBaoCluster`. Every shape error found is
-/// returned with its field path; semantic checks are left to [`crate::validate`].
-pub fn cluster_from_value(v: Value) -> Result<OpenBaoCluster, ValidationErrors> {
+/// Decode a JSON value (one manifest) into a `K`. Every shape error found is returned with its
+/// field path.
+pub fn from_value<K: Manifest>(v: Value) -> Result<K, ValidationErrors> {
+    let kind = K::KIND;
     if depth_exceeds(&v, MAX_DEPTH) {
         return Err(single(
             DOCUMENT_PATH,
             "",
-            format!("is nested more than {MAX_DEPTH} levels deep; no OpenBaoCluster is"),
+            format!("is nested more than {MAX_DEPTH} levels deep; no {kind} is"),
         ));
     }
     let Some(root) = v.as_object() else {
         return Err(single(
             DOCUMENT_PATH,
             render_value(&v),
-            "must be a mapping: an OpenBaoCluster manifest with apiVersion, kind, metadata \
-             and spec",
+            format!(
+                "must be a mapping: an {kind} manifest with apiVersion, kind, metadata and spec"
+            ),
         ));
     };
     let mut errs = ValidationErrors::default();
-    check_type_meta(root, &mut errs);
+    check_type_meta(root, kind, &mut errs);
     check_keys(root, ROOT_FIELDS, "", &mut errs);
     if let Some(Value::Object(metadata)) = root.get("metadata") {
         check_keys(metadata, OBJECT_META_FIELDS, "metadata", &mut errs);
         if metadata.get("name").is_none_or(Value::is_null) {
-            errs.add(
-                "metadata.name",
-                "",
-                "required: the cluster's name, a DNS-1035 label such as \"bao\"",
-            );
+            errs.add("metadata.name", "", format!("required: {}", K::NAME_HINT));
         }
     }
     if let Some(spec) = root.get("spec") {
-        check_network_policy_rules(spec, &mut errs);
+        K::check_spec(spec, &mut errs);
     }
-    match serde_path_to_error::deserialize::<_, OpenBaoCluster>(&v) {
-        Ok(cluster) => errs.into_result().map(|()| cluster),
+    match serde_path_to_error::deserialize::<_, K>(&v) {
+        Ok(object) => errs.into_result().map(|()| object),
         Err(e) => {
             let error = convert(&e, &v);
             if !errs.iter().any(|known| known.path == error.path) {
@@ -143,8 +236,8 @@ fn depth_exceeds(v: &Value, max: usize) -> bool {
     false
 }
 
-fn check_type_meta(root: &Map<String, Value>, errs: &mut ValidationErrors) {
-    for (field, expected) in [("apiVersion", API_VERSION), ("kind", KIND)] {
+fn check_type_meta(root: &Map<String, Value>, kind: &str, errs: &mut ValidationErrors) {
+    for (field, expected) in [("apiVersion", API_VERSION), ("kind", kind)] {
         match root.get(field) {
             None => errs.add(field, "", format!("required: must be {expected}")),
             Some(Value::String(s)) if s == expected => {}
@@ -233,6 +326,45 @@ fn check_network_policy_rules(spec: &Value, errs: &mut ValidationErrors) {
                     if let Value::Object(port) = port {
                         check_keys(port, PORT_FIELDS, &format!("{rule_path}.ports[{j}]"), errs);
                     }
+                }
+            }
+        }
+    }
+}
+
+/// k8s-openapi's ResourceQuotaSpec and LimitRangeSpec ignore unknown fields; a misspelt `hrad`
+/// would silently leave a namespace without its quota.
+fn check_tenant_spec(spec: &Value, errs: &mut ValidationErrors) {
+    if let Some(Value::Object(quota)) = spec.get("quota") {
+        check_keys(quota, QUOTA_FIELDS, "spec.quota", errs);
+        if let Some(Value::Object(selector)) = quota.get("scopeSelector") {
+            let path = "spec.quota.scopeSelector";
+            check_keys(selector, SCOPE_SELECTOR_FIELDS, path, errs);
+            if let Some(Value::Array(requirements)) = selector.get("matchExpressions") {
+                for (i, req) in requirements.iter().enumerate() {
+                    if let Value::Object(req) = req {
+                        check_keys(
+                            req,
+                            SCOPED_REQUIREMENT_FIELDS,
+                            &format!("{path}.matchExpressions[{i}]"),
+                            errs,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(limit_range)) = spec.get("limitRange") {
+        check_keys(limit_range, LIMIT_RANGE_FIELDS, "spec.limitRange", errs);
+        if let Some(Value::Array(limits)) = limit_range.get("limits") {
+            for (i, item) in limits.iter().enumerate() {
+                if let Value::Object(item) = item {
+                    check_keys(
+                        item,
+                        LIMIT_ITEM_FIELDS,
+                        &format!("spec.limitRange.limits[{i}]"),
+                        errs,
+                    );
                 }
             }
         }

@@ -63,6 +63,11 @@ pub const ANNOTATION_NOT_BEFORE: &str = "openbao.org/not-before";
 pub const ANNOTATION_NOT_AFTER: &str = "openbao.org/not-after";
 /// Annotation on the root-token Secret: `pending` (placeholder) or `complete`.
 pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
+/// Annotation on the StatefulSet and pod template while `spec.maintenance.enabled`: `"true"`,
+/// for other tooling (upstream's marker).
+pub const ANNOTATION_MAINTENANCE: &str = "openbao.org/maintenance";
+/// Pod-template annotation carrying `spec.runtime.restartAt`: a new value rolls the pods.
+pub const ANNOTATION_RESTART_AT: &str = "openbao.org/restart-at";
 
 /// Data keys of the Secrets the operator writes or reads.
 pub mod secret_keys {
@@ -161,9 +166,19 @@ impl ClusterNames {
         format!("{}-tls-ca", self.cluster)
     }
 
-    /// Secret with the operator-managed server certificate (`tls.crt`, `tls.key`, `ca.crt`).
+    /// Secret with the server certificate (`tls.crt`, `tls.key`, `ca.crt`): written by the
+    /// operator in OperatorManaged mode, by the user in External mode (upstream's name).
     pub fn server_tls_secret(&self) -> String {
-        format!("{}-tls", self.cluster)
+        format!("{}-tls-server", self.cluster)
+    }
+
+    /// The Secret the pods mount for `tls`: `externalSecretName` in External mode when set,
+    /// else [`Self::server_tls_secret`].
+    pub fn tls_secret(&self, tls: &crate::spec::TlsSpec) -> String {
+        match (&tls.mode, &tls.external_secret_name) {
+            (crate::spec::TlsMode::External, Some(name)) => name.clone(),
+            _ => self.server_tls_secret(),
+        }
     }
 
     /// Secret with the static unseal key.

@@ -36,7 +36,7 @@ fn an_unknown_spec_field_is_reported_with_its_path_and_the_allowed_fields() {
     assert_eq!(e.value, "3");
     assert!(
         e.message
-            .starts_with("unknown field; allowed fields are version, image, replicas"),
+            .starts_with("unknown field; allowed fields are profile, version, image"),
         "{e}"
     );
 }
@@ -91,8 +91,8 @@ fn an_unknown_unseal_type_is_reported_at_spec_unseal_type() {
 fn a_missing_required_field_names_the_field_itself() {
     let errors = decode_errors_with(|v| remove(v, "/spec/version"));
     assert_path(&errors, "spec.version");
-    let errors = decode_errors_with(|v| remove(v, "/spec/backup/target/provider"));
-    assert_path(&errors, "spec.backup.target.provider");
+    let errors = decode_errors_with(|v| remove(v, "/spec/backup/target/bucket"));
+    assert_path(&errors, "spec.backup.target.bucket");
 }
 
 #[test]

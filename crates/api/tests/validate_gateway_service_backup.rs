@@ -114,30 +114,26 @@ fn the_backup_schedule_must_be_a_five_field_cron_expression() {
 }
 
 #[test]
-fn the_bucket_is_required_unless_the_provider_is_filesystem() {
+fn the_bucket_is_required_and_an_s3_target_needs_its_endpoint() {
     assert_invalid_at("spec.backup.target.bucket", |v| {
-        remove(v, "/spec/backup/target/bucket")
+        set(v, "/spec/backup/target/bucket", json!(""))
+    });
+    assert_invalid_at("spec.backup.target.endpoint", |v| {
+        remove(v, "/spec/backup/target/endpoint")
     });
     assert_valid_with(|v| {
         set(
             v,
             "/spec/backup/target",
-            json!({"provider": "filesystem", "pathPrefix": "/backups"}),
+            json!({"provider": "gcs", "bucket": "openbao-snapshots"}),
         )
     });
 }
 
 #[test]
-fn a_filesystem_target_requires_an_absolute_path_prefix() {
-    assert_invalid_at("spec.backup.target.pathPrefix", |v| {
-        set(v, "/spec/backup/target", json!({"provider": "filesystem"}))
-    });
-    assert_invalid_at("spec.backup.target.pathPrefix", |v| {
-        set(
-            v,
-            "/spec/backup/target",
-            json!({"provider": "filesystem", "pathPrefix": "backups"}),
-        )
+fn skipping_the_object_stores_certificate_verification_is_refused() {
+    assert_invalid_at("spec.backup.target.insecureSkipVerify", |v| {
+        set(v, "/spec/backup/target/insecureSkipVerify", json!(true))
     });
 }
 
@@ -189,7 +185,8 @@ fn the_backup_credentials_secret_name_must_be_a_dns_subdomain() {
 
 #[test]
 fn retention_bounds_count_and_age() {
-    for bad in [0, 10001] {
+    assert_valid_with(|v| set(v, "/spec/backup/retention/maxCount", json!(0)));
+    for bad in [-1, 10001] {
         assert_invalid_at("spec.backup.retention.maxCount", |v| {
             set(v, "/spec/backup/retention/maxCount", json!(bad))
         });

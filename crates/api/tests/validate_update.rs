@@ -19,9 +19,28 @@ fn mutable_fields_may_change() {
     let new = cluster_with(|v| {
         set(v, "/spec/replicas", json!(5));
         set(v, "/spec/version", json!("2.5.0"));
-        set(v, "/spec/storage/size", json!("20Gi"));
+        // The same size, spelled differently, is no change.
+        set(v, "/spec/storage/size", json!("10240Mi"));
     });
     assert_eq!(validate_update(&old, &new), Ok(()));
+}
+
+#[test]
+fn the_storage_size_never_shrinks_and_growing_it_is_not_supported_yet() {
+    let old = valid_cluster();
+    let smaller = cluster_with(|v| set(v, "/spec/storage/size", json!("5Gi")));
+    let errors = validate_update(&old, &smaller).expect_err("shrinking is refused");
+    assert_path(&errors, "spec.storage.size");
+    assert!(errors.0[0].message.contains("cannot shrink"), "{errors}");
+    let larger = cluster_with(|v| set(v, "/spec/storage/size", json!("20Gi")));
+    let errors = validate_update(&old, &larger).expect_err("growth is not built yet");
+    assert_path(&errors, "spec.storage.size");
+    assert!(
+        errors.0[0]
+            .message
+            .starts_with(api::validate::NOT_SUPPORTED_YET),
+        "{errors}"
+    );
 }
 
 #[test]

@@ -133,14 +133,20 @@ fn replicas_must_be_between_one_and_nine() {
 }
 
 #[test]
-fn external_tls_requires_an_external_secret_name() {
-    assert_invalid_at("spec.tls.externalSecretName", |v| {
-        set(v, "/spec/tls/mode", json!("External"))
-    });
+fn external_tls_reads_upstreams_secret_name_unless_one_is_given() {
+    assert_valid_with(|v| set(v, "/spec/tls/mode", json!("External")));
     assert_valid_with(|v| {
         set(v, "/spec/tls/mode", json!("External"));
         set(v, "/spec/tls/externalSecretName", json!("bao-tls"));
     });
+}
+
+#[test]
+fn tls_cannot_be_disabled_and_acme_is_not_supported_yet() {
+    assert_invalid_at("spec.tls.enabled", |v| {
+        set(v, "/spec/tls/enabled", json!(false))
+    });
+    assert_invalid_at("spec.tls.mode", |v| set(v, "/spec/tls/mode", json!("ACME")));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The openbao-operator library: the desired objects of a cluster and of the operator's own
-//! install (pure), the posture contract as data, the reconciler, the manager, and the CLI.
+//! install (pure), the posture contract as data, the reconciler, the placeholder controller of
+//! the kinds not built yet (OpenBaoRestore, OpenBaoTenant), the manager, and the CLI.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -8,6 +9,7 @@ pub mod faults;
 pub mod install;
 pub mod manager;
 pub mod pki;
+pub mod placeholder;
 pub mod posture;
 pub mod reconcile;
 pub mod telemetry;

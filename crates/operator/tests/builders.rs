@@ -226,13 +226,21 @@ fn config_hcl_has_the_tls_listener_raft_auto_join_service_registration_and_stati
         !default.contains("performance_multiplier"),
         "OpenBao's default unless set"
     );
-    assert!(default.contains("ui = false"));
+    // Upstream's default: the UI is served unless turned off.
+    assert!(default.contains("ui = true"));
+    // Prometheus metrics on /v1/sys/metrics are always on.
+    assert!(
+        default.contains("prometheus_retention_time = \"24h\""),
+        "{default}"
+    );
+    let off = config_hcl::render(&cluster("version: \"2.7.2\"\nconfiguration: {ui: false}"));
+    assert!(off.contains("ui = false"));
 }
 
 #[test]
 fn a_transit_seal_renders_its_stanza_and_credentials_instead_of_the_static_key() {
     let c = cluster(
-        "version: \"2.7.2\"\nunseal:\n  type: transit\n  transit: {address: \"https://kms.example.com:8200\", keyName: autounseal, tlsCaKey: ca.pem}\n  credentialsSecretRef: {name: transit-token}",
+        "version: \"2.7.2\"\nunseal:\n  type: transit\n  transit: {address: \"https://kms.example.com:8200\", keyName: autounseal, tlsCACert: /etc/bao/seal-creds/ca.pem}\n  credentialsSecretRef: {name: transit-token}",
     );
     let hcl = config_hcl::render(&c);
     assert!(hcl.contains("seal \"transit\" {"));
@@ -241,7 +249,7 @@ fn a_transit_seal_renders_its_stanza_and_credentials_instead_of_the_static_key()
         "{hcl}"
     );
     assert!(hcl.contains("mount_path  = \"transit/\""));
-    assert!(hcl.contains("tls_ca_cert = \"/etc/bao/seal-credentials/ca.pem\""));
+    assert!(hcl.contains("tls_ca_cert = \"/etc/bao/seal-creds/ca.pem\""));
     assert!(!hcl.contains("seal \"static\""));
     let s = statefulset(&c);
     let pod = s.spec.template.spec.as_ref().expect("pod");
@@ -253,11 +261,25 @@ fn a_transit_seal_renders_its_stanza_and_credentials_instead_of_the_static_key()
         .map(|v| v.name.as_str())
         .collect();
     assert!(!volumes.contains(&"unseal-key"));
-    assert!(volumes.contains(&"seal-credentials"));
-    let env_from = container(&s).env_from.expect("envFrom");
+    assert!(volumes.contains(&"seal-creds"));
+    let openbao = container(&s);
+    let env_from = openbao.env_from.expect("envFrom");
     assert_eq!(
         env_from[0].secret_ref.as_ref().map(|r| r.name.as_str()),
         Some("transit-token")
+    );
+    // The Secret's `token` entry is the transit seal's token variable, optional.
+    let token = openbao
+        .env
+        .expect("env")
+        .into_iter()
+        .find(|e| e.name == "VAULT_TOKEN")
+        .and_then(|e| e.value_from)
+        .and_then(|v| v.secret_key_ref)
+        .expect("VAULT_TOKEN from the Secret");
+    assert_eq!(
+        (token.name.as_str(), token.key.as_str(), token.optional),
+        ("transit-token", "token", Some(true))
     );
 }
 
@@ -278,7 +300,15 @@ fn external_tls_mounts_the_users_secret() {
         tls.secret.as_ref().and_then(|s| s.secret_name.as_deref()),
         Some("my-certs")
     );
-    assert_eq!(tls_secret_name(&cluster("version: \"2.7.2\"")), "bao-tls");
+    assert_eq!(
+        tls_secret_name(&cluster("version: \"2.7.2\"")),
+        "bao-tls-server"
+    );
+    // External without a name reads upstream's Secret name.
+    assert_eq!(
+        tls_secret_name(&cluster("version: \"2.7.2\"\ntls: {mode: External}")),
+        "bao-tls-server"
+    );
 }
 
 #[test]

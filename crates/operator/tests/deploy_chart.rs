@@ -119,16 +119,15 @@ fn the_policy_the_chart_renders_with_an_api_server_cidr_passes_the_controller_co
 fn the_chart_with_watch_namespaces_renders_the_committed_namespaced_example() {
     let example = by_key(kustomize("deploy/namespaced"));
     let mut chart = by_key(helm_template(&["watchNamespaces={openbao-a,openbao-b}"]));
-    // deploy/namespaced/ leaves the CRD to deploy/crds/, as deploy/base/ does.
-    assert!(
-        chart
-            .remove(&(
-                "CustomResourceDefinition".to_string(),
-                String::new(),
-                "openbaoclusters.openbao.org".to_string()
-            ))
-            .is_some()
-    );
+    // deploy/namespaced/ leaves the CRDs to deploy/crds/, as deploy/base/ does.
+    for crd in ["openbaoclusters", "openbaorestores", "openbaotenants"] {
+        let key = (
+            "CustomResourceDefinition".to_string(),
+            String::new(),
+            format!("{crd}.openbao.org"),
+        );
+        assert!(chart.remove(&key).is_some(), "{key:?}");
+    }
     assert_same_objects(
         "deploy/namespaced",
         &example,

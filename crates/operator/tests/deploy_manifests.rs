@@ -1,6 +1,6 @@
 //! The operator's own deployment as generated: the builders (`install::deploy`), the committed
 //! kustomize base (`deploy/base/`) and namespaced example (`deploy/namespaced/`), both
-//! drift-checked together with the chart's copy of the CRD (`UPDATE_GOLDEN=1 cargo test -p
+//! drift-checked together with the chart's copies of the CRDs (`UPDATE_GOLDEN=1 cargo test -p
 //! openbao-operator --test deploy_manifests` rewrites them), and the `manifests` command.
 //!
 //! The RBAC and policy objects are tested in `deploy_rbac.rs`, the Helm chart in
@@ -79,7 +79,13 @@ fn assert_committed_dir_matches(dir: &str, options: &DeployOptions) {
 fn the_base_reuses_the_committed_crd_and_cluster_role() {
     let kustomization =
         std::fs::read_to_string(workspace_root().join("deploy/kustomization.yaml")).unwrap();
-    assert!(kustomization.contains("- crds/openbao.org_openbaoclusters.yaml\n"));
+    for file in operator::cli::crd::crd_files().unwrap() {
+        let entry = format!("- crds/{}\n", file.name);
+        assert!(
+            kustomization.contains(&entry),
+            "{entry:?} in deploy/kustomization.yaml"
+        );
+    }
     assert!(kustomization.contains("- base\n"));
     let base_role: Value = serde_yaml::from_str(
         &std::fs::read_to_string(workspace_root().join("deploy/base/cluster-role.yaml")).unwrap(),
@@ -93,23 +99,24 @@ fn the_base_reuses_the_committed_crd_and_cluster_role() {
 }
 
 #[test]
-fn the_chart_carries_the_generated_crd() {
-    let committed = std::fs::read_to_string(
-        workspace_root().join("deploy/crds/openbao.org_openbaoclusters.yaml"),
-    )
-    .unwrap();
-    let path =
-        workspace_root().join("charts/openbao-operator/files/openbao.org_openbaoclusters.yaml");
-    if updating() {
-        std::fs::write(&path, &committed).unwrap();
-        return;
+fn the_chart_carries_the_generated_crds() {
+    for file in operator::cli::crd::crd_files().unwrap() {
+        let committed =
+            std::fs::read_to_string(workspace_root().join("deploy/crds").join(&file.name)).unwrap();
+        let path = workspace_root()
+            .join("charts/openbao-operator/files")
+            .join(&file.name);
+        if updating() {
+            std::fs::write(&path, &committed).unwrap();
+            continue;
+        }
+        let copy = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            copy == committed,
+            "{} differs from deploy/crds/; run `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test deploy_manifests`",
+            path.display()
+        );
     }
-    let copy = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        copy == committed,
-        "{} differs from deploy/crds/; run `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test deploy_manifests`",
-        path.display()
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,12 +414,16 @@ fn the_deployments_arguments_parse_back_into_the_watched_namespaces() {
 }
 
 #[test]
-fn the_multi_document_stream_starts_with_the_crd_and_holds_every_object() {
+fn the_multi_document_stream_starts_with_the_crds_and_holds_every_object() {
     let objects = code_objects(&defaults());
-    assert_eq!(objects[0]["kind"], "CustomResourceDefinition");
+    let crds = operator::cli::crd::crds().len();
+    assert_eq!(crds, 3);
+    for object in &objects[..crds] {
+        assert_eq!(object["kind"], "CustomResourceDefinition");
+    }
     assert_eq!(
         objects.len(),
-        1 + deploy::build(&defaults()).documents().unwrap().len()
+        crds + deploy::build(&defaults()).documents().unwrap().len()
     );
 }
 

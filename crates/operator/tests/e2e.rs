@@ -477,9 +477,13 @@ fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::o
     let namespace = namespace.to_string();
     std::thread::Builder::new()
         .name("second-operator".to_string())
+        // The controller's future runs on this thread, as it runs on the binary's main thread:
+        // give it a main thread's stack and the binary's worker stacks.
+        .stack_size(operator::cli::run::WORKER_STACK_BYTES)
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_stack_size(operator::cli::run::WORKER_STACK_BYTES)
                 .enable_all()
                 .build()
                 .expect("second operator runtime");

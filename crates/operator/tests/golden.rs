@@ -1,7 +1,7 @@
 //! Generated artifacts are committed and must not drift: every example renders to its golden
-//! file under `tests/golden/`, and `deploy/crds/` holds the current CRD.
+//! file under `tests/golden/`, and `deploy/crds/` holds the current CRDs.
 //!
-//! Set `UPDATE_GOLDEN=1` to rewrite the golden files and the committed CRD from the code.
+//! Set `UPDATE_GOLDEN=1` to rewrite the golden files and the committed CRDs from the code.
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
@@ -79,12 +79,19 @@ fn every_example_renders_to_its_committed_golden_file() {
 }
 
 #[test]
-fn the_committed_crd_matches_the_rust_types() {
-    let crd = cli::crd::crd_yaml().expect("CRD serializes");
-    check_or_update(
-        &workspace_root().join("deploy/crds/openbao.org_openbaoclusters.yaml"),
-        &crd,
+fn the_committed_crds_match_the_rust_types() {
+    let files = cli::crd::crd_files().expect("CRDs serialize");
+    assert_eq!(
+        files.len(),
+        3,
+        "OpenBaoCluster, OpenBaoRestore, OpenBaoTenant"
     );
+    for file in files {
+        check_or_update(
+            &workspace_root().join("deploy/crds").join(&file.name),
+            &file.yaml,
+        );
+    }
 }
 
 #[test]

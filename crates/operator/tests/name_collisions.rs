@@ -32,6 +32,7 @@ const SUFFIXES: &[&str] = &[
     "-discovery",
     "-registration",
     "-tls",
+    "-tls-server",
     "-tls-ca",
     "-unseal",
     "-unseal-key",

@@ -263,7 +263,7 @@ async fn operator_managed_tls_creates_a_ca_and_a_server_certificate_and_renews_w
     )
     .await;
     let ca: Secret = present(&client, n, "bao-tls-ca").await;
-    let server: Secret = present(&client, n, "bao-tls").await;
+    let server: Secret = present(&client, n, "bao-tls-server").await;
     assert!(
         ca.metadata.owner_references.is_none(),
         "Secrets outlive the cluster (deletionPolicy)"
@@ -310,14 +310,14 @@ async fn operator_managed_tls_creates_a_ca_and_a_server_certificate_and_renews_w
         ),
     ]));
     secrets
-        .replace("bao-tls", &PostParams::default(), &replaced)
+        .replace("bao-tls-server", &PostParams::default(), &replaced)
         .await
         .expect("replace cert");
     let renewed = until("the stale certificate to be renewed", || {
         let secrets = secrets.clone();
         let stale = stale.cert_pem.clone();
         async move {
-            let s = secrets.get("bao-tls").await?;
+            let s = secrets.get("bao-tls-server").await?;
             let pem = String::from_utf8(secret_bytes(&s, "tls.crt"))?;
             Ok((pem != stale).then_some(pem))
         }
@@ -671,7 +671,7 @@ async fn deletion_policy_retain_keeps_volumes_and_secrets() {
     let (pvcs, mut secrets) = delete_and_collect(&client, ns.name(), "Retain").await;
     secrets.sort();
     assert_eq!(pvcs, 2);
-    assert_eq!(secrets, ["bao-tls", "bao-tls-ca", "bao-unseal-key"]);
+    assert_eq!(secrets, ["bao-tls-ca", "bao-tls-server", "bao-unseal-key"]);
 }
 
 #[tokio::test]

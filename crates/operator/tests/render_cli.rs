@@ -152,14 +152,21 @@ fn garbage_input_exits_2_without_panicking() {
 }
 
 #[test]
-fn the_crd_command_prints_the_committed_crd() {
+fn the_crd_command_prints_the_committed_crds() {
     let out = operator(&["crd"]);
     assert_eq!(out.status.code(), Some(0));
-    let committed = std::fs::read_to_string(
-        workspace_root().join("deploy/crds/openbao.org_openbaoclusters.yaml"),
-    )
-    .expect("committed CRD");
-    assert_eq!(text(&out.stdout), committed);
+    let committed: Vec<String> = [
+        "openbao.org_openbaoclusters.yaml",
+        "openbao.org_openbaorestores.yaml",
+        "openbao.org_openbaotenants.yaml",
+    ]
+    .iter()
+    .map(|name| {
+        std::fs::read_to_string(workspace_root().join("deploy/crds").join(name))
+            .expect("committed CRD")
+    })
+    .collect();
+    assert_eq!(text(&out.stdout), committed.join("---\n"));
 }
 
 #[test]

@@ -20,70 +20,59 @@ pub(super) fn validate_backup(backup: &BackupSpec, errs: &mut ValidationErrors) 
     }
     let target = &backup.target;
     let p = "spec.backup.target";
-    match target.provider {
-        BackupProvider::Filesystem => match target.path_prefix.as_deref() {
-            None | Some("") => errs.add(
-                format!("{p}.pathPrefix"),
-                "",
-                "required when provider is filesystem: an absolute directory such as /backups",
-            ),
-            Some(prefix) if !prefix.starts_with('/') => errs.add(
-                format!("{p}.pathPrefix"),
-                prefix,
-                "must be an absolute path (starting with '/') when provider is filesystem",
-            ),
-            Some(prefix) if prefix.split('/').any(|seg| seg == "..") => errs.add(
-                format!("{p}.pathPrefix"),
-                prefix,
-                "must not contain '..' segments",
-            ),
-            Some(_) => {}
-        },
-        provider => {
-            let name = match provider {
-                BackupProvider::S3 => "s3",
-                BackupProvider::Gcs => "gcs",
-                BackupProvider::Azure => "azure",
-                BackupProvider::Filesystem => "filesystem",
-            };
-            match target.bucket.as_deref() {
-                None | Some("") => errs.add(
-                    format!("{p}.bucket"),
-                    "",
-                    format!(
-                        "required when provider is {name}: the {}",
-                        if provider == BackupProvider::Azure {
-                            "container name"
-                        } else {
-                            "bucket name"
-                        }
-                    ),
-                ),
-                Some(bucket) => {
-                    let checked = match provider {
-                        BackupProvider::Gcs => rules::check_gcs_bucket_name(bucket),
-                        BackupProvider::Azure => rules::check_azure_container_name(bucket),
-                        _ => rules::check_s3_bucket_name(bucket),
-                    };
-                    if let Err(why) = checked {
-                        errs.add(
-                            format!("{p}.bucket"),
-                            bucket,
-                            format!("must be a valid {name} bucket name: {why}"),
-                        );
-                    }
+    let provider = target.provider;
+    let name = provider.as_str();
+    let bucket = &target.bucket;
+    if bucket.is_empty() {
+        errs.add(
+            format!("{p}.bucket"),
+            "",
+            format!(
+                "required: the {}",
+                if provider == BackupProvider::Azure {
+                    "container name"
+                } else {
+                    "bucket name"
                 }
-            }
-            if let Some(prefix) = &target.path_prefix
-                && prefix.chars().any(char::is_control)
-            {
-                errs.add(
-                    format!("{p}.pathPrefix"),
-                    prefix,
-                    "must not contain control characters",
-                );
-            }
+            ),
+        );
+    } else {
+        let checked = match provider {
+            BackupProvider::Gcs => rules::check_gcs_bucket_name(bucket),
+            BackupProvider::Azure => rules::check_azure_container_name(bucket),
+            BackupProvider::S3 => rules::check_s3_bucket_name(bucket),
+        };
+        if let Err(why) = checked {
+            errs.add(
+                format!("{p}.bucket"),
+                bucket,
+                format!("must be a valid {name} bucket name: {why}"),
+            );
         }
+    }
+    if provider == BackupProvider::S3 && target.endpoint.as_deref().is_none_or(str::is_empty) {
+        errs.add(
+            format!("{p}.endpoint"),
+            "",
+            "required when provider is s3: the store's URL, such as https://s3.eu-west-1.amazonaws.com",
+        );
+    }
+    if let Some(prefix) = &target.path_prefix
+        && prefix.chars().any(char::is_control)
+    {
+        errs.add(
+            format!("{p}.pathPrefix"),
+            prefix,
+            "must not contain control characters",
+        );
+    }
+    if target.insecure_skip_verify == Some(true) {
+        errs.add(
+            format!("{p}.insecureSkipVerify"),
+            true,
+            "is refused: the object store's certificate is always verified; give a private CA \
+             as caCert in the credentials Secret",
+        );
     }
     if let Some(endpoint) = &target.endpoint {
         check_url(
@@ -106,12 +95,12 @@ pub(super) fn validate_backup(backup: &BackupSpec, errs: &mut ValidationErrors) 
     }
     if let Some(retention) = &backup.retention {
         if let Some(count) = retention.max_count
-            && !(1..=10000).contains(&count)
+            && !(0..=10000).contains(&count)
         {
             errs.add(
                 "spec.backup.retention.maxCount",
                 count,
-                "must be between 1 and 10000",
+                "must be between 0 (no limit) and 10000",
             );
         }
         if let Some(age) = &retention.max_age {

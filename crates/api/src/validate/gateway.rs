@@ -53,6 +53,7 @@ pub(super) fn validate_gateway_peer(
 }
 
 pub(super) fn validate_gateway(gateway: &GatewaySpec, errs: &mut ValidationErrors) {
+    super::service::validate_annotations(&gateway.annotations, "spec.gateway.annotations", errs);
     match &gateway.gateway_ref {
         Some(r) if !r.name.is_empty() => {
             check_subdomain(

@@ -7,9 +7,11 @@
 //! [`rules`] so builders and the webhook can reuse them.
 //!
 //! One file per spec section (`metadata`, `workload`, `tls`, `storage`, `unseal`, `network`,
-//! `gateway`, `service`, `backup`, `configuration`), plus `errors` (the error types), `checks`
+//! `gateway`, `service`, `backup`, `configuration`), `profile` (the Hardened rules),
+//! `upstream` (upstream fields not built yet, refused by name), plus `errors` (the error types), `checks`
 //! (field checks the sections share) and `warnings`. This file lists the sections in order.
 
+mod audit;
 mod backup;
 mod checks;
 mod configuration;
@@ -17,16 +19,22 @@ mod errors;
 mod gateway;
 mod metadata;
 mod network;
+mod pods;
+mod profile;
 pub mod rules;
 mod service;
 mod storage;
 mod tls;
 mod unseal;
+mod upstream;
 mod warnings;
 mod workload;
 
+pub use audit::AUDIT_FILE_DIR;
 pub use errors::{FieldError, ValidationErrors, key_path};
 pub use network::{validate_egress_rules, validate_ingress_rules};
+pub use profile::{effective_profile, hardened_findings};
+pub use upstream::NOT_SUPPORTED_YET;
 pub use warnings::{API_SERVER_CIDR_WARN_PREFIX, warnings};
 
 use crate::spec::OpenBaoCluster;
@@ -52,9 +60,10 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
         validate_image(image, &mut errs);
     }
     validate_replicas(spec, &mut errs);
+    pods::validate_pods(cluster, &mut errs);
     validate_tls(&spec.tls, &mut errs);
     validate_storage(&spec.storage, &mut errs);
-    validate_unseal(&spec.unseal, &mut errs);
+    validate_unseal(cluster, &mut errs);
     validate_network(&spec.network, &mut errs);
     if let Some(gateway) = spec.enabled_gateway() {
         validate_gateway(gateway, &mut errs);
@@ -64,7 +73,11 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     if let Some(backup) = &spec.backup {
         validate_backup(backup, &mut errs);
     }
-    validate_configuration(&spec.configuration, &mut errs);
+    validate_configuration(spec, &mut errs);
+    audit::validate_audit(&spec.audit, &mut errs);
+    upstream::validate_not_yet_supported(spec, &mut errs);
+    upstream::validate_legacy_spellings(cluster, &mut errs);
+    profile::validate_profile(spec, &mut errs);
     errs.into_result()
 }
 

@@ -73,6 +73,36 @@ pub(super) fn validate_network(network: &NetworkSpec, errs: &mut ValidationError
             }
         }
     }
+    let mut seen: BTreeMap<IpAddr, usize> = BTreeMap::new();
+    for (i, ip) in network.dns_endpoint_ips.iter().enumerate() {
+        let path = format!("spec.network.dnsEndpointIPs[{i}]");
+        match rules::parse_ip(ip) {
+            Err(why) => errs.add(
+                &path,
+                ip,
+                format!(
+                    "{why}; must be one IP address of a DNS resolver, such as 169.254.20.10 \
+                     (the operator adds /32 or /128 itself)"
+                ),
+            ),
+            Ok(addr) => {
+                if let Some(first) = seen.insert(addr, i) {
+                    errs.add(
+                        &path,
+                        ip,
+                        format!("duplicate of spec.network.dnsEndpointIPs[{first}]"),
+                    );
+                }
+            }
+        }
+    }
+    for (j, peer) in network.trusted_ingress_peers.iter().enumerate() {
+        validate_peer(
+            peer,
+            &format!("spec.network.trustedIngressPeers[{j}]"),
+            errs,
+        );
+    }
     validate_ingress_rules(&network.ingress_rules, "spec.network.ingressRules", errs);
     validate_egress_rules(&network.egress_rules, "spec.network.egressRules", errs);
 }

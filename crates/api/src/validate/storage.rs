@@ -36,12 +36,41 @@ pub(super) fn validate_storage(storage: &StorageSpec, errs: &mut ValidationError
     }
 }
 
-/// `spec.storage.storageClassName` cannot change after creation.
+/// `spec.storage.storageClassName` cannot change after creation; `spec.storage.size` can never
+/// shrink, and growing it is not built yet (the StatefulSet's claim template is immutable, so
+/// growth needs the claims expanded one by one).
 pub(super) fn validate_storage_update(
     old: &OpenBaoCluster,
     new: &OpenBaoCluster,
     errs: &mut ValidationErrors,
 ) {
+    let (old_size, new_size) = (&old.spec.storage.size, &new.spec.storage.size);
+    if let (Ok(before), Ok(after)) = (
+        rules::parse_quantity(old_size),
+        rules::parse_quantity(new_size),
+    ) && before.ceil_units != after.ceil_units
+    {
+        if after.ceil_units < before.ceil_units {
+            errs.add(
+                "spec.storage.size",
+                new_size,
+                format!(
+                    "cannot shrink (it was {old_size}): a PersistentVolumeClaim never gets \
+                     smaller; keep {old_size} or a larger size"
+                ),
+            );
+        } else {
+            errs.add(
+                "spec.storage.size",
+                new_size,
+                format!(
+                    "{}: growing the volumes of an existing cluster (it was {old_size}) is not \
+                     built yet; keep {old_size}",
+                    super::NOT_SUPPORTED_YET
+                ),
+            );
+        }
+    }
     let (old_class, new_class) = (
         &old.spec.storage.storage_class_name,
         &new.spec.storage.storage_class_name,

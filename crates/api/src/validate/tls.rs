@@ -9,13 +9,29 @@ use super::rules;
 use crate::spec::{TlsMode, TlsSpec};
 
 pub(super) fn validate_tls(tls: &TlsSpec, errs: &mut ValidationErrors) {
+    if !tls.enabled {
+        errs.add(
+            "spec.tls.enabled",
+            false,
+            "must be true: every flow of the network posture, Raft replication and the \
+             operator's own calls assume TLS, so this operator refuses to run OpenBao without it",
+        );
+    }
+    if tls.mode == TlsMode::Acme {
+        errs.add(
+            "spec.tls.mode",
+            "ACME",
+            "not supported yet: OpenBao's own ACME client is not configured by this operator \
+             yet; use OperatorManaged or External",
+        );
+    } else if let Some(acme) = &tls.acme {
+        errs.add(
+            "spec.tls.acme",
+            &acme.directory_url,
+            "only allowed when spec.tls.mode is ACME",
+        );
+    }
     match &tls.external_secret_name {
-        None if tls.mode == TlsMode::External => errs.add(
-            "spec.tls.externalSecretName",
-            "",
-            "required when spec.tls.mode is External: the name of the Secret holding tls.crt, \
-             tls.key and ca.crt",
-        ),
         None => {}
         Some(name) => check_subdomain(
             errs,

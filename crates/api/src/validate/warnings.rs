@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 
 use super::rules;
-use crate::spec::{BackupProvider, OpenBaoCluster, ServiceType, TlsMode, UnsealType};
+use crate::spec::{OpenBaoCluster, ServiceType, TlsMode, UnsealType};
 
 /// An `apiServerCIDR` with a shorter prefix than this is warned about: it no longer names the
 /// API server but a network.
@@ -53,7 +53,8 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
                 "spec.tls.mode: External: you provide and renew the certificate in Secret {:?}; \
                  the operator does not rotate it, and if its CA is self-signed, distributing \
                  ca.crt to clients is up to you",
-                spec.tls.external_secret_name.as_deref().unwrap_or_default()
+                crate::names::ClusterNames::new(cluster.metadata.name.clone().unwrap_or_default())
+                    .tls_secret(&spec.tls)
             ));
             if !spec.tls.extra_sans.is_empty() {
                 out.push(
@@ -71,6 +72,8 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
                 );
             }
         }
+        // Refused by validation until it is built.
+        TlsMode::Acme => {}
     }
     if spec.unseal.type_ != UnsealType::Static && spec.network.egress_rules.is_empty() {
         out.push(format!(
@@ -138,9 +141,7 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
         }
     }
     if let Some(backup) = &spec.backup {
-        if backup.egress_rules.as_ref().is_some_and(Vec::is_empty)
-            && backup.target.provider != BackupProvider::Filesystem
-        {
+        if backup.egress_rules.as_ref().is_some_and(Vec::is_empty) {
             out.push(
                 "spec.backup.egressRules: an empty list limits backup Jobs to DNS, the API \
                  server and this cluster, so they cannot reach the object store; add a rule \
@@ -148,10 +149,12 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
                     .to_string(),
             );
         }
-        if backup.target.provider == BackupProvider::Filesystem && backup.target.bucket.is_some() {
-            out.push("spec.backup.target.bucket: ignored when provider is filesystem".to_string());
-        }
+        out.push(format!(
+            "spec.backup: {}",
+            crate::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
+        ));
     }
+    super::upstream::upstream_warnings(spec, &mut out);
     out
 }
 

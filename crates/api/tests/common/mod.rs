@@ -30,7 +30,7 @@ spec:
       address: https://vault.example.com:8200
       keyName: openbao-unseal
       mountPath: transit/
-      tlsCaKey: ca.crt
+      tlsCACert: /etc/bao/seal-creds/ca.crt
     credentialsSecretRef:
       name: transit-token
   network:

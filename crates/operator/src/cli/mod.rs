@@ -31,7 +31,7 @@ enum Command {
     Run(run::RunArgs),
     /// Print every object the operator would create for an OpenBaoCluster, in apply order.
     Render(render::RenderArgs),
-    /// Print the OpenBaoCluster CustomResourceDefinition.
+    /// Print the CustomResourceDefinitions (OpenBaoCluster, OpenBaoRestore, OpenBaoTenant).
     Crd(crd::CrdArgs),
     /// Print or write every object of the operator's own deployment (CRD, RBAC, Deployment,
     /// policies, webhook).

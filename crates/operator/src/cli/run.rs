@@ -193,11 +193,18 @@ pub fn init_tracing(format: &str) {
     }
 }
 
+/// Stack of each runtime worker thread (see `run`).
+pub const WORKER_STACK_BYTES: usize = 8 << 20;
+
 /// Run the operator.
 pub fn run(args: &RunArgs) -> ExitCode {
     init_tracing(&args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Decoding an OpenBaoCluster (upstream's whole API, with embedded Kubernetes types)
+        // recurses through large serde frames; a debug build needs more than tokio's 2 MiB
+        // default, so workers get a main thread's 8 MiB.
+        .thread_stack_size(WORKER_STACK_BYTES)
         .enable_all()
         .build()
     {

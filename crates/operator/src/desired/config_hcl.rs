@@ -8,7 +8,10 @@
 
 use std::{collections::BTreeMap, fmt::Write};
 
-use api::{UnsealType, names};
+use api::{
+    AuditDevice, AuditDeviceType, Configuration, ListenerConfiguration, TelemetryConfiguration,
+    TlsVersion, names,
+};
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
@@ -25,7 +28,7 @@ pub const UNSEAL_DIR: &str = "/etc/bao/unseal";
 /// File name of the static unseal key in its Secret and directory.
 pub const UNSEAL_KEY_FILE: &str = "key";
 /// Directory where the seal credentials Secret is mounted.
-pub const SEAL_CREDENTIALS_DIR: &str = "/etc/bao/seal-credentials";
+pub const SEAL_CREDENTIALS_DIR: &str = "/etc/bao/seal-creds";
 /// Raft data directory (the PersistentVolumeClaim).
 pub const DATA_DIR: &str = "/openbao/data";
 /// Key ID of the operator-generated static seal key.
@@ -60,6 +63,7 @@ pub fn render(cluster: &ValidatedCluster) -> String {
             hcl_string(spec.configuration.log_level.as_str())
         ),
     );
+    render_server_settings(w, &spec.configuration);
     line(
         w,
         &format!(
@@ -80,7 +84,7 @@ pub fn render(cluster: &ValidatedCluster) -> String {
     );
     line(w, &format!("  tls_cert_file   = \"{TLS_DIR}/tls.crt\""));
     line(w, &format!("  tls_key_file    = \"{TLS_DIR}/tls.key\""));
-    line(w, "  tls_min_version = \"tls12\"");
+    render_listener_tls(w, spec.configuration.listener.as_ref());
     line(w, "}");
     line(w, "");
 
@@ -122,85 +126,283 @@ pub fn render(cluster: &ValidatedCluster) -> String {
     line(w, "service_registration \"kubernetes\" {}");
     line(w, "");
 
-    render_seal(w, cluster);
+    render_telemetry(w, spec.telemetry.as_deref());
+    line(w, "");
+    render_audit(w, &spec.audit);
+
+    super::seal_hcl::render_seal(w, cluster);
     out
 }
 
-fn render_seal(w: &mut String, cluster: &ValidatedCluster) {
-    let unseal = &cluster.spec().unseal;
-    line(w, &format!("seal \"{}\" {{", unseal.type_.as_str()));
+/// Top-level server settings from `spec.configuration`, each only when set (OpenBao's defaults
+/// apply otherwise), in the order of the spec.
+fn render_server_settings(w: &mut String, c: &Configuration) {
     let mut attrs: Vec<(&str, String)> = Vec::new();
-    match unseal.type_ {
-        UnsealType::Static => {
-            attrs.push(("current_key_id", STATIC_KEY_ID.to_string()));
-            attrs.push((
-                "current_key",
-                format!("file://{UNSEAL_DIR}/{UNSEAL_KEY_FILE}"),
-            ));
+    if let Some(logging) = &c.logging {
+        if let Some(format) = logging.format {
+            attrs.push(("log_format", hcl_string(format.as_str())));
         }
-        UnsealType::Transit => {
-            if let Some(t) = &unseal.transit {
-                attrs.push(("address", t.address.clone()));
-                attrs.push(("key_name", t.key_name.clone()));
-                attrs.push((
-                    "mount_path",
-                    t.mount_path
-                        .clone()
-                        .unwrap_or_else(|| "transit/".to_string()),
-                ));
-                if let Some(ns) = &t.namespace {
-                    attrs.push(("namespace", ns.clone()));
-                }
-                if let Some(key) = &t.tls_ca_key {
-                    attrs.push(("tls_ca_cert", format!("{SEAL_CREDENTIALS_DIR}/{key}")));
-                }
-            }
+        if let Some(file) = &logging.file {
+            attrs.push(("log_file", hcl_string(file)));
         }
-        UnsealType::Awskms => {
-            if let Some(a) = &unseal.awskms {
-                attrs.push(("region", a.region.clone()));
-                attrs.push(("kms_key_id", a.kms_key_id.clone()));
-                if let Some(endpoint) = &a.endpoint {
-                    attrs.push(("endpoint", endpoint.clone()));
-                }
-            }
+        if let Some(duration) = &logging.rotate_duration {
+            attrs.push(("log_rotate_duration", hcl_string(duration)));
         }
-        UnsealType::Gcpckms => {
-            if let Some(g) = &unseal.gcpckms {
-                attrs.push(("project", g.project.clone()));
-                attrs.push(("region", g.region.clone()));
-                attrs.push(("key_ring", g.key_ring.clone()));
-                attrs.push(("crypto_key", g.crypto_key.clone()));
-                if unseal.credentials_secret_ref.is_some() {
-                    attrs.push((
-                        "credentials",
-                        format!("{SEAL_CREDENTIALS_DIR}/credentials.json"),
-                    ));
-                }
-            }
+        if let Some(bytes) = logging.rotate_bytes {
+            attrs.push(("log_rotate_bytes", bytes.to_string()));
         }
-        UnsealType::Azurekeyvault => {
-            if let Some(a) = &unseal.azurekeyvault {
-                attrs.push(("tenant_id", a.tenant_id.clone()));
-                attrs.push(("vault_name", a.vault_name.clone()));
-                attrs.push(("key_name", a.key_name.clone()));
-                if let Some(env) = &a.environment {
-                    attrs.push(("environment", env.clone()));
-                }
-                if let Some(client) = &a.client_id {
-                    attrs.push(("client_id", client.clone()));
-                }
-            }
+        if let Some(files) = logging.rotate_max_files {
+            attrs.push(("log_rotate_max_files", files.to_string()));
+        }
+        if let Some(pid) = &logging.pid_file {
+            attrs.push(("pid_file", hcl_string(pid)));
         }
     }
+    if let Some(plugin) = &c.plugin {
+        if let Some(uid) = plugin.file_uid {
+            attrs.push(("plugin_file_uid", uid.to_string()));
+        }
+        if let Some(permissions) = &plugin.file_permissions {
+            attrs.push(("plugin_file_permissions", hcl_string(permissions)));
+        }
+        if let Some(download) = plugin.auto_download {
+            attrs.push(("plugin_auto_download", download.to_string()));
+        }
+        if let Some(register) = plugin.auto_register {
+            attrs.push(("plugin_auto_register", register.to_string()));
+        }
+        if let Some(behavior) = plugin.download_behavior {
+            attrs.push(("plugin_download_behavior", hcl_string(behavior.as_str())));
+        }
+    }
+    if let Some(root) = &c.acme_ca_root {
+        attrs.push(("acme_ca_root", hcl_string(root)));
+    }
+    if let Some(ttl) = &c.default_lease_ttl {
+        attrs.push(("default_lease_ttl", hcl_string(ttl)));
+    }
+    if let Some(ttl) = &c.max_lease_ttl {
+        attrs.push(("max_lease_ttl", hcl_string(ttl)));
+    }
+    if let Some(size) = c.cache_size {
+        attrs.push(("cache_size", size.to_string()));
+    }
+    // OpenBao takes a list of lock names here, not a boolean; the state lock is the one worth
+    // watching.
+    if c.detect_deadlocks == Some(true) {
+        attrs.push(("detect_deadlocks", hcl_string("statelock")));
+    }
+    for (key, value) in [
+        ("disable_cache", c.disable_cache),
+        ("raw_storage_endpoint", c.raw_storage_endpoint),
+        ("introspection_endpoint", c.introspection_endpoint),
+        (
+            "imprecise_lease_role_tracking",
+            c.imprecise_lease_role_tracking,
+        ),
+        (
+            "unsafe_allow_api_audit_creation",
+            c.unsafe_allow_api_audit_creation,
+        ),
+        ("allow_audit_log_prefixing", c.allow_audit_log_prefixing),
+        (
+            "enable_response_header_hostname",
+            c.enable_response_header_hostname,
+        ),
+        (
+            "enable_response_header_raft_node_id",
+            c.enable_response_header_raft_node_id,
+        ),
+    ] {
+        if let Some(value) = value {
+            attrs.push((key, value.to_string()));
+        }
+    }
+    for (key, value) in attrs {
+        line(w, &format!("{key} = {value}"));
+    }
+}
+
+/// One `audit "<type>" "<path>"` stanza per device; OpenBao enables them at unseal. Typed
+/// options win over the raw `options` of the same name.
+fn render_audit(w: &mut String, devices: &[AuditDevice]) {
+    for device in devices {
+        let type_ = match device.type_ {
+            AuditDeviceType::File => "file",
+            AuditDeviceType::Http => "http",
+            AuditDeviceType::Syslog => "syslog",
+            AuditDeviceType::Socket => "socket",
+        };
+        let mut options: BTreeMap<String, String> = device
+            .options
+            .as_ref()
+            .and_then(|o| o.as_object())
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => (k.clone(), s.clone()),
+                        other => (k.clone(), other.to_string()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut typed = |key: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                options.insert(key.to_string(), value.clone());
+            }
+        };
+        if let Some(file) = &device.file_options {
+            typed("file_path", &Some(file.file_path.clone()));
+            typed("mode", &file.mode);
+        }
+        if let Some(http) = &device.http_options {
+            typed("uri", &Some(http.uri.clone()));
+        }
+        if let Some(syslog) = &device.syslog_options {
+            typed("facility", &syslog.facility);
+            typed("tag", &syslog.tag);
+        }
+        if let Some(socket) = &device.socket_options {
+            typed("address", &socket.address);
+            typed("socket_type", &socket.socket_type);
+            typed("write_timeout", &socket.write_timeout);
+        }
+        line(
+            w,
+            &format!(
+                "audit {} {} {{",
+                hcl_string(type_),
+                hcl_string(&device.path)
+            ),
+        );
+        if let Some(description) = &device.description {
+            line(w, &format!("  description = {}", hcl_string(description)));
+        }
+        if !options.is_empty() {
+            line(w, "  options {");
+            for (key, value) in &options {
+                // Keys come from the spec: quoted, so any key stays one HCL attribute.
+                line(
+                    w,
+                    &format!("    {} = {}", hcl_string(key), hcl_string(value)),
+                );
+            }
+            line(w, "  }");
+        }
+        line(w, "}");
+        line(w, "");
+    }
+}
+
+/// The listener's TLS versions and key-exchange groups (TLS 1.2 is the floor by default).
+fn render_listener_tls(w: &mut String, listener: Option<&ListenerConfiguration>) {
+    let min = listener
+        .and_then(|l| l.tls_min_version)
+        .unwrap_or(TlsVersion::Tls12);
+    line(
+        w,
+        &format!("  tls_min_version = {}", hcl_string(min.as_str())),
+    );
+    let Some(listener) = listener else {
+        return;
+    };
+    if let Some(max) = listener.tls_max_version {
+        line(
+            w,
+            &format!("  tls_max_version = {}", hcl_string(max.as_str())),
+        );
+    }
+    if let Some(groups) = &listener.tls_key_exchange_preferences {
+        let list: Vec<String> = groups.iter().map(|g| hcl_string(g.as_str())).collect();
+        line(
+            w,
+            &format!("  tls_key_exchange_preferences = [{}]", list.join(", ")),
+        );
+    }
+    if let Some(behavior) = listener.proxy_protocol_behavior {
+        line(
+            w,
+            &format!(
+                "  proxy_protocol_behavior = {}",
+                hcl_string(behavior.as_str())
+            ),
+        );
+    }
+}
+
+/// The `telemetry` stanza: Prometheus metrics on `/v1/sys/metrics` are always on (a retention
+/// time enables them; hostnames stay out of metric names so series survive pod restarts), and
+/// the spec's settings are added.
+fn render_telemetry(w: &mut String, telemetry: Option<&TelemetryConfiguration>) {
+    let t = telemetry.cloned().unwrap_or_default();
+    let mut attrs: Vec<(&str, String)> = vec![
+        (
+            "prometheus_retention_time",
+            hcl_string(t.prometheus_retention_time.as_deref().unwrap_or("24h")),
+        ),
+        (
+            "disable_hostname",
+            t.disable_hostname.unwrap_or(true).to_string(),
+        ),
+    ];
+    let strings = [
+        ("usage_gauge_period", &t.usage_gauge_period),
+        ("metrics_prefix", &t.metrics_prefix),
+        ("lease_metrics_epsilon", &t.lease_metrics_epsilon),
+        ("statsite_address", &t.statsite_address),
+        ("statsd_address", &t.statsd_address),
+        ("dogstatsd_addr", &t.dog_statsd_address),
+        ("circonus_api_app", &t.circonus_api_app),
+        ("circonus_api_url", &t.circonus_api_url),
+        (
+            "circonus_submission_interval",
+            &t.circonus_submission_interval,
+        ),
+        ("circonus_check_id", &t.circonus_check_id),
+        (
+            "circonus_check_force_metric_activation",
+            &t.circonus_check_force_metric_activation,
+        ),
+        ("circonus_check_instance_id", &t.circonus_check_instance_id),
+        ("circonus_check_search_tag", &t.circonus_check_search_tag),
+        (
+            "circonus_check_display_name",
+            &t.circonus_check_display_name,
+        ),
+        ("circonus_check_tags", &t.circonus_check_tags),
+        ("circonus_broker_id", &t.circonus_broker_id),
+        ("circonus_broker_select_tag", &t.circonus_broker_select_tag),
+        ("stackdriver_project_id", &t.stackdriver_project_id),
+        ("stackdriver_location", &t.stackdriver_location),
+        ("stackdriver_namespace", &t.stackdriver_namespace),
+    ];
+    for (key, value) in strings {
+        if let Some(value) = value {
+            attrs.push((key, hcl_string(value)));
+        }
+    }
+    if let Some(n) = t.maximum_gauge_cardinality {
+        attrs.push(("maximum_gauge_cardinality", n.to_string()));
+    }
+    if let Some(label) = t.enable_hostname_label {
+        attrs.push(("enable_hostname_label", label.to_string()));
+    }
+    if !t.dog_statsd_tags.is_empty() {
+        let tags: Vec<String> = t.dog_statsd_tags.iter().map(|s| hcl_string(s)).collect();
+        attrs.push(("dogstatsd_tags", format!("[{}]", tags.join(", "))));
+    }
+    if let Some(debug) = t.stackdriver_debug_logs {
+        attrs.push(("stackdriver_debug_logs", debug.to_string()));
+    }
+    line(w, "telemetry {");
     let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in attrs {
-        line(w, &format!("  {key:<width$} = {}", hcl_string(&value)));
+        line(w, &format!("  {key:<width$} = {value}"));
     }
     line(w, "}");
 }
 
-fn line(w: &mut String, text: &str) {
+pub(super) fn line(w: &mut String, text: &str) {
     // Writing into a String cannot fail.
     let _ = writeln!(w, "{text}");
 }
@@ -249,6 +451,26 @@ pub fn config_hash(config: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_devices_render_as_stanzas_with_typed_options_winning_over_raw_ones() {
+        let devices: Vec<AuditDevice> = serde_json::from_value(serde_json::json!([
+            {"type": "file", "path": "stdout", "description": "to the log",
+             "fileOptions": {"filePath": "stdout", "mode": "0600"},
+             "options": {"file_path": "discard", "format": "json"}},
+            {"type": "socket", "path": "siem", "socketOptions": {"address": "10.0.0.5:9090"}}
+        ]))
+        .expect("devices");
+        let mut out = String::new();
+        render_audit(&mut out, &devices);
+        assert!(out.contains("audit \"file\" \"stdout\" {"), "{out}");
+        assert!(out.contains("  description = \"to the log\""), "{out}");
+        assert!(out.contains("    \"file_path\" = \"stdout\""), "{out}");
+        assert!(out.contains("    \"format\" = \"json\""), "{out}");
+        assert!(!out.contains("discard"), "{out}");
+        assert!(out.contains("audit \"socket\" \"siem\" {"), "{out}");
+        assert!(out.contains("    \"address\" = \"10.0.0.5:9090\""), "{out}");
+    }
 
     #[test]
     fn hcl_strings_escape_quotes_backslashes_and_template_sequences() {

@@ -86,8 +86,12 @@ pub fn http_route(cluster: &ValidatedCluster) -> Option<HTTPRoute> {
     let gateway = cluster.spec().enabled_gateway()?;
     let gateway_ref = gateway.gateway_ref.as_ref()?;
     let names = cluster.names();
+    let mut metadata = object_meta(cluster, names.http_route());
+    if !gateway.annotations.is_empty() {
+        metadata.annotations = Some(gateway.annotations.clone());
+    }
     Some(HTTPRoute {
-        metadata: object_meta(cluster, names.http_route()),
+        metadata,
         spec: HTTPRouteSpec {
             parent_refs: vec![ParentRef {
                 name: gateway_ref.name.clone(),

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod network_policy;
 pub mod pdb;
 pub mod rbac;
+mod seal_hcl;
 pub mod services;
 pub mod statefulset;
 

@@ -192,6 +192,13 @@ pub fn cluster_policy(
         Some(vec![pods_peer(job_pods(cluster))]),
         Some(vec![tcp(api_port)]),
     ));
+    // in | spec.network.trustedIngressPeers | 8200/TCP, additive
+    if !spec.network.trusted_ingress_peers.is_empty() {
+        ingress_rules.push(ingress(
+            Some(spec.network.trusted_ingress_peers.clone()),
+            Some(vec![tcp(api_port)]),
+        ));
+    }
     // in | spec.network.ingressRules | additive
     ingress_rules.extend(spec.network.ingress_rules.iter().cloned());
 
@@ -204,6 +211,20 @@ pub fn cluster_policy(
         vec![pods_peer(server_pods(cluster))],
         vec![tcp(api_port), tcp(cluster_port)],
     ));
+    // out | spec.network.dnsEndpointIPs (node-local DNS) | 53/UDP, 53/TCP, additive
+    let dns_endpoints: Vec<NetworkPolicyPeer> = spec
+        .network
+        .dns_endpoint_ips
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .map(|ip| cidr_peer(&super::single_address_cidr(&ip)))
+        .collect();
+    if !dns_endpoints.is_empty() {
+        egress_rules.push(egress(
+            dns_endpoints,
+            vec![udp(names::DNS_PORT), tcp(names::DNS_PORT)],
+        ));
+    }
     // out | spec.network.egressRules | additive
     egress_rules.extend(spec.network.egress_rules.iter().cloned());
 

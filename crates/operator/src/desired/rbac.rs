@@ -45,10 +45,18 @@ fn pods_rule(verbs: &[&str]) -> PolicyRule {
     }
 }
 
-/// The pods' ServiceAccount.
+/// The pods' ServiceAccount, with `spec.serviceAccount.annotations` (workload identity, such
+/// as `eks.amazonaws.com/role-arn` for an AWS KMS seal).
 pub fn service_account(cluster: &ValidatedCluster) -> ServiceAccount {
+    let mut metadata = object_meta(cluster, cluster.names().service_account());
+    metadata.annotations = cluster
+        .spec()
+        .service_account
+        .as_ref()
+        .map(|sa| sa.annotations.clone())
+        .filter(|a| !a.is_empty());
     ServiceAccount {
-        metadata: object_meta(cluster, cluster.names().service_account()),
+        metadata,
         ..ServiceAccount::default()
     }
 }
@@ -109,5 +117,35 @@ pub fn server_cluster_role() -> ClusterRole {
         },
         rules: Some(vec![pods_rule(&POD_WRITE_VERBS)]),
         aggregation_rule: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(extra: &str) -> ValidatedCluster {
+        let yaml = format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: team}}\nspec:\n  version: \"2.7.2\"\n{extra}"
+        );
+        let cluster: api::OpenBaoCluster = serde_yaml::from_str(&yaml).expect("manifest");
+        ValidatedCluster::new(cluster).expect("valid")
+    }
+
+    #[test]
+    fn the_service_account_carries_the_workload_identity_annotations() {
+        let sa = service_account(&cluster(
+            "  serviceAccount:\n    annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::1:role/bao\"}",
+        ));
+        assert_eq!(sa.metadata.name.as_deref(), Some("bao"));
+        assert_eq!(
+            sa.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("eks.amazonaws.com/role-arn"))
+                .map(String::as_str),
+            Some("arn:aws:iam::1:role/bao")
+        );
+        assert!(service_account(&cluster("")).metadata.annotations.is_none());
     }
 }

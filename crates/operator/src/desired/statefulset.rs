@@ -1,10 +1,12 @@
 //! The OpenBao StatefulSet: Raft members with stable names and volumes, a restricted security
 //! context, health probes against `/v1/sys/health`, and a config hash that rolls pods when the
-//! rendered configuration changes.
+//! rendered configuration changes. The user's pod settings (pull secrets, resources, pod
+//! security context, extra labels and annotations, maintenance and restart requests) are layered
+//! under the operator's own: an operator label or annotation always wins.
 
 use std::collections::BTreeMap;
 
-use api::{TlsMode, UnsealType, names};
+use api::{UnsealType, names};
 use k8s_openapi::{
     api::{
         apps::v1::{
@@ -13,10 +15,10 @@ use k8s_openapi::{
         },
         core::v1::{
             Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource,
-            EnvFromSource, EnvVar, HTTPGetAction, KeyToPath, PersistentVolumeClaim,
+            EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, PersistentVolumeClaim,
             PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
-            PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecretVolumeSource,
-            SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+            PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecretKeySelector,
+            SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
             WeightedPodAffinityTerm,
         },
     },
@@ -35,6 +37,7 @@ use super::{
     },
     meta::{container_port, field_env, match_labels, object_meta},
 };
+use crate::install::pod_label_policy::REGISTRATION_LABELS;
 
 /// Name of the OpenBao container.
 pub const CONTAINER: &str = "openbao";
@@ -50,14 +53,17 @@ pub const RUN_AS_GROUP: i64 = 1000;
 pub fn statefulset(cluster: &ValidatedCluster, config: &str) -> StatefulSet {
     let spec = cluster.spec();
     let names = cluster.names();
-    let mut annotations = BTreeMap::new();
-    annotations.insert(
-        names::ANNOTATION_CONFIG_HASH.to_string(),
-        config_hcl::config_hash(&format!("{config}\n{}", tls_secret_name(cluster))),
-    );
+    let maintenance = spec.maintenance.as_ref().is_some_and(|m| m.enabled);
+    let mut metadata = object_meta(cluster, names.statefulset());
+    if maintenance {
+        metadata.annotations = Some(BTreeMap::from([(
+            names::ANNOTATION_MAINTENANCE.to_string(),
+            "true".to_string(),
+        )]));
+    }
 
     StatefulSet {
-        metadata: object_meta(cluster, names.statefulset()),
+        metadata,
         spec: StatefulSetSpec {
             replicas: Some(spec.replicas),
             service_name: Some(names.headless_service()),
@@ -76,11 +82,7 @@ pub fn statefulset(cluster: &ValidatedCluster, config: &str) -> StatefulSet {
                 },
             ),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(names.server_pod_labels()),
-                    annotations: Some(annotations),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(pod_metadata(cluster, config)),
                 spec: Some(pod_spec(cluster)),
             },
             volume_claim_templates: Some(vec![data_claim(cluster)]),
@@ -90,18 +92,54 @@ pub fn statefulset(cluster: &ValidatedCluster, config: &str) -> StatefulSet {
     }
 }
 
+/// The pod template's labels and annotations: the user's `spec.podMetadata` first, then the
+/// operator's, which overwrite any user key of the same name. Validation refuses such keys; this
+/// is the second line of defence, because selectors, NetworkPolicies and service registration
+/// must never depend on user input.
+fn pod_metadata(cluster: &ValidatedCluster, config: &str) -> ObjectMeta {
+    let spec = cluster.spec();
+    let user = spec.pod_metadata.clone().unwrap_or_default();
+    let mut labels: BTreeMap<String, String> = user
+        .labels
+        .into_iter()
+        .filter(|(k, _)| !REGISTRATION_LABELS.contains(&k.as_str()))
+        .collect();
+    labels.extend(cluster.names().server_pod_labels());
+    let mut annotations = user.annotations;
+    annotations.insert(
+        names::ANNOTATION_CONFIG_HASH.to_string(),
+        config_hcl::config_hash(&format!("{config}\n{}", tls_secret_name(cluster))),
+    );
+    if spec.maintenance.as_ref().is_some_and(|m| m.enabled) {
+        annotations.insert(
+            names::ANNOTATION_MAINTENANCE.to_string(),
+            "true".to_string(),
+        );
+    } else {
+        annotations.remove(names::ANNOTATION_MAINTENANCE);
+    }
+    match spec.runtime.as_ref().and_then(|r| r.restart_at.clone()) {
+        Some(at) => {
+            annotations.insert(names::ANNOTATION_RESTART_AT.to_string(), at);
+        }
+        None => {
+            annotations.remove(names::ANNOTATION_RESTART_AT);
+        }
+    }
+    ObjectMeta {
+        labels: Some(labels),
+        annotations: Some(annotations),
+        ..ObjectMeta::default()
+    }
+}
+
 /// The Secret mounted at `TLS_DIR`.
 pub fn tls_secret_name(cluster: &ValidatedCluster) -> String {
-    let tls = &cluster.spec().tls;
-    match (tls.mode, &tls.external_secret_name) {
-        (TlsMode::External, Some(name)) => name.clone(),
-        _ => cluster.names().server_tls_secret(),
-    }
+    cluster.names().tls_secret(&cluster.spec().tls)
 }
 
 fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
     let names = cluster.names();
-    let unseal = &cluster.spec().unseal;
     let mut volumes = vec![
         Volume {
             name: "config".to_string(),
@@ -149,38 +187,9 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
             ..VolumeMount::default()
         },
     ];
-    if unseal.type_ == UnsealType::Static {
-        volumes.push(Volume {
-            name: "unseal-key".to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(names.unseal_key_secret()),
-                items: Some(vec![key_to_path(UNSEAL_KEY_FILE, 0o440)]),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
-        mounts.push(mount("unseal-key", UNSEAL_DIR));
-    }
-    let mut env_from = Vec::new();
-    if let Some(credentials) = &unseal.credentials_secret_ref {
-        volumes.push(Volume {
-            name: "seal-credentials".to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(credentials.name.clone()),
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
-        mounts.push(mount("seal-credentials", SEAL_CREDENTIALS_DIR));
-        env_from.push(EnvFromSource {
-            secret_ref: Some(SecretEnvSource {
-                name: credentials.name.clone(),
-                optional: Some(false),
-            }),
-            ..EnvFromSource::default()
-        });
-    }
+    let seal = seal_wiring(cluster);
+    volumes.extend(seal.volumes);
+    mounts.extend(seal.mounts);
 
     PodSpec {
         service_account_name: Some(names.service_account()),
@@ -188,21 +197,63 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
         automount_service_account_token: Some(true),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(30),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS_USER),
-            run_as_group: Some(RUN_AS_GROUP),
-            fs_group: Some(RUN_AS_GROUP),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_string(),
-                localhost_profile: None,
-            }),
-            ..PodSecurityContext::default()
-        }),
+        security_context: Some(
+            cluster
+                .spec()
+                .security_context
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(default_pod_security_context),
+        ),
+        image_pull_secrets: Some(cluster.spec().image_pull_secrets.clone())
+            .filter(|s| !s.is_empty()),
         affinity: Some(spread_across_nodes(cluster)),
-        containers: vec![container(cluster, mounts, env_from)],
+        containers: vec![container(cluster, mounts, seal.env_from, seal.env)],
         volumes: Some(volumes),
         ..PodSpec::default()
+    }
+}
+
+/// The pod security context when `spec.securityContext` is unset: the official image's
+/// `openbao` user and group, non-root, RuntimeDefault seccomp.
+fn default_pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS_USER),
+        run_as_group: Some(RUN_AS_GROUP),
+        fs_group: Some(RUN_AS_GROUP),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..PodSecurityContext::default()
+    }
+}
+
+fn runtime_default_seccomp() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        localhost_profile: None,
+    }
+}
+
+/// The OpenBao container's security context. Read-only root filesystem, no privilege
+/// escalation, no privileges and no capabilities whatever the spec says. Non-root and the
+/// RuntimeDefault seccomp profile are enforced here too unless the user's pod security context
+/// chooses otherwise explicitly (`runAsNonRoot: false`, or a seccomp profile): a container
+/// setting would silently override the pod's, so it steps aside for an explicit choice.
+fn container_security_context(cluster: &ValidatedCluster) -> SecurityContext {
+    let pod = cluster.spec().security_context.as_ref();
+    let chooses_root = pod.is_some_and(|p| p.run_as_non_root == Some(false));
+    let chooses_seccomp = pod.is_some_and(|p| p.seccomp_profile.is_some());
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: (!chooses_root).then_some(true),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            add: None,
+        }),
+        seccomp_profile: (!chooses_seccomp).then(runtime_default_seccomp),
+        ..SecurityContext::default()
     }
 }
 
@@ -210,6 +261,7 @@ fn container(
     cluster: &ValidatedCluster,
     mounts: Vec<VolumeMount>,
     env_from: Vec<EnvFromSource>,
+    seal_env: Vec<EnvVar>,
 ) -> Container {
     let names = cluster.names();
     let pod_dns = format!(
@@ -217,7 +269,7 @@ fn container(
         names.headless_service(),
         cluster.namespace()
     );
-    let env = vec![
+    let mut env = vec![
         field_env("BAO_K8S_POD_NAME", "metadata.name"),
         field_env("BAO_K8S_NAMESPACE", "metadata.namespace"),
         value_env(
@@ -236,6 +288,7 @@ fn container(
         value_env("HOME", "/tmp".to_string()),
         value_env("SKIP_SETCAP", "true".to_string()),
     ];
+    env.extend(seal_env);
     Container {
         name: CONTAINER.to_string(),
         image: Some(cluster.spec().image()),
@@ -274,24 +327,106 @@ fn container(
                 6,
             )
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_string()]),
-                add: None,
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_string(),
-                localhost_profile: None,
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(container_security_context(cluster)),
+        resources: cluster.spec().resources.as_deref().cloned(),
         volume_mounts: Some(mounts),
         ..Container::default()
     }
+}
+
+/// What the seal adds to the pod: the key or credentials volume, its mount, and environment.
+struct SealWiring {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+    env_from: Vec<EnvFromSource>,
+    env: Vec<EnvVar>,
+}
+
+/// Well-known keys of the credentials Secret that OpenBao reads under another environment
+/// variable name, by seal type: `(Secret key, variable)`. Keys that already are the variable's
+/// name (AWS_ACCESS_KEY_ID, AZURE_CLIENT_SECRET, ...) arrive through `envFrom`.
+///
+/// - transit `token` -> VAULT_TOKEN: the transit seal's token variable in OpenBao's
+///   documentation (configuration/seal/transit); OpenBao's API client reads BAO_TOKEN first and
+///   falls back to VAULT_TOKEN, and BAO_TOKEN is left alone because the `bao` CLI in the pod
+///   would use it against the local server.
+/// - pkcs11 `pin` -> BAO_HSM_PIN: the PKCS#11 seal's PIN variable (configuration/seal/pkcs11).
+pub const SEAL_SECRET_ENV: [(UnsealType, &str, &str); 2] = [
+    (UnsealType::Transit, "token", "VAULT_TOKEN"),
+    (UnsealType::Pkcs11, "pin", "BAO_HSM_PIN"),
+];
+
+/// The static seal mounts its key Secret (the operator's `<cluster>-unseal-key`, or the user's
+/// credentials Secret, entry `key`) at `UNSEAL_DIR`. Every other seal mounts the credentials
+/// Secret, if any, at `SEAL_CREDENTIALS_DIR` and exposes it as environment variables: the whole
+/// Secret through `envFrom` (keys that are variable names), plus the well-known keys of
+/// [`SEAL_SECRET_ENV`] under the names OpenBao reads, optional so a Secret without them still
+/// starts the pod.
+fn seal_wiring(cluster: &ValidatedCluster) -> SealWiring {
+    let unseal = &cluster.spec().unseal;
+    let mut wiring = SealWiring {
+        volumes: Vec::new(),
+        mounts: Vec::new(),
+        env_from: Vec::new(),
+        env: Vec::new(),
+    };
+    if unseal.type_ == UnsealType::Static {
+        let secret = unseal
+            .credentials_secret_ref
+            .as_ref()
+            .map_or_else(|| cluster.names().unseal_key_secret(), |s| s.name.clone());
+        wiring.volumes.push(Volume {
+            name: "unseal-key".to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret),
+                items: Some(vec![key_to_path(UNSEAL_KEY_FILE, 0o440)]),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        wiring.mounts.push(mount("unseal-key", UNSEAL_DIR));
+        return wiring;
+    }
+    let Some(credentials) = &unseal.credentials_secret_ref else {
+        return wiring;
+    };
+    wiring.volumes.push(Volume {
+        name: "seal-creds".to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(credentials.name.clone()),
+            default_mode: Some(0o440),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    wiring
+        .mounts
+        .push(mount("seal-creds", SEAL_CREDENTIALS_DIR));
+    wiring.env_from.push(EnvFromSource {
+        secret_ref: Some(SecretEnvSource {
+            name: credentials.name.clone(),
+            optional: Some(false),
+        }),
+        ..EnvFromSource::default()
+    });
+    for (_, key, variable) in SEAL_SECRET_ENV
+        .iter()
+        .filter(|(t, _, _)| *t == unseal.type_)
+    {
+        wiring.env.push(EnvVar {
+            name: variable.to_string(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: credentials.name.clone(),
+                    key: key.to_string(),
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
+            }),
+        });
+    }
+    wiring
 }
 
 fn health_probe(path: &str, period: i32, failure_threshold: i32) -> Probe {
@@ -381,5 +516,279 @@ fn value_env(name: &str, value: String) -> EnvVar {
         name: name.to_string(),
         value: Some(value),
         value_from: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(extra: &str) -> ValidatedCluster {
+        cluster_at("2.7.2", extra)
+    }
+
+    /// A cluster at `version`: the cloud and HSM seals are built in only before OpenBao 2.7.
+    fn cluster_at(version: &str, extra: &str) -> ValidatedCluster {
+        let yaml = format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: team}}\nspec:\n  version: \"{version}\"\n{extra}"
+        );
+        let cluster: api::OpenBaoCluster = serde_yaml::from_str(&yaml).expect("manifest");
+        ValidatedCluster::new(cluster).expect("valid")
+    }
+
+    fn build(extra: &str) -> StatefulSet {
+        statefulset(&cluster(extra), "config")
+    }
+
+    fn pod(s: &StatefulSet) -> &PodSpec {
+        s.spec.template.spec.as_ref().expect("pod spec")
+    }
+
+    fn template_meta(s: &StatefulSet) -> &ObjectMeta {
+        s.spec
+            .template
+            .metadata
+            .as_ref()
+            .expect("template metadata")
+    }
+
+    fn openbao(s: &StatefulSet) -> &Container {
+        pod(s).containers.first().expect("container")
+    }
+
+    fn volume<'a>(s: &'a StatefulSet, name: &str) -> Option<&'a Volume> {
+        pod(s).volumes.as_ref()?.iter().find(|v| v.name == name)
+    }
+
+    fn env<'a>(s: &'a StatefulSet, name: &str) -> Option<&'a EnvVar> {
+        openbao(s).env.as_ref()?.iter().find(|e| e.name == name)
+    }
+
+    fn secret_of(v: &Volume) -> Option<&str> {
+        v.secret.as_ref()?.secret_name.as_deref()
+    }
+
+    #[test]
+    fn a_static_seal_mounts_the_operators_key_secret() {
+        let s = build("");
+        let key = volume(&s, "unseal-key").expect("key volume");
+        assert_eq!(secret_of(key), Some("bao-unseal-key"));
+        assert!(volume(&s, "seal-creds").is_none());
+        assert!(openbao(&s).env_from.is_none());
+    }
+
+    #[test]
+    fn a_static_seal_with_a_users_secret_mounts_that_secret_as_the_key() {
+        let s = build("  unseal: {type: static, credentialsSecretRef: {name: restored-key}}");
+        let key = volume(&s, "unseal-key").expect("key volume");
+        assert_eq!(secret_of(key), Some("restored-key"));
+        let items = key
+            .secret
+            .as_ref()
+            .and_then(|v| v.items.as_ref())
+            .expect("items");
+        assert_eq!(items[0].key, UNSEAL_KEY_FILE);
+        assert!(volume(&s, "seal-creds").is_none(), "no credentials mount");
+        assert!(openbao(&s).env_from.is_none(), "the key is not an env var");
+    }
+
+    #[test]
+    fn transit_credentials_are_mounted_and_the_token_is_vault_token() {
+        let s = build(
+            "  unseal:\n    type: transit\n    transit: {address: \"https://bao-transit.infra.svc:8200\", keyName: unseal}\n    credentialsSecretRef: {name: transit-creds}",
+        );
+        let creds = volume(&s, "seal-creds").expect("credentials volume");
+        assert_eq!(secret_of(creds), Some("transit-creds"));
+        let mount = openbao(&s)
+            .volume_mounts
+            .as_ref()
+            .and_then(|m| m.iter().find(|m| m.name == "seal-creds"))
+            .expect("mount");
+        assert_eq!(mount.mount_path, SEAL_CREDENTIALS_DIR);
+        assert_eq!(mount.read_only, Some(true));
+        let from = openbao(&s).env_from.as_ref().expect("envFrom");
+        assert_eq!(
+            from[0].secret_ref.as_ref().map(|r| r.name.as_str()),
+            Some("transit-creds")
+        );
+        let token = env(&s, "VAULT_TOKEN")
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .expect("VAULT_TOKEN");
+        assert_eq!(
+            (token.name.as_str(), token.key.as_str(), token.optional),
+            ("transit-creds", "token", Some(true))
+        );
+        assert!(env(&s, "BAO_HSM_PIN").is_none());
+        assert!(
+            env(&s, "BAO_TOKEN").is_none(),
+            "the in-pod CLI keeps its own token"
+        );
+    }
+
+    #[test]
+    fn the_pkcs11_pin_comes_from_the_secrets_pin_entry() {
+        let s = statefulset(
+            &cluster_at(
+                "2.6.2",
+                "  unseal:\n    type: pkcs11\n    pkcs11: {lib: /usr/lib/libsofthsm2.so, tokenLabel: OpenBao, keyLabel: bao}\n    credentialsSecretRef: {name: hsm}",
+            ),
+            "config",
+        );
+        let pin = env(&s, "BAO_HSM_PIN")
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .expect("BAO_HSM_PIN");
+        assert_eq!((pin.key.as_str(), pin.optional), ("pin", Some(true)));
+        assert!(env(&s, "VAULT_TOKEN").is_none());
+    }
+
+    #[test]
+    fn a_kms_seal_without_credentials_mounts_nothing() {
+        let s = statefulset(
+            &cluster_at(
+                "2.6.2",
+                "  unseal:\n    type: awskms\n    awskms: {region: eu-west-1, kmsKeyID: alias/bao}",
+            ),
+            "config",
+        );
+        assert!(volume(&s, "seal-creds").is_none());
+        assert!(volume(&s, "unseal-key").is_none());
+        assert!(openbao(&s).env_from.is_none());
+    }
+
+    #[test]
+    fn pull_secrets_and_resources_reach_the_pod_and_its_container() {
+        let s = build(
+            "  imagePullSecrets: [{name: regcred}]\n  resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 512Mi}}",
+        );
+        let pull = pod(&s).image_pull_secrets.as_ref().expect("pull secrets");
+        assert_eq!(pull[0].name, "regcred");
+        let resources = openbao(&s).resources.as_ref().expect("resources");
+        assert_eq!(
+            resources.requests.as_ref().and_then(|r| r.get("cpu")),
+            Some(&Quantity("250m".to_string()))
+        );
+        let plain = build("");
+        assert!(pod(&plain).image_pull_secrets.is_none());
+        assert!(openbao(&plain).resources.is_none());
+    }
+
+    #[test]
+    fn a_users_security_context_replaces_the_pods_and_keeps_the_container_hardening() {
+        let s = build(
+            "  securityContext: {runAsUser: 2000, runAsGroup: 2000, fsGroup: 2000, seccompProfile: {type: Localhost, localhostProfile: bao.json}}",
+        );
+        let pod_context = pod(&s).security_context.as_ref().expect("pod context");
+        assert_eq!(pod_context.run_as_user, Some(2000));
+        assert_eq!(pod_context.run_as_non_root, None, "replaced, not merged");
+        let c = openbao(&s)
+            .security_context
+            .as_ref()
+            .expect("container context");
+        assert_eq!(c.read_only_root_filesystem, Some(true));
+        assert_eq!(c.allow_privilege_escalation, Some(false));
+        assert_eq!(c.privileged, Some(false));
+        assert_eq!(
+            c.capabilities.as_ref().and_then(|c| c.drop.clone()),
+            Some(vec!["ALL".to_string()])
+        );
+        assert_eq!(c.run_as_non_root, Some(true), "non-root stays enforced");
+        assert!(
+            c.seccomp_profile.is_none(),
+            "the pod's explicit seccomp profile is not overridden"
+        );
+    }
+
+    #[test]
+    fn the_default_security_context_is_non_root_with_runtime_default_seccomp() {
+        let s = build("");
+        let pod_context = pod(&s).security_context.as_ref().expect("pod context");
+        assert_eq!(pod_context.run_as_user, Some(RUN_AS_USER));
+        assert_eq!(pod_context.fs_group, Some(RUN_AS_GROUP));
+        let c = openbao(&s)
+            .security_context
+            .as_ref()
+            .expect("container context");
+        assert_eq!(c.run_as_non_root, Some(true));
+        assert_eq!(
+            c.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            Some("RuntimeDefault")
+        );
+    }
+
+    #[test]
+    fn pod_metadata_is_merged_and_the_operators_keys_always_win() {
+        let c = cluster(
+            "  podMetadata: {labels: {team: vault}, annotations: {example.com/owner: platform}}",
+        );
+        let mut unvalidated = c.clone();
+        // Keys validation refuses, set behind its back: the builder must still win.
+        let user = unvalidated
+            .cluster
+            .spec
+            .pod_metadata
+            .get_or_insert_default();
+        user.labels
+            .insert(names::LABEL_INSTANCE.to_string(), "evil".to_string());
+        user.labels
+            .insert("openbao-active".to_string(), "true".to_string());
+        user.annotations.insert(
+            names::ANNOTATION_CONFIG_HASH.to_string(),
+            "forged".to_string(),
+        );
+        for (cluster, forged) in [(&c, false), (&unvalidated, true)] {
+            let s = statefulset(cluster, "config");
+            let meta = template_meta(&s);
+            let labels = meta.labels.as_ref().expect("labels");
+            let annotations = meta.annotations.as_ref().expect("annotations");
+            assert_eq!(labels.get("team").map(String::as_str), Some("vault"));
+            assert_eq!(
+                annotations.get("example.com/owner").map(String::as_str),
+                Some("platform")
+            );
+            for (k, v) in cluster.names().server_pod_labels() {
+                assert_eq!(labels.get(&k), Some(&v), "{k} (forged: {forged})");
+            }
+            assert!(!labels.contains_key("openbao-active"));
+            assert_ne!(
+                annotations
+                    .get(names::ANNOTATION_CONFIG_HASH)
+                    .map(String::as_str),
+                Some("forged")
+            );
+        }
+    }
+
+    #[test]
+    fn maintenance_marks_the_statefulset_and_pod_template() {
+        let s = build("  maintenance: {enabled: true}");
+        let marked = |m: &ObjectMeta| {
+            m.annotations
+                .as_ref()
+                .and_then(|a| a.get(names::ANNOTATION_MAINTENANCE))
+                .map(String::as_str)
+                == Some("true")
+        };
+        assert!(marked(&s.metadata));
+        assert!(marked(template_meta(&s)));
+        let off = build("  maintenance: {enabled: false}");
+        assert!(!marked(&off.metadata));
+        assert!(!marked(template_meta(&off)));
+    }
+
+    #[test]
+    fn a_new_restart_at_value_changes_the_pod_template() {
+        let at = |s: &StatefulSet| {
+            template_meta(s)
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(names::ANNOTATION_RESTART_AT).cloned())
+        };
+        let first = build("  runtime: {restartAt: \"2026-08-01T12:00:00Z\"}");
+        let second = build("  runtime: {restartAt: \"2026-08-02T12:00:00Z\"}");
+        assert_eq!(at(&first).as_deref(), Some("2026-08-01T12:00:00Z"));
+        assert_ne!(first.spec, second.spec, "a new value rolls the pods");
+        assert_eq!(at(&build("")), None);
     }
 }

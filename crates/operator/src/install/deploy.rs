@@ -47,8 +47,9 @@ use serde::Serialize;
 use super::{
     controller::{
         self, ControllerPolicyOptions, HEALTH_PORT, LEADER_LEASE, METRICS_PORT,
-        METRICS_READER_ROLE, METRICS_SERVICE, OPERATOR_NAME, SECURE_METRICS_PORT,
-        WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
+        METRICS_READER_ROLE, METRICS_SERVICE, OPERATOR_NAME, RESTORE_WEBHOOK_PATH,
+        SECURE_METRICS_PORT, TENANT_WEBHOOK_PATH, WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION,
+        WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
     operator_rbac, pod_label_policy,
 };
@@ -74,8 +75,13 @@ pub const MANAGER_ROLE: &str = "openbao-operator-manager";
 pub const NAMESPACE_ROLE: &str = "openbao-operator";
 /// Name of the operator container.
 pub const CONTAINER_NAME: &str = "operator";
-/// Name of the ValidatingWebhookConfiguration's single webhook (must be fully qualified).
+/// Name of the ValidatingWebhookConfiguration's OpenBaoCluster webhook (webhook names must be
+/// fully qualified).
 pub const WEBHOOK_NAME: &str = "openbaoclusters.openbao.org";
+/// Name of the OpenBaoRestore webhook.
+pub const RESTORE_WEBHOOK_NAME: &str = "openbaorestores.openbao.org";
+/// Name of the OpenBaoTenant webhook.
+pub const TENANT_WEBHOOK_NAME: &str = "openbaotenants.openbao.org";
 /// UID and GID the operator runs as (distroless `nonroot`).
 pub const RUN_AS_USER: i64 = 65532;
 /// How long Kubernetes lets a stopping operator pod finish: the wait for critical work (the
@@ -793,41 +799,75 @@ pub fn watched_namespaces_selector(namespaces: &[String]) -> Option<LabelSelecto
     })
 }
 
-/// The ValidatingWebhookConfiguration skeleton: OpenBaoCluster CREATE and UPDATE go to
-/// [`WEBHOOK_SERVICE`] at [`WEBHOOK_PATH`]. `failurePolicy: Fail` so that an invalid cluster is
-/// never admitted while the operator is down; the caBundle is patched in by the operator once
-/// it has its serving certificate (it is absent here on purpose: appliers that do not own the
-/// field leave it alone). A namespaced install sends only its namespaces' clusters: the
-/// operator could not reconcile the others, and its webhook watches no other namespace.
+/// One webhook of the registration: which resource of the `openbao.org` group it admits, its
+/// fully qualified name and the path the webhook serves it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdmittedKind {
+    /// Name of the webhook in the registration.
+    pub webhook: &'static str,
+    /// Plural resource name.
+    pub resource: &'static str,
+    /// Path on the webhook server.
+    pub path: &'static str,
+}
+
+/// Every kind the webhook admits, in the registration's order: OpenBaoCluster first (its
+/// webhook is [`WEBHOOK_NAME`] at [`WEBHOOK_PATH`]), then OpenBaoRestore and OpenBaoTenant.
+pub const ADMITTED_KINDS: [AdmittedKind; 3] = [
+    AdmittedKind {
+        webhook: WEBHOOK_NAME,
+        resource: "openbaoclusters",
+        path: WEBHOOK_PATH,
+    },
+    AdmittedKind {
+        webhook: RESTORE_WEBHOOK_NAME,
+        resource: "openbaorestores",
+        path: RESTORE_WEBHOOK_PATH,
+    },
+    AdmittedKind {
+        webhook: TENANT_WEBHOOK_NAME,
+        resource: "openbaotenants",
+        path: TENANT_WEBHOOK_PATH,
+    },
+];
+
+/// The ValidatingWebhookConfiguration skeleton: CREATE and UPDATE of OpenBaoClusters,
+/// OpenBaoRestores and OpenBaoTenants go to [`WEBHOOK_SERVICE`], one webhook per kind at its
+/// own path ([`ADMITTED_KINDS`]). `failurePolicy: Fail` so that an invalid object is never
+/// admitted while the operator is down; the caBundle is patched in by the operator once it has
+/// its serving certificate (it is absent here on purpose: appliers that do not own the field
+/// leave it alone). A namespaced install sends only its namespaces' objects: the operator could
+/// not reconcile the others, and its webhook watches no other namespace.
 pub fn webhook_configuration(options: &DeployOptions) -> ValidatingWebhookConfiguration {
+    let webhook = |kind: &AdmittedKind| ValidatingWebhook {
+        name: kind.webhook.to_string(),
+        admission_review_versions: strings(&["v1"]),
+        client_config: WebhookClientConfig {
+            service: Some(ServiceReference {
+                namespace: options.namespace.clone(),
+                name: WEBHOOK_SERVICE.to_string(),
+                path: Some(kind.path.to_string()),
+                port: Some(WEBHOOK_SERVICE_PORT),
+            }),
+            ca_bundle: None,
+            url: None,
+        },
+        failure_policy: Some("Fail".to_string()),
+        side_effects: "None".to_string(),
+        timeout_seconds: Some(10),
+        rules: Some(vec![RuleWithOperations {
+            api_groups: Some(strings(&[CRD_GROUP])),
+            api_versions: Some(strings(&["v1alpha1"])),
+            operations: Some(strings(&["CREATE", "UPDATE"])),
+            resources: Some(strings(&[kind.resource])),
+            scope: Some("Namespaced".to_string()),
+        }]),
+        namespace_selector: watched_namespaces_selector(&options.watch_namespaces),
+        ..ValidatingWebhook::default()
+    };
     ValidatingWebhookConfiguration {
         metadata: cluster_scoped(WEBHOOK_CONFIGURATION),
-        webhooks: Some(vec![ValidatingWebhook {
-            name: WEBHOOK_NAME.to_string(),
-            admission_review_versions: strings(&["v1"]),
-            client_config: WebhookClientConfig {
-                service: Some(ServiceReference {
-                    namespace: options.namespace.clone(),
-                    name: WEBHOOK_SERVICE.to_string(),
-                    path: Some(WEBHOOK_PATH.to_string()),
-                    port: Some(WEBHOOK_SERVICE_PORT),
-                }),
-                ca_bundle: None,
-                url: None,
-            },
-            failure_policy: Some("Fail".to_string()),
-            side_effects: "None".to_string(),
-            timeout_seconds: Some(10),
-            rules: Some(vec![RuleWithOperations {
-                api_groups: Some(strings(&[CRD_GROUP])),
-                api_versions: Some(strings(&["v1alpha1"])),
-                operations: Some(strings(&["CREATE", "UPDATE"])),
-                resources: Some(strings(&["openbaoclusters"])),
-                scope: Some("Namespaced".to_string()),
-            }]),
-            namespace_selector: watched_namespaces_selector(&options.watch_namespaces),
-            ..ValidatingWebhook::default()
-        }]),
+        webhooks: Some(ADMITTED_KINDS.iter().map(webhook).collect()),
     }
 }
 

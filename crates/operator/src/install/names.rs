@@ -22,6 +22,10 @@ pub const METRICS_SERVICE: &str = "openbao-operator-metrics";
 pub const WEBHOOK_CONFIGURATION: &str = "openbao-operator";
 /// Path the webhook serves OpenBaoCluster validation on.
 pub const WEBHOOK_PATH: &str = "/validate-openbao-org-v1alpha1-openbaocluster";
+/// Path the webhook serves OpenBaoRestore validation on.
+pub const RESTORE_WEBHOOK_PATH: &str = "/validate-openbao-org-v1alpha1-openbaorestore";
+/// Path the webhook serves OpenBaoTenant validation on.
+pub const TENANT_WEBHOOK_PATH: &str = "/validate-openbao-org-v1alpha1-openbaotenant";
 /// Secret (operator namespace) holding the webhook's serving certificate and its CA.
 pub const WEBHOOK_CERT_SECRET: &str = "openbao-operator-webhook-tls";
 /// Lease used for leader election (operator namespace).

@@ -59,6 +59,18 @@ pub fn rules() -> Vec<PolicyRule> {
             &["get", "update", "patch"],
         ),
         rule("openbao.org", &["openbaoclusters/finalizers"], &["update"]),
+        // Restores and tenants are only read and given the NotImplemented condition until their
+        // machinery exists (`placeholder`): no write on the objects themselves.
+        rule(
+            "openbao.org",
+            &["openbaorestores", "openbaotenants"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            "openbao.org",
+            &["openbaorestores/status", "openbaotenants/status"],
+            &["update", "patch"],
+        ),
         // Children applied by the apply stage.
         rule("apps", &["statefulsets"], MANAGE),
         rule("", &["services", "configmaps", "serviceaccounts"], MANAGE),

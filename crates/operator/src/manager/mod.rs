@@ -6,7 +6,8 @@
 //! ```text
 //! bind listeners ─▶ servers (health, metrics, secure metrics, webhook)      every replica
 //!                 ─▶ warm-up lists (readiness: caches) ─▶ acquire Lease ─▶ reconcile::run
-//!                                                         (standbys wait)   while renewing
+//!                                                         (standbys wait)   + placeholder::run
+//!                                                                           while renewing
 //! SIGTERM: unready ─▶ controller drains ─▶ Lease released ─▶ servers drain ─▶ exit 0
 //! lost Lease: controller dropped at once ─▶ servers stop ─▶ exit 1 (restart rejoins as standby)
 //! ```
@@ -20,7 +21,7 @@ mod warm_up;
 
 use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
-use futures::{FutureExt, StreamExt, stream::FuturesUnordered};
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use kube::{Client, Config, config::KubeConfigOptions};
 use tokio::{sync::watch, task::JoinSet};
 use tracing::{error, info, warn};
@@ -28,7 +29,7 @@ use tracing::{error, info, warn};
 pub use listeners::{ListenAddresses, Listeners};
 
 use crate::{
-    reconcile,
+    placeholder, reconcile,
     telemetry::{
         Metrics,
         server::{self, Readiness, stopped},
@@ -276,23 +277,38 @@ async fn lead(
     let (stop_controller, controller_stop) = watch::channel(false);
     // One critical-work tracker for every controller: the drain below waits for all of them.
     let critical = reconcile::critical::CriticalWork::new();
-    // One controller per watched namespace: a namespaced install may list and watch only
-    // there, and kube's watches cover one namespace or all of them. Polled here, not spawned,
-    // so dropping them (a lost Lease) stops every reconcile at once.
-    let mut controllers: FuturesUnordered<_> = scopes
+    // One cluster controller and one placeholder controller (OpenBaoRestores and
+    // OpenBaoTenants, which only get the NotImplemented condition) per watched namespace: a
+    // namespaced install may list and watch only there, and kube's watches cover one namespace
+    // or all of them. Polled here, not spawned, so dropping them (a lost Lease) stops every
+    // reconcile at once.
+    let mut controllers: FuturesUnordered<BoxFuture<'static, ()>> = scopes
         .iter()
-        .map(|scope| {
+        .flat_map(|scope| {
             let config = reconcile::Config {
                 operator_namespace: options.operator_namespace.clone(),
                 watch_namespace: scope.clone(),
             };
-            reconcile::run_with(
-                client.clone(),
-                config,
-                metrics.clone(),
-                critical.clone(),
-                stopped(controller_stop.clone()),
-            )
+            let placeholder_config = placeholder::Config {
+                operator_namespace: options.operator_namespace.clone(),
+                watch_namespace: scope.clone(),
+            };
+            [
+                reconcile::run_with(
+                    client.clone(),
+                    config,
+                    metrics.clone(),
+                    critical.clone(),
+                    stopped(controller_stop.clone()),
+                )
+                .boxed(),
+                placeholder::run(
+                    client.clone(),
+                    placeholder_config,
+                    stopped(controller_stop.clone()),
+                )
+                .boxed(),
+            ]
         })
         .collect();
     let hold = async {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use api::OpenBaoCluster;
+use api::{OpenBaoCluster, OpenBaoRestore, OpenBaoTenant};
 use futures::FutureExt;
 use k8s_openapi::{
     NamespaceResourceScope,
@@ -41,11 +41,14 @@ where
     result.map_err(|e| format!("list {}: {e}", K::plural(&())))
 }
 
-/// One list of every kind the controller watches, in its scope: what its caches' first sync
-/// needs (the CRD served, RBAC granting the watches).
+/// One list of every kind the controllers watch (the cluster controller's and the placeholder
+/// controller's OpenBaoRestores and OpenBaoTenants), in their scope: what their caches' first
+/// sync needs (the CRDs served, RBAC granting the watches).
 pub async fn warm_up(client: &Client, namespace: Option<&str>) -> Result<(), String> {
     let results = futures::future::join_all([
         list_one::<OpenBaoCluster>(client, namespace).boxed(),
+        list_one::<OpenBaoRestore>(client, namespace).boxed(),
+        list_one::<OpenBaoTenant>(client, namespace).boxed(),
         list_one::<StatefulSet>(client, namespace).boxed(),
         list_one::<Service>(client, namespace).boxed(),
         list_one::<ConfigMap>(client, namespace).boxed(),

@@ -469,6 +469,9 @@ fn core_rule_counts(cluster: &ValidatedCluster, facts: &Facts) -> (usize, usize)
     let mut core = cluster.cluster().clone();
     core.spec.network.ingress_rules.clear();
     core.spec.network.egress_rules.clear();
+    // The trusted peers and node-local DNS addresses are the user's additive rules too.
+    core.spec.network.trusted_ingress_peers.clear();
+    core.spec.network.dns_endpoint_ips.clear();
     if let Some(backup) = core.spec.backup.as_mut()
         && let Some(rules) = backup.egress_rules.as_mut()
     {

@@ -4,8 +4,10 @@
 //! Rules: a Secret that exists is never regenerated (creation uses POST, which fails if it
 //! exists, so two operators can never overwrite each other); the unseal key is created immutable
 //! and is never created for a cluster that already holds data (its loss must be loud, not papered
-//! over with a new key that cannot decrypt anything); Secrets carry no owner reference, so
-//! deleting the cluster leaves them to `spec.deletionPolicy`; their contents are never logged.
+//! over with a new key that cannot decrypt anything); a key the user supplies
+//! (`spec.unseal.credentialsSecretRef` on a static seal) is only checked, never generated; Secrets
+//! carry no owner reference, so deleting the cluster leaves them to `spec.deletionPolicy`; their
+//! contents are never logged.
 
 use std::collections::BTreeMap;
 
@@ -56,7 +58,8 @@ pub struct SecretsObserved {
     pub server: Option<Secret>,
     /// The user's Secret (External TLS).
     pub external: Option<Secret>,
-    /// `<cluster>-unseal-key` (static seal).
+    /// `<cluster>-unseal-key` (static seal), or the user's key Secret when
+    /// `spec.unseal.credentialsSecretRef` supplies the key.
     pub unseal_key: Option<Secret>,
     /// OpenBao was initialized, or volumes of the cluster exist.
     pub holds_data: bool,
@@ -130,6 +133,8 @@ pub fn plan(
     match cluster.spec().tls.mode {
         TlsMode::OperatorManaged => plan_tls(cluster, observed, now, &mut plan)?,
         TlsMode::External => plan_external_tls(cluster, observed, &mut plan),
+        // Refused by validation: a validated cluster never has it.
+        TlsMode::Acme => {}
     }
     if cluster.spec().unseal.type_ == UnsealType::Static {
         plan_unseal_key(cluster, observed, &mut plan)?;
@@ -257,12 +262,10 @@ fn plan_external_tls(
     observed: &SecretsObserved,
     plan: &mut SecretsPlan,
 ) {
-    let Some(name) = cluster.spec().tls.external_secret_name.clone() else {
-        return;
-    };
+    let name = cluster.names().tls_secret(&cluster.spec().tls);
     let problem = match &observed.external {
         None => Some(format!(
-            "spec.tls.externalSecretName: Secret {name:?} does not exist in namespace {}; create it with tls.crt, tls.key and ca.crt",
+            "spec.tls.mode External: Secret {name:?} does not exist in namespace {}; create it with tls.crt, tls.key and ca.crt",
             cluster.namespace()
         )),
         Some(secret) => {
@@ -300,6 +303,10 @@ fn plan_unseal_key(
     observed: &SecretsObserved,
     plan: &mut SecretsPlan,
 ) -> Result<(), pki::PkiError> {
+    if let Some(user) = &cluster.spec().unseal.credentials_secret_ref {
+        plan_user_unseal_key(cluster, &user.name, observed, plan);
+        return Ok(());
+    }
     let name = cluster.names().unseal_key_secret();
     if let Some(secret) = &observed.unseal_key {
         let valid = secret
@@ -342,6 +349,70 @@ fn plan_unseal_key(
         ..Secret::default()
     }));
     Ok(())
+}
+
+/// A static seal whose key the user supplies (`spec.unseal.credentialsSecretRef`, entry `key`):
+/// the operator never generates nor writes that Secret; it only says, before a pod would fail
+/// to start, that it is missing or holds no usable key.
+fn plan_user_unseal_key(
+    cluster: &ValidatedCluster,
+    name: &str,
+    observed: &SecretsObserved,
+    plan: &mut SecretsPlan,
+) {
+    let key = config_hcl::UNSEAL_KEY_FILE;
+    let problem = match &observed.unseal_key {
+        None => Some((
+            reasons::UNSEAL_KEY_MISSING,
+            format!(
+                "spec.unseal.credentialsSecretRef: Secret {name:?} does not exist in namespace \
+                 {}; create it with the static unseal key under {key:?} (the operator never \
+                 generates a key for a cluster whose key you supply)",
+                cluster.namespace()
+            ),
+        )),
+        Some(secret) => {
+            let usable = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .is_some_and(|k| is_usable_static_key(&k.0));
+            (!usable).then(|| {
+                (
+                    reasons::UNSEAL_KEY_INVALID,
+                    format!(
+                        "spec.unseal.credentialsSecretRef: Secret {name:?} must hold the static \
+                         unseal key under {key:?}: 32 raw bytes, 64 hexadecimal characters or 44 \
+                         base64 characters, with no trailing newline"
+                    ),
+                )
+            })
+        }
+    };
+    if let Some((reason, message)) = problem {
+        plan.blocking = blocking(reason, message);
+    }
+}
+
+/// The encodings OpenBao's static seal accepts for a key file, which it reads without trimming:
+/// 32 raw bytes, 64 hexadecimal characters, 44 standard base64 characters or 43 URL-safe base64
+/// characters without padding.
+fn is_usable_static_key(key: &[u8]) -> bool {
+    let all = |f: fn(&u8) -> bool| key.iter().all(f);
+    match key.len() {
+        32 => true,
+        64 => all(u8::is_ascii_hexdigit),
+        44 => {
+            let (body, pad) =
+                key.split_at(key.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1));
+            pad.len() <= 2
+                && body
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
+        }
+        43 => all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')),
+        _ => false,
+    }
 }
 
 /// What the secrets stage can fail with; the variant is the metrics category.
@@ -405,12 +476,16 @@ async fn observe(
             }
         }
         TlsMode::External => {
-            if let Some(name) = &spec.tls.external_secret_name {
-                observed.external = get_secret(api, name).await?;
-            }
+            observed.external = get_secret(api, &names.tls_secret(&spec.tls)).await?;
         }
+        TlsMode::Acme => {}
     }
-    if spec.unseal.type_ == UnsealType::Static {
+    if let (UnsealType::Static, Some(user)) =
+        (spec.unseal.type_, &spec.unseal.credentials_secret_ref)
+    {
+        // The user's key Secret: read to report it missing or unusable, never written.
+        observed.unseal_key = get_secret(api, &user.name).await?;
+    } else if spec.unseal.type_ == UnsealType::Static {
         observed.unseal_key = get_secret(api, &names.unseal_key_secret()).await?;
         if observed.unseal_key.is_none() && !initialized {
             let pvcs =
@@ -564,7 +639,7 @@ mod tests {
             now(),
         )
         .expect("plan");
-        assert_eq!(kinds(&second), [("bao-tls".to_string(), "create")]);
+        assert_eq!(kinds(&second), [("bao-tls-server".to_string(), "create")]);
         assert!(!second.again);
         let cert = text(second.effects[0].secret(), keys::TLS_CERT).expect("cert");
         let ca = text(named(&secrets, "bao-tls-ca").expect("ca"), keys::CA_CERT).expect("ca");
@@ -601,7 +676,7 @@ mod tests {
         let observed = settled(&c);
         let later = now() + time::Duration::days(29);
         let planned = plan(&c, &observed, later).expect("plan");
-        assert_eq!(kinds(&planned), [("bao-tls".to_string(), "replace")]);
+        assert_eq!(kinds(&planned), [("bao-tls-server".to_string(), "replace")]);
         let replacement = planned.effects[0].secret();
         assert_eq!(replacement.metadata.resource_version.as_deref(), Some("1"));
         assert_eq!(
@@ -617,7 +692,7 @@ mod tests {
         let observed = settled(&c);
         let renamed = cluster("  tls: {extraSANs: [bao.example.com]}");
         let planned = plan(&renamed, &observed, now()).expect("plan");
-        assert_eq!(kinds(&planned), [("bao-tls".to_string(), "replace")]);
+        assert_eq!(kinds(&planned), [("bao-tls-server".to_string(), "replace")]);
     }
 
     #[test]
@@ -708,5 +783,95 @@ mod tests {
             planned.blocking.expect("blocking").0,
             reasons::UNSEAL_KEY_INVALID
         );
+    }
+
+    /// A static cluster whose key comes from the user's Secret `restored-key`.
+    fn user_key_cluster() -> ValidatedCluster {
+        cluster("  unseal: {type: static, credentialsSecretRef: {name: restored-key}}")
+    }
+
+    fn user_key_secret(key: &[u8]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("restored-key".to_string()),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(
+                config_hcl::UNSEAL_KEY_FILE.to_string(),
+                ByteString(key.to_vec()),
+            )])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_static_seal_keyed_by_the_users_secret_never_plans_an_unseal_key_secret() {
+        let c = user_key_cluster();
+        for observed in [
+            SecretsObserved::default(),
+            SecretsObserved {
+                unseal_key: Some(user_key_secret(&[7; 32])),
+                ..SecretsObserved::default()
+            },
+        ] {
+            let planned = plan(&c, &observed, now()).expect("plan");
+            let names: Vec<String> = planned
+                .effects
+                .iter()
+                .map(|e| e.secret().name_any())
+                .collect();
+            assert!(
+                names
+                    .iter()
+                    .all(|n| n != "bao-unseal-key" && n != "restored-key"),
+                "{names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_user_key_secret_blocks_and_names_the_field() {
+        let planned = plan(&user_key_cluster(), &SecretsObserved::default(), now()).expect("plan");
+        let (reason, message) = planned.blocking.expect("blocking");
+        assert_eq!(reason, reasons::UNSEAL_KEY_MISSING);
+        assert!(
+            message.contains("credentialsSecretRef") && message.contains("restored-key"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_user_key_is_accepted_in_every_encoding_the_static_seal_reads() {
+        let c = user_key_cluster();
+        let hex = "0123456789abcdef".repeat(4);
+        let base64 = format!("{}=", "A".repeat(43));
+        let url_safe = "a-_".repeat(14) + "b";
+        for key in [
+            vec![0u8; 32],
+            hex.into_bytes(),
+            base64.into_bytes(),
+            url_safe.into_bytes(),
+        ] {
+            let observed = SecretsObserved {
+                unseal_key: Some(user_key_secret(&key)),
+                ..SecretsObserved::default()
+            };
+            let planned = plan(&c, &observed, now()).expect("plan");
+            assert!(planned.blocking.is_none(), "{:?}", planned.blocking);
+        }
+        for bad in [
+            b"short".to_vec(),
+            format!("{}\n", "ab".repeat(32)).into_bytes(),
+        ] {
+            let observed = SecretsObserved {
+                unseal_key: Some(user_key_secret(&bad)),
+                ..SecretsObserved::default()
+            };
+            let planned = plan(&c, &observed, now()).expect("plan");
+            assert_eq!(
+                planned.blocking.expect("blocking").0,
+                reasons::UNSEAL_KEY_INVALID
+            );
+        }
     }
 }

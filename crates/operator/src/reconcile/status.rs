@@ -80,6 +80,15 @@ pub fn name_conflict_message(conflicts: &[crate::reconcile::apply::NameConflict]
 /// Problems that leave the cluster working but need attention.
 pub fn degraded(cluster: &OpenBaoCluster, gateway_api: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    if cluster.spec.backup.is_some() {
+        out.push((
+            reasons::BACKUPS_NOT_IMPLEMENTED.to_string(),
+            format!(
+                "spec.backup: {}",
+                api::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
+            ),
+        ));
+    }
     if cluster.spec.enabled_gateway().is_some() && !gateway_api {
         out.push((
             reasons::GATEWAY_API_MISSING.to_string(),
@@ -261,6 +270,8 @@ pub fn compute(
         ),
     });
 
+    conditions.push(security_risk(cluster, generation, now));
+
     if let Some((ok, reason, message)) = lifecycle.and_then(|l| l.condition.clone()) {
         conditions.push(condition(
             types::INITIALIZED,
@@ -308,6 +319,37 @@ pub fn compute(
             None => old.members.clone(),
         },
     }
+}
+
+/// `SecurityRisk` (upstream's condition): True on a Development cluster (an unset profile is
+/// Development), naming the settings the Hardened profile would refuse; False on Hardened.
+fn security_risk(cluster: &OpenBaoCluster, generation: Option<i64>, now: &Time) -> Condition {
+    if api::validate::effective_profile(&cluster.spec) == api::Profile::Hardened {
+        return condition(
+            types::SECURITY_RISK,
+            false,
+            reasons::HARDENED_PROFILE,
+            "the Hardened profile is in use".to_string(),
+            generation,
+            now,
+        );
+    }
+    let findings = api::validate::hardened_findings(&cluster.spec);
+    let mut paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
+    paths.dedup();
+    let listed = if paths.is_empty() {
+        String::new()
+    } else {
+        format!("; the Hardened profile would refuse {}", paths.join(", "))
+    };
+    condition(
+        types::SECURITY_RISK,
+        true,
+        reasons::DEVELOPMENT_PROFILE,
+        format!("the Development profile is in use{listed}"),
+        generation,
+        now,
+    )
 }
 
 #[cfg(test)]
@@ -509,6 +551,63 @@ mod tests {
         assert_eq!(flipped.last_transition_time, timestamp(at(90)));
         let unchanged = find(&status, types::VALID);
         assert_eq!(unchanged.last_transition_time, timestamp(at(0)));
+    }
+
+    #[test]
+    fn a_cluster_without_a_profile_is_a_security_risk_naming_what_hardened_would_refuse() {
+        let status = compute(&cluster(), &Observed::default(), at(0));
+        let risk = find(&status, types::SECURITY_RISK);
+        assert_eq!(risk.status, "True");
+        assert_eq!(risk.reason, reasons::DEVELOPMENT_PROFILE);
+        assert!(
+            risk.message.contains("spec.unseal.type") && risk.message.contains("spec.tls.mode"),
+            "{}",
+            risk.message
+        );
+    }
+
+    #[test]
+    fn a_hardened_cluster_is_not_a_security_risk() {
+        let mut c = cluster();
+        c.spec.profile = Some(api::Profile::Hardened);
+        let status = compute(&c, &Observed::default(), at(0));
+        let risk = find(&status, types::SECURITY_RISK);
+        assert_eq!(risk.status, "False");
+        assert_eq!(risk.reason, reasons::HARDENED_PROFILE);
+    }
+
+    #[test]
+    fn a_backup_spec_degrades_the_cluster_until_backups_exist() {
+        let mut c = cluster();
+        assert!(degraded(&c, true).is_empty());
+        c.spec.backup = Some(
+            serde_json::from_value(serde_json::json!({
+                "schedule": "0 3 * * *",
+                "target": {"endpoint": "https://s3.example.com", "bucket": "snapshots"}
+            }))
+            .expect("backup"),
+        );
+        let found = degraded(&c, true);
+        assert_eq!(
+            found.first().map(|d| d.0.as_str()),
+            Some(reasons::BACKUPS_NOT_IMPLEMENTED)
+        );
+        let status = compute(
+            &c,
+            &Observed {
+                statefulset_exists: true,
+                replicas: 1,
+                ready_replicas: 1,
+                degraded: found,
+                ..Observed::default()
+            },
+            at(0),
+        );
+        assert_eq!(status.phase, Some(Phase::Degraded));
+        assert_eq!(
+            find(&status, types::DEGRADED).reason,
+            reasons::BACKUPS_NOT_IMPLEMENTED
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The admission decision, without IO: an `admission.k8s.io/v1` AdmissionReview for an
-//! OpenBaoCluster in, the AdmissionReview answer out. The same `api::validate` the reconciler
-//! runs decides, so what the webhook admits the controller can build.
+//! OpenBaoCluster, OpenBaoRestore or OpenBaoTenant ([`Kind`], chosen by the path the review was
+//! posted to) in, the AdmissionReview answer out. The same `api` validation the controllers run
+//! decides, so what the webhook admits the controller can build.
 //!
 //! - CREATE: decode (`api::decode::cluster_from_value`, whose shape errors deny too), then
 //!   `api::validate`, then the names the cluster would derive against those of every other
@@ -14,6 +15,12 @@
 //! - Denials carry every field error in the message (`path: invalid value "...": what is
 //!   allowed`, joined by `; `) and in `status.details.causes` with their field paths.
 //! - Admissions carry `api::validate::warnings` (legal but risky settings).
+//! - OpenBaoRestore ([`decide_restore`]): decoded strictly, `api::validate_restore` on CREATE,
+//!   `api::validate_restore_update` (the spec is immutable) on UPDATE. OpenBaoTenant
+//!   ([`decide_tenant`]): `api::validate_tenant` / `api::validate_tenant_update`, plus
+//!   `api::validate_tenant_scope` against the operator namespace. Both follow the cluster's
+//!   rules for an UPDATE that leaves the spec unchanged, and every admission of either warns
+//!   that its machinery is not built yet (the objects get the NotImplemented condition).
 //!
 //! Memory: the review is parsed with `object` and `oldObject` left as borrowed raw JSON text,
 //! and each object's text is scanned (no allocation) before any tree is built from it: it must
@@ -25,10 +32,13 @@
 //! whose object was a flat list peaked at ~143 MB while being answered; now ~8 KB.)
 
 use api::{
-    OpenBaoCluster,
+    OpenBaoCluster, OpenBaoRestore, OpenBaoTenant,
+    conditions::{RESTORE_NOT_IMPLEMENTED_MESSAGE, TENANT_NOT_IMPLEMENTED_MESSAGE},
+    decode::Manifest,
     names::{ClusterNames, ObjectKind},
     validate::{FieldError, ValidationErrors},
 };
+use kube::Resource;
 use serde::Deserialize;
 use serde_json::{Value, json, value::RawValue};
 
@@ -45,6 +55,28 @@ pub const MAX_DEPTH: usize = 64;
 /// of ~630 bytes for three items) stays under ~250 bytes per item, and `tests/webhook_limits.rs`
 /// measures about 4.6 MB for an object just under the limit, whatever the body size.
 pub const MAX_ITEMS: usize = 20_000;
+
+/// The kinds the webhook admits; each is registered as its own webhook, at its own path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `OpenBaoCluster`.
+    Cluster,
+    /// `OpenBaoRestore`.
+    Restore,
+    /// `OpenBaoTenant`.
+    Tenant,
+}
+
+impl Kind {
+    /// The kind's name, as in `kind:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cluster => OpenBaoCluster::KIND,
+            Self::Restore => OpenBaoRestore::KIND,
+            Self::Tenant => OpenBaoTenant::KIND,
+        }
+    }
+}
 
 /// The review as the API server sends it; only what the decision needs. The objects stay raw
 /// text borrowed from the body until [`scan`] has bounded them.
@@ -104,7 +136,7 @@ impl Verdict {
         }
     }
 
-    fn deny(request: &AdmissionRequest<'_>, errors: ValidationErrors) -> Self {
+    fn deny(kind: Kind, request: &AdmissionRequest<'_>, errors: ValidationErrors) -> Self {
         let who = match &request.namespace {
             Some(ns) => format!("{ns}/{}", request.name),
             None => request.name.clone(),
@@ -116,7 +148,8 @@ impl Verdict {
         Self {
             allowed: false,
             message: Some(format!(
-                "OpenBaoCluster {who} is invalid ({count}): {errors}"
+                "{} {who} is invalid ({count}): {errors}",
+                kind.name()
             )),
             causes: errors.0,
             warnings: Vec::new(),
@@ -195,32 +228,38 @@ fn measure(bytes: &[u8], max_depth: usize, max_items: usize) -> Result<(), Excee
 /// Bound an object before anything is built from it: a mapping, at most [`MAX_DEPTH`] deep,
 /// at most [`MAX_ITEMS`] items. One pass over the bytes, no allocation unless it refuses.
 pub fn scan(text: &str) -> Result<(), ValidationErrors> {
+    scan_as(Kind::Cluster, text)
+}
+
+/// [`scan`], with errors that speak of `kind`.
+pub fn scan_as(kind: Kind, text: &str) -> Result<(), ValidationErrors> {
+    let kind = kind.name();
     let trimmed = text.trim_start();
     if !trimmed.starts_with('{') {
         return Err(single(
             api::decode::DOCUMENT_PATH,
             excerpt(trimmed, 40),
-            "must be a mapping: an OpenBaoCluster manifest with apiVersion, kind, metadata \
-             and spec"
-                .to_string(),
+            format!(
+                "must be a mapping: an {kind} manifest with apiVersion, kind, metadata and spec"
+            ),
         ));
     }
     let message = match measure(trimmed.as_bytes(), MAX_DEPTH, MAX_ITEMS) {
         Ok(()) => return Ok(()),
         Err(Exceeded::Depth) => {
-            format!("is nested more than {MAX_DEPTH} levels deep; no OpenBaoCluster is")
+            format!("is nested more than {MAX_DEPTH} levels deep; no {kind} is")
         }
         Err(Exceeded::Items) => format!(
-            "has more than {MAX_ITEMS} JSON values and keys; an OpenBaoCluster has a few \
-             hundred, so the object is refused before it is decoded"
+            "has more than {MAX_ITEMS} JSON values and keys; an {kind} has a few hundred, so \
+             the object is refused before it is decoded"
         ),
     };
     Err(single(api::decode::DOCUMENT_PATH, "", message))
 }
 
-/// The object as a JSON tree, once [`scan`] has bounded it.
-fn parse(raw: &RawValue) -> Result<Value, ValidationErrors> {
-    scan(raw.get())?;
+/// The object as a JSON tree, once [`scan_as`] has bounded it.
+fn parse(kind: Kind, raw: &RawValue) -> Result<Value, ValidationErrors> {
+    scan_as(kind, raw.get())?;
     serde_json::from_str(raw.get()).map_err(|e| {
         single(
             api::decode::DOCUMENT_PATH,
@@ -228,10 +267,6 @@ fn parse(raw: &RawValue) -> Result<Value, ValidationErrors> {
             format!("is not a JSON object: {e}"),
         )
     })
-}
-
-fn decode(raw: &RawValue) -> Result<OpenBaoCluster, ValidationErrors> {
-    parse(raw).and_then(api::decode::cluster_from_value)
 }
 
 fn missing_object(what: &str) -> ValidationErrors {
@@ -298,70 +333,212 @@ fn collision_warnings(name: &str, namespace: &str, existing: &[String]) -> Vec<S
         .collect()
 }
 
-/// Decide one request. `existing` holds the names of the OpenBaoClusters already in the
-/// request's namespace (the request's own name among them is ignored).
+/// How one kind is judged: its validation on CREATE and UPDATE and its admission warnings.
+/// The flow around them (decoding, the unchanged-spec rule, the verdict) is the same for every
+/// kind ([`decide_create`], [`decide_update`]).
+trait Rules {
+    /// The kind judged.
+    type Object: Manifest;
+    /// The kind, for messages.
+    const KIND: Kind;
+    /// Every semantic error of `object`.
+    fn validate(&self, object: &Self::Object) -> Result<(), ValidationErrors>;
+    /// Errors only a CREATE can have, beyond [`Rules::validate`].
+    fn create_errors(&self, _object: &Self::Object) -> ValidationErrors {
+        ValidationErrors::default()
+    }
+    /// [`Rules::validate`] of `new` plus the rules on what may change.
+    fn validate_update(
+        &self,
+        old: &Self::Object,
+        new: &Self::Object,
+    ) -> Result<(), ValidationErrors>;
+    /// Warnings of an admission.
+    fn warnings(&self, object: &Self::Object) -> Vec<String>;
+}
+
+/// OpenBaoClusters: `api::validate`, and on CREATE the names the cluster would derive against
+/// those of the other clusters of its namespace.
+struct ClusterRules<'a> {
+    request: &'a AdmissionRequest<'a>,
+    existing: &'a [String],
+}
+
+impl Rules for ClusterRules<'_> {
+    type Object = OpenBaoCluster;
+    const KIND: Kind = Kind::Cluster;
+    fn validate(&self, cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
+        api::validate(cluster)
+    }
+    fn create_errors(&self, cluster: &OpenBaoCluster) -> ValidationErrors {
+        let name = cluster
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or(&self.request.name);
+        let namespace = self.request.namespace.as_deref().unwrap_or_default();
+        collision_errors(name, namespace, self.existing)
+    }
+    fn validate_update(
+        &self,
+        old: &OpenBaoCluster,
+        new: &OpenBaoCluster,
+    ) -> Result<(), ValidationErrors> {
+        api::validate::validate_update(old, new)
+    }
+    fn warnings(&self, cluster: &OpenBaoCluster) -> Vec<String> {
+        api::validate::warnings(cluster)
+    }
+}
+
+/// The admission warning of an object whose machinery is not built yet.
+fn not_implemented(message: &str) -> Vec<String> {
+    vec![format!(
+        "{message}; the object only gets the condition NotImplemented"
+    )]
+}
+
+/// OpenBaoRestores: `api::validate_restore`, and an immutable spec.
+struct RestoreRules;
+
+impl Rules for RestoreRules {
+    type Object = OpenBaoRestore;
+    const KIND: Kind = Kind::Restore;
+    fn validate(&self, restore: &OpenBaoRestore) -> Result<(), ValidationErrors> {
+        api::validate_restore(restore)
+    }
+    fn validate_update(
+        &self,
+        old: &OpenBaoRestore,
+        new: &OpenBaoRestore,
+    ) -> Result<(), ValidationErrors> {
+        api::validate_restore_update(old, new)
+    }
+    fn warnings(&self, _: &OpenBaoRestore) -> Vec<String> {
+        not_implemented(RESTORE_NOT_IMPLEMENTED_MESSAGE)
+    }
+}
+
+/// OpenBaoTenants: `api::validate_tenant`, an immutable target namespace, and the
+/// self-service rule against the operator namespace.
+struct TenantRules<'a> {
+    operator_namespace: &'a str,
+}
+
+/// The errors of both results.
+fn both(
+    first: Result<(), ValidationErrors>,
+    second: Result<(), ValidationErrors>,
+) -> Result<(), ValidationErrors> {
+    let mut errors = first.err().unwrap_or_default();
+    for error in second.err().unwrap_or_default() {
+        errors.push(error);
+    }
+    errors.into_result()
+}
+
+impl Rules for TenantRules<'_> {
+    type Object = OpenBaoTenant;
+    const KIND: Kind = Kind::Tenant;
+    fn validate(&self, tenant: &OpenBaoTenant) -> Result<(), ValidationErrors> {
+        both(
+            api::validate_tenant(tenant),
+            api::validate_tenant_scope(tenant, self.operator_namespace),
+        )
+    }
+    fn validate_update(
+        &self,
+        old: &OpenBaoTenant,
+        new: &OpenBaoTenant,
+    ) -> Result<(), ValidationErrors> {
+        both(
+            api::validate_tenant_update(old, new),
+            api::validate_tenant_scope(new, self.operator_namespace),
+        )
+    }
+    fn warnings(&self, _: &OpenBaoTenant) -> Vec<String> {
+        not_implemented(TENANT_NOT_IMPLEMENTED_MESSAGE)
+    }
+}
+
+/// Decide one OpenBaoCluster request. `existing` holds the names of the OpenBaoClusters
+/// already in the request's namespace (the request's own name among them is ignored).
 pub fn decide(request: &AdmissionRequest<'_>, existing: &[String]) -> Verdict {
+    let rules = ClusterRules { request, existing };
     match request.operation.as_str() {
-        "CREATE" => decide_create(request, existing),
-        "UPDATE" => decide_update(request, existing),
+        "CREATE" => decide_create(&rules, request),
+        "UPDATE" => {
+            let mut verdict = decide_update(&rules, request);
+            if verdict.allowed {
+                let namespace = request.namespace.as_deref().unwrap_or_default();
+                verdict
+                    .warnings
+                    .extend(collision_warnings(&request.name, namespace, existing));
+            }
+            verdict
+        }
         // The registration sends only CREATE and UPDATE; anything else is not ours to judge.
         _ => Verdict::allow(Vec::new()),
     }
 }
 
-fn decide_create(request: &AdmissionRequest<'_>, existing: &[String]) -> Verdict {
+/// Decide one OpenBaoRestore request.
+pub fn decide_restore(request: &AdmissionRequest<'_>) -> Verdict {
+    decide_with(&RestoreRules, request)
+}
+
+/// Decide one OpenBaoTenant request; `operator_namespace` is where the operator runs (a
+/// tenant there may onboard any namespace, one elsewhere only its own).
+pub fn decide_tenant(request: &AdmissionRequest<'_>, operator_namespace: &str) -> Verdict {
+    decide_with(&TenantRules { operator_namespace }, request)
+}
+
+fn decide_with<R: Rules>(rules: &R, request: &AdmissionRequest<'_>) -> Verdict {
+    match request.operation.as_str() {
+        "CREATE" => decide_create(rules, request),
+        "UPDATE" => decide_update(rules, request),
+        _ => Verdict::allow(Vec::new()),
+    }
+}
+
+fn decide_create<R: Rules>(rules: &R, request: &AdmissionRequest<'_>) -> Verdict {
     let Some(object) = request.object else {
-        return Verdict::deny(request, missing_object("object"));
+        return Verdict::deny(R::KIND, request, missing_object("object"));
     };
-    let cluster = match decode(object) {
-        Ok(cluster) => cluster,
-        Err(errors) => return Verdict::deny(request, errors),
+    let object = match parse(R::KIND, object).and_then(api::decode::from_value::<R::Object>) {
+        Ok(object) => object,
+        Err(errors) => return Verdict::deny(R::KIND, request, errors),
     };
-    let mut errors = api::validate(&cluster).err().unwrap_or_default();
-    let name = cluster.metadata.name.as_deref().unwrap_or(&request.name);
-    let namespace = request.namespace.as_deref().unwrap_or_default();
-    for error in collision_errors(name, namespace, existing).0 {
+    let mut errors = rules.validate(&object).err().unwrap_or_default();
+    for error in rules.create_errors(&object) {
         errors.push(error);
     }
     if errors.is_empty() {
-        Verdict::allow(api::validate::warnings(&cluster))
+        Verdict::allow(rules.warnings(&object))
     } else {
-        Verdict::deny(request, errors)
+        Verdict::deny(R::KIND, request, errors)
     }
 }
 
-fn decide_update(request: &AdmissionRequest<'_>, existing: &[String]) -> Verdict {
-    let mut verdict = decide_update_spec(request);
-    if verdict.allowed {
-        let namespace = request.namespace.as_deref().unwrap_or_default();
-        verdict
-            .warnings
-            .extend(collision_warnings(&request.name, namespace, existing));
-    }
-    verdict
-}
-
-fn decide_update_spec(request: &AdmissionRequest<'_>) -> Verdict {
+fn decide_update<R: Rules>(rules: &R, request: &AdmissionRequest<'_>) -> Verdict {
+    let kind = R::KIND;
     let Some(object) = request.object else {
-        return Verdict::deny(request, missing_object("object"));
+        return Verdict::deny(kind, request, missing_object("object"));
     };
     // An object that fails the scan is refused even when its spec is unchanged: no object the
     // API server could have stored is that large or that deep.
-    let new = match parse(object) {
+    let new = match parse(kind, object) {
         Ok(new) => new,
-        Err(errors) => return Verdict::deny(request, errors),
+        Err(errors) => return Verdict::deny(kind, request, errors),
     };
-    let old = request.old_object.and_then(|old| parse(old).ok());
+    let old = request.old_object.and_then(|old| parse(kind, old).ok());
     let unchanged_spec = old
         .as_ref()
         .is_some_and(|old| old.get("spec") == new.get("spec"));
-    let new = api::decode::cluster_from_value(new);
+    let new = api::decode::from_value::<R::Object>(new);
     if unchanged_spec {
         let (warnings, errors) = match &new {
-            Ok(cluster) => (
-                api::validate::warnings(cluster),
-                api::validate(cluster).err(),
-            ),
+            Ok(object) => (rules.warnings(object), rules.validate(object).err()),
             Err(errors) => (Vec::new(), Some(errors.clone())),
         };
         let mut warnings = warnings;
@@ -377,24 +554,24 @@ fn decide_update_spec(request: &AdmissionRequest<'_>) -> Verdict {
         return Verdict::allow(warnings);
     }
     let new = match new {
-        Ok(cluster) => cluster,
-        Err(errors) => return Verdict::deny(request, errors),
+        Ok(object) => object,
+        Err(errors) => return Verdict::deny(kind, request, errors),
     };
     // An undecodable stored object cannot be compared with; the new one is still fully
     // validated, and refusing would leave the object impossible to repair.
-    let old = old.and_then(|old| api::decode::cluster_from_value(old).ok());
+    let old = old.and_then(|old| api::decode::from_value::<R::Object>(old).ok());
     let result = match &old {
-        Some(old) => api::validate::validate_update(old, &new),
-        None => api::validate(&new),
+        Some(old) => rules.validate_update(old, &new),
+        None => rules.validate(&new),
     };
     match result {
-        Ok(()) => Verdict::allow(api::validate::warnings(&new)),
-        Err(errors) => Verdict::deny(request, errors),
+        Ok(()) => Verdict::allow(rules.warnings(&new)),
+        Err(errors) => Verdict::deny(kind, request, errors),
     }
 }
 
-/// The AdmissionReview answering `uid` with `verdict`.
-pub fn response(uid: &str, verdict: &Verdict) -> Value {
+/// The AdmissionReview answering `uid` (a review of a `kind`) with `verdict`.
+pub fn response(kind: Kind, uid: &str, verdict: &Verdict) -> Value {
     let mut response = json!({ "uid": uid, "allowed": verdict.allowed });
     if !verdict.allowed {
         let causes: Vec<Value> = verdict
@@ -414,8 +591,8 @@ pub fn response(uid: &str, verdict: &Verdict) -> Value {
             "reason": "Invalid",
             "message": verdict.message.clone().unwrap_or_default(),
             "details": {
-                "group": <api::OpenBaoCluster as kube::Resource>::group(&()),
-                "kind": <api::OpenBaoCluster as kube::Resource>::kind(&()),
+                "group": OpenBaoCluster::group(&()),
+                "kind": kind.name(),
                 "causes": causes,
             },
         });
@@ -439,10 +616,10 @@ pub enum ReviewError {
     /// No `request`.
     #[error("the AdmissionReview has no request")]
     NoRequest,
-    /// Nested deeper than any review of an OpenBaoCluster.
+    /// Nested deeper than any review of an object the webhook admits.
     #[error(
         "the body is nested more than {max} levels deep; an AdmissionReview of an \
-         OpenBaoCluster never is"
+         OpenBaoCluster, OpenBaoRestore or OpenBaoTenant never is"
     )]
     TooDeep {
         /// The deepest nesting accepted.
@@ -465,13 +642,45 @@ fn operation_label(operation: &str) -> &'static str {
     }
 }
 
-/// Parse `body`, decide, count the request in `metrics`, and build the answer. `existing`
-/// names the OpenBaoClusters of a namespace (asked only for CREATE and UPDATE, with the
-/// request's namespace).
+/// Parse `body` (a review of an OpenBaoCluster), decide, count the request in `metrics`, and
+/// build the answer. `existing` names the OpenBaoClusters of a namespace (asked only for CREATE
+/// and UPDATE, with the request's namespace).
 pub fn handle(
     body: &[u8],
     metrics: &Metrics,
     existing: impl FnOnce(&str) -> Vec<String>,
+) -> Result<(Value, Verdict), ReviewError> {
+    handle_with(Kind::Cluster, body, metrics, |request| {
+        let names = match (request.operation.as_str(), &request.namespace) {
+            ("CREATE" | "UPDATE", Some(namespace)) => existing(namespace),
+            _ => Vec::new(),
+        };
+        decide(request, &names)
+    })
+}
+
+/// Like [`handle`], for a review of an OpenBaoRestore ([`decide_restore`]).
+pub fn handle_restore(body: &[u8], metrics: &Metrics) -> Result<(Value, Verdict), ReviewError> {
+    handle_with(Kind::Restore, body, metrics, decide_restore)
+}
+
+/// Like [`handle`], for a review of an OpenBaoTenant ([`decide_tenant`]).
+pub fn handle_tenant(
+    body: &[u8],
+    metrics: &Metrics,
+    operator_namespace: &str,
+) -> Result<(Value, Verdict), ReviewError> {
+    handle_with(Kind::Tenant, body, metrics, |request| {
+        decide_tenant(request, operator_namespace)
+    })
+}
+
+/// Parse `body`, `decide`, count the request in `metrics`, and build the answer for `kind`.
+fn handle_with(
+    kind: Kind,
+    body: &[u8],
+    metrics: &Metrics,
+    decide: impl FnOnce(&AdmissionRequest<'_>) -> Verdict,
 ) -> Result<(Value, Verdict), ReviewError> {
     // serde_json checks raw values without recursing but keeps a byte per open bracket, so
     // a deep body is refused before it is parsed at all.
@@ -481,11 +690,7 @@ pub fn handle(
     }
     let review: AdmissionReview<'_> = serde_json::from_slice(body)?;
     let request = review.request.ok_or(ReviewError::NoRequest)?;
-    let names = match (request.operation.as_str(), &request.namespace) {
-        ("CREATE" | "UPDATE", Some(namespace)) => existing(namespace),
-        _ => Vec::new(),
-    };
-    let verdict = decide(&request, &names);
+    let verdict = decide(&request);
     metrics
         .webhook_requests
         .get_or_create(&WebhookLabels {
@@ -493,7 +698,7 @@ pub fn handle(
             result: if verdict.allowed { "allowed" } else { "denied" }.to_string(),
         })
         .inc();
-    Ok((response(&request.uid, &verdict), verdict))
+    Ok((response(kind, &request.uid, &verdict), verdict))
 }
 
 #[cfg(test)]
@@ -568,7 +773,7 @@ mod tests {
             assert!(verdict.causes.iter().any(|c| c.path == path), "{path}");
         }
         assert!(message.starts_with("OpenBaoCluster team/bao is invalid (2 errors): "));
-        let answer = response("u-1", &verdict);
+        let answer = response(Kind::Cluster, "u-1", &verdict);
         assert_eq!(answer["response"]["uid"], "u-1");
         assert_eq!(answer["response"]["allowed"], false);
         assert_eq!(answer["response"]["status"]["code"], 422);
@@ -605,7 +810,7 @@ mod tests {
                 .iter()
                 .any(|w| w.starts_with("spec.replicas"))
         );
-        let answer = response("u-1", &verdict);
+        let answer = response(Kind::Cluster, "u-1", &verdict);
         assert!(answer["response"].get("status").is_none());
         assert!(answer["response"]["warnings"].is_array());
     }
@@ -767,5 +972,196 @@ mod tests {
             handle(deep.as_bytes(), &metrics, |_| Vec::new()),
             Err(ReviewError::TooDeep { max: 66 })
         ));
+    }
+
+    fn restore(spec: Value) -> Value {
+        json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoRestore",
+            "metadata": { "name": "restore-1", "namespace": "team" },
+            "spec": spec,
+        })
+    }
+
+    fn restore_spec() -> Value {
+        json!({
+            "cluster": "bao",
+            "source": {
+                "target": {
+                    "endpoint": "https://s3.amazonaws.com",
+                    "bucket": "openbao-backups",
+                    "region": "us-east-1",
+                    "credentialsSecretRef": { "name": "s3-credentials" },
+                },
+                "key": "clusters/bao/2026-01-01-120000.snap",
+            },
+        })
+    }
+
+    fn tenant(target: &str) -> Value {
+        json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoTenant",
+            "metadata": { "name": "team-tenant", "namespace": "team" },
+            "spec": { "targetNamespace": target },
+        })
+    }
+
+    #[test]
+    fn a_valid_restore_is_admitted_with_a_warning_that_restores_are_not_built_yet() {
+        let verdict = decide_restore(&request("CREATE", &raw(&restore(restore_spec())), None));
+        assert!(verdict.allowed, "{verdict:?}");
+        assert_eq!(verdict.warnings.len(), 1, "{verdict:?}");
+        assert!(
+            verdict.warnings[0].starts_with(RESTORE_NOT_IMPLEMENTED_MESSAGE),
+            "{verdict:?}"
+        );
+        assert!(verdict.warnings[0].contains("NotImplemented"));
+    }
+
+    #[test]
+    fn an_invalid_restore_is_denied_naming_the_kind_and_every_field() {
+        let mut spec = restore_spec();
+        spec["cluster"] = json!("Not_A_Name");
+        spec["source"]["expectedDigest"] = json!("md5:abc");
+        let verdict = decide_restore(&request("CREATE", &raw(&restore(spec)), None));
+        assert!(!verdict.allowed);
+        let message = verdict.message.clone().expect("message");
+        assert!(
+            message.starts_with("OpenBaoRestore team/restore-1 is invalid (2 errors): "),
+            "{message}"
+        );
+        for path in ["spec.cluster", "spec.source.expectedDigest"] {
+            assert!(verdict.causes.iter().any(|c| c.path == path), "{path}");
+        }
+        let answer = response(Kind::Restore, "u-1", &verdict);
+        assert_eq!(
+            answer["response"]["status"]["details"]["kind"],
+            "OpenBaoRestore"
+        );
+        assert_eq!(
+            answer["response"]["status"]["details"]["group"],
+            "openbao.org"
+        );
+    }
+
+    #[test]
+    fn a_restore_with_an_unknown_field_is_denied_by_strict_decoding() {
+        let mut spec = restore_spec();
+        spec["source"]["kee"] = json!("typo");
+        let verdict = decide_restore(&request("CREATE", &raw(&restore(spec)), None));
+        assert!(!verdict.allowed);
+        assert!(
+            verdict
+                .causes
+                .iter()
+                .any(|c| c.path.starts_with("spec.source")),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn a_restores_spec_cannot_change_but_its_labels_can() {
+        let old = restore(restore_spec());
+        let mut new = old.clone();
+        new["spec"]["source"]["key"] = json!("clusters/bao/other.snap");
+        let verdict = decide_restore(&request("UPDATE", &raw(&new), Some(&raw(&old))));
+        assert!(!verdict.allowed);
+        assert!(
+            verdict.causes.iter().any(|c| c.path == "spec.source.key"),
+            "{verdict:?}"
+        );
+        let mut labelled = old.clone();
+        labelled["metadata"]["labels"] = json!({ "team": "a" });
+        let verdict = decide_restore(&request("UPDATE", &raw(&labelled), Some(&raw(&old))));
+        assert!(verdict.allowed, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_tenant_may_onboard_its_own_namespace_and_only_the_operator_namespace_may_onboard_others() {
+        let verdict = decide_tenant(&request("CREATE", &raw(&tenant("team")), None), "ops");
+        assert!(verdict.allowed, "{verdict:?}");
+        assert!(verdict.warnings[0].starts_with(TENANT_NOT_IMPLEMENTED_MESSAGE));
+        let verdict = decide_tenant(&request("CREATE", &raw(&tenant("other")), None), "ops");
+        assert!(!verdict.allowed);
+        assert_eq!(verdict.causes[0].path, "spec.targetNamespace");
+        assert!(
+            verdict
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("OpenBaoTenant team/team-tenant is invalid")),
+            "{verdict:?}"
+        );
+        // In the operator namespace any target is allowed.
+        let verdict = decide_tenant(&request("CREATE", &raw(&tenant("other")), None), "team");
+        assert!(verdict.allowed, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_tenants_target_namespace_cannot_change() {
+        let verdict = decide_tenant(
+            &request("UPDATE", &raw(&tenant("b")), Some(&raw(&tenant("a")))),
+            "team",
+        );
+        assert!(!verdict.allowed);
+        assert!(
+            verdict
+                .causes
+                .iter()
+                .any(|c| c.path == "spec.targetNamespace" && c.message.contains("immutable")),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_sent_to_the_restore_path_is_denied_for_its_kind() {
+        let verdict = decide_restore(&request(
+            "CREATE",
+            &raw(&cluster(json!({ "version": "2.7.2" }))),
+            None,
+        ));
+        assert!(!verdict.allowed);
+        assert!(
+            verdict.causes.iter().any(|c| c.path == "kind"),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn restore_and_tenant_reviews_are_answered_and_counted() {
+        let metrics = Metrics::new();
+        let review = |object: Value| {
+            serde_json::to_vec(&json!({
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "request": {
+                    "uid": "u-3",
+                    "operation": "CREATE",
+                    "name": object["metadata"]["name"],
+                    "namespace": "team",
+                    "object": object,
+                },
+            }))
+            .expect("json")
+        };
+        let (answer, verdict) =
+            handle_restore(&review(restore(restore_spec())), &metrics).expect("answer");
+        assert!(verdict.allowed);
+        assert_eq!(answer["response"]["uid"], "u-3");
+        assert!(answer["response"]["warnings"].is_array());
+        let (answer, verdict) =
+            handle_tenant(&review(tenant("elsewhere")), &metrics, "ops").expect("answer");
+        assert!(!verdict.allowed);
+        assert_eq!(
+            answer["response"]["status"]["details"]["kind"],
+            "OpenBaoTenant"
+        );
+        let text = metrics.encode();
+        for result in ["allowed", "denied"] {
+            let line = format!(
+                "openbao_operator_webhook_requests_total{{operation=\"CREATE\",result=\"{result}\"}} 1"
+            );
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The operator's ValidatingWebhookConfiguration: the deploy manifests' skeleton
-//! (`install::deploy::webhook_configuration`: OpenBaoCluster CREATE and UPDATE, `failurePolicy:
+//! (`install::deploy::webhook_configuration`: CREATE and UPDATE of OpenBaoClusters,
+//! OpenBaoRestores and OpenBaoTenants, one webhook per kind at its own path, `failurePolicy:
 //! Fail`, `sideEffects: None`, v1 reviews, 10 s timeout) completed with the CA bundle and the
 //! client config this replica serves on (and, in a namespaced install, the same
 //! `namespaceSelector` on the watched namespaces as the manifests), and applied whole with
@@ -18,7 +19,7 @@ use kube::{
 
 use crate::install::{
     controller::WEBHOOK_PATH,
-    deploy::{self, DeployOptions, WEBHOOK_SERVICE_PORT},
+    deploy::{self, ADMITTED_KINDS, DeployOptions, WEBHOOK_SERVICE_PORT},
 };
 
 /// Field manager of the registration.
@@ -50,16 +51,19 @@ pub struct Registration {
     pub watch_namespaces: Vec<String>,
 }
 
-/// `base` with the webhook path: `https://127.0.0.1:9443` becomes
-/// `https://127.0.0.1:9443/validate-openbao-org-v1alpha1-openbaocluster`. A URL that already
-/// ends with the path is kept.
-pub fn url_with_path(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if base.ends_with(WEBHOOK_PATH) {
-        base.to_string()
-    } else {
-        format!("{base}{WEBHOOK_PATH}")
+/// `base` with a webhook `path`: `https://127.0.0.1:9443` and [`WEBHOOK_PATH`] give
+/// `https://127.0.0.1:9443/validate-openbao-org-v1alpha1-openbaocluster`. A base that already
+/// ends with one of the webhook's paths loses it first, so a URL given with the OpenBaoCluster
+/// path still serves every kind at its own path.
+pub fn url_with_path(base: &str, path: &str) -> String {
+    let mut base = base.trim_end_matches('/');
+    for kind in &ADMITTED_KINDS {
+        if let Some(stripped) = base.strip_suffix(kind.path) {
+            base = stripped.trim_end_matches('/');
+            break;
+        }
     }
+    format!("{base}{path}")
 }
 
 /// The complete configuration, trusting `ca_bundle` (PEM).
@@ -79,24 +83,30 @@ pub fn webhook_configuration(
     };
     let mut configuration = deploy::webhook_configuration(&options);
     configuration.metadata.name = Some(registration.name.clone());
-    let client_config = WebhookClientConfig {
-        ca_bundle: Some(ByteString(ca_bundle.as_bytes().to_vec())),
-        service: match &registration.target {
-            ClientTarget::Service { namespace, name } => Some(ServiceReference {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                path: Some(WEBHOOK_PATH.to_string()),
-                port: Some(WEBHOOK_SERVICE_PORT),
-            }),
-            ClientTarget::Url(_) => None,
-        },
-        url: match &registration.target {
-            ClientTarget::Url(base) => Some(url_with_path(base)),
-            ClientTarget::Service { .. } => None,
-        },
-    };
     for webhook in configuration.webhooks.iter_mut().flatten() {
-        webhook.client_config = client_config.clone();
+        // Each webhook keeps the path the skeleton gives its kind.
+        let path = webhook
+            .client_config
+            .service
+            .as_ref()
+            .and_then(|service| service.path.clone())
+            .unwrap_or_else(|| WEBHOOK_PATH.to_string());
+        webhook.client_config = WebhookClientConfig {
+            ca_bundle: Some(ByteString(ca_bundle.as_bytes().to_vec())),
+            service: match &registration.target {
+                ClientTarget::Service { namespace, name } => Some(ServiceReference {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    path: Some(path.clone()),
+                    port: Some(WEBHOOK_SERVICE_PORT),
+                }),
+                ClientTarget::Url(_) => None,
+            },
+            url: match &registration.target {
+                ClientTarget::Url(base) => Some(url_with_path(base, &path)),
+                ClientTarget::Service { .. } => None,
+            },
+        };
     }
     configuration
 }
@@ -206,9 +216,58 @@ mod tests {
         );
         assert!(webhook.namespace_selector.is_none());
         assert_eq!(
-            url_with_path("https://h:1/validate-openbao-org-v1alpha1-openbaocluster"),
+            url_with_path(
+                "https://h:1/validate-openbao-org-v1alpha1-openbaocluster",
+                WEBHOOK_PATH
+            ),
             "https://h:1/validate-openbao-org-v1alpha1-openbaocluster"
         );
+        assert_eq!(
+            url_with_path(
+                "https://h:1/validate-openbao-org-v1alpha1-openbaocluster/",
+                "/validate-openbao-org-v1alpha1-openbaotenant"
+            ),
+            "https://h:1/validate-openbao-org-v1alpha1-openbaotenant"
+        );
+    }
+
+    #[test]
+    fn every_kind_is_registered_at_its_own_path_for_urls_and_services_alike() {
+        let url = Registration {
+            name: "vwc".to_string(),
+            target: ClientTarget::Url("https://127.0.0.1:9443".to_string()),
+            watch_namespaces: vec!["team-a".to_string()],
+        };
+        let service = Registration {
+            target: ClientTarget::Service {
+                namespace: "ops".to_string(),
+                name: "hook".to_string(),
+            },
+            ..url.clone()
+        };
+        let by_url = webhook_configuration(&url, "PEM")
+            .webhooks
+            .expect("webhooks");
+        let by_service = webhook_configuration(&service, "PEM")
+            .webhooks
+            .expect("webhooks");
+        assert_eq!(by_url.len(), ADMITTED_KINDS.len());
+        for ((kind, url), service) in ADMITTED_KINDS.iter().zip(&by_url).zip(&by_service) {
+            assert_eq!(url.name, kind.webhook);
+            assert_eq!(
+                url.client_config.url.as_deref(),
+                Some(format!("https://127.0.0.1:9443{}", kind.path).as_str())
+            );
+            let reference = service.client_config.service.as_ref().expect("service");
+            assert_eq!(reference.path.as_deref(), Some(kind.path));
+            let rule = &url.rules.as_ref().expect("rules")[0];
+            assert_eq!(
+                rule.resources.as_deref(),
+                Some([kind.resource.to_string()].as_slice())
+            );
+            assert_eq!(url.namespace_selector, by_url[0].namespace_selector);
+            assert!(url.namespace_selector.is_some());
+        }
     }
 
     #[test]
@@ -227,7 +286,7 @@ mod tests {
         };
         let live = webhook_configuration(&service, "PEM");
         let switches = client_kind_switches(&live, &webhook_configuration(&url, "PEM"));
-        assert_eq!(switches.len(), 1);
+        assert_eq!(switches.len(), ADMITTED_KINDS.len());
         assert_eq!(
             switches[0]["clientConfig"]["service"],
             serde_json::Value::Null

@@ -1,10 +1,13 @@
-//! The validating admission webhook for OpenBaoClusters, served on 9443 by every replica:
+//! The validating admission webhook for OpenBaoClusters, OpenBaoRestores and OpenBaoTenants,
+//! served on 9443 by every replica:
 //!
 //! ```text
 //! cert::ensure (Secret WEBHOOK_CERT_SECRET)
 //!   ├─▶ metadata watch of OpenBaoClusters (own reflectors, one per watched namespace or one
 //!   │   for all; waits for their first lists)
-//!   ├─▶ tls::serve: POST WEBHOOK_PATH ─▶ body ≤ MAX_REVIEW_BYTES ─▶ admission::handle
+//!   ├─▶ tls::serve: POST WEBHOOK_PATH ─────────▶ body ≤ MAX_REVIEW_BYTES ─▶ admission::handle
+//!   │               POST RESTORE_WEBHOOK_PATH ─▶ (the same limit)      ─▶ admission::handle_restore
+//!   │               POST TENANT_WEBHOOK_PATH ──▶ (the same limit)      ─▶ admission::handle_tenant
 //!   │                                     (certificate hot-swappable)
 //!   └─▶ configuration::apply: VWC WEBHOOK_CONFIGURATION with the CA bundle
 //! every RESYNC: re-read the Secret (rotation by this or another replica), reload the
@@ -51,7 +54,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::{debug, info, warn};
 
 use crate::{
-    install::controller::WEBHOOK_PATH,
+    install::controller::{RESTORE_WEBHOOK_PATH, TENANT_WEBHOOK_PATH, WEBHOOK_PATH},
     telemetry::{
         Metrics,
         server::{Readiness, stopped},
@@ -142,14 +145,22 @@ impl ClusterStore {
 struct ReviewState {
     metrics: Arc<Metrics>,
     clusters: ClusterStore,
+    operator_namespace: Arc<str>,
 }
 
-/// The webhook's routes: `POST WEBHOOK_PATH`, deciding CREATEs against the clusters in
-/// `clusters`.
-pub fn router(metrics: Arc<Metrics>, clusters: ClusterStore) -> Router {
+/// The webhook's routes: `POST WEBHOOK_PATH` (OpenBaoClusters, deciding CREATEs against the
+/// clusters in `clusters`), `POST RESTORE_WEBHOOK_PATH` (OpenBaoRestores) and
+/// `POST TENANT_WEBHOOK_PATH` (OpenBaoTenants, judged against `operator_namespace`).
+pub fn router(metrics: Arc<Metrics>, clusters: ClusterStore, operator_namespace: &str) -> Router {
     Router::new()
-        .route(WEBHOOK_PATH, post(review))
-        .with_state(ReviewState { metrics, clusters })
+        .route(WEBHOOK_PATH, post(review_cluster))
+        .route(RESTORE_WEBHOOK_PATH, post(review_restore))
+        .route(TENANT_WEBHOOK_PATH, post(review_tenant))
+        .with_state(ReviewState {
+            metrics,
+            clusters,
+            operator_namespace: operator_namespace.into(),
+        })
 }
 
 /// The names of the clusters in `namespace` (a cluster being deleted still owns its objects
@@ -169,7 +180,7 @@ fn too_large(what: String) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
             "{what}; the webhook reads AdmissionReviews of at most {MAX_REVIEW_BYTES} bytes \
-             ({} MiB), more than any review of a storable OpenBaoCluster",
+             ({} MiB), more than any review of a storable object",
             MAX_REVIEW_BYTES >> 20
         ),
     )
@@ -221,7 +232,35 @@ async fn read_body(request: Request) -> Result<Bytes, Response> {
     })
 }
 
-async fn review(State(state): State<ReviewState>, request: Request) -> Response {
+async fn review_cluster(State(state): State<ReviewState>, request: Request) -> Response {
+    review(request, |body| {
+        let existing = |namespace: &str| cluster_names(&state.clusters, namespace);
+        admission::handle(body, &state.metrics, existing)
+    })
+    .await
+}
+
+async fn review_restore(State(state): State<ReviewState>, request: Request) -> Response {
+    review(request, |body| {
+        admission::handle_restore(body, &state.metrics)
+    })
+    .await
+}
+
+async fn review_tenant(State(state): State<ReviewState>, request: Request) -> Response {
+    review(request, |body| {
+        admission::handle_tenant(body, &state.metrics, &state.operator_namespace)
+    })
+    .await
+}
+
+/// Read the body of `request` (bounded in size and time) and answer it with `handle`.
+async fn review(
+    request: Request,
+    handle: impl FnOnce(
+        &[u8],
+    ) -> Result<(serde_json::Value, admission::Verdict), admission::ReviewError>,
+) -> Response {
     // The API server gives up after the registration's timeoutSeconds; a body still
     // arriving after that only holds memory.
     let body = match tokio::time::timeout(BODY_TIMEOUT, read_body(request)).await {
@@ -238,8 +277,7 @@ async fn review(State(state): State<ReviewState>, request: Request) -> Response 
                 .into_response();
         }
     };
-    let existing = |namespace: &str| cluster_names(&state.clusters, namespace);
-    match admission::handle(&body, &state.metrics, existing) {
+    match handle(&body) {
         Ok((answer, verdict)) => {
             debug!(
                 allowed = verdict.allowed,
@@ -368,7 +406,7 @@ pub async fn run(
     let server = tokio::spawn(tls::serve(
         listener,
         config,
-        router(metrics, clusters),
+        router(metrics, clusters, &options.namespace),
         stopped(stop),
     ));
 

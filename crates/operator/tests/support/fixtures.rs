@@ -70,3 +70,43 @@ pub fn example(name: &str) -> ValidatedCluster {
     let path = workspace_root().join("examples").join(name);
     from_yaml(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
+
+/// Whether `UPDATE_GOLDEN=1` asks golden-file tests to rewrite their files instead of comparing.
+pub fn updating_golden() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}
+
+/// The golden-file check of `golden.rs`, returning the problem instead of panicking so a test
+/// can report every file at once: compare `actual` with the committed file at `path`, or write
+/// it when `UPDATE_GOLDEN=1`. `test` is the test binary named in the hint.
+pub fn check_or_update_golden(
+    path: &std::path::Path,
+    actual: &str,
+    test: &str,
+) -> Result<(), String> {
+    if updating_golden() {
+        let dir = path.parent().expect("golden files live in a directory");
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        return std::fs::write(path, actual).map_err(|e| format!("write {}: {e}", path.display()));
+    }
+    let expected = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; run `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test {test}`",
+            path.display()
+        )
+    })?;
+    if expected == actual {
+        return Ok(());
+    }
+    let first_difference = expected
+        .lines()
+        .zip(actual.lines())
+        .position(|(e, a)| e != a)
+        .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+    Err(format!(
+        "{} drifted from the code (first difference at line {}); review the change and run \
+         `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test {test}` to accept it",
+        path.display(),
+        first_difference + 1
+    ))
+}

@@ -1,5 +1,5 @@
 //! Test environment of the manager tests (`tests/manager.rs`, `tests/webhook.rs`,
-//! `tests/namespaced.rs`): the local control plane with the CRD and the operator's generated RBAC
+//! `tests/namespaced.rs`, `tests/restore_tenant.rs`): the local control plane with the CRDs and the operator's generated RBAC
 //! (the reconciler's ClusterRole, or a namespaced install's Roles; the deploy manifests' manager
 //! ClusterRole and namespace Role), and operator instances that each run `run_manager` on a
 //! thread and runtime of their own, so a test can kill one like a dead process or stop it
@@ -19,7 +19,6 @@ pub use fixtures::cluster;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use api::OpenBaoCluster;
 use k8s_openapi::{
     api::{
         admissionregistration::v1::ValidatingWebhookConfiguration,
@@ -34,7 +33,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
 };
 use kube::{
-    Api, Client, CustomResourceExt, ResourceExt,
+    Api, Client, ResourceExt,
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use localcluster::{ControlPlane, TestNamespace};
@@ -55,10 +54,13 @@ use tokio::{net::TcpListener, sync::OnceCell, sync::oneshot};
 pub const OPERATOR_SA: &str = OPERATOR_NAME;
 /// Upper bound for anything asynchronous.
 pub const SETTLE: Duration = Duration::from_secs(60);
+/// Stack of an instance's thread: the 8 MiB of a Linux main thread, where the binary runs the
+/// manager.
+pub const OPERATOR_THREAD_STACK: usize = 8 << 20;
 
 static ENV: OnceCell<&'static ControlPlane> = OnceCell::const_new();
 
-/// The control plane with the CRD and the cluster-wide roles installed (once per binary).
+/// The control plane with the CRDs and the cluster-wide roles installed (once per binary).
 pub async fn env() -> &'static ControlPlane {
     ENV.get_or_init(|| async {
         // `RUST_LOG=info cargo test -- --nocapture` shows what the instances do.
@@ -92,20 +94,24 @@ where
 async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
     let crds = Api::<CustomResourceDefinition>::all(client.clone());
-    apply(&crds, &OpenBaoCluster::crd()).await;
-    localcluster::eventually("the CRD to be established", SETTLE, || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("openbaoclusters.openbao.org").await?;
-            let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
-                c.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-            Ok(established.then_some(()))
-        }
-    })
-    .await
-    .expect("CRD established");
+    // Every CRD the operator serves: the manager's warm-up lists them all.
+    for crd in operator::cli::crd::crds() {
+        apply(&crds, &crd).await;
+        let name = crd.name_any();
+        localcluster::eventually(&format!("the CRD {name} to be established"), SETTLE, || {
+            let (crds, name) = (crds.clone(), name.clone());
+            async move {
+                let crd = crds.get(&name).await?;
+                let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                Ok(established.then_some(()))
+            }
+        })
+        .await
+        .expect("CRD established");
+    }
     let roles = Api::<ClusterRole>::all(client);
     let options = DeployOptions::new("unused");
     apply(&roles, &operator_rbac::cluster_role()).await;
@@ -333,9 +339,14 @@ impl Instance {
         let thread_spec = spec.clone();
         let thread = std::thread::Builder::new()
             .name(format!("operator-{}", spec.identity))
+            // The manager's future (and the controllers it polls) runs on this thread, as it
+            // runs on the binary's main thread: give it a main thread's stack, not a spawned
+            // thread's 2 MiB (a debug build decoding an OpenBaoCluster needs more).
+            .stack_size(OPERATOR_THREAD_STACK)
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
+                    .thread_stack_size(operator::cli::run::WORKER_STACK_BYTES)
                     .enable_all()
                     .build()
                     .expect("instance runtime");

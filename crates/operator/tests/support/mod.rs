@@ -1,5 +1,5 @@
 //! Test environment for the reconciler: the shared local control plane (real kube-apiserver,
-//! etcd, kube-controller-manager), the CRD, and one operator per test binary running under its
+//! etcd, kube-controller-manager), the CRDs, and one operator per test binary running under its
 //! own ServiceAccount bound to exactly the generated ClusterRole (least privilege is tested by
 //! every test that uses this environment).
 
@@ -25,7 +25,7 @@ use k8s_openapi::{
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
-    Api, Client, CustomResourceExt, ResourceExt,
+    Api, Client, ResourceExt,
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use localcluster::{ControlPlane, TestNamespace};
@@ -129,28 +129,37 @@ async fn install_http_route_crd(cp: &ControlPlane) {
     .expect("HTTPRoute served");
 }
 
-/// Install the CRD and the operator's namespace, ServiceAccount, ClusterRole and binding.
+/// Install the CRDs (OpenBaoCluster, OpenBaoRestore, OpenBaoTenant) and wait until the API
+/// server serves them.
+pub async fn install_crds(client: &Client, field_manager: &str) {
+    let ssa = PatchParams::apply(field_manager).force();
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    for crd in operator::cli::crd::crds() {
+        let name = crd.name_any();
+        crds.patch(&name, &ssa, &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("install CRD {name}: {e}"));
+        localcluster::eventually(&format!("the CRD {name} to be established"), SETTLE, || {
+            let (crds, name) = (crds.clone(), name.clone());
+            async move {
+                let crd = crds.get(&name).await?;
+                let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                Ok(established.then_some(()))
+            }
+        })
+        .await
+        .expect("CRD established");
+    }
+}
+
+/// Install the CRDs and the operator's namespace, ServiceAccount, ClusterRole and binding.
 pub async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
     let ssa = PatchParams::apply("operator-tests").force();
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
-    let crd = OpenBaoCluster::crd();
-    crds.patch(&crd.name_any(), &ssa, &Patch::Apply(&crd))
-        .await
-        .expect("install CRD");
-    localcluster::eventually("the CRD to be established", SETTLE, || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("openbaoclusters.openbao.org").await?;
-            let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
-                c.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-            Ok(established.then_some(()))
-        }
-    })
-    .await
-    .expect("CRD established");
+    install_crds(&client, "operator-tests").await;
 
     let namespaces = Api::<Namespace>::all(client.clone());
     let ns = Namespace {
@@ -230,9 +239,14 @@ pub async fn install(cp: &ControlPlane) {
 fn start_operator(cp: &'static ControlPlane) {
     std::thread::Builder::new()
         .name("operator".to_string())
+        // The controller runs on this thread, as it runs on the binary's main thread: give it a
+        // main thread's 8 MiB stack, not a spawned thread's 2 MiB (a debug build decoding an
+        // OpenBaoCluster needs more).
+        .stack_size(8 << 20)
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_stack_size(operator::cli::run::WORKER_STACK_BYTES)
                 .enable_all()
                 .build()
                 .expect("operator runtime");

@@ -26,5 +26,5 @@ pub use names::{
     is_dns1123_label, is_dns1123_subdomain, is_iana_svc_name, is_label_value, is_qualified_name,
 };
 pub use quantity::{Quantity, parse_quantity};
-pub use semver::check_semver;
+pub use semver::{check_semver, version_at_least};
 pub use url::check_http_url;

@@ -49,6 +49,21 @@ pub fn check_semver(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether semantic version `version` is at least `min`; a pre-release of `min` is not.
+/// An unparsable version is not (validation reports it separately).
+pub fn version_at_least(version: &str, min: (u64, u64, u64)) -> bool {
+    let (core, pre) = match version.split_once('-') {
+        Some((core, _)) => (core, true),
+        None => (version, false),
+    };
+    let parts: Vec<u64> = core.split('.').filter_map(|p| p.parse().ok()).collect();
+    let [major, minor, patch] = parts[..] else {
+        return false;
+    };
+    let v = (major, minor, patch);
+    v > min || (v == min && !pre)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,30 @@
 //! schema-level rules the API server enforces even when the admission webhook is absent.
 //!
 //! Field doc comments are user documentation: they become the CRD's `kubectl explain` text.
+//!
+//! The API is a superset of upstream's published `openbao.org/v1alpha1` (dc-tec/openbao-operator):
+//! every upstream field decodes under its upstream name; `validate` refuses what is not built yet
+//! by name. `docs/api-compatibility.md` maps each field. This file holds the top level and the
+//! core sections; `unseal`, `configuration`, `operations` (backup, restore, upgrade, selfInit)
+//! and `workload` (pods beyond the core) hold the rest.
+
+mod configuration;
+mod operations;
+mod unseal;
+mod workload;
+
+pub use configuration::*;
+pub use operations::*;
+pub use unseal::*;
+pub use workload::*;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule},
+    api::{
+        core::v1::{LocalObjectReference, PodSecurityContext, ResourceRequirements},
+        networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer},
+    },
     apimachinery::pkg::apis::meta::v1::LabelSelector,
 };
 use kube::{CustomResource, KubeSchema};
@@ -33,6 +52,7 @@ pub const DEFAULT_IMAGE_REPOSITORY: &str = "quay.io/openbao/openbao";
     status = "OpenBaoClusterStatus",
     derive = "PartialEq",
     doc = "An OpenBao cluster (Raft integrated storage, TLS, auto-unseal) run by the openbao-operator behind a default-deny NetworkPolicy.",
+    shortname = "baoc",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.readyMembers", description = "Ready members out of desired replicas"),
     printcolumn(name = "Version", type_ = "string", json_path = ".status.currentVersion", description = "OpenBao version the pods run"),
@@ -43,6 +63,13 @@ pub const DEFAULT_IMAGE_REPOSITORY: &str = "quay.io/openbao/openbao";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[x_kube(validation = Rule::new("!has(self.gateway) || !self.gateway.enabled || (has(self.gateway.gatewayRef) && has(self.gateway.hostname))").message("spec.gateway.gatewayRef.name and spec.gateway.hostname are required when spec.gateway.enabled is true"))]
 pub struct OpenBaoClusterSpec {
+    /// Security profile. Hardened refuses settings unfit for production (operator-generated
+    /// TLS, a static unseal key, no self-initialization, fewer than 3 replicas, inline
+    /// credentials, debugging endpoints); Development allows them and sets the SecurityRisk
+    /// condition. Unset behaves as Development.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+
     /// OpenBao release to run, for example "2.4.1" (semantic version, no leading "v").
     #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$"))]
     pub version: String,
@@ -53,10 +80,30 @@ pub struct OpenBaoClusterSpec {
     #[schemars(length(min = 1))]
     pub image: Option<String>,
 
+    /// Secrets for pulling the images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+
     /// Number of OpenBao pods (Raft voters). 1 for development, 3 or 5 for production.
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 1, max = 9))]
     pub replicas: i32,
+
+    /// Resource requests and limits of the OpenBao container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Box<ResourceRequirements>>,
+
+    /// Pod security context; replaces the operator's default (non-root, RuntimeDefault seccomp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<Box<PodSecurityContext>>,
+
+    /// The pods' ServiceAccount (annotations for workload identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<Box<ServiceAccountSpec>>,
+
+    /// Extra labels and annotations of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_metadata: Option<Box<PodMetadata>>,
 
     /// Stop reconciling the workload: while true the operator changes nothing about the
     /// StatefulSet, Services, configuration or OpenBao itself, and reports phase Paused. The
@@ -64,6 +111,18 @@ pub struct OpenBaoClusterSpec {
     /// so pausing never leaves the posture open.
     #[serde(default)]
     pub paused: bool,
+
+    /// Maintenance mode marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<Maintenance>,
+
+    /// Runtime requests (rolling restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+
+    /// Acknowledgement of upstream's break-glass mode (not used here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_ack: Option<String>,
 
     /// TLS for the API (8200) and cluster (8201) listeners.
     #[serde(default)]
@@ -86,13 +145,49 @@ pub struct OpenBaoClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewaySpec>,
 
+    /// A managed Ingress (not supported yet: use spec.gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<Box<IngressSpec>>,
+
     /// The client Service in front of the OpenBao pods.
     #[serde(default)]
     pub service: ServiceSpec,
 
+    /// Non-voting read replicas (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replicas: Option<Box<ReadReplicas>>,
+
     /// Scheduled Raft snapshots to object storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<BackupSpec>,
+    pub backup: Option<Box<BackupSpec>>,
+
+    /// Settings for restores into this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Box<ClusterRestoreSpec>>,
+
+    /// How version changes roll out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Box<UpgradeSpec>>,
+
+    /// OpenBao's self-initialization (no root token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_init: Option<Box<SelfInit>>,
+
+    /// PGP-encrypted recovery keys at initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_keys: Option<Box<RecoveryKeys>>,
+
+    /// Restore the operator's built-in OpenBao policies after initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_policies: Option<bool>,
+
+    /// Audience of the operator's JWT in OpenBao: Shared or Target.
+    #[serde(
+        default,
+        rename = "controllerJWTMode",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub controller_jwt_mode: Option<ControllerJwtMode>,
 
     /// What happens to data when the OpenBaoCluster is deleted: Retain (default) keeps the
     /// PersistentVolumeClaims and Secrets, DeletePVCs also deletes the PersistentVolumeClaims,
@@ -103,6 +198,81 @@ pub struct OpenBaoClusterSpec {
     /// OpenBao server settings rendered into config.hcl.
     #[serde(default)]
     pub configuration: Configuration,
+
+    /// Declarative audit devices, enabled by OpenBao at unseal (`audit` stanzas of config.hcl).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<AuditDevice>,
+
+    /// A shared volume for file audit logs (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_file_storage: Option<Box<SharedVolume>>,
+
+    /// Declarative plugins (not supported yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<Plugin>,
+
+    /// OpenBao's telemetry stanza; Prometheus metrics on /v1/sys/metrics are always on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<Box<TelemetryConfiguration>>,
+
+    /// Metrics scraping (ServiceMonitor; not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<Box<Observability>>,
+
+    /// The configuration-rendering init container of upstream's pods; this operator renders
+    /// configuration without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_container: Option<InitContainer>,
+
+    /// Cosign verification of the OpenBao image (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_verification: Option<Box<ImageVerification>>,
+
+    /// Cosign verification of helper images (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_image_verification: Option<Box<ImageVerification>>,
+
+    /// Opt-in hardening of generated pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_hardening: Option<WorkloadHardening>,
+}
+
+/// Security profiles.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Production posture: refuses settings that weaken it.
+    Hardened,
+    /// Allows development conveniences; the SecurityRisk condition says so.
+    Development,
+}
+
+impl Profile {
+    /// The spelling in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hardened => "Hardened",
+            Self::Development => "Development",
+        }
+    }
+}
+
+/// Audience of the operator's JWT.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControllerJwtMode {
+    /// The installation's audience.
+    Shared,
+    /// A per-cluster audience.
+    Target,
+}
+
+/// Any JSON value, kept as given (`x-kubernetes-preserve-unknown-fields`).
+pub(crate) fn any_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// Any JSON object, kept as given.
+pub(crate) fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
 }
 
 fn default_replicas() -> i32 {
@@ -112,15 +282,23 @@ fn default_replicas() -> i32 {
 /// TLS settings.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(validation = Rule::new("self.mode != 'External' || has(self.externalSecretName)").message("spec.tls.externalSecretName is required when spec.tls.mode is External"))]
 pub struct TlsSpec {
+    /// TLS on the listeners. Must be true: every flow of the posture assumes TLS.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
     /// OperatorManaged (default): the operator runs a CA and issues and rotates the server
-    /// certificate. External: you provide a Secret with tls.crt, tls.key and ca.crt.
+    /// certificate. External: you provide a Secret with tls.crt, tls.key and ca.crt. ACME:
+    /// OpenBao's own ACME client (not supported yet).
     #[serde(default)]
     pub mode: TlsMode,
 
-    /// Name of the Secret (in the cluster's namespace) holding tls.crt, tls.key and ca.crt.
-    /// Required when mode is External.
+    /// ACME settings (mode ACME).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeSpec>,
+
+    /// Name of the Secret (in the cluster's namespace) holding tls.crt, tls.key and ca.crt in
+    /// External mode; `<cluster>-tls-server` (upstream's name) when unset. An extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub external_secret_name: Option<String>,
@@ -144,7 +322,9 @@ fn default_rotation_period() -> String {
 impl Default for TlsSpec {
     fn default() -> Self {
         Self {
+            enabled: true,
             mode: TlsMode::default(),
+            acme: None,
             external_secret_name: None,
             extra_sans: Vec::new(),
             rotation_period: default_rotation_period(),
@@ -158,8 +338,30 @@ pub enum TlsMode {
     /// The operator generates a CA and server certificates and rotates them.
     #[default]
     OperatorManaged,
-    /// The user provides a Secret named by externalSecretName.
+    /// The user provides the Secret `<cluster>-tls-server` (or externalSecretName).
     External,
+    /// OpenBao obtains certificates through ACME.
+    #[serde(rename = "ACME")]
+    Acme,
+}
+
+/// ACME settings.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcmeSpec {
+    /// ACME directory URL.
+    #[serde(rename = "directoryURL")]
+    #[schemars(length(min = 1))]
+    pub directory_url: String,
+    /// Domains to request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// A single domain (upstream's earlier spelling of domains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// A shared volume for ACME state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_cache: Option<SharedVolume>,
 }
 
 /// Persistent storage for Raft.
@@ -193,154 +395,6 @@ impl Default for StorageSpec {
     }
 }
 
-/// Auto-unseal configuration.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(
-    validation = Rule::new("self.type == oldSelf.type").message("spec.unseal.type is immutable: changing the seal requires a seal migration"),
-    validation = Rule::new("self.type != 'transit' || has(self.transit)").message("spec.unseal.transit is required when spec.unseal.type is transit"),
-    validation = Rule::new("self.type != 'awskms' || has(self.awskms)").message("spec.unseal.awskms is required when spec.unseal.type is awskms"),
-    validation = Rule::new("self.type != 'gcpckms' || has(self.gcpckms)").message("spec.unseal.gcpckms is required when spec.unseal.type is gcpckms"),
-    validation = Rule::new("self.type != 'azurekeyvault' || has(self.azurekeyvault)").message("spec.unseal.azurekeyvault is required when spec.unseal.type is azurekeyvault"),
-)]
-pub struct UnsealSpec {
-    /// static (default): a 32-byte key generated once by the operator and kept in the Secret
-    /// `<cluster>-unseal-key`. transit, awskms, gcpckms, azurekeyvault: an external KMS; add an
-    /// egress rule for its endpoint in spec.network.egressRules. Immutable.
-    #[serde(default, rename = "type")]
-    pub type_: UnsealType,
-
-    /// Options for the transit seal (another OpenBao or Vault).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transit: Option<TransitSeal>,
-
-    /// Options for the AWS KMS seal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub awskms: Option<AwsKmsSeal>,
-
-    /// Options for the Google Cloud KMS seal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gcpckms: Option<GcpCkmsSeal>,
-
-    /// Options for the Azure Key Vault seal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azurekeyvault: Option<AzureKeyVaultSeal>,
-
-    /// Secret (in the cluster's namespace) with the seal's credentials. Its keys are exposed to
-    /// OpenBao as environment variables (for example VAULT_TOKEN for transit, AWS_ACCESS_KEY_ID
-    /// and AWS_SECRET_ACCESS_KEY for awskms, AZURE_CLIENT_SECRET for azurekeyvault) and mounted
-    /// as files under /etc/bao/seal-credentials (for example credentials.json for gcpckms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_secret_ref: Option<SecretRef>,
-}
-
-/// The kind of seal.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum UnsealType {
-    /// A static key generated by the operator.
-    #[default]
-    Static,
-    /// The transit secrets engine of another OpenBao or Vault.
-    Transit,
-    /// AWS KMS.
-    Awskms,
-    /// Google Cloud KMS.
-    Gcpckms,
-    /// Azure Key Vault.
-    Azurekeyvault,
-}
-
-impl UnsealType {
-    /// The name used in the spec and in OpenBao's `seal "<name>"` stanza.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Static => "static",
-            Self::Transit => "transit",
-            Self::Awskms => "awskms",
-            Self::Gcpckms => "gcpckms",
-            Self::Azurekeyvault => "azurekeyvault",
-        }
-    }
-}
-
-/// Transit seal options (see OpenBao's `seal "transit"`).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TransitSeal {
-    /// Address of the OpenBao/Vault server holding the transit key, for example
-    /// "https://vault.example.com:8200".
-    #[schemars(length(min = 1))]
-    pub address: String,
-    /// Name of the transit key.
-    #[schemars(length(min = 1))]
-    pub key_name: String,
-    /// Mount path of the transit engine (default "transit/").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount_path: Option<String>,
-    /// Namespace of the transit mount on the remote server, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Name of a Secret key (in credentialsSecretRef) holding a CA bundle for the remote server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_ca_key: Option<String>,
-}
-
-/// AWS KMS seal options (see OpenBao's `seal "awskms"`).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AwsKmsSeal {
-    /// AWS region of the key, for example "eu-west-1".
-    #[schemars(length(min = 1))]
-    pub region: String,
-    /// KMS key ID or ARN.
-    #[schemars(length(min = 1))]
-    pub kms_key_id: String,
-    /// Custom KMS endpoint (VPC endpoint or compatible service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-}
-
-/// Google Cloud KMS seal options (see OpenBao's `seal "gcpckms"`).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GcpCkmsSeal {
-    /// GCP project ID.
-    #[schemars(length(min = 1))]
-    pub project: String,
-    /// Location of the key ring, for example "global" or "europe-west1".
-    #[schemars(length(min = 1))]
-    pub region: String,
-    /// Key ring name.
-    #[schemars(length(min = 1))]
-    pub key_ring: String,
-    /// Crypto key name.
-    #[schemars(length(min = 1))]
-    pub crypto_key: String,
-}
-
-/// Azure Key Vault seal options (see OpenBao's `seal "azurekeyvault"`).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AzureKeyVaultSeal {
-    /// Azure AD tenant ID.
-    #[schemars(length(min = 1))]
-    pub tenant_id: String,
-    /// Key Vault name.
-    #[schemars(length(min = 1))]
-    pub vault_name: String,
-    /// Key name.
-    #[schemars(length(min = 1))]
-    pub key_name: String,
-    /// Azure environment (default "AZUREPUBLICCLOUD").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    /// Client ID of the service principal; its secret comes from credentialsSecretRef
-    /// (key AZURE_CLIENT_SECRET). Leave unset to use a managed identity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-}
-
 /// A reference to a Secret in the cluster's namespace.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -348,6 +402,9 @@ pub struct SecretRef {
     /// Name of the Secret.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// Namespace of the Secret (upstream's earlier form); only the cluster's own is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// Network posture settings. The core flows of the posture are always present.
@@ -387,6 +444,20 @@ pub struct NetworkSpec {
     #[schemars(length(max = 16))]
     pub api_server_endpoint_ips: Vec<String>,
 
+    /// Addresses of node-local DNS resolvers: each gets an egress rule to port 53 (UDP and TCP)
+    /// as a /32 (or /128).
+    #[serde(
+        default,
+        rename = "dnsEndpointIPs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(length(max = 16))]
+    pub dns_endpoint_ips: Vec<String>,
+
+    /// Peers allowed to reach the API port (8200), added as one ingress rule. Additive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_ingress_peers: Vec<NetworkPolicyPeer>,
+
     /// Additional ingress rules (networking.k8s.io/v1 NetworkPolicyIngressRule), appended after
     /// the core rules. Additive: they cannot remove a core flow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -413,6 +484,8 @@ impl Default for NetworkSpec {
             kube_system_ingress: true,
             api_server_cidr: None,
             api_server_endpoint_ips: Vec::new(),
+            dns_endpoint_ips: Vec::new(),
+            trusted_ingress_peers: Vec::new(),
             ingress_rules: Vec::new(),
             egress_rules: Vec::new(),
         }
@@ -441,6 +514,19 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub listener_name: Option<String>,
+    /// Annotations of the HTTPRoute.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// A BackendTLSPolicy so the Gateway verifies OpenBao's certificate (not supported yet).
+    #[serde(
+        default,
+        rename = "backendTLS",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backend_tls: Option<BackendTls>,
+    /// Route TLS through to OpenBao with a TLSRoute (not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_passthrough: Option<bool>,
     /// Labels of the Gateway's proxy pods. Required when the Gateway is in the cluster's own
     /// namespace (gatewayRef.namespace unset or equal to it): port 8200 is then opened to those
     /// pods only, never to every pod of the namespace. Ignored when the Gateway is in another
@@ -451,6 +537,18 @@ pub struct GatewaySpec {
 
 fn default_path() -> String {
     "/".to_string()
+}
+
+/// The Gateway's TLS to OpenBao.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackendTls {
+    /// Create the BackendTLSPolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Hostname to verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 /// A reference to a Gateway API Gateway.
@@ -507,83 +605,6 @@ impl ServiceType {
     }
 }
 
-/// Scheduled Raft snapshots.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BackupSpec {
-    /// When to take a snapshot: a standard 5-field cron expression (minute hour day-of-month
-    /// month day-of-week) in UTC, for example "0 */6 * * *".
-    #[schemars(length(min = 6, max = 128))]
-    pub schedule: String,
-    /// Where snapshots are stored.
-    pub target: BackupTarget,
-    /// Which snapshots to keep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<BackupRetention>,
-    /// When set, backup and restore Jobs may only reach DNS, this cluster's OpenBao pods on 8200,
-    /// the API server and these destinations (for example your object storage endpoint).
-    /// When unset, Job egress is not restricted, because object storage endpoints are arbitrary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub egress_rules: Option<Vec<NetworkPolicyEgressRule>>,
-}
-
-/// Object storage for snapshots.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(validation = Rule::new("self.provider == 'filesystem' || has(self.bucket)").message("spec.backup.target.bucket is required unless provider is filesystem"))]
-pub struct BackupTarget {
-    /// s3 (also S3-compatible stores), gcs, azure or filesystem (a path in the Job's volume).
-    pub provider: BackupProvider,
-    /// Endpoint URL for S3-compatible stores or Azure, for example "https://s3.eu-west-1.amazonaws.com".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// Bucket (s3, gcs) or container (azure) name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
-    pub bucket: Option<String>,
-    /// Prefix for snapshot object names, for example "prod/openbao/".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512))]
-    pub path_prefix: Option<String>,
-    /// Region (s3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Secret with the store's credentials (for s3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_secret_ref: Option<SecretRef>,
-    /// Use path-style addressing (required by most S3-compatible servers).
-    #[serde(default)]
-    pub use_path_style: bool,
-}
-
-/// Object storage providers.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum BackupProvider {
-    /// Amazon S3 or an S3-compatible store.
-    S3,
-    /// Google Cloud Storage.
-    Gcs,
-    /// Azure Blob Storage.
-    Azure,
-    /// A filesystem path.
-    Filesystem,
-}
-
-/// Snapshot retention. Snapshots beyond either limit are deleted after a successful backup.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BackupRetention {
-    /// Keep at most this many snapshots (1 to 10000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 10000))]
-    pub max_count: Option<i32>,
-    /// Delete snapshots older than this duration, for example "168h".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$"))]
-    pub max_age: Option<String>,
-}
-
 /// What to delete with the cluster.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeletionPolicy {
@@ -596,73 +617,20 @@ pub enum DeletionPolicy {
     DeleteAll,
 }
 
-/// OpenBao server settings.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Configuration {
-    /// Serve the web UI on the API listener.
-    #[serde(default)]
-    pub ui: bool,
-    /// Server log level: trace, debug, info (default), warn or error.
-    #[serde(default)]
-    pub log_level: LogLevel,
-    /// Raft tuning.
-    #[serde(default)]
-    pub raft: RaftConfiguration,
-}
-
-impl Default for Configuration {
-    fn default() -> Self {
-        Self {
-            ui: false,
-            log_level: LogLevel::Info,
-            raft: RaftConfiguration::default(),
-        }
-    }
-}
-
-/// OpenBao log levels.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Most verbose.
-    Trace,
-    /// Debugging output.
-    Debug,
-    /// Normal operation.
-    #[default]
-    Info,
-    /// Warnings and errors only.
-    Warn,
-    /// Errors only.
-    Error,
-}
-
-impl LogLevel {
-    /// The spelling OpenBao expects.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trace => "trace",
-            Self::Debug => "debug",
-            Self::Info => "info",
-            Self::Warn => "warn",
-            Self::Error => "error",
-        }
-    }
-}
-
-/// Raft storage tuning.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RaftConfiguration {
-    /// Raft timing multiplier (1 to 10): 1 is the fastest elections and failover, suited to
-    /// fast networks and tests; OpenBao's default (unset) is 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 10))]
-    pub performance_multiplier: Option<i32>,
-}
-
 impl OpenBaoClusterSpec {
+    /// The rolling-restart token: `runtime.restartAt`, or upstream's earlier
+    /// `maintenance.restartAt`.
+    pub fn restart_at(&self) -> Option<&str> {
+        self.runtime
+            .as_ref()
+            .and_then(|r| r.restart_at.as_deref())
+            .or_else(|| {
+                self.maintenance
+                    .as_ref()
+                    .and_then(|m| m.restart_at.as_deref())
+            })
+    }
+
     /// The container image for the OpenBao pods.
     pub fn image(&self) -> String {
         match &self.image {
