@@ -244,3 +244,30 @@ fn audit_devices_need_options_matching_their_type_and_a_writable_file() {
         )
     });
 }
+
+#[test]
+fn a_backend_tls_block_without_enabled_means_enabled_as_upstream_and_is_not_supported_yet() {
+    assert_not_yet("spec.gateway.backendTLS.enabled", |v| {
+        set(
+            v,
+            "/spec/gateway/backendTLS",
+            json!({"hostname": "bao.example.com"}),
+        )
+    });
+    assert_valid_with(|v| set(v, "/spec/gateway/backendTLS", json!({"enabled": false})));
+}
+
+#[test]
+fn the_hardened_profile_wants_https_object_storage_and_enabled_verification_blocks() {
+    let errors = errors_with(|v| {
+        set(v, "/spec/profile", json!("Hardened"));
+        set(
+            v,
+            "/spec/backup/target/endpoint",
+            json!("http://minio.storage.svc:9000"),
+        );
+        set(v, "/spec/imageVerification", json!({"enabled": false}));
+    });
+    assert_path(&errors, "spec.backup.target.endpoint");
+    assert_path(&errors, "spec.imageVerification.enabled");
+}

@@ -96,6 +96,17 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             );
         }
         let target = &backup.target;
+        if let Some(endpoint) = target
+            .endpoint
+            .as_deref()
+            .filter(|e| !(e.starts_with("https://") || e.starts_with("s3://")))
+        {
+            hardened(
+                "spec.backup.target.endpoint",
+                endpoint.into(),
+                "the object store must be reached over https",
+            );
+        }
         let identity = target.credentials_secret_ref.is_some()
             || target.role_arn.as_deref().is_some_and(|r| !r.is_empty())
             || target.workload_identity.as_ref().is_some_and(|w| {
@@ -137,6 +148,13 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             &spec.operator_image_verification,
         ),
     ] {
+        if verification.as_ref().is_some_and(|v| !v.enabled) {
+            hardened(
+                &format!("{path}.enabled"),
+                "false".into(),
+                "a verification block that is present must be enabled",
+            );
+        }
         if let Some(policy) = verification
             .as_ref()
             .and_then(|v| v.failure_policy.as_deref())

@@ -159,10 +159,11 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
         );
     }
     if let Some(gateway) = &spec.gateway {
+        // Upstream's schema defaults `enabled` to true inside a `backendTLS` block.
         if let Some(backend) = gateway
             .backend_tls
             .as_ref()
-            .filter(|b| b.enabled == Some(true))
+            .filter(|b| b.enabled != Some(false))
         {
             not_yet(
                 "spec.gateway.backendTLS.enabled",
