@@ -211,7 +211,7 @@ fn audit_devices_need_options_matching_their_type_and_a_writable_file() {
             "/spec/audit",
             json!([
                 {"type": "file", "path": "stdout", "fileOptions": {"filePath": "stdout"}},
-                {"type": "file", "path": "disk", "fileOptions": {"filePath": "/openbao/data/audit/audit.log", "mode": "0600"}},
+                {"type": "file", "path": "discard", "fileOptions": {"filePath": "discard", "mode": "0600"}},
                 {"type": "socket", "path": "siem", "socketOptions": {"address": "10.0.0.5:9090"}}
             ]),
         )

@@ -1,4 +1,5 @@
-//! `sys/` endpoints: health, seal status, initialization, leader and step-down.
+//! `sys/` endpoints: health, seal status, initialization, leader, step-down, the enabled
+//! audit devices and Prometheus metrics.
 
 use reqwest::Method;
 use zeroize::Zeroize;
@@ -65,6 +66,43 @@ impl BaoClient {
     pub async fn leader(&self) -> Result<Leader, Error> {
         self.call_json(Method::GET, "sys/leader", Auth::None, None)
             .await
+    }
+
+    /// `GET /v1/sys/audit` (token): the enabled audit devices, by mount path (with its
+    /// trailing `/`) to device type (`file`, `socket`, ...).
+    pub async fn audit_devices(&self) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Device {
+            #[serde(rename = "type")]
+            type_: String,
+        }
+        let devices: std::collections::BTreeMap<String, serde_json::Value> = self
+            .call_json(Method::GET, "sys/audit", Auth::Token, None)
+            .await?;
+        // The listing repeats the devices under `data`, next to request metadata.
+        Ok(devices
+            .into_iter()
+            .filter_map(|(path, value)| {
+                serde_json::from_value::<Device>(value)
+                    .ok()
+                    .map(|d| (path, d.type_))
+            })
+            .collect())
+    }
+
+    /// `GET /v1/sys/metrics?format=prometheus` (token): the Prometheus text exposition, served
+    /// when the `telemetry` stanza sets a Prometheus retention time (an error otherwise).
+    pub async fn metrics_prometheus(&self) -> Result<String, Error> {
+        let path = "sys/metrics";
+        let request = self.request(Method::GET, path, Some("format=prometheus"), Auth::Token)?;
+        let (status, body) = self.execute(request, Method::GET, path).await?;
+        if !status.is_success() {
+            return Err(Error::from_status(path, status, &body));
+        }
+        String::from_utf8(body).map_err(|e| Error::Decode {
+            path: path.to_owned(),
+            reason: format!("not UTF-8 text at byte {}", e.utf8_error().valid_up_to()),
+        })
     }
 
     /// `PUT /v1/sys/step-down` (token): the active node gives up leadership; another voter

@@ -161,6 +161,96 @@ async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
     let _ = api;
 }
 
+/// A client for member `ordinal` of `bao` in `n`, with the stored root token.
+async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
+    let secret = |name: &'static str, key: &'static str| {
+        let api = Api::<Secret>::namespaced(client.clone(), n);
+        async move {
+            api.get(name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .data
+                .expect("data")[key]
+                .0
+                .clone()
+        }
+    };
+    let token = String::from_utf8(secret("bao-root-token", "root-token").await).expect("utf-8");
+    let ca = secret("bao-tls-ca", "ca.crt").await;
+    let pod_name = format!("bao-{ordinal}");
+    let pod = Api::<Pod>::namespaced(client.clone(), n)
+        .get(&pod_name)
+        .await
+        .expect("pod");
+    let ip: std::net::IpAddr = pod
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("pod IP")
+        .parse()
+        .expect("IP");
+    let names = api::names::ClusterNames::new("bao");
+    operator::reconcile::operate::Member::new(
+        &pod_name,
+        std::net::SocketAddr::new(ip, 8200),
+        names.pod_dns(ordinal, n),
+        &ca,
+    )
+    .expect("member client")
+    .client
+    .with_token(bao_client::SecretString::new(token))
+}
+
+#[tokio::test]
+async fn an_upstream_style_cluster_serves_prometheus_metrics_and_enables_its_audit_devices() {
+    let (_, ns, client) = setup("e2e-upstream").await;
+    let n = ns.name();
+    // Written in upstream's v1alpha1 spelling: profile, tls.enabled, logging, telemetry and
+    // declarative audit devices, all rendered into config.hcl.
+    create(
+        &client,
+        &cluster(
+            "bao",
+            n,
+            "profile: Development\nversion: \"2.7.2\"\nreplicas: 1\ntls: {enabled: true, mode: OperatorManaged, rotationPeriod: 720h}\nstorage: {size: 1Gi}\nconfiguration: {logLevel: info, logging: {format: json}, defaultLeaseTTL: 24h, maxLeaseTTL: 720h, raft: {performanceMultiplier: 1}}\ntelemetry: {prometheusRetentionTime: 1h}\naudit:\n- {type: file, path: stdout, description: audit to the log, fileOptions: {filePath: stdout}}\n- {type: file, path: discard, fileOptions: {filePath: discard}}",
+        ),
+    )
+    .await;
+    let running = until_cluster(&client, n, "Running with 1 member", running_with(1)).await;
+    let risk = running
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "SecurityRisk"))
+        .expect("SecurityRisk condition");
+    assert_eq!(
+        (risk.status.as_str(), risk.reason.as_str()),
+        ("True", "DevelopmentProfile")
+    );
+    // The audit devices join the configuration only after the keys are stored (a device that
+    // failed during sys/init would lose them), which rolls the pod once: wait for them.
+    let deadline = Instant::now() + E2E_DEADLINE;
+    let bao = loop {
+        let bao = root_member(&client, n, 0).await;
+        let devices = bao.audit_devices().await.unwrap_or_default();
+        if devices.get("stdout/").map(String::as_str) == Some("file")
+            && devices.get("discard/").map(String::as_str) == Some("file")
+        {
+            break bao;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "audit devices never enabled: {devices:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    until_cluster(&client, n, "Running after the roll", running_with(1)).await;
+    let metrics = bao.metrics_prometheus().await.expect("Prometheus metrics");
+    assert!(
+        metrics.contains("# TYPE") && metrics.contains("audit"),
+        "Prometheus text with audit metrics, got: {}",
+        metrics.chars().take(300).collect::<String>()
+    );
+}
+
 #[tokio::test]
 async fn killed_processes_deleted_pods_and_a_lost_leader_all_recover() {
     let (cp, ns, client) = setup("e2e-recover").await;
@@ -548,36 +638,8 @@ async fn two_operators_without_leader_election_initialize_a_new_cluster_once_and
         .sum();
     assert_eq!(inits, 1, "OpenBao was initialized exactly once");
     // The token stored is the one OpenBao accepts (the keys belong to this initialization).
-    let token = String::from_utf8(data["root-token"].0.clone()).expect("utf-8");
-    let ca = Api::<Secret>::namespaced(client.clone(), n)
-        .get("bao-tls-ca")
+    root_member(&client, n, 0)
         .await
-        .expect("CA Secret")
-        .data
-        .expect("CA data")["ca.crt"]
-        .0
-        .clone();
-    let pod = Api::<Pod>::namespaced(client.clone(), n)
-        .get("bao-0")
-        .await
-        .expect("pod");
-    let ip: std::net::IpAddr = pod
-        .status
-        .and_then(|s| s.pod_ip)
-        .expect("pod IP")
-        .parse()
-        .expect("IP");
-    let names = api::names::ClusterNames::new("bao");
-    let member = operator::reconcile::operate::Member::new(
-        "bao-0",
-        std::net::SocketAddr::new(ip, 8200),
-        names.pod_dns(0, n),
-        &ca,
-    )
-    .expect("member client");
-    member
-        .client
-        .with_token(bao_client::SecretString::new(token))
         .raft_configuration()
         .await
         .expect("the stored root token is the one OpenBao accepts");

@@ -568,7 +568,7 @@ pub enum AuditDeviceType {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditFileOptions {
-    /// "stdout", "discard", or a file under /openbao/data/audit/ (the data volume).
+    /// "stdout" or "discard" (files need spec.auditFileStorage, not supported yet).
     #[schemars(length(min = 1))]
     pub file_path: String,
     /// File mode, octal (default "0600").

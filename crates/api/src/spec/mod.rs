@@ -199,7 +199,8 @@ pub struct OpenBaoClusterSpec {
     #[serde(default)]
     pub configuration: Configuration,
 
-    /// Declarative audit devices, enabled by OpenBao at unseal (`audit` stanzas of config.hcl).
+    /// Declarative audit devices (`audit` stanzas of config.hcl), added once the cluster is
+    /// initialized; OpenBao enables them at unseal and stays sealed if one cannot start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit: Vec<AuditDevice>,
 

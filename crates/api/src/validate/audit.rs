@@ -1,15 +1,13 @@
-//! `spec.audit`: declarative audit devices, rendered as `audit` stanzas of `config.hcl` (OpenBao
-//! enables them at unseal). Each device's options must match its type; file devices write to
-//! stdout, discard, or a file on the data volume (the root filesystem is read-only).
+//! `spec.audit`: declarative audit devices, rendered as `audit` stanzas of `config.hcl` once the
+//! cluster is initialized (OpenBao enables them at unseal). Each device's options must match its
+//! type; file devices write to stdout or discard (a file needs a volume of its own, which comes
+//! with `auditFileStorage`: a device that cannot write keeps OpenBao sealed).
 
 use std::collections::BTreeSet;
 
 use super::ValidationErrors;
 use super::checks::json_of;
 use crate::spec::{AuditDevice, AuditDeviceType};
-
-/// Where file audit logs may be written besides stdout: the data volume.
-pub const AUDIT_FILE_DIR: &str = "/openbao/data/audit/";
 
 pub(super) fn validate_audit(devices: &[AuditDevice], errs: &mut ValidationErrors) {
     let mut paths = BTreeSet::new();
@@ -75,23 +73,20 @@ pub(super) fn validate_audit(devices: &[AuditDevice], errs: &mut ValidationError
                 None => errs.add(
                     format!("{p}.fileOptions"),
                     "",
-                    "required when type is file: fileOptions.filePath (stdout, discard, or a \
-                     file under /openbao/data/audit/)",
+                    "required when type is file: fileOptions.filePath (stdout or discard)",
                 ),
                 Some(file) => {
                     let path = &file.file_path;
-                    let allowed = path == "stdout"
-                        || path == "discard"
-                        || (path.starts_with(AUDIT_FILE_DIR)
-                            && path.len() > AUDIT_FILE_DIR.len()
-                            && !path.split('/').any(|seg| seg == ".."));
-                    if !allowed {
+                    if path != "stdout" && path != "discard" {
                         errs.add(
                             format!("{p}.fileOptions.filePath"),
                             path,
-                            "must be stdout, discard, or a file under /openbao/data/audit/ (the \
-                             data volume; the root filesystem is read-only, and a shared audit \
-                             volume is not supported yet)",
+                            format!(
+                                "{}: audit files need a volume of their own \
+                                 (spec.auditFileStorage); use stdout (collected with the pod's \
+                                 log) or discard",
+                                super::NOT_SUPPORTED_YET
+                            ),
                         );
                     }
                     if let Some(mode) = &file.mode

@@ -30,7 +30,6 @@ mod upstream;
 mod warnings;
 mod workload;
 
-pub use audit::AUDIT_FILE_DIR;
 pub use errors::{FieldError, ValidationErrors, key_path};
 pub use network::{validate_egress_rules, validate_ingress_rules};
 pub use profile::{effective_profile, hardened_findings};

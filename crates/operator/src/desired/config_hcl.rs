@@ -128,7 +128,19 @@ pub fn render(cluster: &ValidatedCluster) -> String {
 
     render_telemetry(w, spec.telemetry.as_deref());
     line(w, "");
-    render_audit(w, &spec.audit);
+    // Audit devices only once the keys are stored: OpenBao enables them during the unseal
+    // that `sys/init` performs, and a device that fails there makes `sys/init` answer an error
+    // after the barrier was initialized, losing the root token and recovery keys (seen with
+    // bao 2.7.2). Adding them afterwards rolls the pods once; a failing device then keeps a
+    // member sealed, which is recoverable, instead of losing the keys.
+    if cluster
+        .cluster()
+        .status
+        .as_ref()
+        .is_some_and(|s| s.initialized)
+    {
+        render_audit(w, &spec.audit);
+    }
 
     super::seal_hcl::render_seal(w, cluster);
     out
@@ -451,6 +463,20 @@ pub fn config_hash(config: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_devices_are_rendered_only_once_the_cluster_is_initialized() {
+        let manifest = "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {name: bao, namespace: ns}\nspec:\n  version: \"2.7.2\"\n  audit: [{type: file, path: stdout, fileOptions: {filePath: stdout}}]";
+        let mut cluster: api::OpenBaoCluster = serde_yaml::from_str(manifest).expect("manifest");
+        let fresh = ValidatedCluster::new(cluster.clone()).expect("valid");
+        assert!(!render(&fresh).contains("audit \""), "no audit before init");
+        cluster.status = Some(api::OpenBaoClusterStatus {
+            initialized: true,
+            ..Default::default()
+        });
+        let initialized = ValidatedCluster::new(cluster).expect("valid");
+        assert!(render(&initialized).contains("audit \"file\" \"stdout\" {"));
+    }
 
     #[test]
     fn audit_devices_render_as_stanzas_with_typed_options_winning_over_raw_ones() {
