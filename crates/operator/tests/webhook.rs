@@ -141,7 +141,7 @@ async fn the_api_server_denies_an_invalid_cluster_with_every_field_error() {
     }
     assert!(
         instance.metrics.encode().contains(
-            "openbao_operator_webhook_requests_total{operation=\"CREATE\",result=\"denied\"}"
+            "openbao_operator_webhook_requests_total{kind=\"OpenBaoCluster\",operation=\"CREATE\",result=\"denied\"}"
         ),
         "denials are counted"
     );
@@ -186,7 +186,7 @@ async fn a_valid_cluster_is_admitted_and_its_risky_settings_come_back_as_warning
     }
     assert!(
         instance.metrics.encode().contains(
-            "openbao_operator_webhook_requests_total{operation=\"CREATE\",result=\"allowed\"}"
+            "openbao_operator_webhook_requests_total{kind=\"OpenBaoCluster\",operation=\"CREATE\",result=\"allowed\"}"
         ),
         "admissions are counted"
     );

@@ -19,6 +19,8 @@ pub struct CategoryLabel {
 /// Label set of webhook requests.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
+    /// The kind admitted: `OpenBaoCluster`, `OpenBaoRestore` or `OpenBaoTenant`.
+    pub kind: String,
     /// `CREATE` or `UPDATE`.
     pub operation: String,
     /// `allowed` or `denied`.

@@ -694,6 +694,7 @@ fn handle_with(
     metrics
         .webhook_requests
         .get_or_create(&WebhookLabels {
+            kind: kind.name().to_string(),
             operation: operation_label(&request.operation).to_string(),
             result: if verdict.allowed { "allowed" } else { "denied" }.to_string(),
         })
@@ -955,7 +956,7 @@ mod tests {
         let text = metrics.encode();
         assert!(
             text.contains(
-                "openbao_operator_webhook_requests_total{operation=\"CREATE\",result=\"denied\"} 1"
+                "openbao_operator_webhook_requests_total{kind=\"OpenBaoCluster\",operation=\"CREATE\",result=\"denied\"} 1"
             ),
             "{text}"
         );
@@ -1157,9 +1158,10 @@ mod tests {
             "OpenBaoTenant"
         );
         let text = metrics.encode();
-        for result in ["allowed", "denied"] {
+        // Each kind is counted under its own label.
+        for (kind, result) in [("OpenBaoRestore", "allowed"), ("OpenBaoTenant", "denied")] {
             let line = format!(
-                "openbao_operator_webhook_requests_total{{operation=\"CREATE\",result=\"{result}\"}} 1"
+                "openbao_operator_webhook_requests_total{{kind=\"{kind}\",operation=\"CREATE\",result=\"{result}\"}} 1"
             );
             assert!(text.contains(&line), "{line} in {text}");
         }
