@@ -271,3 +271,21 @@ fn the_hardened_profile_wants_https_object_storage_and_enabled_verification_bloc
     assert_path(&errors, "spec.backup.target.endpoint");
     assert_path(&errors, "spec.imageVerification.enabled");
 }
+
+#[test]
+fn the_hardened_profile_wants_egress_rules_with_named_destinations_and_ports() {
+    let errors = errors_with(|v| {
+        set(v, "/spec/profile", json!("Hardened"));
+        set(
+            v,
+            "/spec/network/egressRules",
+            json!([
+                {"ports": [{"port": 443}]},
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP"}]}
+            ]),
+        );
+    });
+    assert_path(&errors, "spec.network.egressRules[0].to");
+    assert_path(&errors, "spec.network.egressRules[1].ports");
+    assert_path(&errors, "spec.network.egressRules[1].to[0]");
+}

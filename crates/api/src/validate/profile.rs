@@ -78,6 +78,35 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             "use spec.network.trustedIngressPeers, which opens only the API port to named peers",
         );
     }
+    for (i, rule) in spec.network.egress_rules.iter().enumerate() {
+        let path = format!("spec.network.egressRules[{i}]");
+        let to = rule.to.as_deref().unwrap_or_default();
+        let ports = rule.ports.as_deref().unwrap_or_default();
+        if to.is_empty() {
+            hardened(
+                &format!("{path}.to"),
+                "[]".into(),
+                "an egress rule must name its destinations (an empty list allows every address)",
+            );
+        }
+        if ports.is_empty() || ports.iter().any(|p| p.port.is_none()) {
+            hardened(
+                &format!("{path}.ports"),
+                serde_json::to_string(&rule.ports).unwrap_or_default(),
+                "an egress rule must name every port (no list, or a port without a number, \
+                 allows all ports)",
+            );
+        }
+        for (j, peer) in to.iter().enumerate() {
+            if let Some(why) = wildcard_peer(peer) {
+                hardened(
+                    &format!("{path}.to[{j}]"),
+                    serde_json::to_string(peer).unwrap_or_default(),
+                    why,
+                );
+            }
+        }
+    }
     for (i, peer) in spec.network.trusted_ingress_peers.iter().enumerate() {
         if let Some(why) = wildcard_peer(peer) {
             hardened(
