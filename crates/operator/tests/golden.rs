@@ -11,46 +11,14 @@ use std::path::{Path, PathBuf};
 use fixtures::{facts, workspace_root};
 use operator::cli;
 
-fn updating() -> bool {
-    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
-}
-
 fn check_or_update(path: &Path, actual: &str) {
-    if updating() {
-        std::fs::create_dir_all(path.parent().expect("golden files live in a directory"))
-            .expect("create golden directory");
-        std::fs::write(path, actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; run `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test golden`",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let first_difference = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(e, a)| e != a)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} drifted from the code (first difference at line {}); review the change and run \
-             `UPDATE_GOLDEN=1 cargo test -p openbao-operator --test golden` to accept it",
-            path.display(),
-            first_difference + 1
-        );
+    if let Err(problem) = fixtures::check_or_update_golden(path, actual, "golden") {
+        panic!("{problem}");
     }
 }
 
 fn examples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("examples"))
-        .expect("examples directory")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    fixtures::yaml_files("examples")
 }
 
 #[test]

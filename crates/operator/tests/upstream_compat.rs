@@ -88,13 +88,7 @@ fn parse_header(name: &str, text: &str) -> Result<(String, Expect, String), Stri
 /// Every `tests/upstream/*.yaml`, sorted, with its header parsed (a bad header panics naming the
 /// file).
 fn manifests() -> Vec<Manifest> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(upstream_dir())
-        .expect("tests/upstream exists")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    fixtures::yaml_files("tests/upstream")
         .into_iter()
         .map(|path| {
             let name = path

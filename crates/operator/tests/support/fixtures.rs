@@ -110,3 +110,14 @@ pub fn check_or_update_golden(
         first_difference + 1
     ))
 }
+
+/// The `*.yaml` files of `dir` (relative to the workspace root), sorted by name.
+pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}

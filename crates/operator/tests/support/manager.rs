@@ -17,6 +17,9 @@ pub mod fixtures;
 #[allow(unused_imports)]
 pub use fixtures::cluster;
 
+#[path = "crds.rs"]
+mod crds;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use k8s_openapi::{
@@ -29,7 +32,6 @@ use k8s_openapi::{
             ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
         },
     },
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
 };
 use kube::{
@@ -93,25 +95,8 @@ where
 
 async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
     // Every CRD the operator serves: the manager's warm-up lists them all.
-    for crd in operator::cli::crd::crds() {
-        apply(&crds, &crd).await;
-        let name = crd.name_any();
-        localcluster::eventually(&format!("the CRD {name} to be established"), SETTLE, || {
-            let (crds, name) = (crds.clone(), name.clone());
-            async move {
-                let crd = crds.get(&name).await?;
-                let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-                Ok(established.then_some(()))
-            }
-        })
-        .await
-        .expect("CRD established");
-    }
+    crds::install_crds(&client, "manager-tests").await;
     let roles = Api::<ClusterRole>::all(client);
     let options = DeployOptions::new("unused");
     apply(&roles, &operator_rbac::cluster_role()).await;

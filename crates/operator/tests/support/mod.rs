@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod bao;
+pub mod crds;
 pub mod fixtures;
 
 #[allow(unused_imports)]
@@ -129,37 +130,11 @@ async fn install_http_route_crd(cp: &ControlPlane) {
     .expect("HTTPRoute served");
 }
 
-/// Install the CRDs (OpenBaoCluster, OpenBaoRestore, OpenBaoTenant) and wait until the API
-/// server serves them.
-pub async fn install_crds(client: &Client, field_manager: &str) {
-    let ssa = PatchParams::apply(field_manager).force();
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
-    for crd in operator::cli::crd::crds() {
-        let name = crd.name_any();
-        crds.patch(&name, &ssa, &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("install CRD {name}: {e}"));
-        localcluster::eventually(&format!("the CRD {name} to be established"), SETTLE, || {
-            let (crds, name) = (crds.clone(), name.clone());
-            async move {
-                let crd = crds.get(&name).await?;
-                let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-                Ok(established.then_some(()))
-            }
-        })
-        .await
-        .expect("CRD established");
-    }
-}
-
 /// Install the CRDs and the operator's namespace, ServiceAccount, ClusterRole and binding.
 pub async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
     let ssa = PatchParams::apply("operator-tests").force();
-    install_crds(&client, "operator-tests").await;
+    crds::install_crds(&client, "operator-tests").await;
 
     let namespaces = Api::<Namespace>::all(client.clone());
     let ns = Namespace {
