@@ -43,3 +43,15 @@ fn every_manifest_of_the_corpora_decodes_and_validates_on_a_default_sized_thread
         .join();
     assert!(outcome.is_ok(), "decoding overflowed or panicked");
 }
+
+/// The boxed sections keep the spec small (it was 8,392 bytes with every section inline); print
+/// the size for the note: `cargo test -p openbao-api --test decode_stack -- --nocapture`.
+#[test]
+fn the_spec_keeps_its_rarely_used_sections_boxed() {
+    let size = std::mem::size_of::<api::OpenBaoClusterSpec>();
+    eprintln!("size_of::<OpenBaoClusterSpec>() = {size} bytes");
+    assert!(
+        size < 4096,
+        "OpenBaoClusterSpec is {size} bytes: box the large optional sections again"
+    );
+}
