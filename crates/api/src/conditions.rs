@@ -75,6 +75,14 @@ pub mod reasons {
     pub const DEVELOPMENT_PROFILE: &str = "DevelopmentProfile";
     /// SecurityRisk: the Hardened profile is in use.
     pub const HARDENED_PROFILE: &str = "HardenedProfile";
+    /// Degraded: `spec.storage.size` grew but Kubernetes refused to expand the claims.
+    pub const VOLUME_EXPANSION_REFUSED: &str = "VolumeExpansionRefused";
+    /// Degraded: `spec.storage.size` is smaller than the members' volumes (no webhook stopped it).
+    pub const VOLUME_SHRINK_REFUSED: &str = "VolumeShrinkRefused";
+    /// Event: the autopilot configuration was written to OpenBao.
+    pub const AUTOPILOT_CONFIGURED: &str = "AutopilotConfigured";
+    /// Event: claims were expanded and the StatefulSet re-created with the new size.
+    pub const VOLUMES_EXPANDED: &str = "VolumesExpanded";
     /// NotImplemented on an OpenBaoRestore: restores are not built yet.
     pub const RESTORE_NOT_IMPLEMENTED: &str = "RestoreNotImplemented";
     /// NotImplemented on an OpenBaoTenant: tenant provisioning is not built yet.

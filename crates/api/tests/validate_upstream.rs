@@ -54,13 +54,39 @@ fn each_upstream_feature_not_built_yet_is_refused_by_name() {
     assert_not_yet("spec.imageVerification.enabled", |v| {
         set(v, "/spec/imageVerification", json!({"enabled": true}))
     });
-    assert_not_yet("spec.configuration.raft.autopilot", |v| {
+}
+
+#[test]
+fn autopilot_settings_are_accepted_and_each_bad_value_names_its_field() {
+    assert_valid_with(|v| {
         set(
             v,
             "/spec/configuration/raft/autopilot",
-            json!({"minQuorum": 3}),
+            json!({"cleanupDeadServers": true, "deadServerLastContactThreshold": "10m",
+                   "minQuorum": 3, "serverStabilizationTime": "30s",
+                   "lastContactThreshold": "30s", "maxTrailingLogs": 2000}),
         )
     });
+    for (field, value) in [
+        ("minQuorum", json!(2)),
+        ("maxTrailingLogs", json!(-1)),
+        ("deadServerLastContactThreshold", json!("ten minutes")),
+        ("serverStabilizationTime", json!("-5s")),
+        ("lastContactThreshold", json!("")),
+    ] {
+        let errors = errors_with(|v| {
+            set(
+                v,
+                "/spec/configuration/raft/autopilot",
+                json!({ field: value.clone() }),
+            )
+        });
+        let path = format!("spec.configuration.raft.autopilot.{field}");
+        assert!(
+            errors.iter().any(|e| e.path == path),
+            "expected an error at {path}, got {errors}"
+        );
+    }
 }
 
 #[test]

@@ -201,7 +201,8 @@ async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoC
 }
 
 #[tokio::test]
-async fn an_upstream_style_cluster_serves_prometheus_metrics_and_enables_its_audit_devices() {
+async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_devices_and_configures_autopilot()
+ {
     let (_, ns, client) = setup("e2e-upstream").await;
     let n = ns.name();
     // Written in upstream's v1alpha1 spelling: profile, tls.enabled, logging, telemetry and
@@ -211,7 +212,7 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_and_enables_its_aud
         &cluster(
             "bao",
             n,
-            "profile: Development\nversion: \"2.7.2\"\nreplicas: 1\ntls: {enabled: true, mode: OperatorManaged, rotationPeriod: 720h}\nstorage: {size: 1Gi}\nconfiguration: {logLevel: info, logging: {format: json}, defaultLeaseTTL: 24h, maxLeaseTTL: 720h, raft: {performanceMultiplier: 1}}\ntelemetry: {prometheusRetentionTime: 1h}\naudit:\n- {type: file, path: stdout, description: audit to the log, fileOptions: {filePath: stdout}}\n- {type: file, path: discard, fileOptions: {filePath: discard}}",
+            "profile: Development\nversion: \"2.7.2\"\nreplicas: 1\ntls: {enabled: true, mode: OperatorManaged, rotationPeriod: 720h}\nstorage: {size: 1Gi}\nconfiguration: {logLevel: info, logging: {format: json}, defaultLeaseTTL: 24h, maxLeaseTTL: 720h, raft: {performanceMultiplier: 1, autopilot: {cleanupDeadServers: true, deadServerLastContactThreshold: 10m, minQuorum: 3, serverStabilizationTime: 30s}}}\ntelemetry: {prometheusRetentionTime: 1h}\naudit:\n- {type: file, path: stdout, description: audit to the log, fileOptions: {filePath: stdout}}\n- {type: file, path: discard, fileOptions: {filePath: discard}}",
         ),
     )
     .await;
@@ -248,6 +249,31 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_and_enables_its_aud
         metrics.contains("# TYPE") && metrics.contains("audit"),
         "Prometheus text with audit metrics, got: {}",
         metrics.chars().take(300).collect::<String>()
+    );
+    // Autopilot lives in Raft: the operator writes the spec's settings through the API.
+    let deadline = Instant::now() + E2E_DEADLINE;
+    let autopilot = loop {
+        let autopilot = bao
+            .autopilot_configuration()
+            .await
+            .expect("autopilot configuration");
+        if autopilot.cleanup_dead_servers {
+            break autopilot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "autopilot not configured: {autopilot:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(autopilot.min_quorum, 3, "{autopilot:?}");
+    assert_eq!(
+        autopilot.dead_server_last_contact_threshold,
+        Some(Duration::from_secs(600))
+    );
+    assert_eq!(
+        autopilot.server_stabilization_time,
+        Some(Duration::from_secs(30))
     );
 }
 
@@ -643,4 +669,216 @@ async fn two_operators_without_leader_election_initialize_a_new_cluster_once_and
         .raft_configuration()
         .await
         .expect("the stored root token is the one OpenBao accepts");
+}
+
+/// A StorageClass named `name` (cluster-scoped, so unique per test) that does or does not allow
+/// expansion; the node's provisioner serves every class.
+async fn storage_class(client: &Client, name: &str, expandable: bool) {
+    let class: k8s_openapi::api::storage::v1::StorageClass =
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": name},
+            "provisioner": "localcluster.openbao.org/node",
+            "allowVolumeExpansion": expandable,
+        }))
+        .expect("storage class");
+    let api = Api::<k8s_openapi::api::storage::v1::StorageClass>::all(client.clone());
+    match api.create(&Default::default(), &class).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("create StorageClass {name}: {e}"),
+    }
+}
+
+/// The `storage` request and `status.capacity` of each data claim, by name.
+async fn claim_sizes(client: &Client, ns: &str) -> Vec<(String, String, String)> {
+    let mut claims: Vec<_> = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .expect("claims")
+        .items
+        .iter()
+        .map(|c| {
+            let request = c
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .map(|q| q.0.clone())
+                .unwrap_or_default();
+            let capacity = c
+                .status
+                .as_ref()
+                .and_then(|s| s.capacity.as_ref())
+                .and_then(|r| r.get("storage"))
+                .map(|q| q.0.clone())
+                .unwrap_or_default();
+            (c.name_any(), request, capacity)
+        })
+        .collect();
+    claims.sort();
+    claims
+}
+
+fn grow_to(size: &str) -> Patch<serde_json::Value> {
+    Patch::Merge(serde_json::json!({"spec": {"storage": {"size": size}}}))
+}
+
+#[tokio::test]
+async fn growing_the_storage_size_expands_every_claim_and_keeps_the_pods_running() {
+    let (_, ns, client) = setup("e2e-grow").await;
+    let n = ns.name();
+    let class = format!("{n}-expandable");
+    storage_class(&client, &class, true).await;
+    let extra = format!("\nstorage: {{size: 1Gi, storageClassName: {class}}}");
+    create(
+        &client,
+        &cluster("bao", n, &format!("{}{extra}", spec(3, ""))),
+    )
+    .await;
+    until_cluster(&client, n, "Running", running_with(3)).await;
+    let before: Vec<String> = pods(&client, n)
+        .await
+        .iter()
+        .map(|p| p.uid().unwrap_or_default())
+        .collect();
+    let sets = Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), n);
+    let set_uid = sets.get("bao").await.expect("statefulset").uid();
+
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch("bao", &PatchParams::default(), &grow_to("2Gi"))
+        .await
+        .expect("grow the storage size");
+
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let claims = claim_sizes(&client, n).await;
+        let grown = claims.len() == 3 && claims.iter().all(|(_, r, c)| r == "2Gi" && c == "2Gi");
+        let set = sets.get_opt("bao").await.expect("statefulset");
+        let template_size = set.as_ref().and_then(|s| {
+            s.spec.volume_claim_templates.as_ref()?[0]
+                .spec
+                .as_ref()?
+                .resources
+                .as_ref()?
+                .requests
+                .as_ref()?
+                .get("storage")
+                .map(|q| q.0.clone())
+        });
+        if grown && template_size.as_deref() == Some("2Gi") {
+            assert_ne!(
+                set.and_then(|s| s.uid()),
+                set_uid,
+                "the StatefulSet was re-created to carry the new claim template"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "claims not expanded: {claims:?}, template {template_size:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let cluster = until_cluster(&client, n, "Running after growing", running_with(3)).await;
+    let after: Vec<String> = pods(&client, n)
+        .await
+        .iter()
+        .map(|p| p.uid().unwrap_or_default())
+        .collect();
+    assert_eq!(before, after, "no pod was restarted by the expansion");
+    let owners: Vec<_> = pods(&client, n)
+        .await
+        .iter()
+        .map(|p| p.owner_references().first().map(|o| o.uid.clone()))
+        .collect();
+    let new_uid = sets.get("bao").await.expect("statefulset").uid();
+    assert!(
+        owners.iter().all(|o| *o == new_uid),
+        "the new StatefulSet adopted the pods: {owners:?}"
+    );
+    let degraded = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Degraded"))
+        .map(|c| c.status.clone());
+    assert_eq!(degraded.as_deref(), Some("False"));
+}
+
+#[tokio::test]
+async fn growing_the_storage_size_on_a_class_without_expansion_is_reported_and_nothing_breaks() {
+    let (_, ns, client) = setup("e2e-nogrow").await;
+    let n = ns.name();
+    let class = format!("{n}-fixed");
+    storage_class(&client, &class, false).await;
+    let extra = format!("\nstorage: {{size: 1Gi, storageClassName: {class}}}");
+    create(
+        &client,
+        &cluster("bao", n, &format!("{}{extra}", spec(1, ""))),
+    )
+    .await;
+    until_cluster(&client, n, "Running", running_with(1)).await;
+    let sets = Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), n);
+    let set_uid = sets.get("bao").await.expect("statefulset").uid();
+
+    let api = Api::<OpenBaoCluster>::namespaced(client.clone(), n);
+    api.patch("bao", &PatchParams::default(), &grow_to("2Gi"))
+        .await
+        .expect("grow the storage size");
+    let cluster = until_cluster(&client, n, "VolumeExpansionRefused", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded" && c.status == "True" && c.reason == "VolumeExpansionRefused"
+            })
+        })
+    })
+    .await;
+    let message = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Degraded"))
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("data-bao-0") && message.contains("allowVolumeExpansion"),
+        "{message}"
+    );
+    assert_eq!(
+        claim_sizes(&client, n).await,
+        vec![(
+            "data-bao-0".to_string(),
+            "1Gi".to_string(),
+            "1Gi".to_string()
+        )]
+    );
+    assert_eq!(
+        sets.get("bao").await.expect("statefulset").uid(),
+        set_uid,
+        "nothing was deleted"
+    );
+    // Other changes still roll out while the expansion is refused.
+    api.patch(
+        "bao",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"configuration": {"logLevel": "debug"}}})),
+    )
+    .await
+    .expect("change log level");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let config = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), n)
+            .get("bao-config")
+            .await
+            .ok()
+            .and_then(|c| c.data)
+            .and_then(|d| d.get("config.hcl").cloned())
+            .unwrap_or_default();
+        if config.contains("log_level = \"debug\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "log level not applied: {config}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

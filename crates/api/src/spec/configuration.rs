@@ -326,8 +326,9 @@ pub struct RaftConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10))]
     pub performance_multiplier: Option<i32>,
-    /// Autopilot settings: not supported yet (the autopilot configuration is written through
-    /// OpenBao's API, which the upgrade work adds).
+    /// Autopilot settings, written to OpenBao's autopilot configuration through its API once
+    /// the cluster is initialized (and again whenever they drift); unset fields keep OpenBao's
+    /// values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autopilot: Option<AutopilotConfiguration>,
 }

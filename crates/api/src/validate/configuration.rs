@@ -3,7 +3,9 @@
 
 use super::ValidationErrors;
 use super::rules;
-use crate::spec::{Configuration, OpenBaoClusterSpec, TelemetryConfiguration, TlsVersion};
+use crate::spec::{
+    AutopilotConfiguration, Configuration, OpenBaoClusterSpec, TelemetryConfiguration, TlsVersion,
+};
 
 pub(super) fn validate_configuration(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
     let configuration = &spec.configuration;
@@ -18,6 +20,9 @@ pub(super) fn validate_configuration(spec: &OpenBaoClusterSpec, errs: &mut Valid
     }
     validate_logging(configuration, errs);
     validate_leases(configuration, errs);
+    if let Some(autopilot) = &configuration.raft.autopilot {
+        validate_autopilot(autopilot, errs);
+    }
     validate_listener(spec, errs);
     if let Some(plugin) = &configuration.plugin
         && let Some(permissions) = &plugin.file_permissions
@@ -59,6 +64,44 @@ fn validate_logging(configuration: &Configuration, errs: &mut ValidationErrors) 
         .and_then(|l| l.rotate_duration.as_ref())
     {
         check_duration(errs, "spec.configuration.logging.rotateDuration", duration);
+    }
+}
+
+/// Autopilot settings, written to OpenBao's autopilot configuration once it is initialized.
+fn validate_autopilot(autopilot: &AutopilotConfiguration, errs: &mut ValidationErrors) {
+    let prefix = "spec.configuration.raft.autopilot";
+    for (field, value) in [
+        (
+            "deadServerLastContactThreshold",
+            &autopilot.dead_server_last_contact_threshold,
+        ),
+        (
+            "serverStabilizationTime",
+            &autopilot.server_stabilization_time,
+        ),
+        ("lastContactThreshold", &autopilot.last_contact_threshold),
+    ] {
+        if let Some(value) = value {
+            check_duration(errs, &format!("{prefix}.{field}"), value);
+        }
+    }
+    if let Some(min) = autopilot.min_quorum
+        && min < 3
+    {
+        errs.add(
+            format!("{prefix}.minQuorum"),
+            min,
+            "must be at least 3: autopilot never prunes dead servers below this many voters",
+        );
+    }
+    if let Some(logs) = autopilot.max_trailing_logs
+        && logs < 0
+    {
+        errs.add(
+            format!("{prefix}.maxTrailingLogs"),
+            logs,
+            "must be 0 or more log entries",
+        );
     }
 }
 

@@ -36,9 +36,8 @@ pub(super) fn validate_storage(storage: &StorageSpec, errs: &mut ValidationError
     }
 }
 
-/// `spec.storage.storageClassName` cannot change after creation; `spec.storage.size` can never
-/// shrink, and growing it is not built yet (the StatefulSet's claim template is immutable, so
-/// growth needs the claims expanded one by one).
+/// `spec.storage.storageClassName` cannot change after creation; `spec.storage.size` may grow
+/// (the operator expands each member's claim when the StorageClass allows it) but never shrink.
 pub(super) fn validate_storage_update(
     old: &OpenBaoCluster,
     new: &OpenBaoCluster,
@@ -48,28 +47,16 @@ pub(super) fn validate_storage_update(
     if let (Ok(before), Ok(after)) = (
         rules::parse_quantity(old_size),
         rules::parse_quantity(new_size),
-    ) && before.ceil_units != after.ceil_units
+    ) && after.ceil_units < before.ceil_units
     {
-        if after.ceil_units < before.ceil_units {
-            errs.add(
-                "spec.storage.size",
-                new_size,
-                format!(
-                    "cannot shrink (it was {old_size}): a PersistentVolumeClaim never gets \
-                     smaller; keep {old_size} or a larger size"
-                ),
-            );
-        } else {
-            errs.add(
-                "spec.storage.size",
-                new_size,
-                format!(
-                    "{}: growing the volumes of an existing cluster (it was {old_size}) is not \
-                     built yet; keep {old_size}",
-                    super::NOT_SUPPORTED_YET
-                ),
-            );
-        }
+        errs.add(
+            "spec.storage.size",
+            new_size,
+            format!(
+                "cannot shrink (it was {old_size}): a PersistentVolumeClaim never gets \
+                 smaller; keep {old_size} or a larger size"
+            ),
+        );
     }
     let (old_class, new_class) = (
         &old.spec.storage.storage_class_name,

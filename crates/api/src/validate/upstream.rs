@@ -150,14 +150,6 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
              configuration; remove it or set false",
         );
     }
-    if spec.configuration.raft.autopilot.is_some() {
-        not_yet(
-            "spec.configuration.raft.autopilot",
-            json_of(&spec.configuration.raft.autopilot),
-            "autopilot settings are written through OpenBao's API, which comes with the \
-             upgrade work; OpenBao's defaults apply",
-        );
-    }
     if let Some(gateway) = &spec.gateway {
         // Upstream's schema defaults `enabled` to true inside a `backendTLS` block.
         if let Some(backend) = gateway

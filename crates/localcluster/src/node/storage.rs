@@ -8,7 +8,8 @@
 //! kept while the claim exists, so a StatefulSet pod recreated after deletion finds its data;
 //! when the claim is deleted its PersistentVolume is `Released`, and then the volume and the
 //! directory are deleted (the `Delete` reclaim policy, done here because no volume plugin of
-//! the controller-manager can delete a hostPath volume outside `/tmp`).
+//! the controller-manager can delete a hostPath volume outside `/tmp`). A bound claim whose
+//! request grew (and that the API server let grow) is resized as an external resizer would.
 //!
 //! The node deletes as root, and anyone who may write PersistentVolumes can write their
 //! labels and annotations, so a released volume's directory is deleted only when it is
@@ -50,6 +51,7 @@ pub(crate) async fn run(client: kube::Client, node: String, claims_dir: PathBuf)
 
 async fn provision(client: kube::Client, node: String, claims_dir: PathBuf) {
     let pvcs: Api<PersistentVolumeClaim> = Api::all(client.clone());
+    let client_pvcs = client.clone();
     let pvs: Api<PersistentVolume> = Api::all(client);
     let mut events = watcher(pvcs, watcher::Config::default())
         .default_backoff()
@@ -73,7 +75,16 @@ async fn provision(client: kube::Client, node: String, claims_dir: PathBuf) {
             .as_ref()
             .and_then(|s| s.phase.as_deref())
             .is_none_or(|p| p == "Pending");
-        if bound || !pending || claim.metadata.deletion_timestamp.is_some() {
+        if bound && claim.metadata.deletion_timestamp.is_none() {
+            if let Err(e) = resize_volume(&pvs, &client_pvcs, &node, &claim).await {
+                tracing::warn!(
+                    claim = %format!("{}/{}", claim.namespace().unwrap_or_default(), claim.name_any()),
+                    "resizing a volume: {e:#}"
+                );
+            }
+            continue;
+        }
+        if !pending || claim.metadata.deletion_timestamp.is_some() {
             continue;
         }
         if let Err(e) = create_volume(&pvs, &node, &claims_dir, &claim).await {
@@ -149,6 +160,65 @@ async fn create_volume(
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The storage request of a claim's spec, or the capacity in its status.
+fn storage_of(map: Option<&BTreeMap<String, Quantity>>) -> Option<String> {
+    map.and_then(|m| m.get("storage")).map(|q| q.0.clone())
+}
+
+/// Grow a bound claim's volume to its request, as an external resizer does: the volume is a
+/// directory with no size of its own, so growing means raising the PersistentVolume's capacity
+/// and then the claim's `status.capacity` (which tells the claim's users the resize is done).
+/// Only volumes this node provisioned are touched; the API server's resize admission has already
+/// checked that the claim's StorageClass allows expansion.
+async fn resize_volume(
+    pvs: &Api<PersistentVolume>,
+    client: &kube::Client,
+    node: &str,
+    claim: &PersistentVolumeClaim,
+) -> Result<()> {
+    let requested = storage_of(
+        claim
+            .spec
+            .as_ref()
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref()),
+    );
+    let capacity = storage_of(claim.status.as_ref().and_then(|s| s.capacity.as_ref()));
+    let (Some(requested), Some(capacity)) = (requested, capacity) else {
+        return Ok(());
+    };
+    if requested == capacity {
+        return Ok(());
+    }
+    let volume_name = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .unwrap_or_default();
+    let Some(volume) = pvs.get_opt(&volume_name).await? else {
+        return Ok(());
+    };
+    if volume.labels().get(PROVISIONED_LABEL).map(String::as_str) != Some(node) {
+        return Ok(());
+    }
+    let params = kube::api::PatchParams::default();
+    let grow = serde_json::json!({"spec": {"capacity": {"storage": requested}}});
+    pvs.patch(&volume_name, &params, &kube::api::Patch::Merge(&grow))
+        .await?;
+    let claims = Api::<PersistentVolumeClaim>::namespaced(
+        client.clone(),
+        &claim.namespace().unwrap_or_default(),
+    );
+    let done = serde_json::json!({
+        "status": {"capacity": {"storage": requested}, "allocatedResources": {"storage": requested}}
+    });
+    claims
+        .patch_status(&claim.name_any(), &params, &kube::api::Patch::Merge(&done))
+        .await?;
+    tracing::debug!(claim = %claim.name_any(), from = %capacity, to = %requested, "resized a volume");
+    Ok(())
 }
 
 async fn reclaim(client: kube::Client, node: String, claims_dir: PathBuf) {

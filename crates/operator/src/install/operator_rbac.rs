@@ -95,11 +95,13 @@ pub fn rules() -> Vec<PolicyRule> {
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
         rule("", &["secrets"], MANAGE),
-        // deletionPolicy DeletePVCs/DeleteAll, and the unseal-key safety check.
+        // deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, and `patch` to
+        // expand the members' claims when spec.storage.size grows (the API server's resize
+        // admission still requires a StorageClass that allows expansion).
         rule(
             "",
             &["persistentvolumeclaims"],
-            &["get", "list", "watch", "delete"],
+            &["get", "list", "watch", "patch", "delete"],
         ),
         // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
         // Role (pods get/list) because it holds those verbs itself. No write verb.

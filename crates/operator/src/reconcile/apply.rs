@@ -28,7 +28,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::Context;
+use super::{Context, volumes};
 use crate::desired::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
 
 /// The hash of the object the operator last applied, as an annotation: when a desired field
@@ -277,6 +277,10 @@ pub enum ApplyError {
     /// An object could not be serialized for comparison.
     #[error("cannot serialize {0}")]
     Serialize(String),
+    /// A step is still in progress (the StatefulSet being re-created for new claim templates);
+    /// the next pass continues it.
+    #[error("{0}")]
+    Pending(String),
 }
 
 impl ApplyError {
@@ -285,6 +289,7 @@ impl ApplyError {
         match self {
             ApplyError::Write { .. } => "ApplyFailed",
             ApplyError::Serialize(_) => "InternalError",
+            ApplyError::Pending(_) => "Waiting",
         }
     }
 }
@@ -299,6 +304,10 @@ pub struct Applied {
     /// Whether the StatefulSet was applied (it is held back while any object conflicts: its
     /// pods must never run without their own policy).
     pub statefulset_applied: bool,
+    /// Problems that leave the cluster working but need attention: (reason, message).
+    pub degraded: Vec<(String, String)>,
+    /// Claim templates whose volumes were expanded (the StatefulSet was re-created).
+    pub expanded: Vec<volumes::Grown>,
 }
 
 impl Applied {
@@ -421,6 +430,30 @@ pub async fn apply_all(
                 // above all) keeps its pods from ever being created.
                 if !applied.conflicts.is_empty() {
                     continue;
+                }
+                let mut o = o;
+                let live = stores
+                    .statefulsets
+                    .get(&ObjectRef::<StatefulSet>::new(&o.name_any()).within(ns));
+                if let Some(live) = live {
+                    if live.metadata.deletion_timestamp.is_some() {
+                        return Err(ApplyError::Pending(format!(
+                            "StatefulSet {ns}/{} is being deleted",
+                            live.name_any()
+                        )));
+                    }
+                    let change = volumes::compare(&live, &o);
+                    if !change.shrunk.is_empty() {
+                        let problem = volumes::refuse_shrink(&live, &mut o, &change);
+                        applied.degraded.push(problem);
+                    } else if change.changed && foreign_controller(&o, &live).is_none() {
+                        let reshaped = volumes::reshape(&client, &live, &mut o, &change).await?;
+                        applied.writes += reshaped.writes;
+                        match reshaped.problem {
+                            Some(problem) => applied.degraded.push(problem),
+                            None => applied.expanded.extend(change.grown),
+                        }
+                    }
                 }
                 let outcome = apply_one(
                     &Api::<StatefulSet>::namespaced(client.clone(), ns),

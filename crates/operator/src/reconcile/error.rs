@@ -68,14 +68,16 @@ impl Error {
             }
             Error::Secrets(secrets::SecretsError::Pki(_))
             | Error::Apply(apply::ApplyError::Serialize(_)) => Duration::from_secs(60),
-            Error::Waiting(_) => Duration::from_secs(2),
+            Error::Waiting(_) | Error::Apply(apply::ApplyError::Pending(_)) => {
+                Duration::from_secs(2)
+            }
         }
     }
 }
 
 pub(super) fn is_waiting(error: &Error) -> bool {
     match error {
-        Error::Waiting(_) => true,
+        Error::Waiting(_) | Error::Apply(apply::ApplyError::Pending(_)) => true,
         Error::Finalizer(inner) => matches!(
             inner.as_ref(),
             finalizer::Error::CleanupFailed(Error::Waiting(_))

@@ -19,6 +19,7 @@ pub mod observe;
 pub mod operate;
 pub mod secrets;
 pub mod status;
+pub mod volumes;
 
 mod context;
 mod error;
@@ -151,7 +152,11 @@ async fn apply_cluster(
     let observed = status::Observed {
         replicas: cluster.spec.replicas,
         blocked: status::blocked(&applied.conflicts, api_server_known, &secrets.blocking),
-        degraded: status::degraded(cluster, ctx.gateway_api),
+        degraded: [
+            status::degraded(cluster, ctx.gateway_api),
+            applied.degraded.clone(),
+        ]
+        .concat(),
         statefulset_exists: workload.statefulset_exists || applied.statefulset_applied,
         lifecycle: operated,
         ..workload
@@ -251,6 +256,44 @@ async fn apply_desired(
                 reasons::NAME_CONFLICT,
                 "Apply",
                 message,
+            )
+            .await;
+        }
+    }
+    if !applied.expanded.is_empty() {
+        let grown: Vec<String> = applied
+            .expanded
+            .iter()
+            .map(|g| format!("{} from {} to {}", g.template, g.from, g.to))
+            .collect();
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            reasons::VOLUMES_EXPANDED,
+            "Apply",
+            format!(
+                "expanded the members' volumes ({}) and re-created the StatefulSet with the new \
+                 size; its pods kept running",
+                grown.join(", ")
+            ),
+        )
+        .await;
+    }
+    for (reason, message) in &applied.degraded {
+        let already_reported = cluster.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == api::conditions::types::DEGRADED && c.message.contains(message.as_str())
+            })
+        });
+        if !already_reported {
+            publish(
+                ctx,
+                cluster,
+                EventType::Warning,
+                reason,
+                "Apply",
+                message.clone(),
             )
             .await;
         }

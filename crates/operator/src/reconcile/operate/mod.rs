@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::{Api, ResourceExt, runtime::events::EventType};
 use tracing::{info, warn};
 
+mod autopilot;
 mod error;
 mod init;
 mod members;
@@ -227,6 +228,7 @@ pub async fn run(
         (Some(active), true) => match store.root_token().await? {
             Some(token) => match raft_facts(active, token.clone()).await {
                 Ok(facts) => {
+                    configure_autopilot(ctx, cluster, active, token.clone()).await;
                     Some(remove_departed_peers(ctx, cluster, validated, active, token, facts).await)
                 }
                 Err(e) => {
@@ -247,6 +249,47 @@ pub async fn run(
         .collect();
     report.ready = all_ready(&report.members, expected, raft.as_ref());
     Ok(report)
+}
+
+/// Write `spec.configuration.raft.autopilot` to OpenBao when its values differ (one read per
+/// pass while the spec sets autopilot; a write only on a difference). A failure is logged and
+/// retried on the next pass: autopilot's own defaults keep the cluster working meanwhile.
+async fn configure_autopilot(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    active: &Member,
+    token: bao_client::SecretString,
+) {
+    let Some(spec) = &cluster.spec.configuration.raft.autopilot else {
+        return;
+    };
+    let client = active.client.with_token(token);
+    let current = match client.autopilot_configuration().await {
+        Ok(current) => current,
+        Err(e) => {
+            warn!(error = %e, "cannot read the autopilot configuration");
+            return;
+        }
+    };
+    let Some(update) = autopilot::update_for(spec, &current) else {
+        return;
+    };
+    match client.set_autopilot_configuration(&update).await {
+        Ok(()) => {
+            info!("configured autopilot");
+            publish(
+                ctx,
+                cluster,
+                EventType::Normal,
+                reasons::AUTOPILOT_CONFIGURED,
+                "Configure",
+                "wrote spec.configuration.raft.autopilot to OpenBao's autopilot configuration"
+                    .to_string(),
+            )
+            .await;
+        }
+        Err(e) => warn!(error = %e, "cannot write the autopilot configuration"),
+    }
 }
 
 /// After a scale-down, the removed pods' Raft peers stay in the configuration and count against
