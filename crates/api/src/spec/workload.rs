@@ -229,7 +229,9 @@ pub struct ImageVerification {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkloadHardening {
-    /// Apply AppArmor's runtime default profile (not supported yet).
+    /// Give the pods the container runtime's default AppArmor profile (`appArmorProfile:
+    /// RuntimeDefault`), unless `securityContext` names one. Off by default: it needs nodes
+    /// with AppArmor.
     #[serde(default)]
     pub app_armor_enabled: bool,
 }

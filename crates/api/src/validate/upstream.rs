@@ -131,17 +131,6 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
             );
         }
     }
-    if spec
-        .workload_hardening
-        .as_ref()
-        .is_some_and(|h| h.app_armor_enabled)
-    {
-        not_yet(
-            "spec.workloadHardening.appArmorEnabled",
-            "true".into(),
-            "AppArmor profiles are not applied yet",
-        );
-    }
     if spec.configuration.disable_standby_reads == Some(true) {
         not_yet(
             "spec.configuration.disableStandbyReads",

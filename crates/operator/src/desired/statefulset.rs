@@ -14,12 +14,12 @@ use k8s_openapi::{
             StatefulSetUpdateStrategy,
         },
         core::v1::{
-            Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource,
-            EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, PersistentVolumeClaim,
-            PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
-            PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecretKeySelector,
-            SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
-            WeightedPodAffinityTerm,
+            Affinity, AppArmorProfile, Capabilities, ConfigMapVolumeSource, Container,
+            EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
+            PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource,
+            SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+            VolumeResourceRequirements, WeightedPodAffinityTerm,
         },
     },
     apimachinery::pkg::{
@@ -197,14 +197,7 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
         automount_service_account_token: Some(true),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(30),
-        security_context: Some(
-            cluster
-                .spec()
-                .security_context
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(default_pod_security_context),
-        ),
+        security_context: Some(pod_security_context(cluster)),
         image_pull_secrets: Some(cluster.spec().image_pull_secrets.clone())
             .filter(|s| !s.is_empty()),
         affinity: Some(spread_across_nodes(cluster)),
@@ -212,6 +205,28 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
         volumes: Some(volumes),
         ..PodSpec::default()
     }
+}
+
+/// `spec.securityContext` or the default below; with `workloadHardening.appArmorEnabled` the
+/// container runtime's default AppArmor profile, unless the user's context names a profile.
+fn pod_security_context(cluster: &ValidatedCluster) -> PodSecurityContext {
+    let spec = cluster.spec();
+    let mut context = spec
+        .security_context
+        .as_deref()
+        .cloned()
+        .unwrap_or_else(default_pod_security_context);
+    let app_armor = spec
+        .workload_hardening
+        .as_ref()
+        .is_some_and(|h| h.app_armor_enabled);
+    if app_armor && context.app_armor_profile.is_none() {
+        context.app_armor_profile = Some(AppArmorProfile {
+            type_: "RuntimeDefault".to_string(),
+            localhost_profile: None,
+        });
+    }
+    context
 }
 
 /// The pod security context when `spec.securityContext` is unset: the official image's
@@ -672,6 +687,33 @@ mod tests {
         let plain = build("");
         assert!(pod(&plain).image_pull_secrets.is_none());
         assert!(openbao(&plain).resources.is_none());
+    }
+
+    #[test]
+    fn app_armor_hardening_gives_the_pods_the_runtime_default_profile_unless_one_is_named() {
+        let s = build("  workloadHardening: {appArmorEnabled: true}");
+        let profile = pod(&s)
+            .security_context
+            .as_ref()
+            .and_then(|c| c.app_armor_profile.as_ref())
+            .expect("an AppArmor profile");
+        assert_eq!(profile.type_, "RuntimeDefault");
+        let named = build(
+            "  workloadHardening: {appArmorEnabled: true}\n  securityContext: {runAsUser: 100, appArmorProfile: {type: Localhost, localhostProfile: bao}}",
+        );
+        let profile = pod(&named)
+            .security_context
+            .as_ref()
+            .and_then(|c| c.app_armor_profile.as_ref())
+            .expect("the user's profile");
+        assert_eq!(profile.type_, "Localhost");
+        assert!(
+            pod(&build(""))
+                .security_context
+                .as_ref()
+                .is_some_and(|c| c.app_armor_profile.is_none()),
+            "off by default: AppArmor depends on the node"
+        );
     }
 
     #[test]
