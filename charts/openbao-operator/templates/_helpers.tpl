@@ -79,10 +79,11 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: {{ toJson $manage }}
-# deletionPolicy DeletePVCs/DeleteAll, and the unseal-key safety check.
+# deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, and the audit claim of
+# spec.auditFileStorage (created once, never updated).
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 # Member status; and the read-only permissions the OpenBao pods' Role grants. No write verb.
 - apiGroups: [""]
   resources: ["pods"]

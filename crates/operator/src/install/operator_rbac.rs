@@ -95,11 +95,12 @@ pub fn rules() -> Vec<PolicyRule> {
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
         rule("", &["secrets"], MANAGE),
-        // deletionPolicy DeletePVCs/DeleteAll, and the unseal-key safety check.
+        // deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, and the audit
+        // claim of spec.auditFileStorage (created once, never updated).
         rule(
             "",
             &["persistentvolumeclaims"],
-            &["get", "list", "watch", "delete"],
+            &["get", "list", "watch", "create", "delete"],
         ),
         // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
         // Role (pods get/list) because it holds those verbs itself. No write verb.
