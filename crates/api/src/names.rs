@@ -181,6 +181,11 @@ impl ClusterNames {
         }
     }
 
+    /// The ReadWriteMany claim of `spec.auditFileStorage` in ManagedPVC mode (upstream's name).
+    pub fn audit_claim(&self) -> String {
+        format!("{}-audit", self.cluster)
+    }
+
     /// Secret with the static unseal key.
     pub fn unseal_key_secret(&self) -> String {
         format!("{}-unseal-key", self.cluster)
@@ -279,6 +284,8 @@ pub enum ObjectKind {
     HTTPRoute,
     /// `v1` Secret.
     Secret,
+    /// `v1` PersistentVolumeClaim.
+    PersistentVolumeClaim,
 }
 
 impl ObjectKind {
@@ -295,6 +302,7 @@ impl ObjectKind {
             Self::NetworkPolicy => "NetworkPolicy",
             Self::HTTPRoute => "HTTPRoute",
             Self::Secret => "Secret",
+            Self::PersistentVolumeClaim => "PersistentVolumeClaim",
         }
     }
 }
@@ -308,7 +316,8 @@ impl std::fmt::Display for ObjectKind {
 impl ClusterNames {
     /// Every `(kind, name)` the operator may create for this cluster in its namespace, whatever
     /// the spec: optional objects (the HTTPRoute, the operator-managed TLS Secrets, the static
-    /// unseal key) are listed too, because a spec can turn them on after the cluster exists.
+    /// unseal key, the audit claim) are listed too, because a spec can turn them on after the
+    /// cluster exists.
     ///
     /// Objects Kubernetes derives from these are left out on purpose: pods are
     /// `<statefulset>-<ordinal>` and claims `data-<pod>`, which cannot collide across clusters
@@ -332,6 +341,7 @@ impl ClusterNames {
             (ObjectKind::Secret, self.server_tls_secret()),
             (ObjectKind::Secret, self.unseal_key_secret()),
             (ObjectKind::Secret, self.root_token_secret()),
+            (ObjectKind::PersistentVolumeClaim, self.audit_claim()),
         ]
     }
 }

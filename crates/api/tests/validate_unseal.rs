@@ -84,7 +84,21 @@ fn seal_with(kind: &str, change: Value) -> impl FnOnce(&mut Value) {
             }
         }
     }
-    unseal(json!({"type": kind, field: block}))
+    let with_seal = unseal(json!({"type": kind, field: block}));
+    let kms = kind == "kms";
+    move |v: &mut Value| {
+        with_seal(v);
+        // A kms seal starts the plugin declared under its name.
+        if kms {
+            set(
+                v,
+                "/spec/plugins",
+                json!([{"type": "kms", "name": "corp-kms", "command": "openbao-kms-corp",
+                        "version": "v0.1.0",
+                        "sha256sum": "3f2b6a1c9d8e7f60514a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e"}]),
+            );
+        }
+    }
 }
 
 fn message_at(errors: &api::validate::ValidationErrors, path: &str) -> String {

@@ -37,13 +37,6 @@ fn each_upstream_feature_not_built_yet_is_refused_by_name() {
     assert_not_yet("spec.upgrade.strategy", |v| {
         set(v, "/spec/upgrade", json!({"strategy": "BlueGreen"}))
     });
-    assert_not_yet("spec.plugins", |v| {
-        set(
-            v,
-            "/spec/plugins",
-            json!([{"type": "secret", "name": "x", "command": "x"}]),
-        )
-    });
     assert_not_yet("spec.observability.metrics.enabled", |v| {
         set(
             v,

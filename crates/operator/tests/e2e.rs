@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use api::{OpenBaoCluster, Phase};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams},
@@ -212,7 +212,7 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_d
         &cluster(
             "bao",
             n,
-            "profile: Development\nversion: \"2.7.2\"\nreplicas: 1\ntls: {enabled: true, mode: OperatorManaged, rotationPeriod: 720h}\nstorage: {size: 1Gi}\nconfiguration: {logLevel: info, logging: {format: json}, defaultLeaseTTL: 24h, maxLeaseTTL: 720h, raft: {performanceMultiplier: 1, autopilot: {cleanupDeadServers: true, deadServerLastContactThreshold: 10m, minQuorum: 3, serverStabilizationTime: 30s}}}\ntelemetry: {prometheusRetentionTime: 1h}\naudit:\n- {type: file, path: stdout, description: audit to the log, fileOptions: {filePath: stdout}}\n- {type: file, path: discard, fileOptions: {filePath: discard}}",
+            "profile: Development\nversion: \"2.7.2\"\nreplicas: 1\ntls: {enabled: true, mode: OperatorManaged, rotationPeriod: 720h}\nstorage: {size: 1Gi}\nconfiguration: {logLevel: info, logging: {format: json}, defaultLeaseTTL: 24h, maxLeaseTTL: 720h, raft: {performanceMultiplier: 1, autopilot: {cleanupDeadServers: true, deadServerLastContactThreshold: 10m, minQuorum: 3, serverStabilizationTime: 30s}}}\ntelemetry: {prometheusRetentionTime: 1h}\nauditFileStorage: {mode: ManagedPVC, size: 64Mi}\naudit:\n- {type: file, path: stdout, description: audit to the log, fileOptions: {filePath: stdout}}\n- {type: file, path: discard, fileOptions: {filePath: discard}}\n- {type: file, path: file, fileOptions: {filePath: /openbao/audit/audit.log}}",
         ),
     )
     .await;
@@ -234,6 +234,7 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_d
         let devices = bao.audit_devices().await.unwrap_or_default();
         if devices.get("stdout/").map(String::as_str) == Some("file")
             && devices.get("discard/").map(String::as_str) == Some("file")
+            && devices.get("file/").map(String::as_str) == Some("file")
         {
             break bao;
         }
@@ -275,6 +276,39 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_d
         autopilot.server_stabilization_time,
         Some(Duration::from_secs(30))
     );
+    // The file device writes into the operator's ReadWriteMany claim, in the pod's own
+    // sub-directory (subPathExpr), which the node provisioned as a directory of its own.
+    let claim = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n)
+        .get("bao-audit")
+        .await
+        .expect("the managed audit claim");
+    let spec = claim.spec.expect("claim spec");
+    assert_eq!(spec.access_modes, Some(vec!["ReadWriteMany".to_string()]));
+    let volume = Api::<PersistentVolume>::all(client.clone())
+        .get(spec.volume_name.as_deref().expect("a bound claim"))
+        .await
+        .expect("its volume");
+    let dir = volume
+        .spec
+        .and_then(|s| s.host_path)
+        .map(|h| std::path::PathBuf::from(h.path))
+        .expect("a hostPath volume");
+    let log = dir.join("bao-0").join("audit.log");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        // Every audited request appends a JSON line; this one is audited too.
+        let _ = bao.audit_devices().await;
+        let entries = std::fs::read_to_string(&log).unwrap_or_default();
+        if entries.lines().any(|l| l.contains("\"type\":\"response\"")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no audit entries in {}: {entries:?}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test]

@@ -40,11 +40,12 @@ const SUFFIXES: &[&str] = &[
     "-root-token",
     "-network",
     "-network-policy",
+    "-audit",
     "-0",
 ];
 
-/// A manifest with every optional object turned on: the HTTPRoute, operator-managed TLS and
-/// the static unseal key (the defaults).
+/// A manifest with every optional object turned on: the HTTPRoute, the audit claim,
+/// operator-managed TLS and the static unseal key (the defaults).
 fn manifest(name: &str) -> Value {
     json!({
         "apiVersion": "openbao.org/v1alpha1",
@@ -57,6 +58,7 @@ fn manifest(name: &str) -> Value {
                 "gatewayRef": { "name": "gw", "namespace": "gateway-system" },
                 "hostname": "bao.example.com",
             },
+            "auditFileStorage": { "mode": "ManagedPVC", "size": "1Gi" },
         },
     })
 }

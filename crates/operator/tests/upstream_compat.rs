@@ -362,6 +362,21 @@ const PROMISES: &[Promise] = &[
         lacks: &[],
     },
     Promise {
+        file: "10-unseal-kms-plugin.yaml",
+        shows: &[
+            (r#"plugin_directory = "/openbao/plugins""#, 1),
+            // The seal starts its plugin before unsealing: rendered from the start.
+            (r#"plugin "kms" "corp-kms" {"#, 1),
+            (
+                r#"sha256sum = "3f2b6a1c9d8e7f60514a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e""#,
+                1,
+            ),
+            (r#"seal "corp-kms" {"#, 1),
+            ("mountPath: /openbao/plugins", 1),
+        ],
+        lacks: &[],
+    },
+    Promise {
         file: "11-unseal-static-custom-key.yaml",
         shows: &[
             (r#"current_key_id = "migrated-key-v1""#, 1),
@@ -455,6 +470,33 @@ const PROMISES: &[Promise] = &[
             ("2026-08-01T12:00:00Z", 1),
         ],
         lacks: &[],
+    },
+    Promise {
+        file: "28-plugins.yaml",
+        shows: &[
+            (r#"plugin_directory = "/openbao/plugins""#, 1),
+            (r#"plugin_auto_download = true"#, 1),
+            // The download goes to a pod-local volume: the root filesystem stays read-only.
+            ("mountPath: /openbao/plugins", 1),
+            ("sizeLimit: 1Gi", 1),
+        ],
+        // A secret plugin joins config.hcl only once the cluster is initialized.
+        lacks: &[r#"plugin "secret""#],
+    },
+    Promise {
+        file: "53-audit-file-storage.yaml",
+        shows: &[
+            ("kind: PersistentVolumeClaim", 1),
+            ("name: bao-audit-storage-audit", 1),
+            ("claimName: bao-audit-storage-audit", 1),
+            ("- ReadWriteMany", 1),
+            ("storageClassName: rwx-encrypted", 1),
+            ("storage: 20Gi", 1),
+            ("mountPath: /openbao/audit", 1),
+            ("subPathExpr: $(BAO_K8S_POD_NAME)", 1),
+        ],
+        // Audit stanzas join config.hcl once the cluster is initialized.
+        lacks: &[r#"audit "file""#],
     },
 ];
 

@@ -569,7 +569,8 @@ pub enum AuditDeviceType {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditFileOptions {
-    /// "stdout" or "discard" (files need spec.auditFileStorage, not supported yet).
+    /// "stdout", "discard", or a file under spec.auditFileStorage's mountPath (default
+    /// /openbao/audit), such as /openbao/audit/audit.log.
     #[schemars(length(min = 1))]
     pub file_path: String,
     /// File mode, octal (default "0600").
@@ -617,22 +618,28 @@ pub struct AuditSocketOptions {
     pub write_timeout: Option<String>,
 }
 
-/// A shared volume for file audit logs (not supported yet).
+/// A volume for file audit logs (`spec.auditFileStorage`), mounted into every OpenBao pod; each
+/// pod writes into its own sub-directory (named after the pod) of the claim, so every pod can
+/// use the same file path. Also the shape of the ACME cache (`tls.acme.sharedCache`).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SharedVolume {
-    /// ManagedPVC or ExistingPVC.
+    /// ManagedPVC: the operator creates the ReadWriteMany claim `<cluster>-audit` (kept or
+    /// deleted with the data claims, per spec.deletionPolicy). ExistingPVC: mount the
+    /// ReadWriteMany claim existingClaimName.
     pub mode: SharedVolumeMode,
-    /// The existing claim (ExistingPVC).
+    /// The existing claim in the cluster's namespace (ExistingPVC only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing_claim_name: Option<String>,
-    /// Mount path (audit storage; default /openbao/audit).
+    /// Where the volume is mounted in the OpenBao container (default /openbao/audit); file
+    /// audit devices write under it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_path: Option<String>,
-    /// Size of the managed claim (ManagedPVC).
+    /// Size of the managed claim, such as 20Gi (required with ManagedPVC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
-    /// StorageClass of the managed claim.
+    /// StorageClass of the managed claim; it must provision ReadWriteMany volumes (ManagedPVC
+    /// only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
 }
@@ -646,36 +653,47 @@ pub enum SharedVolumeMode {
     ExistingPVC,
 }
 
-/// A declarative plugin (not supported yet).
+/// A declarative plugin: a `plugin "<type>" "<name>"` stanza of config.hcl. Either an OCI
+/// `image` OpenBao downloads at start-up into the pods' plugin directory /openbao/plugins
+/// (needs configuration.plugin.autoDownload and an egress rule to the registry), or a
+/// `command` already in the OpenBao image's /openbao/plugins. Secret, auth and database
+/// plugins are registered once the cluster is initialized; a kms plugin is started by the seal
+/// that names it.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Plugin {
-    /// secret, auth, database or kms.
+    /// The plugin type: secret, auth, database or kms.
     #[serde(rename = "type")]
     #[schemars(length(min = 1))]
     pub type_: String,
-    /// Plugin name.
+    /// The plugin's name in OpenBao's catalog (a kms plugin: the name the seal uses).
     #[schemars(length(min = 1))]
     pub name: String,
-    /// OCI image holding the plugin.
+    /// OCI image holding the plugin, such as ghcr.io/openbao/openbao-plugin-secrets-aws
+    /// (exclusive with command).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// A binary already in the OpenBao image.
+    /// File name of a binary already in the OpenBao image's /openbao/plugins (exclusive with
+    /// image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Plugin version.
+    /// The plugin's semantic version, such as v1.0.0; also the image tag when the image has
+    /// none. OpenBao 2.7 infers it from a tagged image; command-based kms plugins on 2.7 may
+    /// leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Binary name inside the image.
+    /// File name of the binary inside the image (OpenBao 2.7 infers it from the image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary_name: Option<String>,
-    /// SHA-256 of the binary.
+    /// SHA-256 of the plugin binary, 64 hex characters; OpenBao refuses to run a binary that
+    /// does not match. Required below OpenBao 2.7 and in the Hardened profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256sum: Option<String>,
-    /// Arguments.
+    /// Arguments OpenBao passes to the plugin process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    /// Environment, NAME=value.
+    /// Environment of the plugin process, NAME=value; never secrets (configure credentials
+    /// through OpenBao's API after mounting the plugin).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
 }

@@ -204,11 +204,13 @@ pub struct OpenBaoClusterSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit: Vec<AuditDevice>,
 
-    /// A shared volume for file audit logs (not supported yet).
+    /// A volume for file audit logs: mounted at mountPath (default /openbao/audit) in every
+    /// OpenBao pod, each pod in its own sub-directory; file audit devices write under it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_file_storage: Option<Box<SharedVolume>>,
 
-    /// Declarative plugins (not supported yet).
+    /// Declarative plugins (`plugin` stanzas of config.hcl): OCI images OpenBao downloads, or
+    /// binaries already in the image; a kms plugin serves `unseal.type: kms`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<Plugin>,
 

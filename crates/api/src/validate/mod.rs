@@ -7,7 +7,7 @@
 //! [`rules`] so builders and the webhook can reuse them.
 //!
 //! One file per spec section (`metadata`, `workload`, `tls`, `storage`, `unseal`, `network`,
-//! `gateway`, `service`, `backup`, `configuration`), `profile` (the Hardened rules),
+//! `gateway`, `service`, `backup`, `configuration`, `audit`, `plugins`), `profile` (the Hardened rules),
 //! `upstream` (upstream fields not built yet, refused by name), plus `errors` (the error types), `checks`
 //! (field checks the sections share) and `warnings`. This file lists the sections in order.
 
@@ -19,6 +19,7 @@ mod errors;
 mod gateway;
 mod metadata;
 mod network;
+mod plugins;
 mod pods;
 mod profile;
 pub mod rules;
@@ -30,8 +31,10 @@ mod upstream;
 mod warnings;
 mod workload;
 
+pub use audit::AUDIT_FILE_STORAGE_MOUNT;
 pub use errors::{FieldError, ValidationErrors, key_path};
 pub use network::{validate_egress_rules, validate_ingress_rules};
+pub use plugins::{PLUGIN_DIRECTORY, PLUGIN_TYPES};
 pub use profile::{effective_profile, hardened_findings};
 pub use upstream::NOT_SUPPORTED_YET;
 pub use warnings::{API_SERVER_CIDR_WARN_PREFIX, warnings};
@@ -73,7 +76,8 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
         validate_backup(backup, &mut errs);
     }
     validate_configuration(spec, &mut errs);
-    audit::validate_audit(&spec.audit, &mut errs);
+    audit::validate_audit(spec, &mut errs);
+    plugins::validate_plugins(spec, &mut errs);
     upstream::validate_not_yet_supported(spec, &mut errs);
     upstream::validate_legacy_spellings(cluster, &mut errs);
     profile::validate_profile(spec, &mut errs);

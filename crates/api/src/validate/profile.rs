@@ -57,6 +57,28 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             "must be empty: plugin settings come from the credentials Secret",
         );
     }
+    for (i, plugin) in spec.plugins.iter().enumerate() {
+        if plugin.sha256sum.is_none() {
+            hardened(
+                &format!("spec.plugins[{i}].sha256sum"),
+                String::new(),
+                "required: OpenBao runs only a plugin binary whose SHA-256 matches, whatever \
+                 OpenBao could infer (a digest pins the image, not the binary it runs)",
+            );
+        }
+        if let Some(image) = plugin
+            .image
+            .as_ref()
+            .filter(|_| spec.network.egress_rules.is_empty())
+        {
+            hardened(
+                &format!("spec.plugins[{i}].image"),
+                image.clone(),
+                "an OCI plugin is downloaded from its registry at start-up, which needs \
+                 spec.network.egressRules naming the registry and its port",
+            );
+        }
+    }
     if !spec.self_init.as_ref().is_some_and(|s| s.enabled) {
         hardened(
             "spec.selfInit.enabled",

@@ -40,7 +40,7 @@ const SECRET_PLUGIN_OPTIONS: [&str; 8] = [
 const MAX_KMS_CONFIG: usize = 64;
 
 /// Seals OpenBao 2.7 moved out of the server into KMS plugins ("unknown wrapper" otherwise).
-const PLUGIN_SEALS_FROM_2_7: [UnsealType; 5] = [
+pub(super) const PLUGIN_SEALS_FROM_2_7: [UnsealType; 5] = [
     UnsealType::Awskms,
     UnsealType::Gcpckms,
     UnsealType::Azurekeyvault,
@@ -52,21 +52,8 @@ pub(super) fn validate_unseal(cluster: &OpenBaoCluster, errs: &mut ValidationErr
     let unseal = &cluster.spec.unseal;
     let kind = unseal.type_;
     validate_blocks(unseal, errs);
-    if PLUGIN_SEALS_FROM_2_7.contains(&kind)
-        && rules::version_at_least(&cluster.spec.version, (2, 7, 0))
-    {
-        errs.add(
-            "spec.unseal.type",
-            kind.as_str(),
-            format!(
-                "{}: OpenBao 2.7 and later run the {} seal as a KMS plugin (it is no longer \
-                 built in), and declarative plugins (spec.plugins) are not installed yet; use \
-                 spec.version below 2.7.0, or the transit, kmip or static seal",
-                super::NOT_SUPPORTED_YET,
-                kind.as_str()
-            ),
-        );
-    }
+    // On OpenBao 2.7.0 and later the seals of PLUGIN_SEALS_FROM_2_7 run as KMS plugins; the
+    // plugin they need is checked with spec.plugins (`plugins::validate_seal_plugin`).
     if let Some(secret) = &unseal.credentials_secret_ref {
         let p = "spec.unseal.credentialsSecretRef";
         check_secret_ref(errs, p, secret);

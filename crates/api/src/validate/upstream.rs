@@ -88,20 +88,6 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
             not_yet("spec.upgrade.tokenSecretRef", secret.name.clone(), UPGRADES);
         }
     }
-    if let Some(storage) = &spec.audit_file_storage {
-        not_yet(
-            "spec.auditFileStorage",
-            json_of(storage),
-            "a shared audit volume is not built yet",
-        );
-    }
-    if let Some(first) = spec.plugins.first() {
-        not_yet(
-            "spec.plugins",
-            json_of(first),
-            "declarative plugins are not installed yet",
-        );
-    }
     if spec
         .observability
         .as_ref()
@@ -283,6 +269,36 @@ pub(super) fn upstream_warnings(spec: &OpenBaoClusterSpec, out: &mut Vec<String>
             json_of(&device.type_).trim_matches('"'),
             device.path
         ));
+    }
+    if spec.network.egress_rules.is_empty()
+        && let Some((i, plugin)) = spec
+            .plugins
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.image.is_some())
+    {
+        out.push(format!(
+            "spec.plugins[{i}].image: OpenBao downloads {:?} from its registry at start-up but \
+             there are no egress rules; the default-deny posture blocks the download, so add an \
+             egress rule for the registry (usually 443)",
+            plugin.image.as_deref().unwrap_or_default()
+        ));
+    }
+    if !spec.plugins.is_empty()
+        && !crate::validate::rules::version_at_least(&spec.version, (2, 7, 0))
+        && spec
+            .configuration
+            .plugin
+            .as_ref()
+            .and_then(|p| p.auto_register)
+            != Some(true)
+    {
+        out.push(
+            "spec.configuration.plugin.autoRegister: OpenBao below 2.7.0 registers declared \
+             plugins in its catalog only when autoRegister is true (args and env apply only \
+             then); without it, register them through OpenBao's API"
+                .to_string(),
+        );
     }
     if spec.break_glass_ack.is_some() {
         out.push(

@@ -7,7 +7,10 @@
 use std::{
     fs,
     net::IpAddr,
-    os::unix::{fs::OpenOptionsExt, process::ExitStatusExt},
+    os::unix::{
+        fs::{OpenOptionsExt, PermissionsExt},
+        process::ExitStatusExt,
+    },
     path::{Path, PathBuf},
     process::ExitStatus,
     sync::Arc,
@@ -1124,8 +1127,22 @@ fn subpath_source(volume: &Path, sub: &str, read_only: bool) -> Result<PathBuf> 
     };
     let source = confined()?;
     if !read_only && !source.exists() {
+        // Only the directories created here change mode, never one that existed.
+        let created: Vec<PathBuf> = source
+            .ancestors()
+            .take_while(|dir| !dir.exists())
+            .map(Path::to_path_buf)
+            .collect();
         fs::create_dir_all(&source)
             .with_context(|| format!("creating subPath {sub:?} at {}", source.display()))?;
+        // As the kubelet does: a created sub-directory gets the volume root's mode, so the
+        // fsGroup's write bit (and setgid) carry over and a non-root container can write into
+        // it (the group follows from the setgid root).
+        let mode = fs::metadata(volume)?.permissions().mode() & 0o7777;
+        for dir in created {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("chmod subPath {sub:?} at {}", dir.display()))?;
+        }
     }
     // Again after creating: a symlink swapped in meanwhile is refused here, not mounted.
     confined()
@@ -1177,6 +1194,31 @@ mod tests {
             subpath_source(&volume, "../outside", false).expect_err("dot-dot")
         );
         assert!(message.contains("invalid subPath"), "{message}");
+    }
+
+    #[test]
+    fn a_created_subpath_takes_the_volume_roots_mode_so_the_fs_group_can_write_into_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let volume = fs::canonicalize(dir.path())
+            .expect("canonical")
+            .join("claim");
+        fs::create_dir(&volume).expect("mkdir");
+        fs::set_permissions(&volume, fs::Permissions::from_mode(0o2770)).expect("chmod");
+        fs::create_dir(volume.join("kept")).expect("mkdir");
+        fs::set_permissions(volume.join("kept"), fs::Permissions::from_mode(0o700)).expect("chmod");
+
+        let created = subpath_source(&volume, "kept/bao-0", false).expect("a subPath");
+        let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o7777;
+        assert_eq!(
+            mode(&created),
+            0o2770,
+            "the new directory has the root's mode"
+        );
+        assert_eq!(
+            mode(&volume.join("kept")),
+            0o700,
+            "an existing one is left alone"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use api::{
-    AuditDevice, AuditDeviceType, Configuration, ListenerConfiguration, TelemetryConfiguration,
-    TlsVersion, names,
+    AuditDevice, AuditDeviceType, Configuration, ListenerConfiguration, Plugin,
+    TelemetryConfiguration, TlsVersion, names,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
@@ -31,6 +31,9 @@ pub const UNSEAL_KEY_FILE: &str = "key";
 pub const SEAL_CREDENTIALS_DIR: &str = "/etc/bao/seal-creds";
 /// Raft data directory (the PersistentVolumeClaim).
 pub const DATA_DIR: &str = "/openbao/data";
+/// The pods' plugin directory (`plugin_directory`): upstream's path. A pod-local volume when
+/// OCI plugins are downloaded, else the image's own directory (preinstalled commands).
+pub const PLUGIN_DIR: &str = api::validate::PLUGIN_DIRECTORY;
 /// Key ID of the operator-generated static seal key.
 pub const STATIC_KEY_ID: &str = "openbao-operator-1";
 
@@ -64,6 +67,9 @@ pub fn render(cluster: &ValidatedCluster) -> String {
         ),
     );
     render_server_settings(w, &spec.configuration);
+    if !spec.plugins.is_empty() {
+        line(w, &format!("plugin_directory = {}", hcl_string(PLUGIN_DIR)));
+    }
     line(
         w,
         &format!(
@@ -133,13 +139,26 @@ pub fn render(cluster: &ValidatedCluster) -> String {
     // after the barrier was initialized, losing the root token and recovery keys (seen with
     // bao 2.7.2). Adding them afterwards rolls the pods once; a failing device then keeps a
     // member sealed, which is recoverable, instead of losing the keys.
-    if cluster
+    let initialized = cluster
         .cluster()
         .status
         .as_ref()
-        .is_some_and(|s| s.initialized)
-    {
+        .is_some_and(|s| s.initialized);
+    if initialized {
         render_audit(w, &spec.audit);
+    }
+    // The same holds for plugins OpenBao registers in its catalog (secret, auth, database): it
+    // registers them in the post-unseal setup, and one whose binary is missing (a failed
+    // download, a wrong command) fails `sys/init` after the barrier was initialized (bao 2.7.2).
+    // KMS plugins are never registered; the seal starts its plugin before anything else, so
+    // they are rendered from the start.
+    for plugin in spec
+        .plugins
+        .iter()
+        .filter(|p| initialized || p.type_ == "kms")
+    {
+        w.push_str(&plugin_stanza(plugin));
+        line(w, "");
     }
 
     super::seal_hcl::render_seal(w, cluster);
@@ -304,6 +323,43 @@ fn render_audit(w: &mut String, devices: &[AuditDevice]) {
         line(w, "}");
         line(w, "");
     }
+}
+
+/// One `plugin "<type>" "<name>"` stanza, attributes in OpenBao's documented order.
+pub fn plugin_stanza(plugin: &Plugin) -> String {
+    let mut attrs: Vec<(&str, String)> = Vec::new();
+    for (key, value) in [
+        ("image", &plugin.image),
+        ("command", &plugin.command),
+        ("version", &plugin.version),
+        ("binary_name", &plugin.binary_name),
+        ("sha256sum", &plugin.sha256sum),
+    ] {
+        if let Some(value) = value {
+            attrs.push((key, hcl_string(value)));
+        }
+    }
+    for (key, list) in [("args", &plugin.args), ("env", &plugin.env)] {
+        if !list.is_empty() {
+            let items: Vec<String> = list.iter().map(|s| hcl_string(s)).collect();
+            attrs.push((key, format!("[{}]", items.join(", "))));
+        }
+    }
+    let mut out = String::new();
+    line(
+        &mut out,
+        &format!(
+            "plugin {} {} {{",
+            hcl_string(&plugin.type_),
+            hcl_string(&plugin.name)
+        ),
+    );
+    let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in attrs {
+        line(&mut out, &format!("  {key:<width$} = {value}"));
+    }
+    line(&mut out, "}");
+    out
 }
 
 /// The listener's TLS versions and key-exchange groups (TLS 1.2 is the floor by default).
@@ -496,6 +552,62 @@ mod tests {
         assert!(!out.contains("discard"), "{out}");
         assert!(out.contains("audit \"socket\" \"siem\" {"), "{out}");
         assert!(out.contains("    \"address\" = \"10.0.0.5:9090\""), "{out}");
+    }
+
+    fn cluster_from(manifest: &str, initialized: bool) -> ValidatedCluster {
+        let mut cluster: api::OpenBaoCluster = serde_yaml::from_str(manifest).expect("manifest");
+        cluster.status = Some(api::OpenBaoClusterStatus {
+            initialized,
+            ..Default::default()
+        });
+        ValidatedCluster::new(cluster).expect("valid")
+    }
+
+    const PLUGINS: &str = "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {name: bao, namespace: ns}\nspec:\n  version: \"2.7.2\"\n  unseal: {type: kms, kms: {pluginName: corp-kms}}\n  network: {egressRules: [{to: [{ipBlock: {cidr: 192.0.2.1/32}}], ports: [{port: 443}]}]}\n  plugins:\n  - {type: kms, name: corp-kms, command: openbao-kms-corp, sha256sum: 3f2b6a1c9d8e7f60514a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e}\n  - {type: secret, name: azure, command: vault-plugin-secrets-azure, version: v0.16.0, args: [-log-level=info], env: [AZURE_ENVIRONMENT=AzurePublicCloud]}";
+
+    #[test]
+    fn a_kms_plugin_is_rendered_from_the_start_and_a_secret_plugin_only_once_initialized() {
+        let fresh = render(&cluster_from(PLUGINS, false));
+        assert!(
+            fresh.contains("plugin_directory = \"/openbao/plugins\""),
+            "{fresh}"
+        );
+        assert!(fresh.contains("plugin \"kms\" \"corp-kms\" {"), "{fresh}");
+        assert!(fresh.contains("seal \"corp-kms\" {"), "{fresh}");
+        assert!(!fresh.contains("plugin \"secret\""), "{fresh}");
+        let initialized = render(&cluster_from(PLUGINS, true));
+        assert!(
+            initialized.contains("plugin \"secret\" \"azure\" {"),
+            "{initialized}"
+        );
+    }
+
+    #[test]
+    fn a_plugin_stanza_carries_every_set_attribute_with_lists_as_hcl_lists() {
+        let plugin: Plugin = serde_json::from_value(serde_json::json!({
+            "type": "secret", "name": "aws", "image": "ghcr.io/openbao/openbao-plugin-secrets-aws",
+            "version": "v1.0.0", "binaryName": "openbao-plugin-secrets-aws",
+            "sha256sum": "9fdd8be7947e4a4caf7cce4f0e02695081b6c85178aa912df5d37be97363144c",
+            "args": ["-a", "b\"c"], "env": ["X=${y}"]
+        }))
+        .expect("plugin");
+        let out = plugin_stanza(&plugin);
+        assert_eq!(
+            out,
+            "plugin \"secret\" \"aws\" {\n  \
+             image       = \"ghcr.io/openbao/openbao-plugin-secrets-aws\"\n  \
+             version     = \"v1.0.0\"\n  \
+             binary_name = \"openbao-plugin-secrets-aws\"\n  \
+             sha256sum   = \"9fdd8be7947e4a4caf7cce4f0e02695081b6c85178aa912df5d37be97363144c\"\n  \
+             args        = [\"-a\", \"b\\\"c\"]\n  \
+             env         = [\"X=$${y}\"]\n}\n"
+        );
+    }
+
+    #[test]
+    fn without_plugins_no_plugin_directory_is_rendered() {
+        let manifest = "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {name: bao, namespace: ns}\nspec:\n  version: \"2.7.2\"";
+        assert!(!render(&cluster_from(manifest, true)).contains("plugin"));
     }
 
     #[test]

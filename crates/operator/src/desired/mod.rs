@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use api::{OpenBaoCluster, ValidationErrors, names::ClusterNames};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
-    core::v1::{ConfigMap, Service, ServiceAccount},
+    core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount},
     networking::v1::NetworkPolicy,
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
@@ -143,6 +143,8 @@ pub struct ClusterResources {
     pub pdb: PodDisruptionBudget,
     /// Present when `spec.gateway.enabled`.
     pub http_route: Option<HTTPRoute>,
+    /// The `spec.auditFileStorage` claim, in ManagedPVC mode; created once, never updated.
+    pub audit_claim: Option<PersistentVolumeClaim>,
     /// Absent while the API server address is unknown (the posture cannot be completed).
     pub statefulset: Option<StatefulSet>,
 }
@@ -168,6 +170,8 @@ pub enum Desired {
     PodDisruptionBudget(PodDisruptionBudget),
     /// A Gateway API HTTPRoute.
     HTTPRoute(HTTPRoute),
+    /// A PersistentVolumeClaim the operator creates (the audit volume).
+    PersistentVolumeClaim(PersistentVolumeClaim),
     /// The StatefulSet.
     StatefulSet(StatefulSet),
 }
@@ -189,6 +193,7 @@ impl Desired {
             Self::Service(o) => value(o),
             Self::PodDisruptionBudget(o) => value(o),
             Self::HTTPRoute(o) => value(o),
+            Self::PersistentVolumeClaim(o) => value(o),
             Self::StatefulSet(o) => value(o),
         }
     }
@@ -196,8 +201,8 @@ impl Desired {
 
 impl ClusterResources {
     /// The objects in the order they are applied: NetworkPolicies first (no pod ever runs
-    /// unprotected), then identity and RBAC, configuration, Services, the PDB and the route,
-    /// and the StatefulSet last.
+    /// unprotected), then identity and RBAC, configuration, Services, the PDB, the route and
+    /// the audit claim, and the StatefulSet last.
     pub fn in_apply_order(&self) -> Vec<Desired> {
         let Self {
             network_policy,
@@ -211,6 +216,7 @@ impl ClusterResources {
             client_service,
             pdb,
             http_route,
+            audit_claim,
             statefulset,
         } = self.clone();
         let mut out = vec![
@@ -226,6 +232,8 @@ impl ClusterResources {
             Desired::PodDisruptionBudget(pdb),
         ];
         out.extend(http_route.map(Desired::HTTPRoute));
+        // Before the StatefulSet that mounts it.
+        out.extend(audit_claim.map(Desired::PersistentVolumeClaim));
         out.extend(statefulset.map(Desired::StatefulSet));
         out
     }
@@ -248,6 +256,7 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         client_service: services::client(cluster),
         pdb: pdb::pod_disruption_budget(cluster),
         http_route: http_route::http_route(cluster),
+        audit_claim: statefulset::audit_claim(cluster),
         statefulset: api_server
             .as_ref()
             .map(|_| statefulset::statefulset(cluster, &config)),

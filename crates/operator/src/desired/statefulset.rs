@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use api::{UnsealType, names};
+use api::{SharedVolumeMode, UnsealType, names};
 use k8s_openapi::{
     api::{
         apps::v1::{
@@ -16,10 +16,11 @@ use k8s_openapi::{
         core::v1::{
             Affinity, AppArmorProfile, Capabilities, ConfigMapVolumeSource, Container,
             EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
-            PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource,
-            SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
-            VolumeResourceRequirements, WeightedPodAffinityTerm,
+            PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+            PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+            SeccompProfile, SecretEnvSource, SecretKeySelector, SecretVolumeSource,
+            SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+            WeightedPodAffinityTerm,
         },
     },
     apimachinery::pkg::{
@@ -32,8 +33,8 @@ use k8s_openapi::{
 use super::{
     ValidatedCluster,
     config_hcl::{
-        self, CONFIG_DIR, CONFIG_FILE, DATA_DIR, SEAL_CREDENTIALS_DIR, TLS_DIR, UNSEAL_DIR,
-        UNSEAL_KEY_FILE,
+        self, CONFIG_DIR, CONFIG_FILE, DATA_DIR, PLUGIN_DIR, SEAL_CREDENTIALS_DIR, TLS_DIR,
+        UNSEAL_DIR, UNSEAL_KEY_FILE,
     },
     meta::{container_port, field_env, match_labels, object_meta},
 };
@@ -43,6 +44,10 @@ use crate::install::pod_label_policy::REGISTRATION_LABELS;
 pub const CONTAINER: &str = "openbao";
 /// Name of the data volume claim template (PVCs are `data-<pod>`).
 pub const DATA_VOLUME: &str = "data";
+/// Name of the pod-local volume OCI plugins are downloaded into.
+pub const PLUGIN_VOLUME: &str = "plugins";
+/// Name of the `spec.auditFileStorage` volume.
+pub const AUDIT_VOLUME: &str = "audit";
 /// UID of the `openbao` user in the official image.
 pub const RUN_AS_USER: i64 = 100;
 /// GID of the `openbao` group in the official image; also the volumes' fsGroup.
@@ -190,6 +195,14 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
     let seal = seal_wiring(cluster);
     volumes.extend(seal.volumes);
     mounts.extend(seal.mounts);
+    if let Some((volume, mount)) = plugin_volume(cluster) {
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    if let Some((volume, mount)) = audit_volume(cluster) {
+        volumes.push(volume);
+        mounts.push(mount);
+    }
 
     PodSpec {
         service_account_name: Some(names.service_account()),
@@ -444,6 +457,103 @@ fn seal_wiring(cluster: &ValidatedCluster) -> SealWiring {
     wiring
 }
 
+/// OCI plugins are downloaded at start-up into the plugin directory, which must be writable
+/// while the root filesystem is read-only: a pod-local volume over /openbao/plugins (a cache,
+/// refilled on each start). Without OCI plugins nothing is mounted there, so preinstalled
+/// commands in the image's /openbao/plugins stay visible (validation refuses mixing both).
+fn plugin_volume(cluster: &ValidatedCluster) -> Option<(Volume, VolumeMount)> {
+    let spec = cluster.spec();
+    if !spec.plugins.iter().any(|p| p.image.is_some()) {
+        return None;
+    }
+    Some((
+        Volume {
+            name: PLUGIN_VOLUME.to_string(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: None,
+                size_limit: Some(Quantity("1Gi".to_string())),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: PLUGIN_VOLUME.to_string(),
+            mount_path: PLUGIN_DIR.to_string(),
+            ..VolumeMount::default()
+        },
+    ))
+}
+
+/// `spec.auditFileStorage`: the claim (the operator's `<cluster>-audit` or the user's),
+/// writable at its mount path; each pod writes into its own sub-directory named after the pod
+/// (upstream's layout), so one rendered file path serves every pod and a collector that mounts
+/// the claim finds one directory per pod.
+fn audit_volume(cluster: &ValidatedCluster) -> Option<(Volume, VolumeMount)> {
+    let storage = cluster.spec().audit_file_storage.as_deref()?;
+    let claim = match storage.mode {
+        SharedVolumeMode::ManagedPVC => cluster.names().audit_claim(),
+        SharedVolumeMode::ExistingPVC => storage.existing_claim_name.clone()?,
+    };
+    Some((
+        Volume {
+            name: AUDIT_VOLUME.to_string(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim,
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: AUDIT_VOLUME.to_string(),
+            mount_path: audit_mount_path(cluster).unwrap_or_default(),
+            sub_path_expr: Some("$(BAO_K8S_POD_NAME)".to_string()),
+            ..VolumeMount::default()
+        },
+    ))
+}
+
+/// Where the audit volume is mounted, when there is one.
+pub fn audit_mount_path(cluster: &ValidatedCluster) -> Option<String> {
+    let storage = cluster.spec().audit_file_storage.as_deref()?;
+    Some(
+        storage
+            .mount_path
+            .clone()
+            .unwrap_or_else(|| api::validate::AUDIT_FILE_STORAGE_MOUNT.to_string()),
+    )
+}
+
+/// The operator's ReadWriteMany claim for `spec.auditFileStorage` in ManagedPVC mode. It has
+/// no owner reference, like the data claims: deleting the cluster must not take the audit
+/// trail with it; `spec.deletionPolicy` DeletePVCs and DeleteAll delete it (it carries the
+/// cluster's labels).
+pub fn audit_claim(cluster: &ValidatedCluster) -> Option<PersistentVolumeClaim> {
+    let storage = cluster
+        .spec()
+        .audit_file_storage
+        .as_deref()
+        .filter(|s| s.mode == SharedVolumeMode::ManagedPVC)?;
+    let mut metadata = object_meta(cluster, cluster.names().audit_claim());
+    metadata.owner_references = None;
+    Some(PersistentVolumeClaim {
+        metadata,
+        spec: Some(PersistentVolumeClaimSpec {
+            // Every pod mounts it at once, on whichever node it runs.
+            access_modes: Some(vec!["ReadWriteMany".to_string()]),
+            storage_class_name: storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(storage.size.clone().unwrap_or_default()),
+                )])),
+                limits: None,
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    })
+}
+
 fn health_probe(path: &str, period: i32, failure_threshold: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -581,6 +691,85 @@ mod tests {
 
     fn secret_of(v: &Volume) -> Option<&str> {
         v.secret.as_ref()?.secret_name.as_deref()
+    }
+
+    fn mount_of<'a>(s: &'a StatefulSet, name: &str) -> Option<&'a VolumeMount> {
+        openbao(s)
+            .volume_mounts
+            .as_ref()?
+            .iter()
+            .find(|m| m.name == name)
+    }
+
+    #[test]
+    fn oci_plugins_get_a_writable_pod_local_plugin_directory_and_commands_do_not() {
+        let oci = build(
+            "  configuration: {plugin: {autoDownload: true}}\n  plugins: [{type: secret, name: x, \
+             image: \"registry.example.com/p:v1.0.0@sha256:3f2b6a1c9d8e7f60514a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e\"}]",
+        );
+        let volume = volume(&oci, PLUGIN_VOLUME).expect("plugin volume");
+        assert!(volume.empty_dir.is_some(), "pod-local");
+        let mount = mount_of(&oci, PLUGIN_VOLUME).expect("plugin mount");
+        assert_eq!(mount.mount_path, PLUGIN_DIR);
+        assert_ne!(mount.read_only, Some(true), "OpenBao writes the download");
+        assert_eq!(
+            openbao(&oci)
+                .security_context
+                .as_ref()
+                .and_then(|c| c.read_only_root_filesystem),
+            Some(true),
+            "the root filesystem stays read-only"
+        );
+        let command = build("  plugins: [{type: secret, name: x, command: x, version: v1.0.0}]");
+        assert!(
+            mount_of(&command, PLUGIN_VOLUME).is_none(),
+            "the image's own plugin directory stays visible"
+        );
+    }
+
+    #[test]
+    fn managed_audit_storage_mounts_the_operators_claim_with_one_sub_directory_per_pod() {
+        let c = cluster(
+            "  auditFileStorage: {mode: ManagedPVC, size: 2Gi, storageClassName: nfs}\n  audit: [{type: file, path: file, fileOptions: {filePath: /openbao/audit/audit.log}}]",
+        );
+        let s = statefulset(&c, "config");
+        let claim = volume(&s, AUDIT_VOLUME)
+            .and_then(|v| v.persistent_volume_claim.as_ref())
+            .expect("claim volume");
+        assert_eq!(claim.claim_name, "bao-audit");
+        let mount = mount_of(&s, AUDIT_VOLUME).expect("audit mount");
+        assert_eq!(mount.mount_path, "/openbao/audit");
+        assert_eq!(mount.sub_path_expr.as_deref(), Some("$(BAO_K8S_POD_NAME)"));
+        let pvc = audit_claim(&c).expect("a managed claim");
+        let spec = pvc.spec.as_ref().expect("spec");
+        assert_eq!(spec.access_modes, Some(vec!["ReadWriteMany".to_string()]));
+        assert_eq!(spec.storage_class_name.as_deref(), Some("nfs"));
+        assert!(
+            pvc.metadata.owner_references.is_none(),
+            "kept or deleted per deletionPolicy, never garbage-collected with the cluster"
+        );
+        assert_eq!(
+            pvc.metadata.labels.as_ref(),
+            Some(&c.names().labels()),
+            "DeletePVCs finds it by the cluster's labels"
+        );
+    }
+
+    #[test]
+    fn an_existing_audit_claim_is_mounted_at_its_mount_path_and_none_is_created() {
+        let c = cluster(
+            "  auditFileStorage: {mode: ExistingPVC, existingClaimName: shared-audit, mountPath: /var/log/openbao}",
+        );
+        let s = statefulset(&c, "config");
+        let claim = volume(&s, AUDIT_VOLUME)
+            .and_then(|v| v.persistent_volume_claim.as_ref())
+            .expect("claim volume");
+        assert_eq!(claim.claim_name, "shared-audit");
+        assert_eq!(
+            mount_of(&s, AUDIT_VOLUME).map(|m| m.mount_path.as_str()),
+            Some("/var/log/openbao")
+        );
+        assert!(audit_claim(&c).is_none());
     }
 
     #[test]

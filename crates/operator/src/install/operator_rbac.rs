@@ -95,13 +95,14 @@ pub fn rules() -> Vec<PolicyRule> {
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
         rule("", &["secrets"], MANAGE),
-        // deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, and `patch` to
-        // expand the members' claims when spec.storage.size grows (the API server's resize
-        // admission still requires a StorageClass that allows expansion).
+        // deletionPolicy DeletePVCs/DeleteAll, the unseal-key safety check, `patch` to expand
+        // the members' claims when spec.storage.size grows (the API server's resize admission
+        // still requires a StorageClass that allows expansion), and `create` for the audit
+        // claim of spec.auditFileStorage (created once, never updated).
         rule(
             "",
             &["persistentvolumeclaims"],
-            &["get", "list", "watch", "patch", "delete"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
         // Role (pods get/list) because it holds those verbs itself. No write verb.

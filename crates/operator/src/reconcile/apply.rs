@@ -13,7 +13,7 @@ use k8s_openapi::{
     NamespaceResourceScope,
     api::{
         apps::v1::StatefulSet,
-        core::v1::{ConfigMap, Service, ServiceAccount},
+        core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount},
         networking::v1::NetworkPolicy,
         policy::v1::PodDisruptionBudget,
         rbac::v1::{Role, RoleBinding},
@@ -425,6 +425,14 @@ pub async fn apply_all(
                 )
                 .await?
             }
+            Desired::PersistentVolumeClaim(o) => {
+                ensure_claim(
+                    &Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns),
+                    cluster,
+                    o,
+                )
+                .await?
+            }
             Desired::StatefulSet(o) => {
                 // The StatefulSet comes last: anything that conflicted before it (its policy
                 // above all) keeps its pods from ever being created.
@@ -472,6 +480,55 @@ pub async fn apply_all(
         applied.writes += prune_http_route(ctx, cluster).await?;
     }
     Ok(applied)
+}
+
+/// Create `desired` (the audit claim) when no claim of its name exists. A claim's spec is
+/// immutable once bound (and growing it is the storage class's business), so an existing one
+/// is left as it is: one read per pass, no write. A claim of that name that is not this
+/// cluster's (without its labels) is never mounted: it is reported as a conflict, which holds
+/// the StatefulSet back.
+async fn ensure_claim(
+    api: &Api<PersistentVolumeClaim>,
+    cluster: &ValidatedCluster,
+    mut desired: PersistentVolumeClaim,
+) -> Result<Outcome, ApplyError> {
+    let name = desired.name_any();
+    let error = |source| ApplyError::Write {
+        kind: "PersistentVolumeClaim".to_string(),
+        name: format!("{}/{name}", cluster.namespace()),
+        source,
+    };
+    match api.get_opt(&name).await.map_err(error)? {
+        Some(live) => {
+            let ours = cluster
+                .names()
+                .selector_labels()
+                .iter()
+                .all(|(k, v)| live.labels().get(k) == Some(v));
+            Ok(if ours {
+                Outcome::Unchanged
+            } else {
+                Outcome::Conflict(NameConflict {
+                    kind: "PersistentVolumeClaim".to_string(),
+                    name,
+                    owner: "someone else (it lacks this cluster's labels)".to_string(),
+                })
+            })
+        }
+        None => {
+            stamp(&mut desired);
+            let params = PostParams {
+                field_manager: Some(names::MANAGER.to_string()),
+                ..PostParams::default()
+            };
+            match api.create(&params, &desired).await {
+                Ok(_) => Ok(Outcome::Written),
+                // Created meanwhile (another pass): the next pass reads it.
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(Outcome::Unchanged),
+                Err(source) => Err(error(source)),
+            }
+        }
+    }
 }
 
 /// Delete the cluster's HTTPRoute if one exists (the gateway was disabled). Reads first, so a
