@@ -40,11 +40,14 @@ const SUFFIXES: &[&str] = &[
     "-root-token",
     "-network",
     "-network-policy",
+    "-backend",
+    "-backend-tls",
+    "-backend-tls-policy",
     "-0",
 ];
 
-/// A manifest with every optional object turned on: the HTTPRoute, operator-managed TLS and
-/// the static unseal key (the defaults).
+/// A manifest with every optional object turned on: the HTTPRoute and its BackendTLSPolicy, the
+/// Ingress, operator-managed TLS and the static unseal key (the defaults).
 fn manifest(name: &str) -> Value {
     json!({
         "apiVersion": "openbao.org/v1alpha1",
@@ -57,15 +60,16 @@ fn manifest(name: &str) -> Value {
                 "gatewayRef": { "name": "gw", "namespace": "gateway-system" },
                 "hostname": "bao.example.com",
             },
+            "ingress": { "enabled": true, "host": "bao.example.com" },
         },
     })
 }
 
-/// `(kind, name)` of every object the builders render for `name`, plus the Secrets its
-/// StatefulSet mounts.
+/// `(kind, name)` of every object the builders render for `name` (with the CA known, as after
+/// the secrets stage), plus the Secrets its StatefulSet mounts.
 fn rendered(name: &str) -> BTreeSet<(String, String)> {
     let cluster = fixtures::from_json(manifest(name));
-    let facts = fixtures::facts();
+    let facts = fixtures::facts().with_ca_pem(Some("ca".to_string()));
     let mut objects = BTreeSet::new();
     for desired in desired::build(&cluster, &facts).in_apply_order() {
         let json = desired.to_json();

@@ -7,8 +7,10 @@
 //! no OpenBao pod ever runs unprotected, and the StatefulSet last so that everything it mounts
 //! or relies on already exists.
 
+pub mod backend_tls;
 pub mod config_hcl;
 pub mod http_route;
+pub mod ingress;
 pub mod meta;
 pub mod network_policy;
 pub mod pdb;
@@ -23,12 +25,13 @@ use api::{OpenBaoCluster, ValidationErrors, names::ClusterNames};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     core::v1::{ConfigMap, Service, ServiceAccount},
-    networking::v1::NetworkPolicy,
+    networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
 };
 use serde::Serialize;
 
+pub use backend_tls::BackendTLSPolicy;
 pub use http_route::HTTPRoute;
 
 /// An `OpenBaoCluster` that passed [`api::validate`]; builders accept only this, so they never
@@ -85,6 +88,9 @@ pub struct Facts {
     pub operator_namespace: String,
     /// The `kubernetes` Service's ClusterIP, when known. `spec.network.apiServerCIDR` overrides it.
     pub api_server_ip: Option<IpAddr>,
+    /// The cluster's CA certificate (PEM, public part only), once the secrets stage has read or
+    /// created it: published for the Gateway's BackendTLSPolicy.
+    pub ca_pem: Option<String>,
 }
 
 impl Facts {
@@ -93,7 +99,14 @@ impl Facts {
         Self {
             operator_namespace: operator_namespace.into(),
             api_server_ip,
+            ca_pem: None,
         }
+    }
+
+    /// These facts with the cluster's CA certificate known.
+    pub fn with_ca_pem(mut self, ca_pem: Option<String>) -> Self {
+        self.ca_pem = ca_pem;
+        self
     }
 }
 
@@ -143,6 +156,13 @@ pub struct ClusterResources {
     pub pdb: PodDisruptionBudget,
     /// Present when `spec.gateway.enabled`.
     pub http_route: Option<HTTPRoute>,
+    /// Present when the gateway is enabled and `spec.gateway.backendTLS` is not disabled.
+    pub backend_tls_policy: Option<BackendTLSPolicy>,
+    /// The CA certificate the BackendTLSPolicy trusts; present with the policy once the CA is
+    /// known.
+    pub ca_config_map: Option<ConfigMap>,
+    /// Present when `spec.ingress.enabled`.
+    pub ingress: Option<Ingress>,
     /// Absent while the API server address is unknown (the posture cannot be completed).
     pub statefulset: Option<StatefulSet>,
 }
@@ -168,6 +188,10 @@ pub enum Desired {
     PodDisruptionBudget(PodDisruptionBudget),
     /// A Gateway API HTTPRoute.
     HTTPRoute(HTTPRoute),
+    /// A Gateway API BackendTLSPolicy.
+    BackendTLSPolicy(BackendTLSPolicy),
+    /// An Ingress.
+    Ingress(Ingress),
     /// The StatefulSet.
     StatefulSet(StatefulSet),
 }
@@ -189,6 +213,8 @@ impl Desired {
             Self::Service(o) => value(o),
             Self::PodDisruptionBudget(o) => value(o),
             Self::HTTPRoute(o) => value(o),
+            Self::BackendTLSPolicy(o) => value(o),
+            Self::Ingress(o) => value(o),
             Self::StatefulSet(o) => value(o),
         }
     }
@@ -196,8 +222,9 @@ impl Desired {
 
 impl ClusterResources {
     /// The objects in the order they are applied: NetworkPolicies first (no pod ever runs
-    /// unprotected), then identity and RBAC, configuration, Services, the PDB and the route,
-    /// and the StatefulSet last.
+    /// unprotected), then identity and RBAC, configuration, Services, the PDB, the CA
+    /// ConfigMap before the BackendTLSPolicy that names it, the route and the Ingress, and the
+    /// StatefulSet last.
     pub fn in_apply_order(&self) -> Vec<Desired> {
         let Self {
             network_policy,
@@ -211,6 +238,9 @@ impl ClusterResources {
             client_service,
             pdb,
             http_route,
+            backend_tls_policy,
+            ca_config_map,
+            ingress,
             statefulset,
         } = self.clone();
         let mut out = vec![
@@ -225,7 +255,10 @@ impl ClusterResources {
             Desired::Service(client_service),
             Desired::PodDisruptionBudget(pdb),
         ];
+        out.extend(ca_config_map.map(Desired::ConfigMap));
+        out.extend(backend_tls_policy.map(Desired::BackendTLSPolicy));
         out.extend(http_route.map(Desired::HTTPRoute));
+        out.extend(ingress.map(Desired::Ingress));
         out.extend(statefulset.map(Desired::StatefulSet));
         out
     }
@@ -248,6 +281,9 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         client_service: services::client(cluster),
         pdb: pdb::pod_disruption_budget(cluster),
         http_route: http_route::http_route(cluster),
+        backend_tls_policy: backend_tls::backend_tls_policy(cluster),
+        ca_config_map: backend_tls::ca_config_map(cluster, facts),
+        ingress: ingress::ingress(cluster),
         statefulset: api_server
             .as_ref()
             .map(|_| statefulset::statefulset(cluster, &config)),
