@@ -204,4 +204,17 @@ fn an_ingress_without_peers_or_an_https_backend_annotation_is_warned_about() {
         !found.iter().any(|w| w.starts_with("spec.ingress")),
         "{found:#?}"
     );
+    // Traefik is told on the Service, as in upstream's Ingress sample.
+    let mut v = valid_value();
+    with_ingress(&mut v, json!({"enabled": true, "host": "bao.example.com"}));
+    set(
+        &mut v,
+        "/spec/service/annotations",
+        json!({"traefik.ingress.kubernetes.io/service.serversscheme": "https"}),
+    );
+    let found = warnings(&api::decode::cluster_from_value(v).expect("decodes"));
+    assert!(
+        !found.iter().any(|w| w.starts_with("spec.ingress")),
+        "{found:#?}"
+    );
 }

@@ -194,10 +194,12 @@ fn peer_warnings(peer: &NetworkPolicyPeer, path: &str, verb: &str, out: &mut Vec
 }
 
 /// Annotation keys (or key suffixes) by which known Ingress controllers are told to speak HTTPS
-/// to the backend: ingress-nginx and the AWS load balancer controller
-/// (`.../backend-protocol`), HAProxy (`haproxy.org/server-ssl`), GKE (`cloud.google.com/app-protocols`
-/// lives on the Service, so it is not listed).
-const BACKEND_HTTPS_ANNOTATIONS: &[&str] = &["/backend-protocol", "haproxy.org/server-ssl"];
+/// to the backend, on the Ingress: ingress-nginx and the AWS load balancer controller
+/// (`.../backend-protocol`), HAProxy (`haproxy.org/server-ssl`).
+const BACKEND_HTTPS_INGRESS_ANNOTATIONS: &[&str] = &["/backend-protocol", "haproxy.org/server-ssl"];
+/// The same on the client Service: Traefik (upstream's Ingress sample uses it).
+const BACKEND_HTTPS_SERVICE_ANNOTATIONS: &[&str] =
+    &["traefik.ingress.kubernetes.io/service.serversscheme"];
 
 /// The managed Ingress cannot work unless the controller's pods may reach 8200 and speak HTTPS.
 fn ingress_warnings(
@@ -214,17 +216,23 @@ fn ingress_warnings(
                 .to_string(),
         );
     }
-    let https_annotation = ingress.annotations.keys().any(|key| {
-        BACKEND_HTTPS_ANNOTATIONS
+    let on_ingress = ingress.annotations.keys().any(|key| {
+        BACKEND_HTTPS_INGRESS_ANNOTATIONS
             .iter()
-            .any(|known| key.ends_with(known) || key == known.trim_start_matches('/'))
+            .any(|known| key.ends_with(known))
     });
-    if !https_annotation {
+    let on_service = spec
+        .service
+        .annotations
+        .keys()
+        .any(|key| BACKEND_HTTPS_SERVICE_ANNOTATIONS.contains(&key.as_str()));
+    if !on_ingress && !on_service {
         out.push(
             "spec.ingress.annotations: OpenBao serves only HTTPS on 8200, and no annotation \
              telling the Ingress controller to use HTTPS to the backend was found; for \
-             ingress-nginx add nginx.ingress.kubernetes.io/backend-protocol: HTTPS (other \
-             controllers have their own setting)"
+             ingress-nginx add nginx.ingress.kubernetes.io/backend-protocol: HTTPS, for Traefik \
+             the spec.service annotation traefik.ingress.kubernetes.io/service.serversscheme: \
+             https (other controllers have their own setting)"
                 .to_string(),
         );
     }
