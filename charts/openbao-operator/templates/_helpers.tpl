@@ -57,7 +57,7 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
   resources: ["services", "configmaps", "serviceaccounts"]
   verbs: {{ toJson $manage }}
 - apiGroups: ["networking.k8s.io"]
-  resources: ["networkpolicies"]
+  resources: ["networkpolicies", "ingresses"]
   verbs: {{ toJson $manage }}
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
@@ -73,7 +73,7 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
   resourceNames: ["openbao-operator-openbao-server"]
   verbs: ["bind"]
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes"]
+  resources: ["httproutes", "backendtlspolicies"]
   verbs: {{ toJson $manage }}
 # Generated Secrets (CA, certificate, unseal key, root token).
 - apiGroups: [""]

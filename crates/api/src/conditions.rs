@@ -15,6 +15,9 @@ pub mod types {
     /// The cluster runs the Development profile (upstream's condition): True with the settings
     /// that a Hardened cluster would refuse.
     pub const SECURITY_RISK: &str = "SecurityRisk";
+    /// Present while `spec.ingress.enabled` (upstream's condition): whether the managed Ingress
+    /// is ready per `spec.ingress.readinessMode`.
+    pub const INGRESS_INTEGRATION_READY: &str = "IngressIntegrationReady";
     /// Set on OpenBaoRestore and OpenBaoTenant objects while their machinery is not built: the
     /// object is accepted and validated, and nothing else happens yet.
     pub const NOT_IMPLEMENTED: &str = "NotImplemented";
@@ -28,6 +31,16 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// The Gateway API CRDs are not installed.
     pub const GATEWAY_API_MISSING: &str = "GatewayAPIMissing";
+    /// The Gateway API serves no `v1` BackendTLSPolicy although the gateway needs one.
+    pub const BACKEND_TLS_POLICY_API_MISSING: &str = "BackendTLSPolicyAPIMissing";
+    /// IngressIntegrationReady: the Ingress exists (readinessMode Created).
+    pub const INGRESS_CREATED: &str = "IngressCreated";
+    /// IngressIntegrationReady: the Ingress controller published a load balancer address.
+    pub const LOAD_BALANCER_PUBLISHED: &str = "LoadBalancerPublished";
+    /// IngressIntegrationReady: no load balancer address is published yet.
+    pub const LOAD_BALANCER_PENDING: &str = "LoadBalancerPending";
+    /// IngressIntegrationReady: the Ingress does not exist (yet).
+    pub const INGRESS_MISSING: &str = "IngressMissing";
     /// The API server address for the egress rule is unknown.
     pub const API_SERVER_ADDRESS_UNKNOWN: &str = "APIServerAddressUnknown";
     /// The External TLS Secret is missing or incomplete.

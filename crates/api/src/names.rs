@@ -161,6 +161,22 @@ impl ClusterNames {
         self.cluster.clone()
     }
 
+    /// Ingress (`spec.ingress`), named after the cluster as upstream names it.
+    pub fn ingress(&self) -> String {
+        self.cluster.clone()
+    }
+
+    /// BackendTLSPolicy (`spec.gateway.backendTLS`), upstream's name.
+    pub fn backend_tls_policy(&self) -> String {
+        format!("{}-backend-tls-policy", self.cluster)
+    }
+
+    /// ConfigMap publishing the CA certificate (`ca.crt`, public part only) that the
+    /// BackendTLSPolicy trusts; upstream's name, the same as the CA Secret's.
+    pub fn ca_config_map(&self) -> String {
+        format!("{}-tls-ca", self.cluster)
+    }
+
     /// Secret with the operator-managed CA (`ca.crt`, `ca.key`).
     pub fn ca_secret(&self) -> String {
         format!("{}-tls-ca", self.cluster)
@@ -282,6 +298,10 @@ pub enum ObjectKind {
     NetworkPolicy,
     /// `gateway.networking.k8s.io/v1` HTTPRoute.
     HTTPRoute,
+    /// `gateway.networking.k8s.io/v1` BackendTLSPolicy.
+    BackendTLSPolicy,
+    /// `networking.k8s.io/v1` Ingress.
+    Ingress,
     /// `v1` Secret.
     Secret,
     /// `v1` PersistentVolumeClaim.
@@ -301,6 +321,8 @@ impl ObjectKind {
             Self::PodDisruptionBudget => "PodDisruptionBudget",
             Self::NetworkPolicy => "NetworkPolicy",
             Self::HTTPRoute => "HTTPRoute",
+            Self::BackendTLSPolicy => "BackendTLSPolicy",
+            Self::Ingress => "Ingress",
             Self::Secret => "Secret",
             Self::PersistentVolumeClaim => "PersistentVolumeClaim",
         }
@@ -315,9 +337,9 @@ impl std::fmt::Display for ObjectKind {
 
 impl ClusterNames {
     /// Every `(kind, name)` the operator may create for this cluster in its namespace, whatever
-    /// the spec: optional objects (the HTTPRoute, the operator-managed TLS Secrets, the static
-    /// unseal key, the audit claim) are listed too, because a spec can turn them on after the
-    /// cluster exists.
+    /// the spec: optional objects (the HTTPRoute, the BackendTLSPolicy and its CA ConfigMap, the
+    /// Ingress, the operator-managed TLS Secrets, the static unseal key, the audit claim) are
+    /// listed too, because a spec can turn them on after the cluster exists.
     ///
     /// Objects Kubernetes derives from these are left out on purpose: pods are
     /// `<statefulset>-<ordinal>` and claims `data-<pod>`, which cannot collide across clusters
@@ -337,6 +359,9 @@ impl ClusterNames {
             (ObjectKind::NetworkPolicy, self.network_policy()),
             (ObjectKind::NetworkPolicy, self.jobs_network_policy()),
             (ObjectKind::HTTPRoute, self.http_route()),
+            (ObjectKind::BackendTLSPolicy, self.backend_tls_policy()),
+            (ObjectKind::ConfigMap, self.ca_config_map()),
+            (ObjectKind::Ingress, self.ingress()),
             (ObjectKind::Secret, self.ca_secret()),
             (ObjectKind::Secret, self.server_tls_secret()),
             (ObjectKind::Secret, self.unseal_key_secret()),
@@ -401,6 +426,8 @@ mod tests {
             names.unseal_key_secret(),
             names.root_token_secret(),
             names.jobs_network_policy(),
+            names.backend_tls_policy(),
+            names.ca_config_map(),
         ] {
             assert!(secret.len() <= 253);
         }

@@ -21,13 +21,6 @@ fn assert_not_yet(path: &str, change: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn each_upstream_feature_not_built_yet_is_refused_by_name() {
-    assert_not_yet("spec.ingress", |v| {
-        set(
-            v,
-            "/spec/ingress",
-            json!({"enabled": true, "host": "bao.example.com"}),
-        )
-    });
     assert_not_yet("spec.readReplicas", |v| {
         set(v, "/spec/readReplicas", json!({"replicas": 2}))
     });
@@ -262,18 +255,6 @@ fn audit_devices_need_options_matching_their_type_and_a_writable_file() {
             ]),
         )
     });
-}
-
-#[test]
-fn a_backend_tls_block_without_enabled_means_enabled_as_upstream_and_is_not_supported_yet() {
-    assert_not_yet("spec.gateway.backendTLS.enabled", |v| {
-        set(
-            v,
-            "/spec/gateway/backendTLS",
-            json!({"hostname": "bao.example.com"}),
-        )
-    });
-    assert_valid_with(|v| set(v, "/spec/gateway/backendTLS", json!({"enabled": false})));
 }
 
 #[test]

@@ -125,7 +125,8 @@ pub fn generate_named_ca(
 /// Every name and address the server certificate must carry: each pod's DNS name (a wildcard
 /// under the headless Service, so scaling needs no new certificate), the headless Service itself
 /// (`leader_tls_servername` of Raft joins), the client Service, localhost and the loopback
-/// addresses (probes and the in-pod CLI), and `spec.tls.extraSANs`.
+/// addresses (probes and the in-pod CLI), `spec.tls.extraSANs`, and the Ingress host when the
+/// Ingress serves it with this certificate (no `spec.ingress.tlsSecretName`, upstream's default).
 pub fn server_sans(cluster: &ValidatedCluster) -> Vec<String> {
     let names = cluster.names();
     let ns = cluster.namespace();
@@ -144,7 +145,12 @@ pub fn server_sans(cluster: &ValidatedCluster) -> Vec<String> {
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
-    for extra in &cluster.spec().tls.extra_sans {
+    let ingress_host = cluster
+        .spec()
+        .enabled_ingress()
+        .filter(|i| i.tls_secret_name().is_none())
+        .map(|i| &i.host);
+    for extra in cluster.spec().tls.extra_sans.iter().chain(ingress_host) {
         if !sans.contains(extra) {
             sans.push(extra.clone());
         }

@@ -41,11 +41,14 @@ const SUFFIXES: &[&str] = &[
     "-network",
     "-network-policy",
     "-audit",
+    "-backend",
+    "-backend-tls",
+    "-backend-tls-policy",
     "-0",
 ];
 
-/// A manifest with every optional object turned on: the HTTPRoute, the audit claim,
-/// operator-managed TLS and the static unseal key (the defaults).
+/// A manifest with every optional object turned on: the HTTPRoute and its BackendTLSPolicy, the
+/// Ingress, the audit claim, operator-managed TLS and the static unseal key (the defaults).
 fn manifest(name: &str) -> Value {
     json!({
         "apiVersion": "openbao.org/v1alpha1",
@@ -59,15 +62,16 @@ fn manifest(name: &str) -> Value {
                 "hostname": "bao.example.com",
             },
             "auditFileStorage": { "mode": "ManagedPVC", "size": "1Gi" },
+            "ingress": { "enabled": true, "host": "bao.example.com" },
         },
     })
 }
 
-/// `(kind, name)` of every object the builders render for `name`, plus the Secrets its
-/// StatefulSet mounts.
+/// `(kind, name)` of every object the builders render for `name` (with the CA known, as after
+/// the secrets stage), plus the Secrets its StatefulSet mounts.
 fn rendered(name: &str) -> BTreeSet<(String, String)> {
     let cluster = fixtures::from_json(manifest(name));
-    let facts = fixtures::facts();
+    let facts = fixtures::facts().with_ca_pem(Some("ca".to_string()));
     let mut objects = BTreeSet::new();
     for desired in desired::build(&cluster, &facts).in_apply_order() {
         let json = desired.to_json();

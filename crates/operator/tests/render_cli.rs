@@ -92,6 +92,8 @@ fn a_valid_example_renders_every_object_kind_in_apply_order() {
             "Service",
             "Service",
             "PodDisruptionBudget",
+            // The CA ConfigMap the policy names is written once the CA is known (not by render).
+            "BackendTLSPolicy",
             "HTTPRoute",
             "StatefulSet"
         ]

@@ -145,7 +145,7 @@ pub struct OpenBaoClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewaySpec>,
 
-    /// A managed Ingress (not supported yet: use spec.gateway).
+    /// A managed Ingress to the client Service (see `IngressSpec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<Box<IngressSpec>>,
 
@@ -520,7 +520,8 @@ pub struct GatewaySpec {
     /// Annotations of the HTTPRoute.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    /// A BackendTLSPolicy so the Gateway verifies OpenBao's certificate (not supported yet).
+    /// The BackendTLSPolicy that makes the Gateway speak HTTPS to OpenBao and verify its
+    /// certificate. Created whenever the gateway is enabled unless `backendTLS.enabled` is false.
     #[serde(
         default,
         rename = "backendTLS",
@@ -542,14 +543,17 @@ fn default_path() -> String {
     "/".to_string()
 }
 
-/// The Gateway's TLS to OpenBao.
+/// The Gateway's TLS to OpenBao: a `gateway.networking.k8s.io/v1` BackendTLSPolicy
+/// `<cluster>-backend-tls-policy` on the client Service, trusting the CA certificate the operator
+/// publishes in the ConfigMap `<cluster>-tls-ca` (key `ca.crt`; public part only).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BackendTls {
-    /// Create the BackendTLSPolicy.
+    /// Create the BackendTLSPolicy. Default true; the Hardened profile refuses false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Hostname to verify.
+    /// Name the Gateway verifies in OpenBao's certificate. Default
+    /// `<cluster>.<namespace>.svc`, the client Service's DNS name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
 }
@@ -645,6 +649,21 @@ impl OpenBaoClusterSpec {
     /// The gateway settings when the gateway is enabled.
     pub fn enabled_gateway(&self) -> Option<&GatewaySpec> {
         self.gateway.as_ref().filter(|g| g.enabled)
+    }
+
+    /// `spec.ingress` when it is enabled.
+    pub fn enabled_ingress(&self) -> Option<&IngressSpec> {
+        self.ingress.as_deref().filter(|i| i.enabled)
+    }
+
+    /// Whether a BackendTLSPolicy is wanted: the gateway is enabled, does not pass TLS through,
+    /// and `backendTLS.enabled` is not false. As upstream, an absent `backendTLS` block means
+    /// enabled: OpenBao only serves HTTPS, so a Gateway without the policy cannot reach it.
+    pub fn backend_tls_enabled(&self) -> bool {
+        self.enabled_gateway().is_some_and(|g| {
+            g.tls_passthrough != Some(true)
+                && g.backend_tls.as_ref().and_then(|b| b.enabled) != Some(false)
+        })
     }
 }
 

@@ -236,32 +236,96 @@ pub struct WorkloadHardening {
     pub app_armor_enabled: bool,
 }
 
-/// A managed Ingress (not supported yet: use spec.gateway).
+/// A managed `networking.k8s.io/v1` Ingress named after the cluster, routing `host` and `path`
+/// to the client Service on port 8200.
+///
+/// OpenBao only serves HTTPS on 8200, so the Ingress controller must speak HTTPS to it: give the
+/// controller's annotation for that in `annotations` (for ingress-nginx,
+/// `nginx.ingress.kubernetes.io/backend-protocol: HTTPS`). The controller's pods must also be
+/// allowed to reach 8200: name them in `spec.network.trustedIngressPeers`.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IngressSpec {
-    /// Create the Ingress.
+    /// Create the Ingress. While false, the other fields have no effect.
     #[serde(default)]
     pub enabled: bool,
-    /// IngressClass.
+    /// IngressClass of the Ingress (for example "nginx"); the cluster's default class when unset
+    /// or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_name: Option<String>,
-    /// Host.
+    /// Host clients use, for example "bao.example.com" (a leading "*." wildcard is allowed).
+    /// Required when enabled.
     #[serde(default)]
     pub host: String,
-    /// Path.
+    /// Path routed to OpenBao. Default "/".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Prefix, Exact or ImplementationSpecific.
+    /// How the Ingress controller matches `path`. Default Prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_type: Option<String>,
-    /// TLS Secret of the Ingress.
+    pub path_type: Option<IngressPathType>,
+    /// TLS Secret the Ingress serves `host` with. When unset, the cluster's own server
+    /// certificate Secret is used (its certificate then also names `host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_secret_name: Option<String>,
-    /// Annotations.
+    /// Annotations of the Ingress (controller settings such as the backend protocol).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    /// Created or LoadBalancerPublished.
+    /// When the Ingress counts as ready (condition IngressIntegrationReady). Default
+    /// LoadBalancerPublished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_mode: Option<String>,
+    pub readiness_mode: Option<IngressReadinessMode>,
+}
+
+/// How an Ingress controller matches a path (the Ingress API's `pathType`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IngressPathType {
+    /// The path and everything under it.
+    #[default]
+    Prefix,
+    /// The path only.
+    Exact,
+    /// As the Ingress controller defines.
+    ImplementationSpecific,
+}
+
+impl IngressPathType {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prefix => "Prefix",
+            Self::Exact => "Exact",
+            Self::ImplementationSpecific => "ImplementationSpecific",
+        }
+    }
+}
+
+/// When the managed Ingress counts as ready.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IngressReadinessMode {
+    /// Once the Ingress exists.
+    Created,
+    /// Once the Ingress controller has published a load balancer address in its status.
+    #[default]
+    LoadBalancerPublished,
+}
+
+impl IngressSpec {
+    /// The path routed to OpenBao: `path`, or "/" when unset or empty.
+    pub fn path(&self) -> &str {
+        self.path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/")
+    }
+
+    /// The IngressClass, when one is named (an empty name means the default class, as
+    /// upstream).
+    pub fn class_name(&self) -> Option<&str> {
+        self.class_name.as_deref().filter(|c| !c.is_empty())
+    }
+
+    /// The TLS Secret named by `tlsSecretName`, when set and not empty.
+    pub fn tls_secret_name(&self) -> Option<&str> {
+        self.tls_secret_name.as_deref().filter(|s| !s.is_empty())
+    }
 }

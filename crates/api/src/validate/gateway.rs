@@ -1,5 +1,5 @@
-//! `spec.gateway`: the Gateway reference, hostname, path and listener, and the pods the
-//! NetworkPolicy admits from the Gateway.
+//! `spec.gateway`: the Gateway reference, hostname, path, listener and backend TLS hostname,
+//! and the pods the NetworkPolicy admits from the Gateway.
 
 use std::net::IpAddr;
 
@@ -128,6 +128,19 @@ pub(super) fn validate_gateway(gateway: &GatewaySpec, errs: &mut ValidationError
             "spec.gateway.path",
             path,
             "must be a path prefix only, without a query or fragment",
+        );
+    }
+    if let Some(host) = gateway
+        .backend_tls
+        .as_ref()
+        .and_then(|b| b.hostname.as_deref())
+        .filter(|h| !h.is_empty())
+        && (host.parse::<IpAddr>().is_ok() || !rules::is_dns_name(host, false))
+    {
+        errs.add(
+            "spec.gateway.backendTLS.hostname",
+            host,
+            "must be a lowercase DNS name without a wildcard, such as bao.openbao.svc: the name              the Gateway verifies in OpenBao's certificate (unset: the client Service's DNS name)",
         );
     }
     if let Some(listener) = &gateway.listener_name {

@@ -7,9 +7,10 @@
 //! [`rules`] so builders and the webhook can reuse them.
 //!
 //! One file per spec section (`metadata`, `workload`, `tls`, `storage`, `unseal`, `network`,
-//! `gateway`, `service`, `backup`, `configuration`, `audit`, `plugins`), `profile` (the Hardened rules),
-//! `upstream` (upstream fields not built yet, refused by name), plus `errors` (the error types), `checks`
-//! (field checks the sections share) and `warnings`. This file lists the sections in order.
+//! `gateway`, `ingress`, `service`, `backup`, `configuration`, `audit`, `plugins`), `profile`
+//! (the Hardened rules), `upstream` (upstream fields not built yet, refused by name), plus
+//! `errors` (the error types), `checks` (field checks the sections share) and `warnings`. This
+//! file lists the sections in order.
 
 mod audit;
 mod backup;
@@ -17,6 +18,7 @@ mod checks;
 mod configuration;
 mod errors;
 mod gateway;
+mod ingress;
 mod metadata;
 mod network;
 mod plugins;
@@ -70,6 +72,9 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     if let Some(gateway) = spec.enabled_gateway() {
         validate_gateway(gateway, &mut errs);
         validate_gateway_peer(cluster, gateway, &mut errs);
+    }
+    if let Some(ingress) = spec.enabled_ingress() {
+        ingress::validate_ingress(ingress, &mut errs);
     }
     validate_service(&spec.service, &mut errs);
     if let Some(backup) = &spec.backup {

@@ -100,6 +100,25 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             "use spec.network.trustedIngressPeers, which opens only the API port to named peers",
         );
     }
+    if spec.enabled_gateway().is_some_and(|g| {
+        g.tls_passthrough != Some(true)
+            && g.backend_tls.as_ref().and_then(|b| b.enabled) == Some(false)
+    }) {
+        hardened(
+            "spec.gateway.backendTLS.enabled",
+            "false".into(),
+            "the Gateway must speak verified TLS to OpenBao (a BackendTLSPolicy); remove \
+             backendTLS.enabled or set it true",
+        );
+    }
+    if spec.enabled_ingress().is_some() && spec.network.trusted_ingress_peers.is_empty() {
+        hardened(
+            "spec.network.trustedIngressPeers",
+            "[]".into(),
+            "spec.ingress.enabled needs at least one entry naming the Ingress controller's pods, \
+             so port 8200 is opened to them only",
+        );
+    }
     for (i, rule) in spec.network.egress_rules.iter().enumerate() {
         let path = format!("spec.network.egressRules[{i}]");
         let to = rule.to.as_deref().unwrap_or_default();

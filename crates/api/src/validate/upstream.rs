@@ -14,14 +14,6 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
     let mut not_yet = |path: &str, value: String, feature: &str| {
         errs.add(path, value, format!("{NOT_SUPPORTED_YET}: {feature}"));
     };
-    if let Some(ingress) = spec.ingress.as_ref().filter(|i| i.enabled) {
-        not_yet(
-            "spec.ingress",
-            json_of(ingress),
-            "this operator does not manage Ingress objects; use spec.gateway (a Gateway API \
-             HTTPRoute) or spec.service.type LoadBalancer",
-        );
-    }
     if let Some(read) = spec
         .read_replicas
         .as_ref()
@@ -125,26 +117,16 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
              configuration; remove it or set false",
         );
     }
-    if let Some(gateway) = &spec.gateway {
-        // Upstream's schema defaults `enabled` to true inside a `backendTLS` block.
-        if let Some(backend) = gateway
-            .backend_tls
-            .as_ref()
-            .filter(|b| b.enabled != Some(false))
-        {
-            not_yet(
-                "spec.gateway.backendTLS.enabled",
-                json_of(backend),
-                "BackendTLSPolicy objects are not created yet",
-            );
-        }
-        if gateway.tls_passthrough == Some(true) {
-            not_yet(
-                "spec.gateway.tlsPassthrough",
-                "true".into(),
-                "TLSRoute passthrough is not built yet; the HTTPRoute is used",
-            );
-        }
+    if spec
+        .gateway
+        .as_ref()
+        .is_some_and(|g| g.tls_passthrough == Some(true))
+    {
+        not_yet(
+            "spec.gateway.tlsPassthrough",
+            "true".into(),
+            "TLSRoute passthrough is not built yet; the HTTPRoute is used",
+        );
     }
     if let Some(init) = &spec.init_container
         && !init.enabled

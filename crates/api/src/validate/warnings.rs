@@ -97,6 +97,9 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
             spec.service.type_.as_str()
         ));
     }
+    if let Some(ingress) = spec.enabled_ingress() {
+        ingress_warnings(spec, ingress, &mut out);
+    }
     for (i, rule) in spec.network.ingress_rules.iter().enumerate() {
         let path = format!("spec.network.ingressRules[{i}]");
         let peers = rule.from.as_deref().unwrap_or_default();
@@ -187,5 +190,50 @@ fn peer_warnings(peer: &NetworkPolicyPeer, path: &str, verb: &str, out: &mut Vec
                 "all "
             }
         ));
+    }
+}
+
+/// Annotation keys (or key suffixes) by which known Ingress controllers are told to speak HTTPS
+/// to the backend, on the Ingress: ingress-nginx and the AWS load balancer controller
+/// (`.../backend-protocol`), HAProxy (`haproxy.org/server-ssl`).
+const BACKEND_HTTPS_INGRESS_ANNOTATIONS: &[&str] = &["/backend-protocol", "haproxy.org/server-ssl"];
+/// The same on the client Service: Traefik (upstream's Ingress sample uses it).
+const BACKEND_HTTPS_SERVICE_ANNOTATIONS: &[&str] =
+    &["traefik.ingress.kubernetes.io/service.serversscheme"];
+
+/// The managed Ingress cannot work unless the controller's pods may reach 8200 and speak HTTPS.
+fn ingress_warnings(
+    spec: &crate::spec::OpenBaoClusterSpec,
+    ingress: &crate::spec::IngressSpec,
+    out: &mut Vec<String>,
+) {
+    if spec.network.trusted_ingress_peers.is_empty() && spec.network.ingress_rules.is_empty() {
+        out.push(
+            "spec.ingress.enabled: no spec.network.trustedIngressPeers (or ingressRules) admit \
+             the Ingress controller, so the default-deny posture blocks its traffic to port \
+             8200; name the controller's pods in spec.network.trustedIngressPeers (upstream and \
+             the Hardened profile require it)"
+                .to_string(),
+        );
+    }
+    let on_ingress = ingress.annotations.keys().any(|key| {
+        BACKEND_HTTPS_INGRESS_ANNOTATIONS
+            .iter()
+            .any(|known| key.ends_with(known))
+    });
+    let on_service = spec
+        .service
+        .annotations
+        .keys()
+        .any(|key| BACKEND_HTTPS_SERVICE_ANNOTATIONS.contains(&key.as_str()));
+    if !on_ingress && !on_service {
+        out.push(
+            "spec.ingress.annotations: OpenBao serves only HTTPS on 8200, and no annotation \
+             telling the Ingress controller to use HTTPS to the backend was found; for \
+             ingress-nginx add nginx.ingress.kubernetes.io/backend-protocol: HTTPS, for Traefik \
+             the spec.service annotation traefik.ingress.kubernetes.io/service.serversscheme: \
+             https (other controllers have their own setting)"
+                .to_string(),
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! no OpenBao pod ever runs unprotected, and the StatefulSet last so that everything it mounts
 //! or relies on already exists.
 
+pub mod backend_tls;
 pub mod config_hcl;
 pub mod http_route;
+pub mod ingress;
 pub mod meta;
 pub mod network_policy;
 pub mod pdb;
@@ -23,12 +25,13 @@ use api::{OpenBaoCluster, ValidationErrors, names::ClusterNames};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount},
-    networking::v1::NetworkPolicy,
+    networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
 };
 use serde::Serialize;
 
+pub use backend_tls::BackendTLSPolicy;
 pub use http_route::HTTPRoute;
 
 /// An `OpenBaoCluster` that passed [`api::validate`]; builders accept only this, so they never
@@ -85,6 +88,9 @@ pub struct Facts {
     pub operator_namespace: String,
     /// The `kubernetes` Service's ClusterIP, when known. `spec.network.apiServerCIDR` overrides it.
     pub api_server_ip: Option<IpAddr>,
+    /// The cluster's CA certificate (PEM, public part only), once the secrets stage has read or
+    /// created it: published for the Gateway's BackendTLSPolicy.
+    pub ca_pem: Option<String>,
 }
 
 impl Facts {
@@ -93,7 +99,14 @@ impl Facts {
         Self {
             operator_namespace: operator_namespace.into(),
             api_server_ip,
+            ca_pem: None,
         }
+    }
+
+    /// These facts with the cluster's CA certificate known.
+    pub fn with_ca_pem(mut self, ca_pem: Option<String>) -> Self {
+        self.ca_pem = ca_pem;
+        self
     }
 }
 
@@ -145,6 +158,13 @@ pub struct ClusterResources {
     pub http_route: Option<HTTPRoute>,
     /// The `spec.auditFileStorage` claim, in ManagedPVC mode; created once, never updated.
     pub audit_claim: Option<PersistentVolumeClaim>,
+    /// Present when the gateway is enabled and `spec.gateway.backendTLS` is not disabled.
+    pub backend_tls_policy: Option<BackendTLSPolicy>,
+    /// The CA certificate the BackendTLSPolicy trusts; present with the policy once the CA is
+    /// known.
+    pub ca_config_map: Option<ConfigMap>,
+    /// Present when `spec.ingress.enabled`.
+    pub ingress: Option<Ingress>,
     /// Absent while the API server address is unknown (the posture cannot be completed).
     pub statefulset: Option<StatefulSet>,
 }
@@ -172,6 +192,10 @@ pub enum Desired {
     HTTPRoute(HTTPRoute),
     /// A PersistentVolumeClaim the operator creates (the audit volume).
     PersistentVolumeClaim(PersistentVolumeClaim),
+    /// A Gateway API BackendTLSPolicy.
+    BackendTLSPolicy(BackendTLSPolicy),
+    /// An Ingress.
+    Ingress(Ingress),
     /// The StatefulSet.
     StatefulSet(StatefulSet),
 }
@@ -194,6 +218,8 @@ impl Desired {
             Self::PodDisruptionBudget(o) => value(o),
             Self::HTTPRoute(o) => value(o),
             Self::PersistentVolumeClaim(o) => value(o),
+            Self::BackendTLSPolicy(o) => value(o),
+            Self::Ingress(o) => value(o),
             Self::StatefulSet(o) => value(o),
         }
     }
@@ -201,8 +227,9 @@ impl Desired {
 
 impl ClusterResources {
     /// The objects in the order they are applied: NetworkPolicies first (no pod ever runs
-    /// unprotected), then identity and RBAC, configuration, Services, the PDB, the route and
-    /// the audit claim, and the StatefulSet last.
+    /// unprotected), then identity and RBAC, configuration, Services, the PDB, the CA
+    /// ConfigMap before the BackendTLSPolicy that names it, the route, the Ingress and the audit
+    /// claim, and the StatefulSet last.
     pub fn in_apply_order(&self) -> Vec<Desired> {
         let Self {
             network_policy,
@@ -217,6 +244,9 @@ impl ClusterResources {
             pdb,
             http_route,
             audit_claim,
+            backend_tls_policy,
+            ca_config_map,
+            ingress,
             statefulset,
         } = self.clone();
         let mut out = vec![
@@ -231,7 +261,10 @@ impl ClusterResources {
             Desired::Service(client_service),
             Desired::PodDisruptionBudget(pdb),
         ];
+        out.extend(ca_config_map.map(Desired::ConfigMap));
+        out.extend(backend_tls_policy.map(Desired::BackendTLSPolicy));
         out.extend(http_route.map(Desired::HTTPRoute));
+        out.extend(ingress.map(Desired::Ingress));
         // Before the StatefulSet that mounts it.
         out.extend(audit_claim.map(Desired::PersistentVolumeClaim));
         out.extend(statefulset.map(Desired::StatefulSet));
@@ -257,6 +290,9 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         pdb: pdb::pod_disruption_budget(cluster),
         http_route: http_route::http_route(cluster),
         audit_claim: statefulset::audit_claim(cluster),
+        backend_tls_policy: backend_tls::backend_tls_policy(cluster),
+        ca_config_map: backend_tls::ca_config_map(cluster, facts),
+        ingress: ingress::ingress(cluster),
         statefulset: api_server
             .as_ref()
             .map(|_| statefulset::statefulset(cluster, &config)),

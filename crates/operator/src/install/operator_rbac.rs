@@ -74,7 +74,11 @@ pub fn rules() -> Vec<PolicyRule> {
         // Children applied by the apply stage.
         rule("apps", &["statefulsets"], MANAGE),
         rule("", &["services", "configmaps", "serviceaccounts"], MANAGE),
-        rule("networking.k8s.io", &["networkpolicies"], MANAGE),
+        rule(
+            "networking.k8s.io",
+            &["networkpolicies", "ingresses"],
+            MANAGE,
+        ),
         rule("policy", &["poddisruptionbudgets"], MANAGE),
         rule(
             "rbac.authorization.k8s.io",
@@ -91,7 +95,11 @@ pub fn rules() -> Vec<PolicyRule> {
             &[rbac::SERVER_CLUSTER_ROLE],
             &["bind"],
         ),
-        rule("gateway.networking.k8s.io", &["httproutes"], MANAGE),
+        rule(
+            "gateway.networking.k8s.io",
+            &["httproutes", "backendtlspolicies"],
+            MANAGE,
+        ),
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
         rule("", &["secrets"], MANAGE),

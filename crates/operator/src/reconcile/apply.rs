@@ -14,7 +14,7 @@ use k8s_openapi::{
     api::{
         apps::v1::StatefulSet,
         core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount},
-        networking::v1::NetworkPolicy,
+        networking::v1::{Ingress, NetworkPolicy},
         policy::v1::PodDisruptionBudget,
         rbac::v1::{Role, RoleBinding},
     },
@@ -29,7 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Context, volumes};
-use crate::desired::{ClusterResources, Desired, HTTPRoute, ValidatedCluster};
+use crate::desired::{BackendTLSPolicy, ClusterResources, Desired, HTTPRoute, ValidatedCluster};
 
 /// The hash of the object the operator last applied, as an annotation: when a desired field
 /// disappears (an annotation removed from the spec, say), the live object still contains the old
@@ -433,6 +433,27 @@ pub async fn apply_all(
                 )
                 .await?
             }
+            Desired::BackendTLSPolicy(o) => {
+                if !ctx.backend_tls_api {
+                    continue;
+                }
+                apply_one(
+                    &Api::<BackendTLSPolicy>::namespaced(client.clone(), ns),
+                    stores.backend_tls_policies.as_ref(),
+                    o,
+                    Exactness::Subset,
+                )
+                .await?
+            }
+            Desired::Ingress(o) => {
+                apply_one(
+                    &Api::<Ingress>::namespaced(client.clone(), ns),
+                    Some(&stores.ingresses),
+                    o,
+                    Exactness::Subset,
+                )
+                .await?
+            }
             Desired::StatefulSet(o) => {
                 // The StatefulSet comes last: anything that conflicted before it (its policy
                 // above all) keeps its pods from ever being created.
@@ -476,8 +497,8 @@ pub async fn apply_all(
         };
         applied.record(outcome);
     }
-    if resources.http_route.is_none() && gateway_api && !security_only {
-        applied.writes += prune_http_route(ctx, cluster).await?;
+    if !security_only {
+        applied.writes += prune_unwanted(ctx, cluster, resources, gateway_api).await?;
     }
     Ok(applied)
 }
@@ -531,32 +552,93 @@ async fn ensure_claim(
     }
 }
 
-/// Delete the cluster's HTTPRoute if one exists (the gateway was disabled). Reads first, so a
-/// cluster that never had a route causes no write.
-async fn prune_http_route(ctx: &Context, cluster: &ValidatedCluster) -> Result<usize, ApplyError> {
-    let name = cluster.names().http_route();
+/// Delete the optional objects the spec no longer asks for: the HTTPRoute (gateway disabled),
+/// the BackendTLSPolicy and its CA ConfigMap (gateway or backendTLS disabled), the Ingress.
+/// The CA ConfigMap stays while the policy is wanted, even when this pass could not rebuild it.
+async fn prune_unwanted(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    resources: &ClusterResources,
+    gateway_api: bool,
+) -> Result<usize, ApplyError> {
+    let names = cluster.names();
+    let client = &ctx.client;
     let ns = cluster.namespace();
-    let exists = match &ctx.stores.http_routes {
-        Some(store) => store
-            .get(&ObjectRef::<HTTPRoute>::new(&name).within(ns))
-            .is_some_and(|route| {
-                route
-                    .labels()
-                    .get(names::LABEL_MANAGED_BY)
-                    .map(String::as_str)
-                    == Some(names::MANAGER)
-            }),
-        None => false,
-    };
-    if !exists {
+    let mut writes = 0;
+    if resources.http_route.is_none() && gateway_api {
+        writes += prune::<HTTPRoute>(
+            cluster,
+            &Api::namespaced(client.clone(), ns),
+            ctx.stores.http_routes.as_ref(),
+            &names.http_route(),
+        )
+        .await?;
+    }
+    if resources.backend_tls_policy.is_none() {
+        if ctx.backend_tls_api {
+            writes += prune::<BackendTLSPolicy>(
+                cluster,
+                &Api::namespaced(client.clone(), ns),
+                ctx.stores.backend_tls_policies.as_ref(),
+                &names.backend_tls_policy(),
+            )
+            .await?;
+        }
+        writes += prune::<ConfigMap>(
+            cluster,
+            &Api::namespaced(client.clone(), ns),
+            Some(&ctx.stores.config_maps),
+            &names.ca_config_map(),
+        )
+        .await?;
+    }
+    if resources.ingress.is_none() {
+        writes += prune::<Ingress>(
+            cluster,
+            &Api::namespaced(client.clone(), ns),
+            Some(&ctx.stores.ingresses),
+            &names.ingress(),
+        )
+        .await?;
+    }
+    Ok(writes)
+}
+
+/// Delete the object `name` if the cache holds it as this cluster's (its controller owner is
+/// this cluster, and it carries the operator's label). Reads the cache first, so a cluster that
+/// never had the object causes no write, and an object someone else owns is never deleted.
+async fn prune<K>(
+    cluster: &ValidatedCluster,
+    api: &Api<K>,
+    store: Option<&Store<K>>,
+    name: &str,
+) -> Result<usize, ApplyError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let ns = cluster.namespace();
+    let ours = store
+        .and_then(|store| store.get(&ObjectRef::<K>::new(name).within(ns)))
+        .is_some_and(|object| {
+            let managed = object
+                .labels()
+                .get(names::LABEL_MANAGED_BY)
+                .map(String::as_str)
+                == Some(names::MANAGER);
+            let controlled = object
+                .owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.name == cluster.names().cluster());
+            managed && controlled
+        });
+    if !ours {
         return Ok(0);
     }
-    let api = Api::<HTTPRoute>::namespaced(ctx.client.clone(), ns);
-    match api.delete(&name, &DeleteParams::default()).await {
+    match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(1),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(0),
         Err(source) => Err(ApplyError::Write {
-            kind: "HTTPRoute".to_string(),
+            kind: K::kind(&()).to_string(),
             name: format!("{ns}/{name}"),
             source,
         }),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     core::v1::{ConfigMap, Pod, Service, ServiceAccount},
-    networking::v1::NetworkPolicy,
+    networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
 };
@@ -16,7 +16,7 @@ use kube::{
 };
 
 use crate::{
-    desired::HTTPRoute,
+    desired::{BackendTLSPolicy, HTTPRoute},
     telemetry::{Metrics, metrics::CategoryLabel},
 };
 
@@ -54,6 +54,10 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     /// HTTPRoutes, when the Gateway API is installed.
     pub http_routes: Option<Store<HTTPRoute>>,
+    /// BackendTLSPolicies, when the Gateway API serves them (`v1`, Gateway API 1.4 and later).
+    pub backend_tls_policies: Option<Store<BackendTLSPolicy>>,
+    /// Ingresses.
+    pub ingresses: Store<Ingress>,
     /// Pods of the clusters' StatefulSets (member addresses, and deletion waits for them).
     pub pods: Store<Pod>,
 }
@@ -70,6 +74,8 @@ pub struct Context {
     pub stores: Stores,
     /// Whether the Gateway API (HTTPRoute) is served.
     pub gateway_api: bool,
+    /// Whether the Gateway API's BackendTLSPolicy (`v1`) is served.
+    pub backend_tls_api: bool,
     /// The `kubernetes` Service address, looked up once.
     pub api_server_ip: tokio::sync::OnceCell<Option<std::net::IpAddr>>,
     /// Metrics.

@@ -29,7 +29,9 @@ mod watch;
 pub use context::{Config, Context, Stores};
 pub use error::Error;
 pub use events::{error_policy, publish};
-pub use watch::{UNFILTERED_CACHES_ENV, gateway_api_served, run, run_with};
+pub use watch::{
+    UNFILTERED_CACHES_ENV, backend_tls_policy_served, gateway_api_served, run, run_with,
+};
 
 use std::sync::Arc;
 
@@ -41,6 +43,7 @@ use kube::{
         controller::Action,
         events::EventType,
         finalizer::{self, finalizer},
+        reflector::ObjectRef,
     },
 };
 use tracing::{Instrument, info};
@@ -135,7 +138,14 @@ async fn apply_cluster(
     let workload = observe::statefulset_state(ctx, cluster);
     // secrets (IO): CA, server certificate, unseal key; never regenerated while they exist.
     let secrets = ensure_secrets(ctx, cluster, &validated).await?;
-    // build (pure); pods are held back while a Secret they need is missing.
+    // build (pure); pods are held back while a Secret they need is missing. The CA certificate
+    // (public part) is published for the Gateway's BackendTLSPolicy.
+    let facts = facts.with_ca_pem(
+        secrets
+            .ca_pem
+            .as_ref()
+            .and_then(|pem| String::from_utf8(pem.clone()).ok()),
+    );
     let mut desired = desired::build(&validated, &facts);
     let api_server_known = desired.statefulset.is_some();
     if secrets.blocking.is_some() {
@@ -153,10 +163,17 @@ async fn apply_cluster(
         replicas: cluster.spec.replicas,
         blocked: status::blocked(&applied.conflicts, api_server_known, &secrets.blocking),
         degraded: [
-            status::degraded(cluster, ctx.gateway_api),
+            status::degraded(cluster, ctx.gateway_api, ctx.backend_tls_api),
             applied.degraded.clone(),
         ]
         .concat(),
+        ingress: status::ingress_readiness(
+            cluster,
+            ctx.stores
+                .ingresses
+                .get(&ObjectRef::new(&validated.names().ingress()).within(validated.namespace()))
+                .as_deref(),
+        ),
         statefulset_exists: workload.statefulset_exists || applied.statefulset_applied,
         lifecycle: operated,
         ..workload

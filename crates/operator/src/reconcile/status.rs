@@ -33,6 +33,8 @@ pub struct Observed {
     pub current_version: Option<String>,
     /// What the lifecycle stage found, when it ran.
     pub lifecycle: Option<OperateReport>,
+    /// IngressIntegrationReady while `spec.ingress.enabled`: (ready, reason, message).
+    pub ingress: Option<(bool, String, String)>,
 }
 
 /// How long a steady cluster waits before it is looked at again (drift is caught by watches
@@ -77,8 +79,60 @@ pub fn name_conflict_message(conflicts: &[crate::reconcile::apply::NameConflict]
     )
 }
 
+/// IngressIntegrationReady for `cluster` given its live Ingress (from the cache), or `None` when
+/// `spec.ingress` is not enabled. `readinessMode` Created is satisfied once the Ingress exists;
+/// LoadBalancerPublished (the default) once its controller has published an address.
+pub fn ingress_readiness(
+    cluster: &OpenBaoCluster,
+    live: Option<&k8s_openapi::api::networking::v1::Ingress>,
+) -> Option<(bool, String, String)> {
+    let spec = cluster.spec.enabled_ingress()?;
+    let Some(live) = live else {
+        return Some((
+            false,
+            reasons::INGRESS_MISSING.to_string(),
+            "the Ingress does not exist yet".to_string(),
+        ));
+    };
+    if spec.readiness_mode.unwrap_or_default() == api::IngressReadinessMode::Created {
+        return Some((
+            true,
+            reasons::INGRESS_CREATED.to_string(),
+            "the Ingress exists (readinessMode Created)".to_string(),
+        ));
+    }
+    let addresses: Vec<String> = live
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+        .collect();
+    Some(if addresses.is_empty() {
+        (
+            false,
+            reasons::LOAD_BALANCER_PENDING.to_string(),
+            "the Ingress controller has not published a load balancer address yet \
+             (readinessMode LoadBalancerPublished)"
+                .to_string(),
+        )
+    } else {
+        (
+            true,
+            reasons::LOAD_BALANCER_PUBLISHED.to_string(),
+            format!("the Ingress is published at {}", addresses.join(", ")),
+        )
+    })
+}
+
 /// Problems that leave the cluster working but need attention.
-pub fn degraded(cluster: &OpenBaoCluster, gateway_api: bool) -> Vec<(String, String)> {
+pub fn degraded(
+    cluster: &OpenBaoCluster,
+    gateway_api: bool,
+    backend_tls_api: bool,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if cluster.spec.backup.is_some() {
         out.push((
@@ -94,6 +148,16 @@ pub fn degraded(cluster: &OpenBaoCluster, gateway_api: bool) -> Vec<(String, Str
             reasons::GATEWAY_API_MISSING.to_string(),
             "spec.gateway.enabled is true but the Gateway API (gateway.networking.k8s.io/v1 HTTPRoute) is not \
              installed; install its CRDs (the operator picks them up on restart)"
+                .to_string(),
+        ));
+    }
+    if cluster.spec.backend_tls_enabled() && gateway_api && !backend_tls_api {
+        out.push((
+            reasons::BACKEND_TLS_POLICY_API_MISSING.to_string(),
+            "spec.gateway.backendTLS: the Gateway needs a BackendTLSPolicy to speak HTTPS to \
+             OpenBao, but gateway.networking.k8s.io/v1 BackendTLSPolicy is not installed; install \
+             the Gateway API v1.4 (or later) standard CRDs (the operator picks them up on restart) \
+             or set spec.gateway.backendTLS.enabled to false"
                 .to_string(),
         ));
     }
@@ -272,6 +336,17 @@ pub fn compute(
 
     conditions.push(security_risk(cluster, generation, now));
 
+    if let Some((ok, reason, message)) = observed.ingress.clone() {
+        conditions.push(condition(
+            types::INGRESS_INTEGRATION_READY,
+            ok,
+            &reason,
+            message,
+            generation,
+            now,
+        ));
+    }
+
     if let Some((ok, reason, message)) = lifecycle.and_then(|l| l.condition.clone()) {
         conditions.push(condition(
             types::INITIALIZED,
@@ -291,9 +366,12 @@ pub fn compute(
             new.last_transition_time = previous.last_transition_time.clone();
         }
     }
-    // Conditions owned by other stages (Initialized, ...) are carried over untouched.
+    // Conditions owned by other stages (Initialized, ...) are carried over untouched; the
+    // Ingress condition goes with the Ingress.
     for previous in &old.conditions {
-        if !conditions.iter().any(|c| c.type_ == previous.type_) {
+        let gone_ingress = previous.type_ == types::INGRESS_INTEGRATION_READY
+            && cluster.spec.enabled_ingress().is_none();
+        if !gone_ingress && !conditions.iter().any(|c| c.type_ == previous.type_) {
             conditions.push(previous.clone());
         }
     }
@@ -430,16 +508,101 @@ mod tests {
     }
 
     #[test]
-    fn a_gateway_without_the_gateway_api_is_a_degradation_not_a_block() {
+    fn a_gateway_without_the_backend_tls_policy_api_is_degraded_unless_backend_tls_is_off() {
         let mut c = cluster();
-        assert!(degraded(&c, false).is_empty());
         c.spec.gateway =
             Some(serde_json::from_value(serde_json::json!({"enabled": true})).expect("gateway"));
         assert_eq!(
-            degraded(&c, false).first().map(|d| d.0.as_str()),
+            degraded(&c, true, false).first().map(|d| d.0.as_str()),
+            Some(reasons::BACKEND_TLS_POLICY_API_MISSING)
+        );
+        c.spec.gateway = Some(
+            serde_json::from_value(
+                serde_json::json!({"enabled": true, "backendTLS": {"enabled": false}}),
+            )
+            .expect("gateway"),
+        );
+        assert!(degraded(&c, true, false).is_empty());
+    }
+
+    #[test]
+    fn the_ingress_condition_follows_the_readiness_mode_and_leaves_with_the_ingress() {
+        use k8s_openapi::api::networking::v1::{
+            Ingress, IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus,
+        };
+        let mut c = cluster();
+        assert_eq!(ingress_readiness(&c, None), None);
+        c.spec.ingress = Some(Box::new(
+            serde_json::from_value(serde_json::json!({"enabled": true, "host": "bao.example.com"}))
+                .expect("ingress"),
+        ));
+        let created = Ingress::default();
+        let published = Ingress {
+            status: Some(IngressStatus {
+                load_balancer: Some(IngressLoadBalancerStatus {
+                    ingress: Some(vec![IngressLoadBalancerIngress {
+                        ip: Some("192.0.2.7".to_string()),
+                        ..IngressLoadBalancerIngress::default()
+                    }]),
+                }),
+            }),
+            ..Ingress::default()
+        };
+        let reason = |live: Option<&Ingress>, c: &OpenBaoCluster| {
+            ingress_readiness(c, live).map(|(ok, reason, _)| (ok, reason))
+        };
+        assert_eq!(
+            reason(None, &c),
+            Some((false, reasons::INGRESS_MISSING.to_string()))
+        );
+        assert_eq!(
+            reason(Some(&created), &c),
+            Some((false, reasons::LOAD_BALANCER_PENDING.to_string()))
+        );
+        assert_eq!(
+            reason(Some(&published), &c),
+            Some((true, reasons::LOAD_BALANCER_PUBLISHED.to_string()))
+        );
+        if let Some(ingress) = c.spec.ingress.as_mut() {
+            ingress.readiness_mode = Some(api::IngressReadinessMode::Created);
+        }
+        assert_eq!(
+            reason(Some(&created), &c),
+            Some((true, reasons::INGRESS_CREATED.to_string()))
+        );
+
+        let observed = Observed {
+            ingress: ingress_readiness(&c, Some(&created)),
+            ..Observed::default()
+        };
+        let status = compute(&c, &observed, at(0));
+        assert_eq!(
+            find(&status, types::INGRESS_INTEGRATION_READY).status,
+            "True"
+        );
+        c.status = Some(status);
+        c.spec.ingress = None;
+        let status = compute(&c, &Observed::default(), at(1));
+        assert!(
+            !status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == types::INGRESS_INTEGRATION_READY),
+            "the condition leaves with the Ingress"
+        );
+    }
+
+    #[test]
+    fn a_gateway_without_the_gateway_api_is_a_degradation_not_a_block() {
+        let mut c = cluster();
+        assert!(degraded(&c, false, false).is_empty());
+        c.spec.gateway =
+            Some(serde_json::from_value(serde_json::json!({"enabled": true})).expect("gateway"));
+        assert_eq!(
+            degraded(&c, false, false).first().map(|d| d.0.as_str()),
             Some(reasons::GATEWAY_API_MISSING)
         );
-        assert!(degraded(&c, true).is_empty());
+        assert!(degraded(&c, true, true).is_empty());
     }
 
     #[test]
@@ -579,7 +742,7 @@ mod tests {
     #[test]
     fn a_backup_spec_degrades_the_cluster_until_backups_exist() {
         let mut c = cluster();
-        assert!(degraded(&c, true).is_empty());
+        assert!(degraded(&c, true, true).is_empty());
         c.spec.backup = Some(
             serde_json::from_value(serde_json::json!({
                 "schedule": "0 3 * * *",
@@ -587,7 +750,7 @@ mod tests {
             }))
             .expect("backup"),
         );
-        let found = degraded(&c, true);
+        let found = degraded(&c, true, true);
         assert_eq!(
             found.first().map(|d| d.0.as_str()),
             Some(reasons::BACKUPS_NOT_IMPLEMENTED)

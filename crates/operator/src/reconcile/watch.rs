@@ -9,7 +9,7 @@ use k8s_openapi::{
     api::{
         apps::v1::StatefulSet,
         core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
-        networking::v1::NetworkPolicy,
+        networking::v1::{Ingress, NetworkPolicy},
         policy::v1::PodDisruptionBudget,
         rbac::v1::{Role, RoleBinding},
     },
@@ -28,7 +28,10 @@ use kube::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{desired::HTTPRoute, telemetry::Metrics};
+use crate::{
+    desired::{BackendTLSPolicy, HTTPRoute},
+    telemetry::Metrics,
+};
 
 use super::{Config, Context, Stores, critical, error_policy, reconcile};
 
@@ -193,11 +196,21 @@ where
 
 /// Whether the API server serves `gateway.networking.k8s.io/v1` HTTPRoutes.
 pub async fn gateway_api_served(client: &Client) -> bool {
+    gateway_resource_served(client, "httproutes").await
+}
+
+/// Whether the API server serves `gateway.networking.k8s.io/v1` BackendTLSPolicies (standard
+/// since Gateway API v1.4; earlier releases had it only as `v1alpha3`, which is not used).
+pub async fn backend_tls_policy_served(client: &Client) -> bool {
+    gateway_resource_served(client, "backendtlspolicies").await
+}
+
+async fn gateway_resource_served(client: &Client, plural: &str) -> bool {
     match client
         .list_api_group_resources("gateway.networking.k8s.io/v1")
         .await
     {
-        Ok(list) => list.resources.iter().any(|r| r.name == "httproutes"),
+        Ok(list) => list.resources.iter().any(|r| r.name == plural),
         Err(_) => false,
     }
 }
@@ -232,6 +245,7 @@ pub async fn run_with(
     let ns = ns.as_deref();
     let clusters = api_for::<OpenBaoCluster>(&client, ns);
     let gateway_api = gateway_api_served(&client).await;
+    let backend_tls_api = backend_tls_policy_served(&client).await;
 
     // Every cached kind needs its bodies: the apply stage compares each desired object with
     // the cached live one, and the lifecycle stage reads the pods' IPs. Only Secrets, a trigger
@@ -247,8 +261,15 @@ pub async fn run_with(
     let (roles, role_stream) = reflect(api_for::<Role>(&client, ns), owned, m);
     let (role_bindings, rb_stream) = reflect(api_for::<RoleBinding>(&client, ns), owned, m);
     let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns), operator_pod, m);
+    let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
     let (http_routes, route_stream) = if gateway_api {
         let (store, stream) = reflect(api_for::<HTTPRoute>(&client, ns), owned, m);
+        (Some(store), Some(stream))
+    } else {
+        (None, None)
+    };
+    let (backend_tls_policies, backend_tls_stream) = if backend_tls_api {
+        let (store, stream) = reflect(api_for::<BackendTLSPolicy>(&client, ns), owned, m);
         (Some(store), Some(stream))
     } else {
         (None, None)
@@ -272,9 +293,12 @@ pub async fn run_with(
             roles,
             role_bindings,
             http_routes,
+            backend_tls_policies,
+            ingresses,
             pods,
         },
         gateway_api,
+        backend_tls_api,
         api_server_ip: tokio::sync::OnceCell::new(),
         metrics,
         phases: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -300,6 +324,7 @@ pub async fn run_with(
         .owns_stream(sa_stream)
         .owns_stream(role_stream)
         .owns_stream(rb_stream)
+        .owns_stream(ingress_stream)
         .watches_stream(pod_stream, |pod| {
             let cluster = pod.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&pod.namespace()?))
@@ -309,6 +334,9 @@ pub async fn run_with(
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&secret.namespace()?))
         });
     if let Some(stream) = route_stream {
+        controller = controller.owns_stream(stream);
+    }
+    if let Some(stream) = backend_tls_stream {
         controller = controller.owns_stream(stream);
     }
     controller

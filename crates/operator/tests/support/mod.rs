@@ -61,8 +61,8 @@ pub async fn env_with(options: localcluster::Options) -> &'static ControlPlane {
     env_inner(options, false).await
 }
 
-/// Like [`env`], with the Gateway API's HTTPRoute CRD installed before the operator starts (the
-/// operator detects the Gateway API once, at start).
+/// Like [`env`], with the Gateway API's HTTPRoute and BackendTLSPolicy CRDs installed before
+/// the operator starts (the operator detects the Gateway API once, at start).
 pub async fn env_with_gateway_api() -> &'static ControlPlane {
     env_inner(localcluster::Options::default(), true).await
 }
@@ -77,7 +77,8 @@ async fn env_inner(options: localcluster::Options, gateway_api: bool) -> &'stati
                 )
             });
         if gateway_api {
-            install_http_route_crd(cp).await;
+            install_gateway_crd(cp, "HTTPRoute", "httproutes").await;
+            install_gateway_crd(cp, "BackendTLSPolicy", "backendtlspolicies").await;
         }
         install(cp).await;
         start_operator(cp);
@@ -86,20 +87,26 @@ async fn env_inner(options: localcluster::Options, gateway_api: bool) -> &'stati
     .await
 }
 
-/// A minimal `gateway.networking.k8s.io/v1` HTTPRoute CRD (schema left open): enough for the
+/// A minimal `gateway.networking.k8s.io/v1` CRD for `kind` (schema left open): enough for the
 /// API server to serve the kind the operator writes, without vendoring the Gateway API.
-async fn install_http_route_crd(cp: &ControlPlane) {
+async fn install_gateway_crd(cp: &ControlPlane, kind: &str, plural: &str) {
+    let name = format!("{plural}.gateway.networking.k8s.io");
     let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": "httproutes.gateway.networking.k8s.io",
+            "name": name,
             // *.k8s.io groups are protected; the real Gateway API CRDs carry an approval link.
             "annotations": {"api-approved.kubernetes.io": "unapproved, test fixture"}
         },
         "spec": {
             "group": "gateway.networking.k8s.io",
-            "names": {"kind": "HTTPRoute", "plural": "httproutes", "singular": "httproute", "listKind": "HTTPRouteList"},
+            "names": {
+                "kind": kind,
+                "plural": plural,
+                "singular": kind.to_lowercase(),
+                "listKind": format!("{kind}List")
+            },
             "scope": "Namespaced",
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
@@ -110,24 +117,24 @@ async fn install_http_route_crd(cp: &ControlPlane) {
     .expect("CRD fixture");
     let crds = Api::<CustomResourceDefinition>::all(cp.client().expect("admin client"));
     crds.patch(
-        "httproutes.gateway.networking.k8s.io",
+        &name,
         &PatchParams::apply("operator-tests").force(),
         &Patch::Apply(&crd),
     )
     .await
-    .expect("install the HTTPRoute CRD");
-    localcluster::eventually("the HTTPRoute CRD to be served", SETTLE, || {
+    .unwrap_or_else(|e| panic!("install the {kind} CRD: {e}"));
+    localcluster::eventually(&format!("the {kind} CRD to be served"), SETTLE, || {
         let client = cp.client().expect("client");
         async move {
             let served = client
                 .list_api_group_resources("gateway.networking.k8s.io/v1")
                 .await
-                .is_ok_and(|l| l.resources.iter().any(|r| r.name == "httproutes"));
+                .is_ok_and(|l| l.resources.iter().any(|r| r.name == plural));
             Ok(served.then_some(()))
         }
     })
     .await
-    .expect("HTTPRoute served");
+    .unwrap_or_else(|e| panic!("{kind} served: {e:#}"));
 }
 
 /// Install the CRDs and the operator's namespace, ServiceAccount, ClusterRole and binding.
