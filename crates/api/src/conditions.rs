@@ -45,6 +45,9 @@ pub mod reasons {
     pub const API_SERVER_ADDRESS_UNKNOWN: &str = "APIServerAddressUnknown";
     /// The External TLS Secret is missing or incomplete.
     pub const TLS_SECRET_INVALID: &str = "TLSSecretInvalid";
+    /// ACME mode: the private ACME CA's root (or, for a public CA, the system roots the
+    /// operator verifies members with) is missing.
+    pub const ACME_TRUST_UNAVAILABLE: &str = "ACMETrustUnavailable";
     /// Initialization ran but its keys could not be stored and are lost.
     pub const INITIALIZATION_KEYS_LOST: &str = "InitializationKeysLost";
     /// The static unseal key Secret is missing while the cluster holds data.

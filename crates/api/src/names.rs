@@ -82,6 +82,23 @@ pub mod secret_keys {
     /// The root token in the root-token Secret.
     pub const ROOT_TOKEN: &str = "root-token";
 }
+/// Paths inside the OpenBao container that users name in the spec (so validation can check
+/// that a path they give exists in the pod).
+pub mod paths {
+    /// Where a seal's credentials Secret is mounted (non-static seals).
+    pub const SEAL_CREDENTIALS_DIR: &str = "/etc/bao/seal-creds";
+    /// Where `spec.tls.acme.caSecretName` is mounted (its `ca.crt`).
+    pub const ACME_CA_DIR: &str = "/etc/bao/acme-ca";
+    /// Where `spec.tls.acme.sharedCache` is mounted; OpenBao's ACME cache then lives there.
+    pub const ACME_SHARED_CACHE_DIR: &str = "/openbao/acme-cache";
+    /// OpenBao's ACME cache without a shared cache: on each pod's own data volume, so a
+    /// restarted pod keeps its account and certificate.
+    pub const ACME_CACHE_ON_DATA_DIR: &str = "/openbao/data/acme";
+    /// Key (and file name) of the private ACME issuer's root in the seal credentials Secret,
+    /// upstream's convention next to `spec.configuration.acmeCARoot`.
+    pub const ACME_PKI_CA_KEY: &str = "pki-ca.crt";
+}
+
 /// The finalizer the operator puts on every OpenBaoCluster.
 pub const FINALIZER: &str = "openbao.org/cleanup";
 /// Default namespace of the operator.

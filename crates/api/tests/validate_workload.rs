@@ -142,11 +142,11 @@ fn external_tls_reads_upstreams_secret_name_unless_one_is_given() {
 }
 
 #[test]
-fn tls_cannot_be_disabled_and_acme_is_not_supported_yet() {
+fn tls_cannot_be_disabled_and_acme_mode_needs_its_settings() {
     assert_invalid_at("spec.tls.enabled", |v| {
         set(v, "/spec/tls/enabled", json!(false))
     });
-    assert_invalid_at("spec.tls.mode", |v| set(v, "/spec/tls/mode", json!("ACME")));
+    assert_invalid_at("spec.tls.acme", |v| set(v, "/spec/tls/mode", json!("ACME")));
 }
 
 #[test]

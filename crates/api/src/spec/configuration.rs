@@ -27,7 +27,10 @@ pub struct Configuration {
     /// Plugin catalog behaviour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginConfiguration>,
-    /// Path of the ACME CA root (`acme_ca_root`).
+    /// ACME mode: file (PEM) OpenBao trusts for the ACME directory's HTTPS (the listener's
+    /// `tls_acme_ca_root`): /etc/bao/acme-ca/ca.crt with spec.tls.acme.caSecretName, or a key
+    /// of the seal credentials Secret under /etc/bao/seal-creds (then that Secret's
+    /// `pki-ca.crt` is the ACME issuer's root). Ignored in other modes.
     #[serde(
         default,
         rename = "acmeCARoot",

@@ -292,7 +292,7 @@ pub struct TlsSpec {
 
     /// OperatorManaged (default): the operator runs a CA and issues and rotates the server
     /// certificate. External: you provide a Secret with tls.crt, tls.key and ca.crt. ACME:
-    /// OpenBao's own ACME client (not supported yet).
+    /// OpenBao's own ACME client obtains the certificate (spec.tls.acme).
     #[serde(default)]
     pub mode: TlsMode,
 
@@ -348,23 +348,122 @@ pub enum TlsMode {
     Acme,
 }
 
-/// ACME settings.
+/// ACME settings: OpenBao's own ACME client obtains and renews the listener's certificate.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcmeSpec {
-    /// ACME directory URL.
+    /// ACME directory URL, https (for example
+    /// https://acme-v02.api.letsencrypt.org/directory). Reaching it needs an egress rule.
     #[serde(rename = "directoryURL")]
     #[schemars(length(min = 1))]
     pub directory_url: String,
-    /// Domains to request.
+    /// DNS names to obtain certificates for (`tls_acme_domains`); at least one. The first
+    /// name ending in `.svc` (else the first name) is the name members and the operator verify
+    /// when they connect to a pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub domains: Vec<String>,
-    /// A single domain (upstream's earlier spelling of domains).
+    /// A single domain (upstream's earlier spelling of domains; set one of the two).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    /// A shared volume for ACME state.
+    /// Contact address of the ACME account (`tls_acme_email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 254))]
+    pub email: Option<String>,
+    /// A volume shared by all pods for OpenBao's ACME cache (account, certificates and
+    /// pending challenges), so any pod can answer a validation started by another; required
+    /// with more than one replica. Only ExistingPVC (a ReadWriteMany claim) is supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_cache: Option<SharedVolume>,
+    /// Name of a Secret in the cluster's namespace whose `ca.crt` holds the root
+    /// certificate(s) of a private ACME CA. Members (Raft joins) and the operator verify the
+    /// certificates OpenBao obtains against it, and OpenBao trusts it for the directory's HTTPS
+    /// unless spec.configuration.acmeCARoot is set. Unset: public ACME CAs, verified against
+    /// the system roots. An extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub ca_secret_name: Option<String>,
+}
+
+impl AcmeSpec {
+    /// The domains OpenBao may obtain certificates for: `domains`, or the earlier `domain`.
+    pub fn effective_domains(&self) -> Vec<String> {
+        if self.domains.is_empty() {
+            self.domain.iter().cloned().collect()
+        } else {
+            self.domains.clone()
+        }
+    }
+
+    /// The name members and the operator send (SNI) and verify when they reach a pod by its
+    /// IP: the first in-cluster (`.svc`) domain, else the first domain.
+    pub fn server_name(&self) -> Option<String> {
+        let domains = self.effective_domains();
+        domains
+            .iter()
+            .find(|d| d.ends_with(".svc"))
+            .or_else(|| domains.first())
+            .cloned()
+    }
+}
+
+/// Where members and the operator find the root that OpenBao's ACME-obtained certificates
+/// chain to (ACME mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcmeTrust {
+    /// A public ACME CA: the system roots (the OpenBao image's, the operator's).
+    SystemRoots,
+    /// A private ACME CA: the PEM under `key` of Secret `secret`, mounted in the pods at
+    /// `file`.
+    Secret {
+        /// Secret in the cluster's namespace.
+        secret: String,
+        /// Data key holding the PEM root(s).
+        key: String,
+        /// The same file inside the OpenBao container.
+        file: String,
+    },
+}
+
+impl OpenBaoClusterSpec {
+    /// In ACME mode, where the issuer's root comes from: `tls.acme.caSecretName` (`ca.crt`),
+    /// else upstream's convention (`configuration.acmeCARoot` is a file of the seal
+    /// credentials Secret, and `pki-ca.crt` beside it is the issuer's root), else the system
+    /// roots. `None` outside ACME mode. Validation makes sure the Secret is mounted.
+    pub fn acme_trust(&self) -> Option<AcmeTrust> {
+        use crate::names::paths;
+        let acme = self
+            .tls
+            .acme
+            .as_ref()
+            .filter(|_| self.tls.mode == TlsMode::Acme)?;
+        if let Some(secret) = &acme.ca_secret_name {
+            return Some(AcmeTrust::Secret {
+                secret: secret.clone(),
+                key: crate::names::secret_keys::CA_CERT.to_string(),
+                file: format!(
+                    "{}/{}",
+                    paths::ACME_CA_DIR,
+                    crate::names::secret_keys::CA_CERT
+                ),
+            });
+        }
+        let under_seal_creds = self
+            .configuration
+            .acme_ca_root
+            .as_deref()
+            .is_some_and(|root| root.starts_with(&format!("{}/", paths::SEAL_CREDENTIALS_DIR)));
+        match (&self.unseal.credentials_secret_ref, under_seal_creds) {
+            (Some(credentials), true) if self.unseal.type_ != UnsealType::Static => {
+                Some(AcmeTrust::Secret {
+                    secret: credentials.name.clone(),
+                    key: paths::ACME_PKI_CA_KEY.to_string(),
+                    file: format!("{}/{}", paths::SEAL_CREDENTIALS_DIR, paths::ACME_PKI_CA_KEY),
+                })
+            }
+            _ => Some(AcmeTrust::SystemRoots),
+        }
+    }
 }
 
 /// Persistent storage for Raft.

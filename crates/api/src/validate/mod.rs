@@ -65,7 +65,7 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     }
     validate_replicas(spec, &mut errs);
     pods::validate_pods(cluster, &mut errs);
-    validate_tls(&spec.tls, &mut errs);
+    validate_tls(spec, &mut errs);
     validate_storage(&spec.storage, &mut errs);
     validate_unseal(cluster, &mut errs);
     validate_network(&spec.network, &mut errs);

@@ -42,6 +42,14 @@ fn hardened_rules(spec: &OpenBaoClusterSpec, errs: &mut ValidationErrors) {
             "use External (certificates from your PKI) or ACME, or the Development profile",
         );
     }
+    if spec.tls.mode == TlsMode::Acme && spec.network.egress_rules.is_empty() {
+        hardened(
+            "spec.network.egressRules",
+            "[]".into(),
+            "ACME mode needs an egress rule that names the ACME directory (its address and \
+             port 443): the default-deny posture blocks every other destination",
+        );
+    }
     if spec.unseal.type_ == UnsealType::Static {
         hardened(
             "spec.unseal.type",

@@ -72,8 +72,48 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
                 );
             }
         }
-        // Refused by validation until it is built.
-        TlsMode::Acme => {}
+        TlsMode::Acme => {
+            if spec.network.egress_rules.is_empty() {
+                out.push(
+                    "spec.network.egressRules: spec.tls.mode is ACME but there are no egress \
+                     rules; the default-deny posture blocks the pods from reaching the ACME \
+                     directory, so no certificate is obtained and the listener serves no TLS \
+                     until you add an egress rule for the directory's address (port 443)"
+                        .to_string(),
+                );
+            }
+            if spec.network.ingress_rules.is_empty()
+                && spec.network.trusted_ingress_peers.is_empty()
+            {
+                out.push(format!(
+                    "spec.network.ingressRules: spec.tls.mode is ACME and OpenBao answers the \
+                     TLS-ALPN-01 challenge on its listener (port {}); an ACME CA that validates \
+                     over the network reaches the pods only through an ingress rule (or \
+                     trustedIngressPeers) for its validation servers",
+                    crate::names::API_PORT
+                ));
+            }
+            if !spec.tls.extra_sans.is_empty() {
+                out.push(
+                    "spec.tls.extraSANs: ignored when spec.tls.mode is ACME; list the names in \
+                     spec.tls.acme.domains"
+                        .to_string(),
+                );
+            }
+            if spec.tls.external_secret_name.is_some() {
+                out.push(
+                    "spec.tls.externalSecretName: ignored unless spec.tls.mode is External"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    if spec.tls.mode != TlsMode::Acme && spec.configuration.acme_ca_root.is_some() {
+        out.push(
+            "spec.configuration.acmeCARoot: ignored unless spec.tls.mode is ACME (it is \
+             OpenBao's tls_acme_ca_root, the trust for the ACME directory)"
+                .to_string(),
+        );
     }
     if spec.unseal.type_ != UnsealType::Static && spec.network.egress_rules.is_empty() {
         out.push(format!(
@@ -207,6 +247,15 @@ fn ingress_warnings(
     ingress: &crate::spec::IngressSpec,
     out: &mut Vec<String>,
 ) {
+    if spec.tls.mode == crate::spec::TlsMode::Acme && ingress.tls_secret_name().is_none() {
+        out.push(
+            "spec.ingress.tlsSecretName: unset while spec.tls.mode is ACME: the Ingress then names \
+             the cluster's server certificate Secret, which does not exist in ACME mode (OpenBao \
+             keeps its ACME certificate in its own cache); name a Secret for the Ingress host \
+             (for example one cert-manager fills)"
+                .to_string(),
+        );
+    }
     if spec.network.trusted_ingress_peers.is_empty() && spec.network.ingress_rules.is_empty() {
         out.push(
             "spec.ingress.enabled: no spec.network.trustedIngressPeers (or ingressRules) admit \

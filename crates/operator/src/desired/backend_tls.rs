@@ -5,7 +5,9 @@
 //! against the CA certificate in the ConfigMap `<cluster>-tls-ca`.
 //!
 //! The ConfigMap holds the CA certificate only (`ca.crt`): the operator-managed CA's
-//! certificate, or the `ca.crt` of the user's Secret in External mode. Private keys never leave
+//! certificate, the `ca.crt` of the user's Secret in External mode, or a private ACME CA's root
+//! in ACME mode (where the verified name defaults to the ACME domain; a public ACME CA is
+//! verified with the Gateway's own roots, `wellKnownCACertificates: System`). Private keys never leave
 //! their Secrets. Gateway API v1.4 made BackendTLSPolicy standard at `v1`, the version upstream
 //! writes; the fields the operator writes are modelled here.
 
@@ -56,7 +58,11 @@ pub struct PolicyTargetRef {
 #[serde(rename_all = "camelCase")]
 pub struct BackendTLSValidation {
     /// ConfigMaps holding the trusted CA certificates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_certificate_refs: Vec<LocalObjectRef>,
+    /// `System`: the Gateway's own trusted roots (a public ACME CA), instead of ConfigMaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub well_known_ca_certificates: Option<String>,
     /// The SNI and the name verified in the backend's certificate.
     pub hostname: String,
 }
@@ -82,6 +88,8 @@ pub fn validation_hostname(cluster: &ValidatedCluster) -> String {
         .and_then(|g| g.backend_tls.as_ref())
         .and_then(|b| b.hostname.clone())
         .filter(|h| !h.is_empty())
+        // In ACME mode the certificate names the ACME domains, not the Service.
+        .or_else(|| acme(cluster).and_then(|a| a.server_name()))
         .unwrap_or_else(|| {
             format!(
                 "{}.{}.svc",
@@ -89,6 +97,17 @@ pub fn validation_hostname(cluster: &ValidatedCluster) -> String {
                 cluster.namespace()
             )
         })
+}
+
+fn acme(cluster: &ValidatedCluster) -> Option<&api::AcmeSpec> {
+    let tls = &cluster.spec().tls;
+    tls.acme.as_ref().filter(|_| tls.mode == api::TlsMode::Acme)
+}
+
+/// A public ACME CA's certificates are verified with the Gateway's own trusted roots (copying
+/// every system root into a ConfigMap would trust the operator's bundle instead).
+fn trusts_system_roots(cluster: &ValidatedCluster) -> bool {
+    cluster.spec().acme_trust() == Some(api::AcmeTrust::SystemRoots)
 }
 
 /// The BackendTLSPolicy for `cluster`, or `None` when it is not wanted (see
@@ -106,13 +125,22 @@ pub fn backend_tls_policy(cluster: &ValidatedCluster) -> Option<BackendTLSPolicy
                 kind: "Service".to_string(),
                 name: names.client_service(),
             }],
-            validation: BackendTLSValidation {
-                ca_certificate_refs: vec![LocalObjectRef {
-                    group: String::new(),
-                    kind: "ConfigMap".to_string(),
-                    name: names.ca_config_map(),
-                }],
-                hostname: validation_hostname(cluster),
+            validation: if trusts_system_roots(cluster) {
+                BackendTLSValidation {
+                    ca_certificate_refs: Vec::new(),
+                    well_known_ca_certificates: Some("System".to_string()),
+                    hostname: validation_hostname(cluster),
+                }
+            } else {
+                BackendTLSValidation {
+                    ca_certificate_refs: vec![LocalObjectRef {
+                        group: String::new(),
+                        kind: "ConfigMap".to_string(),
+                        name: names.ca_config_map(),
+                    }],
+                    well_known_ca_certificates: None,
+                    hostname: validation_hostname(cluster),
+                }
             },
         },
     })
@@ -122,7 +150,7 @@ pub fn backend_tls_policy(cluster: &ValidatedCluster) -> Option<BackendTLSPolicy
 /// or the CA is not known yet (`facts.ca_pem`: known once the secrets stage ran; `render`
 /// leaves it out).
 pub fn ca_config_map(cluster: &ValidatedCluster, facts: &Facts) -> Option<ConfigMap> {
-    if !cluster.spec().backend_tls_enabled() {
+    if !cluster.spec().backend_tls_enabled() || trusts_system_roots(cluster) {
         return None;
     }
     let ca = facts.ca_pem.as_ref()?;
@@ -194,6 +222,37 @@ mod tests {
         assert_eq!(data.keys().collect::<Vec<_>>(), [CA_KEY]);
         assert_eq!(data[CA_KEY], CA);
         assert!(map.binary_data.is_none());
+    }
+
+    fn acme_cluster(acme_extra: &str) -> ValidatedCluster {
+        let yaml = format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: team}}\nspec:\n  version: \"2.7.2\"\n  replicas: 1\n  tls: {{mode: ACME, acme: {{directoryURL: \"https://acme.example.com/dir\", domains: [bao.example.com, bao.team.svc]{acme_extra}}}}}\n  gateway: {{enabled: true, gatewayRef: {{name: gw, namespace: edge}}, hostname: bao.example.com}}\n"
+        );
+        ValidatedCluster::new(serde_yaml::from_str(&yaml).expect("manifest parses"))
+            .unwrap_or_else(|e| panic!("valid: {e}"))
+    }
+
+    #[test]
+    fn in_acme_mode_the_policy_verifies_the_acme_domain_against_the_acme_roots() {
+        // A public ACME CA: the Gateway's own roots, no ConfigMap of the operator's bundle.
+        let public = acme_cluster("");
+        let policy = backend_tls_policy(&public).expect("a policy");
+        assert_eq!(policy.spec.validation.hostname, "bao.team.svc");
+        assert_eq!(
+            policy.spec.validation.well_known_ca_certificates.as_deref(),
+            Some("System")
+        );
+        assert!(policy.spec.validation.ca_certificate_refs.is_empty());
+        assert!(ca_config_map(&public, &facts()).is_none());
+        // A private ACME CA: its root, published in the ConfigMap.
+        let private = acme_cluster(", caSecretName: acme-root");
+        let policy = backend_tls_policy(&private).expect("a policy");
+        assert_eq!(policy.spec.validation.well_known_ca_certificates, None);
+        assert_eq!(
+            policy.spec.validation.ca_certificate_refs[0].name,
+            "bao-tls-ca"
+        );
+        assert!(ca_config_map(&private, &facts()).is_some());
     }
 
     #[test]

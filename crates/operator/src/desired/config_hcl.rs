@@ -9,8 +9,9 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use api::{
-    AuditDevice, AuditDeviceType, Configuration, ListenerConfiguration, Plugin,
-    TelemetryConfiguration, TlsVersion, names,
+    AcmeTrust, AuditDevice, AuditDeviceType, Configuration, ListenerConfiguration, Plugin,
+    TelemetryConfiguration, TlsMode, TlsVersion,
+    names::{self, paths},
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
@@ -28,7 +29,7 @@ pub const UNSEAL_DIR: &str = "/etc/bao/unseal";
 /// File name of the static unseal key in its Secret and directory.
 pub const UNSEAL_KEY_FILE: &str = "key";
 /// Directory where the seal credentials Secret is mounted.
-pub const SEAL_CREDENTIALS_DIR: &str = "/etc/bao/seal-creds";
+pub const SEAL_CREDENTIALS_DIR: &str = paths::SEAL_CREDENTIALS_DIR;
 /// Raft data directory (the PersistentVolumeClaim).
 pub const DATA_DIR: &str = "/openbao/data";
 /// The pods' plugin directory (`plugin_directory`): upstream's path. A pod-local volume when
@@ -88,8 +89,17 @@ pub fn render(cluster: &ValidatedCluster) -> String {
         w,
         &format!("  cluster_address = \"[::]:{}\"", names::CLUSTER_PORT),
     );
-    line(w, &format!("  tls_cert_file   = \"{TLS_DIR}/tls.crt\""));
-    line(w, &format!("  tls_key_file    = \"{TLS_DIR}/tls.key\""));
+    match acme_listener(spec) {
+        Some(acme) => {
+            for (key, value) in acme {
+                line(w, &format!("  {key} = {value}"));
+            }
+        }
+        None => {
+            line(w, &format!("  tls_cert_file   = \"{TLS_DIR}/tls.crt\""));
+            line(w, &format!("  tls_key_file    = \"{TLS_DIR}/tls.key\""));
+        }
+    }
     render_listener_tls(w, spec.configuration.listener.as_ref());
     line(w, "}");
     line(w, "");
@@ -114,16 +124,31 @@ pub fn render(cluster: &ValidatedCluster) -> String {
         w,
         &format!("    auto_join_port        = {}", names::API_PORT),
     );
-    line(
-        w,
-        &format!("    leader_ca_cert_file   = \"{TLS_DIR}/ca.crt\""),
-    );
-    line(
-        w,
-        &format!(
-            "    leader_tls_servername = {}",
-            hcl_string(&format!("{}.{namespace}.svc", names.headless_service()))
+    // Joins verify the leader's listener certificate: the operator's or the user's CA and the
+    // headless Service name every such certificate carries; in ACME mode the ACME issuer's
+    // root (none: the system roots) and the ACME domain every member obtains a certificate for.
+    let (ca_file, server_name) = match spec.acme_trust() {
+        Some(trust) => (
+            match trust {
+                AcmeTrust::SystemRoots => None,
+                AcmeTrust::Secret { file, .. } => Some(file),
+            },
+            acme_server_name(spec),
         ),
+        None => (
+            Some(format!("{TLS_DIR}/ca.crt")),
+            format!("{}.{namespace}.svc", names.headless_service()),
+        ),
+    };
+    if let Some(ca_file) = ca_file {
+        line(
+            w,
+            &format!("    leader_ca_cert_file   = {}", hcl_string(&ca_file)),
+        );
+    }
+    line(
+        w,
+        &format!("    leader_tls_servername = {}", hcl_string(&server_name)),
     );
     line(w, "  }");
     line(w, "}");
@@ -163,6 +188,57 @@ pub fn render(cluster: &ValidatedCluster) -> String {
 
     super::seal_hcl::render_seal(w, cluster);
     out
+}
+
+/// The listener's ACME settings in ACME mode (`None` otherwise): OpenBao's ACME client obtains
+/// a certificate for a domain the first time a client asks for that name (SNI), answering the
+/// TLS-ALPN-01 challenge on this listener. HTTP-01 is disabled: it needs plain HTTP on port
+/// 80, which this TLS-only listener does not serve. No EAB: its MAC key would sit in this
+/// ConfigMap, and OpenBao reads it from nowhere else.
+fn acme_listener(spec: &api::OpenBaoClusterSpec) -> Option<Vec<(&'static str, String)>> {
+    let acme = spec
+        .tls
+        .acme
+        .as_ref()
+        .filter(|_| spec.tls.mode == TlsMode::Acme)?;
+    let domains: Vec<String> = acme
+        .effective_domains()
+        .iter()
+        .map(|d| hcl_string(d))
+        .collect();
+    let mut attrs = vec![
+        ("tls_acme_ca_directory", hcl_string(&acme.directory_url)),
+        ("tls_acme_domains", format!("[{}]", domains.join(", "))),
+    ];
+    if let Some(email) = &acme.email {
+        attrs.push(("tls_acme_email", hcl_string(email)));
+    }
+    let cache = if acme.shared_cache.is_some() {
+        paths::ACME_SHARED_CACHE_DIR
+    } else {
+        paths::ACME_CACHE_ON_DATA_DIR
+    };
+    attrs.push(("tls_acme_cache_path", hcl_string(cache)));
+    attrs.push(("tls_acme_disable_http_challenge", "true".to_string()));
+    // The directory's HTTPS: the user's file, else a private CA's root, else system roots.
+    let ca_root = spec.configuration.acme_ca_root.clone().or_else(|| {
+        acme.ca_secret_name
+            .as_ref()
+            .map(|_| format!("{}/{}", paths::ACME_CA_DIR, names::secret_keys::CA_CERT))
+    });
+    if let Some(root) = ca_root {
+        attrs.push(("tls_acme_ca_root", hcl_string(&root)));
+    }
+    Some(attrs)
+}
+
+/// The name members and the operator verify in ACME mode (validation guarantees a domain).
+pub fn acme_server_name(spec: &api::OpenBaoClusterSpec) -> String {
+    spec.tls
+        .acme
+        .as_ref()
+        .and_then(api::AcmeSpec::server_name)
+        .unwrap_or_default()
 }
 
 /// Top-level server settings from `spec.configuration`, each only when set (OpenBao's defaults
@@ -205,9 +281,6 @@ fn render_server_settings(w: &mut String, c: &Configuration) {
         if let Some(behavior) = plugin.download_behavior {
             attrs.push(("plugin_download_behavior", hcl_string(behavior.as_str())));
         }
-    }
-    if let Some(root) = &c.acme_ca_root {
-        attrs.push(("acme_ca_root", hcl_string(root)));
     }
     if let Some(ttl) = &c.default_lease_ttl {
         attrs.push(("default_lease_ttl", hcl_string(ttl)));
@@ -615,5 +688,92 @@ mod tests {
         assert_eq!(hcl_string(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(hcl_string("${x} %{y} $z"), r#""$${x} %%{y} $z""#);
         assert_eq!(hcl_string("a\nb"), r#""a\nb""#);
+    }
+
+    fn render_yaml(extra: &str) -> String {
+        let manifest = format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {{name: bao, namespace: ns}}\nspec:\n  version: \"2.7.2\"\n{extra}"
+        );
+        let cluster: api::OpenBaoCluster = serde_yaml::from_str(&manifest).expect("manifest");
+        render(&ValidatedCluster::new(cluster).expect("valid"))
+    }
+
+    #[test]
+    fn acme_mode_renders_the_listener_acme_settings_instead_of_certificate_files() {
+        let out = render_yaml(
+            "  replicas: 1\n  tls:\n    mode: ACME\n    acme:\n      directoryURL: https://acme.example.com/dir\n      domains: [bao.example.com, bao.ns.svc]\n      email: ops@example.com\n",
+        );
+        for expected in [
+            "  tls_acme_ca_directory = \"https://acme.example.com/dir\"",
+            "  tls_acme_domains = [\"bao.example.com\", \"bao.ns.svc\"]",
+            "  tls_acme_email = \"ops@example.com\"",
+            "  tls_acme_cache_path = \"/openbao/data/acme\"",
+            "  tls_acme_disable_http_challenge = true",
+            // Joins verify the in-cluster domain against the system roots (no CA file).
+            "    leader_tls_servername = \"bao.ns.svc\"",
+        ] {
+            assert!(out.contains(expected), "{expected} in:\n{out}");
+        }
+        for absent in [
+            "tls_cert_file",
+            "tls_key_file",
+            "leader_ca_cert_file",
+            "tls_acme_ca_root",
+            "acme_ca_root =",
+        ] {
+            assert!(!out.contains(absent), "{absent} in:\n{out}");
+        }
+    }
+
+    #[test]
+    fn a_private_acme_ca_is_trusted_for_the_directory_and_for_joins() {
+        let out = render_yaml(
+            "  replicas: 3\n  tls:\n    mode: ACME\n    acme:\n      directoryURL: https://ca.pki.svc/dir\n      domain: bao.ns.svc\n      caSecretName: root\n      sharedCache: {mode: ExistingPVC, existingClaimName: cache}\n",
+        );
+        assert!(
+            out.contains("  tls_acme_ca_root = \"/etc/bao/acme-ca/ca.crt\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("    leader_ca_cert_file   = \"/etc/bao/acme-ca/ca.crt\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("  tls_acme_cache_path = \"/openbao/acme-cache\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("  tls_acme_domains = [\"bao.ns.svc\"]"),
+            "{out}"
+        );
+        // Upstream's convention: acmeCARoot in the seal credentials, pki-ca.crt beside it.
+        let out = render_yaml(
+            "  replicas: 1\n  tls:\n    mode: ACME\n    acme:\n      directoryURL: https://ca.pki.svc/dir\n      domains: [bao.ns.svc]\n  configuration:\n    acmeCARoot: /etc/bao/seal-creds/ca.crt\n  unseal:\n    type: transit\n    transit: {address: https://t.example.com, keyName: k, mountPath: transit/}\n    credentialsSecretRef: {name: creds}\n",
+        );
+        assert!(
+            out.contains("  tls_acme_ca_root = \"/etc/bao/seal-creds/ca.crt\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("    leader_ca_cert_file   = \"/etc/bao/seal-creds/pki-ca.crt\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn other_modes_keep_the_certificate_files_and_ignore_acme_ca_root() {
+        let out = render_yaml("  configuration:\n    acmeCARoot: /etc/bao/seal-creds/ca.crt\n");
+        assert!(
+            out.contains("tls_cert_file   = \"/etc/bao/tls/tls.crt\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("leader_ca_cert_file   = \"/etc/bao/tls/ca.crt\""),
+            "{out}"
+        );
+        assert!(
+            !out.contains("acme"),
+            "OpenBao 2.7 has no top-level acme_ca_root:\n{out}"
+        );
     }
 }

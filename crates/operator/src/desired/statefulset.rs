@@ -6,7 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use api::{SharedVolumeMode, UnsealType, names};
+use api::{
+    AcmeTrust, SharedVolumeMode, TlsMode, UnsealType,
+    names::{self, paths},
+};
 use k8s_openapi::{
     api::{
         apps::v1::{
@@ -15,12 +18,12 @@ use k8s_openapi::{
         },
         core::v1::{
             Affinity, AppArmorProfile, Capabilities, ConfigMapVolumeSource, Container,
-            EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
-            PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-            PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-            SeccompProfile, SecretEnvSource, SecretKeySelector, SecretVolumeSource,
-            SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
-            WeightedPodAffinityTerm,
+            EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
+            KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+            PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource,
+            SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction, Volume,
+            VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
         },
     },
     apimachinery::pkg::{
@@ -156,19 +159,6 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
             ..Volume::default()
         },
         Volume {
-            name: "tls".to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(tls_secret_name(cluster)),
-                items: Some(vec![
-                    key_to_path("tls.crt", 0o444),
-                    key_to_path("tls.key", 0o440),
-                    key_to_path("ca.crt", 0o444),
-                ]),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-        Volume {
             name: "tmp".to_string(),
             empty_dir: Some(EmptyDirVolumeSource {
                 medium: Some("Memory".to_string()),
@@ -180,7 +170,6 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
     ];
     let mut mounts = vec![
         mount("config", CONFIG_DIR),
-        mount("tls", TLS_DIR),
         VolumeMount {
             name: "tmp".to_string(),
             mount_path: "/tmp".to_string(),
@@ -192,6 +181,11 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
             ..VolumeMount::default()
         },
     ];
+    // Right after the configuration, where the serving Secret has always been: a pod template
+    // that reorders its volumes rolls every pod.
+    let tls = tls_wiring(cluster);
+    volumes.splice(1..1, tls.volumes);
+    mounts.splice(1..1, tls.mounts);
     let seal = seal_wiring(cluster);
     volumes.extend(seal.volumes);
     mounts.extend(seal.mounts);
@@ -240,6 +234,77 @@ fn pod_security_context(cluster: &ValidatedCluster) -> PodSecurityContext {
         });
     }
     context
+}
+
+/// What the TLS mode adds to the pod: volumes and their mounts.
+struct TlsWiring {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+}
+
+/// OperatorManaged and External mount the serving Secret at `TLS_DIR`. ACME mounts no serving
+/// certificate (OpenBao obtains it): a private ACME CA's root from `tls.acme.caSecretName` at
+/// `ACME_CA_DIR`, and the shared ACME cache claim, when set.
+fn tls_wiring(cluster: &ValidatedCluster) -> TlsWiring {
+    let spec = cluster.spec();
+    let mut wiring = TlsWiring {
+        volumes: Vec::new(),
+        mounts: Vec::new(),
+    };
+    let Some(acme) = spec
+        .tls
+        .acme
+        .as_ref()
+        .filter(|_| spec.tls.mode == TlsMode::Acme)
+    else {
+        wiring.volumes.push(Volume {
+            name: "tls".to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(tls_secret_name(cluster)),
+                items: Some(vec![
+                    key_to_path("tls.crt", 0o444),
+                    key_to_path("tls.key", 0o440),
+                    key_to_path("ca.crt", 0o444),
+                ]),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        wiring.mounts.push(mount("tls", TLS_DIR));
+        return wiring;
+    };
+    if let Some(secret) = &acme.ca_secret_name {
+        wiring.volumes.push(Volume {
+            name: "acme-ca".to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                items: Some(vec![key_to_path(names::secret_keys::CA_CERT, 0o444)]),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        wiring.mounts.push(mount("acme-ca", paths::ACME_CA_DIR));
+    }
+    if let Some(claim) = acme
+        .shared_cache
+        .as_ref()
+        .and_then(|c| c.existing_claim_name.clone())
+    {
+        wiring.volumes.push(Volume {
+            name: "acme-cache".to_string(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim,
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        });
+        wiring.mounts.push(VolumeMount {
+            name: "acme-cache".to_string(),
+            mount_path: paths::ACME_SHARED_CACHE_DIR.to_string(),
+            ..VolumeMount::default()
+        });
+    }
+    wiring
 }
 
 /// The pod security context when `spec.securityContext` is unset: the official image's
@@ -311,12 +376,29 @@ fn container(
         value_env("BAO_RAFT_NODE_ID", "$(BAO_K8S_POD_NAME)".to_string()),
         // For `bao` CLI use inside the pod (exec, debugging).
         value_env("BAO_ADDR", format!("https://127.0.0.1:{}", names::API_PORT)),
-        value_env("BAO_CACERT", format!("{TLS_DIR}/ca.crt")),
+    ];
+    // The `bao` CLI in the pod (the ACME readiness probe, exec, debugging) verifies the local
+    // listener like any client: its CA, and in ACME mode the ACME domain as server name (the
+    // listener obtains and serves certificates only for those names).
+    match spec_acme_trust(cluster) {
+        None => env.push(value_env("BAO_CACERT", format!("{TLS_DIR}/ca.crt"))),
+        Some(trust) => {
+            if let AcmeTrust::Secret { file, .. } = trust {
+                env.push(value_env("BAO_CACERT", file));
+            }
+            env.push(value_env(
+                "BAO_TLS_SERVER_NAME",
+                config_hcl::acme_server_name(cluster.spec()),
+            ));
+        }
+    }
+    env.extend([
         // The root filesystem is read-only and the image's entrypoint is bypassed.
         value_env("HOME", "/tmp".to_string()),
         value_env("SKIP_SETCAP", "true".to_string()),
-    ];
+    ]);
     env.extend(seal_env);
+    let acme = spec_acme_trust(cluster).is_some();
     Container {
         name: CONTAINER.to_string(),
         image: Some(cluster.spec().image()),
@@ -340,20 +422,33 @@ fn container(
         // such pods are offered as join targets by go-discover.
         // Probed every 2 s: readiness gates go-discover's join targets and the Service's
         // endpoints, so a slow probe adds directly to how long a new cluster takes to form.
-        readiness_probe: Some(health_probe(
-            "/v1/sys/health?standbyok=true&perfstandbyok=true",
-            2,
-            3,
-        )),
+        readiness_probe: Some(if acme {
+            acme_readiness_probe()
+        } else {
+            health_probe("/v1/sys/health?standbyok=true&perfstandbyok=true", 2, 3)
+        }),
         // Alive = the process answers at all, whatever its seal or init state: restarting a
         // sealed or uninitialized server would not help.
         liveness_probe: Some(Probe {
             initial_delay_seconds: Some(30),
-            ..health_probe(
-                "/v1/sys/health?standbyok=true&perfstandbyok=true&uninitcode=204&sealedcode=204",
-                10,
-                6,
-            )
+            ..if acme {
+                Probe {
+                    tcp_socket: Some(TCPSocketAction {
+                        port: IntOrString::Int(names::API_PORT),
+                        host: None,
+                    }),
+                    period_seconds: Some(10),
+                    timeout_seconds: Some(3),
+                    failure_threshold: Some(6),
+                    ..Probe::default()
+                }
+            } else {
+                health_probe(
+                    "/v1/sys/health?standbyok=true&perfstandbyok=true&uninitcode=204&sealedcode=204",
+                    10,
+                    6,
+                )
+            }
         }),
         security_context: Some(container_security_context(cluster)),
         resources: cluster.spec().resources.as_deref().cloned(),
@@ -552,6 +647,28 @@ pub fn audit_claim(cluster: &ValidatedCluster) -> Option<PersistentVolumeClaim> 
         }),
         status: None,
     })
+}
+
+fn spec_acme_trust(cluster: &ValidatedCluster) -> Option<AcmeTrust> {
+    cluster.spec().acme_trust()
+}
+
+/// Readiness in ACME mode. The kubelet's HTTPS probe connects by pod IP without a server name,
+/// and OpenBao's ACME listener completes a handshake only for a name in `tls_acme_domains`, so
+/// the probe is `bao status` in the container (exit 0: initialized, unsealed, active or
+/// standby), which sends the ACME domain and verifies the certificate (`BAO_TLS_SERVER_NAME`,
+/// `BAO_CACERT`). The first handshake waits for the certificate to be obtained, hence the
+/// longer timeout.
+fn acme_readiness_probe() -> Probe {
+    Probe {
+        exec: Some(ExecAction {
+            command: Some(vec!["bao".to_string(), "status".to_string()]),
+        }),
+        period_seconds: Some(2),
+        timeout_seconds: Some(10),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
 }
 
 fn health_probe(path: &str, period: i32, failure_threshold: i32) -> Probe {
@@ -1021,5 +1138,98 @@ mod tests {
         assert_eq!(at(&first).as_deref(), Some("2026-08-01T12:00:00Z"));
         assert_ne!(first.spec, second.spec, "a new value rolls the pods");
         assert_eq!(at(&build("")), None);
+    }
+
+    const ACME: &str = "  replicas: 3\n  tls:\n    mode: ACME\n    acme:\n      directoryURL: https://acme.example.com/dir\n      domains: [bao.example.com]\n      caSecretName: acme-root\n      sharedCache: {mode: ExistingPVC, existingClaimName: bao-acme}\n";
+
+    #[test]
+    fn an_acme_pod_mounts_no_serving_certificate_but_the_ca_root_and_the_shared_cache() {
+        let sts = build(ACME);
+        let pod = pod(&sts);
+        let volumes = pod.volumes.as_ref().expect("volumes");
+        assert!(
+            !volumes.iter().any(|v| v.name == "tls"),
+            "no serving Secret"
+        );
+        let ca = volumes
+            .iter()
+            .find(|v| v.name == "acme-ca")
+            .expect("acme-ca");
+        assert_eq!(
+            ca.secret.as_ref().and_then(|s| s.secret_name.as_deref()),
+            Some("acme-root")
+        );
+        let cache = volumes
+            .iter()
+            .find(|v| v.name == "acme-cache")
+            .expect("cache");
+        assert_eq!(
+            cache
+                .persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str()),
+            Some("bao-acme")
+        );
+        let mounts = pod.containers[0].volume_mounts.as_ref().expect("mounts");
+        for (name, path) in [
+            ("acme-ca", paths::ACME_CA_DIR),
+            ("acme-cache", paths::ACME_SHARED_CACHE_DIR),
+        ] {
+            assert!(
+                mounts
+                    .iter()
+                    .any(|m| m.name == name && m.mount_path == path),
+                "{name}"
+            );
+        }
+        assert!(!mounts.iter().any(|m| m.mount_path == TLS_DIR));
+    }
+
+    #[test]
+    fn acme_probes_send_the_domain_because_the_listener_refuses_handshakes_without_it() {
+        let sts = build(ACME);
+        let container = &pod(&sts).containers[0];
+        let readiness = container.readiness_probe.as_ref().expect("readiness");
+        assert!(
+            readiness.http_get.is_none(),
+            "the kubelet sends no server name"
+        );
+        assert_eq!(
+            readiness.exec.as_ref().and_then(|e| e.command.clone()),
+            Some(vec!["bao".to_string(), "status".to_string()])
+        );
+        let liveness = container.liveness_probe.as_ref().expect("liveness");
+        assert_eq!(
+            liveness.tcp_socket.as_ref().map(|t| t.port.clone()),
+            Some(IntOrString::Int(names::API_PORT))
+        );
+        let env = container.env.as_ref().expect("env");
+        let value = |name: &str| {
+            env.iter()
+                .find(|e| e.name == name)
+                .and_then(|e| e.value.clone())
+        };
+        assert_eq!(
+            value("BAO_TLS_SERVER_NAME").as_deref(),
+            Some("bao.example.com")
+        );
+        assert_eq!(
+            value("BAO_CACERT").as_deref(),
+            Some("/etc/bao/acme-ca/ca.crt")
+        );
+        // A public ACME CA: the image's system roots, so no CA file is named.
+        let public = build(&ACME.replace("      caSecretName: acme-root\n", ""));
+        let env = pod(&public).containers[0].env.clone().expect("env");
+        assert!(!env.iter().any(|e| e.name == "BAO_CACERT"));
+        // Other modes keep the HTTPS health probes and the operator's CA.
+        let managed = build("");
+        let container = &pod(&managed).containers[0];
+        assert!(
+            container
+                .readiness_probe
+                .as_ref()
+                .and_then(|p| p.http_get.as_ref())
+                .is_some()
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! The Secrets the operator generates: the CA (`<cluster>-tls-ca`), the server certificate
-//! (`<cluster>-tls`, renewed before expiry) and the static unseal key (`<cluster>-unseal-key`).
+//! (`<cluster>-tls`, renewed before expiry) and the static unseal key (`<cluster>-unseal-key`);
+//! and, in ACME mode, the roots the operator verifies members with (a private ACME CA's root
+//! from the user's Secret, or the system roots for a public one).
 //!
 //! Rules: a Secret that exists is never regenerated (creation uses POST, which fails if it
 //! exists, so two operators can never overwrite each other); the unseal key is created immutable
@@ -11,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use api::{TlsMode, UnsealType, conditions::reasons, names};
+use api::{AcmeTrust, TlsMode, UnsealType, conditions::reasons, names};
 use k8s_openapi::{
     ByteString,
     api::core::v1::{PersistentVolumeClaim, Secret},
@@ -63,6 +65,10 @@ pub struct SecretsObserved {
     pub unseal_key: Option<Secret>,
     /// OpenBao was initialized, or volumes of the cluster exist.
     pub holds_data: bool,
+    /// ACME mode with a private CA: the Secret holding its root (read, never written).
+    pub acme_trust: Option<Secret>,
+    /// ACME mode with a public CA: the system roots, as PEM (empty when none were found).
+    pub system_roots: Option<Vec<u8>>,
 }
 
 /// One write the plan asks for.
@@ -133,8 +139,7 @@ pub fn plan(
     match cluster.spec().tls.mode {
         TlsMode::OperatorManaged => plan_tls(cluster, observed, now, &mut plan)?,
         TlsMode::External => plan_external_tls(cluster, observed, &mut plan),
-        // Refused by validation: a validated cluster never has it.
-        TlsMode::Acme => {}
+        TlsMode::Acme => plan_acme_trust(cluster, observed, &mut plan),
     }
     if cluster.spec().unseal.type_ == UnsealType::Static {
         plan_unseal_key(cluster, observed, &mut plan)?;
@@ -255,6 +260,48 @@ fn plan_tls(
     });
     plan.renew_at = Some(pki::renewal_time(issued.not_before, issued.not_after));
     Ok(())
+}
+
+/// ACME mode: no serving certificate (OpenBao obtains it); the operator trusts the private
+/// ACME CA's root from the user's Secret, or the system roots for a public CA. A missing root
+/// holds the pods back (they would not start without the mounted file) with the reason.
+fn plan_acme_trust(cluster: &ValidatedCluster, observed: &SecretsObserved, plan: &mut SecretsPlan) {
+    match cluster.spec().acme_trust() {
+        None => {}
+        Some(AcmeTrust::SystemRoots) => match observed.system_roots.as_ref() {
+            Some(pem) if !pem.is_empty() => plan.ca_pem = Some(pem.clone()),
+            _ => {
+                plan.blocking = blocking(
+                    reasons::ACME_TRUST_UNAVAILABLE,
+                    "spec.tls.mode ACME: the operator found no system root certificates to \
+                     verify the members' ACME certificates with; for a private ACME CA set \
+                     spec.tls.acme.caSecretName to a Secret holding its root as ca.crt"
+                        .to_string(),
+                )
+            }
+        },
+        Some(AcmeTrust::Secret { secret, key, .. }) => {
+            let root = observed
+                .acme_trust
+                .as_ref()
+                .and_then(|s| s.data.as_ref()?.get(&key).map(|v| v.0.clone()))
+                .filter(|pem| !pem.is_empty());
+            match root {
+                Some(pem) => plan.ca_pem = Some(pem),
+                None => {
+                    plan.blocking = blocking(
+                        reasons::ACME_TRUST_UNAVAILABLE,
+                        format!(
+                            "spec.tls.mode ACME: Secret {secret:?} in namespace {} must hold \
+                             {key} (the private ACME CA's root, PEM): members and the operator \
+                             verify the certificates OpenBao obtains against it",
+                            cluster.namespace()
+                        ),
+                    )
+                }
+            }
+        }
+    }
 }
 
 fn plan_external_tls(
@@ -478,7 +525,13 @@ async fn observe(
         TlsMode::External => {
             observed.external = get_secret(api, &names.tls_secret(&spec.tls)).await?;
         }
-        TlsMode::Acme => {}
+        TlsMode::Acme => match spec.acme_trust() {
+            Some(AcmeTrust::Secret { secret, .. }) => {
+                observed.acme_trust = get_secret(api, &secret).await?;
+            }
+            Some(AcmeTrust::SystemRoots) => observed.system_roots = Some(system_roots_pem()),
+            None => {}
+        },
     }
     if let (UnsealType::Static, Some(user)) =
         (spec.unseal.type_, &spec.unseal.credentials_secret_ref)
@@ -500,6 +553,29 @@ async fn observe(
         }
     }
     Ok(observed)
+}
+
+/// The system's root certificates as one PEM bundle, read once per process (the operator's
+/// image carries the usual CA bundle): what the operator trusts for a public ACME CA.
+fn system_roots_pem() -> Vec<u8> {
+    static ROOTS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            use base64::Engine;
+            let found = rustls_native_certs::load_native_certs();
+            let mut pem = String::new();
+            for cert in found.certs {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+                pem.push_str("-----BEGIN CERTIFICATE-----\n");
+                for chunk in b64.as_bytes().chunks(64) {
+                    pem.push_str(&String::from_utf8_lossy(chunk));
+                    pem.push('\n');
+                }
+                pem.push_str("-----END CERTIFICATE-----\n");
+            }
+            pem.into_bytes()
+        })
+        .clone()
 }
 
 /// Perform `effect`; returns whether it wrote (a create that lost to an existing Secret did not).
@@ -873,5 +949,68 @@ mod tests {
                 reasons::UNSEAL_KEY_INVALID
             );
         }
+    }
+
+    const ACME_PRIVATE: &str = "  replicas: 1\n  tls:\n    mode: ACME\n    acme:\n      directoryURL: https://ca.pki.svc/dir\n      domains: [bao.team.svc]\n      caSecretName: acme-root\n";
+
+    #[test]
+    fn acme_mode_creates_no_tls_secrets_and_trusts_the_private_roots_secret() {
+        let c = cluster(ACME_PRIVATE);
+        let root = Secret {
+            metadata: ObjectMeta {
+                name: Some("acme-root".into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(
+                "ca.crt".to_string(),
+                ByteString(b"PEM".to_vec()),
+            )])),
+            ..Secret::default()
+        };
+        let observed = SecretsObserved {
+            acme_trust: Some(root),
+            ..settled(&c)
+        };
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert!(planned.blocking.is_none(), "{:?}", planned.blocking);
+        assert_eq!(planned.ca_pem.as_deref(), Some(&b"PEM"[..]));
+        assert!(
+            !kinds(&planned).iter().any(|(n, _)| n.contains("tls")),
+            "no TLS Secrets in ACME mode: {:?}",
+            kinds(&planned)
+        );
+    }
+
+    #[test]
+    fn a_missing_private_acme_root_holds_the_pods_back_with_the_secret_and_key() {
+        let c = cluster(ACME_PRIVATE);
+        let planned = plan(&c, &settled(&c), now()).expect("plan");
+        let (reason, message) = planned.blocking.expect("blocking");
+        assert_eq!(reason, reasons::ACME_TRUST_UNAVAILABLE);
+        assert!(
+            message.contains("\"acme-root\"") && message.contains("ca.crt"),
+            "{message}"
+        );
+        assert!(planned.ca_pem.is_none());
+    }
+
+    #[test]
+    fn a_public_acme_ca_is_verified_against_the_system_roots() {
+        let c = cluster(&ACME_PRIVATE.replace("      caSecretName: acme-root\n", ""));
+        let observed = SecretsObserved {
+            system_roots: Some(b"ROOTS".to_vec()),
+            ..settled(&c)
+        };
+        let planned = plan(&c, &observed, now()).expect("plan");
+        assert_eq!(planned.ca_pem.as_deref(), Some(&b"ROOTS"[..]));
+        let none = SecretsObserved {
+            system_roots: Some(Vec::new()),
+            ..settled(&c)
+        };
+        let planned = plan(&c, &none, now()).expect("plan");
+        assert_eq!(
+            planned.blocking.map(|(reason, _)| reason).as_deref(),
+            Some(reasons::ACME_TRUST_UNAVAILABLE)
+        );
     }
 }

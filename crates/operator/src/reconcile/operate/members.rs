@@ -1,5 +1,6 @@
-//! The members: a client per OpenBao pod (by pod IP, TLS verified against the pod's DNS name),
-//! their health, and the Raft facts and readiness status reports.
+//! The members: a client per OpenBao pod (by pod IP, TLS verified against the pod's DNS name, or
+//! in ACME mode the cluster's ACME domain), their health, and the Raft facts and readiness
+//! status reports.
 
 use std::{net::SocketAddr, time::Duration};
 

@@ -64,12 +64,14 @@ pub fn members(ctx: &Context, cluster: &ValidatedCluster, ca_pem: &[u8]) -> Vec<
             let ordinal = pod_ordinal(pod, &names.statefulset())?;
             let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
             let address = SocketAddr::new(ip, names::API_PORT as u16);
-            match Member::new(
-                pod.name_any(),
-                address,
-                names.pod_dns(ordinal, namespace),
-                ca_pem,
-            ) {
+            // Each member's certificate names its own pod; in ACME mode every member holds a
+            // certificate for the cluster's ACME domain instead, so that name is verified.
+            let server_name = if cluster.spec().acme_trust().is_some() {
+                crate::desired::config_hcl::acme_server_name(cluster.spec())
+            } else {
+                names.pod_dns(ordinal, namespace)
+            };
+            match Member::new(pod.name_any(), address, server_name, ca_pem) {
                 Ok(member) => Some((ordinal, member)),
                 Err(e) => {
                     warn!(pod = %pod.name_any(), error = %e, "cannot build an OpenBao client");
