@@ -219,6 +219,11 @@ impl ClusterNames {
         format!("{}-audit", self.cluster)
     }
 
+    /// The ReadWriteMany claim of `spec.tls.acme.sharedCache` in ManagedPVC mode.
+    pub fn acme_cache_claim(&self) -> String {
+        format!("{}-acme-cache", self.cluster)
+    }
+
     /// Secret with the static unseal key.
     pub fn unseal_key_secret(&self) -> String {
         format!("{}-unseal-key", self.cluster)
@@ -384,6 +389,7 @@ impl ClusterNames {
             (ObjectKind::Secret, self.unseal_key_secret()),
             (ObjectKind::Secret, self.root_token_secret()),
             (ObjectKind::PersistentVolumeClaim, self.audit_claim()),
+            (ObjectKind::PersistentVolumeClaim, self.acme_cache_claim()),
         ]
     }
 }

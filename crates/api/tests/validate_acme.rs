@@ -161,18 +161,32 @@ fn more_than_one_replica_needs_a_shared_cache_claim() {
 }
 
 #[test]
-fn a_managed_cache_claim_is_not_supported_yet_and_existing_claims_are_checked() {
+fn a_managed_cache_claim_needs_its_size_and_existing_claims_are_checked() {
+    assert_valid_with(|v| {
+        acme(v);
+        set(v, "/spec/replicas", json!(3));
+        set(
+            v,
+            "/spec/tls/acme/sharedCache",
+            json!({"mode": "ManagedPVC", "size": "1Gi", "storageClassName": "rwx"}),
+        );
+    });
     let errors = errors_with(|v| {
         acme(v);
         set(
             v,
             "/spec/tls/acme/sharedCache",
-            json!({"mode": "ManagedPVC", "size": "1Gi"}),
+            json!({"mode": "ManagedPVC", "existingClaimName": "mine"}),
         );
     });
     assert!(
-        message_at(&errors, "spec.tls.acme.sharedCache.mode")
-            .contains(api::validate::NOT_SUPPORTED_YET)
+        message_at(&errors, "spec.tls.acme.sharedCache.size").contains("required"),
+        "{errors}"
+    );
+    assert!(
+        message_at(&errors, "spec.tls.acme.sharedCache.existingClaimName")
+            .contains("<cluster>-acme-cache"),
+        "{errors}"
     );
     let errors = errors_with(|v| {
         acme(v);

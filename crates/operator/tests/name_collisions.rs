@@ -41,6 +41,8 @@ const SUFFIXES: &[&str] = &[
     "-network",
     "-network-policy",
     "-audit",
+    "-acme",
+    "-acme-cache",
     "-backend",
     "-backend-tls",
     "-backend-tls-policy",
@@ -70,7 +72,12 @@ fn manifest(name: &str) -> Value {
 /// `(kind, name)` of every object the builders render for `name` (with the CA known, as after
 /// the secrets stage), plus the Secrets its StatefulSet mounts.
 fn rendered(name: &str) -> BTreeSet<(String, String)> {
-    let cluster = fixtures::from_json(manifest(name));
+    rendered_from(manifest(name))
+}
+
+/// The same as [`rendered`] for any manifest.
+fn rendered_from(manifest: Value) -> BTreeSet<(String, String)> {
+    let cluster = fixtures::from_json(manifest);
     let facts = fixtures::facts().with_ca_pem(Some("ca".to_string()));
     let mut objects = BTreeSet::new();
     for desired in desired::build(&cluster, &facts).in_apply_order() {
@@ -134,12 +141,29 @@ fn pair() -> impl Strategy<Value = (String, String)> {
 fn the_derived_objects_are_what_the_builders_render_plus_the_two_secrets_only_io_writes() {
     let name = "a".repeat(MAX_CLUSTER_NAME_LEN);
     let names = ClusterNames::new(&name);
-    let only_io: BTreeSet<(String, String)> = [names.ca_secret(), names.root_token_secret()]
+    let mut only_io: BTreeSet<(String, String)> = [names.ca_secret(), names.root_token_secret()]
         .into_iter()
         .map(|secret| ("Secret".to_string(), secret))
         .collect();
     let rendered = rendered(&name);
     let derived = derived(&name);
+    // The managed ACME cache claim exists only in ACME mode, which has no operator-managed
+    // server certificate: a second manifest renders it.
+    let acme_claim = (
+        "PersistentVolumeClaim".to_string(),
+        names.acme_cache_claim(),
+    );
+    let mut acme = manifest(&name);
+    acme["spec"]["replicas"] = json!(3);
+    acme["spec"]["tls"] = json!({"mode": "ACME", "acme": {
+        "directoryURL": "https://acme.example.com/directory", "domains": ["bao.example.com"],
+        "sharedCache": {"mode": "ManagedPVC", "size": "1Gi"}}});
+    acme["spec"]["network"] = json!({"trustedIngressPeers": [{"podSelector": {}}]});
+    acme["spec"]["ingress"]["tlsSecretName"] = json!("edge");
+    let acme = rendered_from(acme);
+    assert!(acme.contains(&acme_claim), "{acme:?}");
+    assert!(acme.is_subset(&derived), "{acme:?} vs {derived:?}");
+    only_io.insert(acme_claim);
     assert_eq!(
         derived
             .difference(&rendered)

@@ -218,42 +218,7 @@ fn validate_audit_file_storage(storage: &SharedVolume, errs: &mut ValidationErro
     let p = "spec.auditFileStorage";
     match storage.mode {
         SharedVolumeMode::ManagedPVC => {
-            if let Some(claim) = &storage.existing_claim_name {
-                errs.add(
-                    format!("{p}.existingClaimName"),
-                    claim,
-                    "only allowed when mode is ExistingPVC: with ManagedPVC the operator \
-                     creates the claim <cluster>-audit",
-                );
-            }
-            match &storage.size {
-                None => errs.add(
-                    format!("{p}.size"),
-                    "",
-                    "required when mode is ManagedPVC: the claim's size, such as 20Gi",
-                ),
-                Some(size) => match rules::parse_quantity(size) {
-                    Err(why) => errs.add(
-                        format!("{p}.size"),
-                        size,
-                        format!("{why}; must be a Kubernetes quantity such as 20Gi"),
-                    ),
-                    Ok(q) if q.negative || q.zero || q.ceil_units < (1 << 20) => errs.add(
-                        format!("{p}.size"),
-                        size,
-                        "must be at least 1Mi, such as 20Gi",
-                    ),
-                    Ok(_) => {}
-                },
-            }
-            if let Some(class) = &storage.storage_class_name {
-                check_subdomain(
-                    errs,
-                    &format!("{p}.storageClassName"),
-                    class,
-                    "a StorageClass name (one that provisions ReadWriteMany volumes)",
-                );
-            }
+            validate_managed_claim(p, storage, "<cluster>-audit", errs);
         }
         SharedVolumeMode::ExistingPVC => {
             match &storage.existing_claim_name {
@@ -308,5 +273,53 @@ fn validate_audit_file_storage(storage: &SharedVolume, errs: &mut ValidationErro
                 ),
             );
         }
+    }
+}
+
+/// A shared volume in ManagedPVC mode (the audit volume, the ACME cache): the operator creates
+/// the claim `claim`, so the size is required and no existing claim may be named.
+pub(super) fn validate_managed_claim(
+    p: &str,
+    storage: &SharedVolume,
+    claim: &str,
+    errs: &mut ValidationErrors,
+) {
+    if let Some(existing) = &storage.existing_claim_name {
+        errs.add(
+            format!("{p}.existingClaimName"),
+            existing,
+            format!(
+                "only allowed when mode is ExistingPVC: with ManagedPVC the operator creates \
+                 the claim {claim}"
+            ),
+        );
+    }
+    match &storage.size {
+        None => errs.add(
+            format!("{p}.size"),
+            "",
+            "required when mode is ManagedPVC: the claim's size, such as 20Gi",
+        ),
+        Some(size) => match rules::parse_quantity(size) {
+            Err(why) => errs.add(
+                format!("{p}.size"),
+                size,
+                format!("{why}; must be a Kubernetes quantity such as 20Gi"),
+            ),
+            Ok(q) if q.negative || q.zero || q.ceil_units < (1 << 20) => errs.add(
+                format!("{p}.size"),
+                size,
+                "must be at least 1Mi, such as 20Gi",
+            ),
+            Ok(_) => {}
+        },
+    }
+    if let Some(class) = &storage.storage_class_name {
+        check_subdomain(
+            errs,
+            &format!("{p}.storageClassName"),
+            class,
+            "a StorageClass name (one that provisions ReadWriteMany volumes)",
+        );
     }
 }

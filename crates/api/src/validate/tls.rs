@@ -227,16 +227,9 @@ fn validate_shared_cache(spec: &OpenBaoClusterSpec, acme: &AcmeSpec, errs: &mut 
     };
     let path = "spec.tls.acme.sharedCache";
     match cache.mode {
-        SharedVolumeMode::ManagedPVC => errs.add(
-            format!("{path}.mode"),
-            "ManagedPVC",
-            format!(
-                "{}: the operator does not create the cache claim yet; create a \
-                 ReadWriteMany PersistentVolumeClaim and use mode ExistingPVC with \
-                 existingClaimName",
-                super::NOT_SUPPORTED_YET
-            ),
-        ),
+        SharedVolumeMode::ManagedPVC => {
+            super::audit::validate_managed_claim(path, cache, "<cluster>-acme-cache", errs)
+        }
         SharedVolumeMode::ExistingPVC => {
             match &cache.existing_claim_name {
                 Some(claim) => check_subdomain(

@@ -158,6 +158,8 @@ pub struct ClusterResources {
     pub http_route: Option<HTTPRoute>,
     /// The `spec.auditFileStorage` claim, in ManagedPVC mode; created once, never updated.
     pub audit_claim: Option<PersistentVolumeClaim>,
+    /// The `spec.tls.acme.sharedCache` claim, in ManagedPVC mode; created once, never updated.
+    pub acme_cache_claim: Option<PersistentVolumeClaim>,
     /// Present when the gateway is enabled and `spec.gateway.backendTLS` is not disabled.
     pub backend_tls_policy: Option<BackendTLSPolicy>,
     /// The CA certificate the BackendTLSPolicy trusts; present with the policy once the CA is
@@ -244,6 +246,7 @@ impl ClusterResources {
             pdb,
             http_route,
             audit_claim,
+            acme_cache_claim,
             backend_tls_policy,
             ca_config_map,
             ingress,
@@ -267,6 +270,7 @@ impl ClusterResources {
         out.extend(ingress.map(Desired::Ingress));
         // Before the StatefulSet that mounts it.
         out.extend(audit_claim.map(Desired::PersistentVolumeClaim));
+        out.extend(acme_cache_claim.map(Desired::PersistentVolumeClaim));
         out.extend(statefulset.map(Desired::StatefulSet));
         out
     }
@@ -290,6 +294,7 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         pdb: pdb::pod_disruption_budget(cluster),
         http_route: http_route::http_route(cluster),
         audit_claim: statefulset::audit_claim(cluster),
+        acme_cache_claim: statefulset::acme_cache_claim(cluster),
         backend_tls_policy: backend_tls::backend_tls_policy(cluster),
         ca_config_map: backend_tls::ca_config_map(cluster, facts),
         ingress: ingress::ingress(cluster),

@@ -285,11 +285,10 @@ fn tls_wiring(cluster: &ValidatedCluster) -> TlsWiring {
         });
         wiring.mounts.push(mount("acme-ca", paths::ACME_CA_DIR));
     }
-    if let Some(claim) = acme
-        .shared_cache
-        .as_ref()
-        .and_then(|c| c.existing_claim_name.clone())
-    {
+    if let Some(claim) = acme.shared_cache.as_ref().and_then(|c| match c.mode {
+        SharedVolumeMode::ManagedPVC => Some(cluster.names().acme_cache_claim()),
+        SharedVolumeMode::ExistingPVC => c.existing_claim_name.clone(),
+    }) {
         wiring.volumes.push(Volume {
             name: "acme-cache".to_string(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -623,12 +622,36 @@ pub fn audit_mount_path(cluster: &ValidatedCluster) -> Option<String> {
 /// trail with it; `spec.deletionPolicy` DeletePVCs and DeleteAll delete it (it carries the
 /// cluster's labels).
 pub fn audit_claim(cluster: &ValidatedCluster) -> Option<PersistentVolumeClaim> {
-    let storage = cluster
-        .spec()
-        .audit_file_storage
-        .as_deref()
-        .filter(|s| s.mode == SharedVolumeMode::ManagedPVC)?;
-    let mut metadata = object_meta(cluster, cluster.names().audit_claim());
+    let storage = cluster.spec().audit_file_storage.as_deref()?;
+    managed_claim(cluster, storage, cluster.names().audit_claim())
+}
+
+/// The operator's ReadWriteMany claim for the ACME cache (`tls.acme.sharedCache` in ManagedPVC
+/// mode, ACME mode only): every member reads the account and the certificates the others
+/// obtained, so a challenge can be answered by whichever pod the CA reaches. Kept or deleted
+/// like the audit claim.
+pub fn acme_cache_claim(cluster: &ValidatedCluster) -> Option<PersistentVolumeClaim> {
+    let tls = &cluster.spec().tls;
+    let cache = tls
+        .acme
+        .as_ref()
+        .filter(|_| tls.mode == TlsMode::Acme)?
+        .shared_cache
+        .as_ref()?;
+    managed_claim(cluster, cache, cluster.names().acme_cache_claim())
+}
+
+/// A shared volume's claim when the operator manages it (ManagedPVC): ReadWriteMany, the
+/// cluster's labels, no owner reference.
+fn managed_claim(
+    cluster: &ValidatedCluster,
+    storage: &api::SharedVolume,
+    name: String,
+) -> Option<PersistentVolumeClaim> {
+    if storage.mode != SharedVolumeMode::ManagedPVC {
+        return None;
+    }
+    let mut metadata = object_meta(cluster, name);
     metadata.owner_references = None;
     Some(PersistentVolumeClaim {
         metadata,
@@ -869,6 +892,31 @@ mod tests {
             pvc.metadata.labels.as_ref(),
             Some(&c.names().labels()),
             "DeletePVCs finds it by the cluster's labels"
+        );
+    }
+
+    #[test]
+    fn a_managed_acme_cache_is_the_operators_shared_claim_mounted_in_every_pod() {
+        let c = cluster(
+            "  replicas: 3\n  tls: {mode: ACME, acme: {directoryURL: \"https://acme.example.com/d\", domains: [bao.example.com], sharedCache: {mode: ManagedPVC, size: 64Mi}}}",
+        );
+        let s = statefulset(&c, "config");
+        let claim = volume(&s, "acme-cache")
+            .and_then(|v| v.persistent_volume_claim.as_ref())
+            .expect("cache volume");
+        assert_eq!(claim.claim_name, "bao-acme-cache");
+        assert_eq!(
+            mount_of(&s, "acme-cache").map(|m| m.mount_path.as_str()),
+            Some(paths::ACME_SHARED_CACHE_DIR)
+        );
+        let pvc = acme_cache_claim(&c).expect("a managed claim");
+        assert_eq!(pvc.metadata.name.as_deref(), Some("bao-acme-cache"));
+        let spec = pvc.spec.as_ref().expect("spec");
+        assert_eq!(spec.access_modes, Some(vec!["ReadWriteMany".to_string()]));
+        assert!(pvc.metadata.owner_references.is_none());
+        assert!(
+            audit_claim(&c).is_none(),
+            "one claim per shared volume asked for"
         );
     }
 
