@@ -497,12 +497,59 @@ fn pkcs11_needs_exactly_one_of_slot_and_token_label() {
 }
 
 #[test]
-fn a_pkcs11_runtime_is_not_supported_yet() {
-    let errors = errors_with(seal_with(
-        "pkcs11",
-        json!({"runtime": {"libraryPath": "/opt/hsm/lib"}}),
+fn a_pkcs11_runtime_reads_its_keys_from_the_credentials_secret_and_each_bad_value_is_named() {
+    let with_runtime = |runtime: Value, credentials: bool| {
+        let seal = seal_with("pkcs11", json!({ "runtime": runtime }));
+        move |v: &mut Value| {
+            seal(v);
+            if credentials {
+                set(
+                    v,
+                    "/spec/unseal/credentialsSecretRef",
+                    json!({"name": "hsm"}),
+                );
+            }
+        }
+    };
+    assert_valid_with(with_runtime(
+        json!({"libraryPath": "/usr/lib/softhsm",
+               "env": [{"name": "VENDOR_SLOT", "secretKey": "slot"}],
+               "fileEnv": [{"name": "SOFTHSM2_CONF", "secretKey": "softhsm2.conf"}]}),
+        true,
     ));
-    assert!(message_at(&errors, "spec.unseal.pkcs11.runtime").starts_with("not supported yet"));
+    for (runtime, path) in [
+        (
+            json!({"libraryPath": "lib"}),
+            "spec.unseal.pkcs11.runtime.libraryPath",
+        ),
+        (
+            json!({"libraryPath": "/a:/b"}),
+            "spec.unseal.pkcs11.runtime.libraryPath",
+        ),
+        (
+            json!({"env": [{"name": "LD_PRELOAD", "secretKey": "x"}]}),
+            "spec.unseal.pkcs11.runtime.env[0].name",
+        ),
+        (
+            json!({"env": [{"name": "BAO_ADDR", "secretKey": "x"}]}),
+            "spec.unseal.pkcs11.runtime.env[0].name",
+        ),
+        (
+            json!({"env": [{"name": "A", "secretKey": "x"}], "fileEnv": [{"name": "A", "secretKey": "y"}]}),
+            "spec.unseal.pkcs11.runtime.fileEnv[0].name",
+        ),
+        (
+            json!({"fileEnv": [{"name": "CONF", "secretKey": "../etc/passwd"}]}),
+            "spec.unseal.pkcs11.runtime.fileEnv[0].secretKey",
+        ),
+    ] {
+        assert_invalid_at(path, with_runtime(runtime, true));
+    }
+    // The keys come from the credentials Secret, so it must be named.
+    assert_invalid_at(
+        "spec.unseal.credentialsSecretRef",
+        with_runtime(json!({"env": [{"name": "A", "secretKey": "x"}]}), false),
+    );
 }
 
 #[test]

@@ -455,7 +455,8 @@ pub struct Pkcs11Seal {
         skip_serializing_if = "Option::is_none"
     )]
     pub rsa_oaep_hash: Option<Pkcs11OaepHash>,
-    /// Runtime environment of the library (upstream's `runtime`): not supported yet.
+    /// Runtime environment of the library (upstream's `runtime`): variables from keys of the
+    /// credentials Secret and the library's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<Pkcs11Runtime>,
 }

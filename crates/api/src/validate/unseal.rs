@@ -8,7 +8,6 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::ValidationErrors;
 use super::checks::{check_secret_ref, check_token, check_url};
 use super::rules;
-use super::upstream::NOT_SUPPORTED_YET;
 use crate::spec::{OpenBaoCluster, UnsealSpec, UnsealType};
 
 /// The value shown in an error about a refused inline secret: the secret itself must never be
@@ -818,14 +817,103 @@ fn validate_pkcs11(unseal: &UnsealSpec, errs: &mut ValidationErrors) {
         Some("BAO_HSM_PIN"),
     );
     if let Some(runtime) = &h.runtime {
+        validate_pkcs11_runtime(unseal, runtime, errs);
+    }
+}
+
+/// Variables the runtime may not set: the ones the operator and OpenBao's own configuration
+/// use, and the loader's injection hooks.
+const RESERVED_ENV: [&str; 6] = [
+    "BAO_HSM_PIN",
+    "VAULT_TOKEN",
+    "LD_PRELOAD",
+    "LD_AUDIT",
+    "PATH",
+    "HOME",
+];
+
+/// `spec.unseal.pkcs11.runtime`: the HSM library's environment. `env` and `fileEnv` name keys
+/// of the credentials Secret (mounted, never copied into the spec); `libraryPath` joins
+/// `LD_LIBRARY_PATH`.
+fn validate_pkcs11_runtime(
+    unseal: &UnsealSpec,
+    runtime: &crate::spec::Pkcs11Runtime,
+    errs: &mut ValidationErrors,
+) {
+    let p = "spec.unseal.pkcs11.runtime";
+    if let Some(path) = &runtime.library_path
+        && (!path.starts_with('/')
+            || path.contains(':')
+            || path.split('/').any(|c| c == "..")
+            || path.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
         errs.add(
-            format!("{p}.runtime"),
-            super::checks::json_of(runtime),
-            format!(
-                "{NOT_SUPPORTED_YET}: a custom runtime environment for the PKCS#11 library \
-                 (libraryPath, env, fileEnv) is not built; use an image whose library needs \
-                 none, and give the PIN as the key \"pin\" of the credentials Secret"
-            ),
+            format!("{p}.libraryPath"),
+            path,
+            "must be one absolute directory without '..', ':' or spaces, such as \
+             /usr/lib/softhsm",
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (field, list) in [("env", &runtime.env), ("fileEnv", &runtime.file_env)] {
+        for (i, var) in list.iter().enumerate() {
+            let at = format!("{p}.{field}[{i}]");
+            let valid_name = var
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && var
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                errs.add(
+                    format!("{at}.name"),
+                    &var.name,
+                    "must be an environment variable name such as SOFTHSM2_CONF",
+                );
+            } else if RESERVED_ENV.contains(&var.name.as_str())
+                || var.name == "LD_LIBRARY_PATH"
+                || var.name.starts_with("BAO_")
+            {
+                errs.add(
+                    format!("{at}.name"),
+                    &var.name,
+                    format!(
+                        "is reserved (BAO_*, LD_LIBRARY_PATH and {}); the PIN comes from the \
+                         credentials Secret key \"pin\", the library path from libraryPath",
+                        RESERVED_ENV.join(", ")
+                    ),
+                );
+            } else if !seen.insert(var.name.clone()) {
+                errs.add(
+                    format!("{at}.name"),
+                    &var.name,
+                    "is set twice in env and fileEnv; each variable once",
+                );
+            }
+            let valid_key = !var.secret_key.is_empty()
+                && var
+                    .secret_key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid_key {
+                errs.add(
+                    format!("{at}.secretKey"),
+                    &var.secret_key,
+                    "must be a key of the credentials Secret (letters, digits, '-', '_', '.')",
+                );
+            }
+        }
+    }
+    if (!runtime.env.is_empty() || !runtime.file_env.is_empty())
+        && unseal.credentials_secret_ref.is_none()
+    {
+        errs.add(
+            "spec.unseal.credentialsSecretRef",
+            "null",
+            format!("required when {p}.env or {p}.fileEnv is set: their keys are read from it"),
         );
     }
 }

@@ -548,7 +548,50 @@ fn seal_wiring(cluster: &ValidatedCluster) -> SealWiring {
             }),
         });
     }
+    if let Some(runtime) = unseal
+        .pkcs11
+        .as_ref()
+        .and_then(|h| h.runtime.as_ref())
+        .filter(|_| unseal.type_ == UnsealType::Pkcs11)
+    {
+        wiring
+            .env
+            .extend(pkcs11_runtime_env(runtime, &credentials.name));
+    }
     wiring
+}
+
+/// `unseal.pkcs11.runtime` as environment: `env` entries read their key of the credentials
+/// Secret, `fileEnv` entries name the key's file in the mounted Secret (libraries that want a
+/// configuration file path, such as SOFTHSM2_CONF), `libraryPath` is `LD_LIBRARY_PATH`.
+fn pkcs11_runtime_env(runtime: &api::Pkcs11Runtime, secret: &str) -> Vec<EnvVar> {
+    let mut env: Vec<EnvVar> = runtime
+        .env
+        .iter()
+        .map(|var| EnvVar {
+            name: var.name.clone(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.to_string(),
+                    key: var.secret_key.clone(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+        })
+        .collect();
+    env.extend(runtime.file_env.iter().map(|var| EnvVar {
+        name: var.name.clone(),
+        value: Some(format!("{SEAL_CREDENTIALS_DIR}/{}", var.secret_key)),
+        value_from: None,
+    }));
+    env.extend(runtime.library_path.iter().map(|path| EnvVar {
+        name: "LD_LIBRARY_PATH".to_string(),
+        value: Some(path.clone()),
+        value_from: None,
+    }));
+    env
 }
 
 /// OCI plugins are downloaded at start-up into the plugin directory, which must be writable
@@ -959,6 +1002,27 @@ mod tests {
         assert_eq!(items[0].key, UNSEAL_KEY_FILE);
         assert!(volume(&s, "seal-creds").is_none(), "no credentials mount");
         assert!(openbao(&s).env_from.is_none(), "the key is not an env var");
+    }
+
+    #[test]
+    fn a_pkcs11_runtime_becomes_secret_backed_environment_and_the_library_path() {
+        let s = build(
+            "  unseal:\n    type: pkcs11\n    credentialsSecretRef: {name: hsm}\n    pkcs11: {lib: /usr/lib/softhsm/libsofthsm2.so, tokenLabel: bao, keyLabel: k, runtime: {libraryPath: /usr/lib/softhsm, env: [{name: VENDOR_SLOT, secretKey: slot}], fileEnv: [{name: SOFTHSM2_CONF, secretKey: softhsm2.conf}]}}\n  plugins: [{type: kms, name: pkcs11, command: openbao-kms-pkcs11, version: v0.1.0, sha256sum: 3f2b6a1c9d8e7f60514a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e}]",
+        );
+        let slot = env(&s, "VENDOR_SLOT")
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .expect("VENDOR_SLOT from the Secret");
+        assert_eq!((slot.name.as_str(), slot.key.as_str()), ("hsm", "slot"));
+        assert_eq!(
+            env(&s, "SOFTHSM2_CONF").and_then(|e| e.value.as_deref()),
+            Some(format!("{SEAL_CREDENTIALS_DIR}/softhsm2.conf").as_str()),
+            "the file of the mounted credentials Secret"
+        );
+        assert_eq!(
+            env(&s, "LD_LIBRARY_PATH").and_then(|e| e.value.as_deref()),
+            Some("/usr/lib/softhsm")
+        );
     }
 
     #[test]
