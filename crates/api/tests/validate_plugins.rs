@@ -23,14 +23,6 @@ fn with_plugins(v: &mut Value, plugins: Value, auto_download: bool) {
     );
 }
 
-fn message_at(errors: &api::ValidationErrors, path: &str) -> String {
-    errors
-        .iter()
-        .find(|e| e.path == path)
-        .map(|e| e.message.clone())
-        .unwrap_or_else(|| panic!("expected an error at {path}, got {errors}"))
-}
-
 #[test]
 fn an_oci_plugin_with_every_field_and_downloads_on_is_accepted() {
     assert_valid_with(|v| with_plugins(v, json!([oci_plugin()]), true));

@@ -7,14 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn message_at(errors: &api::validate::ValidationErrors, path: &str) -> String {
-    errors
-        .iter()
-        .find(|e| e.path == path)
-        .map(|e| e.message.clone())
-        .unwrap_or_else(|| panic!("no error at {path}: {errors}"))
-}
-
 #[test]
 fn the_pod_settings_upstream_defines_are_accepted() {
     assert_valid_with(|v| {

@@ -101,14 +101,6 @@ fn seal_with(kind: &str, change: Value) -> impl FnOnce(&mut Value) {
     }
 }
 
-fn message_at(errors: &api::validate::ValidationErrors, path: &str) -> String {
-    errors
-        .iter()
-        .find(|e| e.path == path)
-        .map(|e| e.message.clone())
-        .unwrap_or_else(|| panic!("no error at {path}: {errors}"))
-}
-
 #[test]
 fn a_static_seal_needs_no_options() {
     assert_valid_with(static_seal);

@@ -756,6 +756,21 @@ async fn claim_sizes(client: &Client, ns: &str) -> Vec<(String, String, String)>
     claims
 }
 
+/// A `replicas` cluster `bao` with 1Gi claims of a new StorageClass that does or does not allow
+/// expansion, Running.
+async fn running_on_new_class(client: &Client, n: &str, expandable: bool, replicas: i32) {
+    let class = format!("{n}-{}", if expandable { "expandable" } else { "fixed" });
+    storage_class(client, &class, expandable).await;
+    let extra = format!("\nstorage: {{size: 1Gi, storageClassName: {class}}}");
+    create(
+        client,
+        &cluster("bao", n, &format!("{}{extra}", spec(replicas, ""))),
+    )
+    .await;
+    let members = usize::try_from(replicas).expect("replicas");
+    until_cluster(client, n, "Running", running_with(members)).await;
+}
+
 fn grow_to(size: &str) -> Patch<serde_json::Value> {
     Patch::Merge(serde_json::json!({"spec": {"storage": {"size": size}}}))
 }
@@ -764,15 +779,7 @@ fn grow_to(size: &str) -> Patch<serde_json::Value> {
 async fn growing_the_storage_size_expands_every_claim_and_keeps_the_pods_running() {
     let (_, ns, client) = setup("e2e-grow").await;
     let n = ns.name();
-    let class = format!("{n}-expandable");
-    storage_class(&client, &class, true).await;
-    let extra = format!("\nstorage: {{size: 1Gi, storageClassName: {class}}}");
-    create(
-        &client,
-        &cluster("bao", n, &format!("{}{extra}", spec(3, ""))),
-    )
-    .await;
-    until_cluster(&client, n, "Running", running_with(3)).await;
+    running_on_new_class(&client, n, true, 3).await;
     let before: Vec<String> = pods(&client, n)
         .await
         .iter()
@@ -845,15 +852,7 @@ async fn growing_the_storage_size_expands_every_claim_and_keeps_the_pods_running
 async fn growing_the_storage_size_on_a_class_without_expansion_is_reported_and_nothing_breaks() {
     let (_, ns, client) = setup("e2e-nogrow").await;
     let n = ns.name();
-    let class = format!("{n}-fixed");
-    storage_class(&client, &class, false).await;
-    let extra = format!("\nstorage: {{size: 1Gi, storageClassName: {class}}}");
-    create(
-        &client,
-        &cluster("bao", n, &format!("{}{extra}", spec(1, ""))),
-    )
-    .await;
-    until_cluster(&client, n, "Running", running_with(1)).await;
+    running_on_new_class(&client, n, false, 1).await;
     let sets = Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), n);
     let set_uid = sets.get("bao").await.expect("statefulset").uid();
 

@@ -201,3 +201,12 @@ pub fn assert_valid_with(change: impl FnOnce(&mut Value)) {
         panic!("expected no errors, got: {errors}");
     }
 }
+
+/// The message of the error at `path` (panics with every error when there is none).
+pub fn message_at(errors: &ValidationErrors, path: &str) -> String {
+    errors
+        .iter()
+        .find(|e| e.path == path)
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| panic!("no error at {path}: {errors}"))
+}

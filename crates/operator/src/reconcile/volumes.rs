@@ -58,16 +58,25 @@ type TemplateKey = (String, Option<String>, Vec<String>, Option<String>);
 
 fn template_key(claim: &PersistentVolumeClaim) -> TemplateKey {
     let spec = claim.spec.clone().unwrap_or_default();
-    let request = spec
-        .resources
-        .and_then(|r| r.requests)
-        .and_then(|r| r.get("storage").map(|q| q.0.clone()));
     (
         claim.name_any(),
         spec.storage_class_name,
         spec.access_modes.unwrap_or_default(),
-        request,
+        storage_request(claim),
     )
+}
+
+/// The `storage` request of a claim (or claim template).
+fn storage_request(claim: &PersistentVolumeClaim) -> Option<String> {
+    claim
+        .spec
+        .as_ref()?
+        .resources
+        .as_ref()?
+        .requests
+        .as_ref()?
+        .get("storage")
+        .map(|q| q.0.clone())
 }
 
 fn templates(set: &StatefulSet) -> Vec<PersistentVolumeClaim> {
@@ -135,10 +144,6 @@ pub async fn reshape(
     let set_name = live.name_any();
     let claims = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns);
     let mut reshaped = Reshaped::default();
-    let write_error = |kind: &str, name: String| {
-        let kind = kind.to_string();
-        move |source| ApplyError::Write { kind, name, source }
-    };
     // Claims exist for every ordinal the set ever had; the live and desired counts bound them.
     let replicas = [live, &*desired]
         .iter()
@@ -151,16 +156,9 @@ pub async fn reshape(
             let claim = match claims.get_opt(&name).await {
                 Ok(Some(claim)) => claim,
                 Ok(None) => continue,
-                Err(source) => return Err(write_error("PersistentVolumeClaim", name)(source)),
+                Err(source) => return Err(write_error("PersistentVolumeClaim", name, source)),
             };
-            let current = claim
-                .spec
-                .as_ref()
-                .and_then(|s| s.resources.as_ref())
-                .and_then(|r| r.requests.as_ref())
-                .and_then(|r| r.get("storage"))
-                .map(|q| q.0.clone())
-                .unwrap_or_default();
+            let current = storage_request(&claim).unwrap_or_default();
             if bytes(&current).is_some_and(|c| Some(c) >= bytes(&grown.to)) {
                 continue;
             }
@@ -189,7 +187,7 @@ pub async fn reshape(
                     ));
                     return Ok(reshaped);
                 }
-                Err(source) => return Err(write_error("PersistentVolumeClaim", name)(source)),
+                Err(source) => return Err(write_error("PersistentVolumeClaim", name, source)),
             }
         }
     }
@@ -207,7 +205,9 @@ pub async fn reshape(
         // Gone already, or replaced by a newer object (a stale cache): nothing to delete.
         Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {}
         Err(source) => {
-            return Err(write_error("StatefulSet", format!("{ns}/{set_name}"))(
+            return Err(write_error(
+                "StatefulSet",
+                format!("{ns}/{set_name}"),
                 source,
             ));
         }
@@ -221,7 +221,9 @@ pub async fn reshape(
             Ok(Some(set)) if set.uid() != live.uid() => return Ok(reshaped),
             Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
             Err(source) => {
-                return Err(write_error("StatefulSet", format!("{ns}/{set_name}"))(
+                return Err(write_error(
+                    "StatefulSet",
+                    format!("{ns}/{set_name}"),
                     source,
                 ));
             }
@@ -255,7 +257,15 @@ pub fn refuse_shrink(
     )
 }
 
-pub(crate) fn restore_live_templates(live: &StatefulSet, desired: &mut StatefulSet) {
+fn write_error(kind: &str, name: String, source: kube::Error) -> ApplyError {
+    ApplyError::Write {
+        kind: kind.to_string(),
+        name,
+        source,
+    }
+}
+
+fn restore_live_templates(live: &StatefulSet, desired: &mut StatefulSet) {
     desired.spec.volume_claim_templates = live.spec.volume_claim_templates.clone();
 }
 
