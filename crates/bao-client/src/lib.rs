@@ -4,7 +4,8 @@
 //! verifies the server certificate against a server name (the pod's DNS name) and a given CA
 //! bundle, with rustls and the ring provider. It covers health, seal status, initialization,
 //! leader, step-down, the Raft peer set and autopilot, peer removal, snapshot save and
-//! restore (streamed), and a small KV v2 surface for smoke tests.
+//! restore (streamed), JWT login and the writes an identity bootstrap needs, and a small KV v2
+//! surface for smoke tests.
 //!
 //! Secrets (the root token, key shares, client tokens) are [`SecretString`]s, which never
 //! print. Requests are traced at `debug` with method, path, status and duration only.
@@ -27,6 +28,7 @@
 //! # }
 //! ```
 
+mod auth;
 mod client;
 mod duration;
 mod error;
@@ -36,6 +38,7 @@ mod secret;
 mod sys;
 mod types;
 
+pub use auth::Login;
 pub use client::{BaoClient, ClientConfig, MAX_RESPONSE_BYTES};
 pub use error::Error;
 pub use secret::SecretString;
