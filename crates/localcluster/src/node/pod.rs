@@ -451,6 +451,13 @@ impl Worker {
         let code = status
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        // `terminationMessagePolicy: FallbackToLogsOnError`: a failed container's message is
+        // the tail of its log, as the kubelet does (the message file is not supported here).
+        let fallback =
+            ctr.spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
+        let message = (fallback && code != 0)
+            .then(|| log_tail(&self.dir.join("logs").join(format!("{}.log", ctr.spec.name))))
+            .flatten();
         let terminated = ContainerStateTerminated {
             container_id: ctr.container_id.clone(),
             exit_code: code,
@@ -458,7 +465,7 @@ impl Worker {
             reason: Some(if code == 0 { "Completed" } else { "Error" }.to_owned()),
             signal: status.signal(),
             started_at: Some(Time(started_at)),
-            message: None,
+            message,
         };
         let restart = if ctr.init {
             // Init containers never restart after success; `Always` means `OnFailure` for them.
@@ -1148,6 +1155,29 @@ fn subpath_source(volume: &Path, sub: &str, read_only: bool) -> Result<PathBuf> 
     confined()
 }
 
+/// The kubelet's limits for a termination message taken from the log: the last 80 lines, at
+/// most 2048 bytes (whichever is smaller).
+const LOG_TAIL_LINES: usize = 80;
+/// See [`LOG_TAIL_LINES`].
+const LOG_TAIL_BYTES: usize = 2048;
+
+/// The last lines of the log at `path`, within the kubelet's limits; `None` when it is empty
+/// or unreadable.
+fn log_tail(path: &Path) -> Option<String> {
+    let bytes = fs::read(path).ok()?;
+    let start = bytes.len().saturating_sub(LOG_TAIL_BYTES);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    // A cut in the middle of a line drops that partial line.
+    let text = if start > 0 {
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        &text
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+    (!tail.trim().is_empty()).then_some(tail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1249,5 +1279,23 @@ mod tests {
             command_line(&container(&[], &["/bin/sh", "-c", "x"]), &lookup),
             ["/bin/sh", "-c", "x"]
         );
+    }
+
+    #[test]
+    fn a_termination_message_from_the_log_is_its_last_whole_lines_within_the_kubelets_limits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.log");
+        assert_eq!(log_tail(&path), None, "no log, no message");
+        let many: String = (0..200).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &many).expect("write");
+        let tail = log_tail(&path).expect("a message");
+        assert_eq!(tail.lines().count(), LOG_TAIL_LINES);
+        assert!(
+            tail.starts_with("line 120") && tail.ends_with("line 199"),
+            "{tail}"
+        );
+        let long = format!("{}\nthe error\n", "x".repeat(5000));
+        std::fs::write(&path, &long).expect("write");
+        assert_eq!(log_tail(&path).as_deref(), Some("the error"));
     }
 }
