@@ -99,6 +99,17 @@ pub mod reasons {
     pub const AUTOPILOT_CONFIGURED: &str = "AutopilotConfigured";
     /// Event: claims were expanded and the StatefulSet re-created with the new size.
     pub const VOLUMES_EXPANDED: &str = "VolumesExpanded";
+    /// Initialized: OpenBao initialized itself from `spec.selfInit`; no root token exists.
+    pub const SELF_INITIALIZED: &str = "SelfInitialized";
+    /// Initialized False: a self-initialization request failed and OpenBao refuses to unseal.
+    pub const SELF_INITIALIZATION_FAILED: &str = "SelfInitializationFailed";
+    /// Pending: the operator's identity in OpenBao (its ServiceAccount token, the API server's
+    /// signing keys) cannot be determined, so a self-initializing cluster is held back.
+    pub const OPERATOR_IDENTITY_UNAVAILABLE: &str = "OperatorIdentityUnavailable";
+    /// Pending: a Secret key that `spec.selfInit.requests[].dataFrom` names does not exist yet.
+    pub const SELF_INIT_SECRET_MISSING: &str = "SelfInitSecretMissing";
+    /// Event: the operator's auth method, policy and role were written with the root token.
+    pub const OPERATOR_IDENTITY_CONFIGURED: &str = "OperatorIdentityConfigured";
     /// NotImplemented on an OpenBaoRestore: restores are not built yet.
     pub const RESTORE_NOT_IMPLEMENTED: &str = "RestoreNotImplemented";
     /// NotImplemented on an OpenBaoTenant: tenant provisioning is not built yet.

@@ -26,9 +26,13 @@ pub struct OpenBaoClusterStatus {
     /// OpenBao version the pods currently run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
-    /// Whether the cluster has been initialized (keys stored in `<cluster>-root-token`).
+    /// Whether the cluster has been initialized (through `sys/init`, keys stored in
+    /// `<cluster>-root-token`, or by itself from `spec.selfInit`).
     #[serde(default)]
     pub initialized: bool,
+    /// Whether OpenBao initialized itself from `spec.selfInit` (no root token exists).
+    #[serde(default)]
+    pub self_initialized: bool,
     /// Pod name of the active (leader) member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod desired;
 pub mod faults;
+pub mod identity;
 pub mod install;
 pub mod manager;
 pub mod pki;

@@ -130,6 +130,23 @@ async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
             .contains(&token)
     );
 
+    // The operator wrote its own identity once with the root token (Raft facts above needed
+    // its login) and uses its role from then on.
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("events");
+    let configured: Vec<_> = events
+        .items
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("OperatorIdentityConfigured"))
+        .collect();
+    assert_eq!(configured.len(), 1, "{configured:?}");
+    assert!(
+        configured[0].count.unwrap_or(1) <= 1,
+        "written once: {configured:?}"
+    );
+
     // OpenBao's own service registration labels the pods through the Role the operator granted.
     let api = Api::<Pod>::namespaced(client.clone(), n);
     let deadline = Instant::now() + E2E_DEADLINE;
@@ -163,6 +180,19 @@ async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
 
 /// A client for member `ordinal` of `bao` in `n`, with the stored root token.
 async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
+    let secret = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("bao-root-token");
+    let token =
+        String::from_utf8(secret.data.expect("data")["root-token"].0.clone()).expect("utf-8");
+    member(client, n, ordinal)
+        .await
+        .with_token(bao_client::SecretString::new(token))
+}
+
+/// A client (no token) for member `ordinal` of `bao` in `n`, trusting the cluster's CA.
+async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
     let secret = |name: &'static str, key: &'static str| {
         let api = Api::<Secret>::namespaced(client.clone(), n);
         async move {
@@ -175,7 +205,6 @@ async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoC
                 .clone()
         }
     };
-    let token = String::from_utf8(secret("bao-root-token", "root-token").await).expect("utf-8");
     let ca = secret("bao-tls-ca", "ca.crt").await;
     let pod_name = format!("bao-{ordinal}");
     let pod = Api::<Pod>::namespaced(client.clone(), n)
@@ -197,7 +226,6 @@ async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoC
     )
     .expect("member client")
     .client
-    .with_token(bao_client::SecretString::new(token))
 }
 
 #[tokio::test]
@@ -645,6 +673,7 @@ fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::o
                 let config = operator::reconcile::Config {
                     operator_namespace: support::OPERATOR_NS.to_string(),
                     watch_namespace: Some(namespace),
+                    service_account: support::OPERATOR_SA.to_string(),
                 };
                 let metrics = std::sync::Arc::new(operator::telemetry::Metrics::new());
                 operator::reconcile::run(client, config, metrics, async {
@@ -914,4 +943,213 @@ async fn growing_the_storage_size_on_a_class_without_expansion_is_reported_and_n
         assert!(Instant::now() < deadline, "log level not applied: {config}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// A token of the operator's ServiceAccount for OpenBao's audience, as the operator requests
+/// it.
+async fn operator_jwt(client: &Client) -> bao_client::SecretString {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(vec![operator::identity::AUDIENCE.to_string()]),
+            expiration_seconds: Some(600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let answer = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
+        client.clone(),
+        support::OPERATOR_NS,
+    )
+    .create_token_request(support::OPERATOR_SA, &Default::default(), &request)
+    .await
+    .expect("operator token");
+    bao_client::SecretString::new(answer.status.and_then(|s| s.token).expect("a minted token"))
+}
+
+const SELF_INIT: &str = "selfInit:\n  enabled: true\n  requests:\n  - {name: userpass, operation: update, path: sys/auth/userpass, authMethod: {type: userpass, description: people}}\n  - {name: kv, operation: update, path: sys/mounts/secret, secretEngine: {type: kv, options: {version: \"2\"}}}\n  - {name: writers, operation: update, path: sys/policies/acl/writers, policy: {policy: \"path \\\"secret/data/*\\\" { capabilities = [\\\"create\\\", \\\"update\\\", \\\"read\\\"] }\"}}\n  - {name: alice, operation: update, path: auth/userpass/users/alice, data: {token_policies: [writers]}, dataFrom: {password: {name: people, key: alice}}}";
+
+#[tokio::test]
+async fn a_self_initialized_cluster_forms_without_any_root_token_and_the_operator_uses_only_its_own_role()
+ {
+    let (_, ns, client) = setup("e2e-selfinit").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, &format!("{}\n{SELF_INIT}", spec(3, ""))),
+    )
+    .await;
+    // alice's password comes from a Secret that does not exist yet: nothing starts, since
+    // OpenBao reads it only at its first start.
+    let held = until_cluster(&client, n, "held back for the Secret", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.phase == Some(Phase::Pending)
+                && s.conditions.iter().any(|c| {
+                    c.reason == "SelfInitSecretMissing" && c.message.contains("people/alice")
+                })
+        })
+    })
+    .await;
+    assert!(pods(&client, n).await.is_empty(), "{:?}", held.status);
+    let people = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("people".to_string()),
+            ..Default::default()
+        },
+        string_data: Some([("alice".to_string(), "e2e-only-password".to_string())].into()),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), n)
+        .create(&Default::default(), &people)
+        .await
+        .expect("people Secret");
+    let running = until_cluster(&client, n, "Running with 3 members", running_with(3)).await;
+    let status = running.status.expect("status");
+    assert!(status.initialized && status.self_initialized, "{status:?}");
+    // Raft facts need a token: the operator logged in with its own role.
+    assert_eq!(status.raft_peers, Some(3), "{status:?}");
+    let initialized = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Initialized")
+        .expect("Initialized");
+    assert_eq!(initialized.reason, "SelfInitialized");
+
+    // No Secret of the namespace holds a root token or keys.
+    let secrets = Api::<Secret>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("secrets");
+    assert!(
+        secrets
+            .items
+            .iter()
+            .all(|s| s.name_any() != "bao-root-token"
+                && s.data.as_ref().is_none_or(|d| {
+                    !d.contains_key("root-token")
+                        && !d.keys().any(|k| k.starts_with("recovery-key"))
+                })),
+        "{:?}",
+        secrets
+            .items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect::<Vec<_>>()
+    );
+    // Once initialized, the initialize blocks are gone from the configuration, so a member
+    // that starts later joins instead of initializing a cluster of its own.
+    let config = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), n)
+        .get("bao-config")
+        .await
+        .expect("config");
+    assert_eq!(
+        config
+            .data
+            .expect("data")
+            .get("self-init.json")
+            .map(String::as_str),
+        Some("{}\n")
+    );
+
+    // The user's requests ran: alice logs in through userpass and writes and reads a secret.
+    let bao = member(&client, n, 0).await;
+    let login = reqwest_login(&bao, "alice", "e2e-only-password").await;
+    let alice = bao.with_token(login);
+    alice
+        .kv_v2_put("secret", "app", &serde_json::json!({"k": "v"}))
+        .await
+        .expect("alice writes");
+    assert_eq!(
+        alice.kv_v2_get("secret", "app").await.expect("alice reads"),
+        Some(serde_json::json!({"k": "v"}))
+    );
+
+    // The operator's role: each call the operator makes is allowed, anything else is denied.
+    let jwt = operator_jwt(&client).await;
+    let operator_login = bao
+        .jwt_login(
+            operator::identity::AUTH_MOUNT,
+            operator::identity::OPERATOR_ROLE,
+            &jwt,
+        )
+        .await
+        .expect("the operator's login");
+    let op = bao.with_token(operator_login.token);
+    op.raft_configuration().await.expect("raft configuration");
+    let autopilot = op.autopilot_configuration().await.expect("autopilot read");
+    op.set_autopilot_configuration(&bao_client::AutopilotConfigurationUpdate {
+        min_quorum: Some(autopilot.min_quorum.max(3)),
+        ..Default::default()
+    })
+    .await
+    .expect("autopilot write");
+    let removed = op.remove_raft_peer("no-such-peer").await;
+    assert!(
+        !matches!(removed, Err(bao_client::Error::PermissionDenied { .. })),
+        "remove-peer must be allowed: {removed:?}"
+    );
+    for denied in [
+        op.kv_v2_get("secret", "app").await.map(drop),
+        op.mount_kv_v2("other").await,
+        op.audit_devices().await.map(drop),
+        op.auth_mounts().await.map(drop),
+    ] {
+        assert!(
+            matches!(denied, Err(bao_client::Error::PermissionDenied { .. })),
+            "{denied:?}"
+        );
+    }
+}
+
+/// Log in through userpass as `user` (the test's own request: the client has no userpass
+/// call, since the operator never needs one).
+async fn reqwest_login(
+    bao: &bao_client::BaoClient,
+    user: &str,
+    password: &str,
+) -> bao_client::SecretString {
+    // userpass logins answer like JWT logins: the same parsing applies.
+    bao.userpass_login(user, password)
+        .await
+        .expect("userpass login")
+        .token
+}
+
+#[tokio::test]
+async fn a_failed_self_initialization_request_is_reported_by_name_and_never_retried() {
+    let (_, ns, client) = setup("e2e-selfinit-bad").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster(
+            "bao",
+            n,
+            &format!(
+                "{}\nselfInit:\n  enabled: true\n  requests:\n  - {{name: bad-path, operation: update, path: sys/no-such-endpoint, data: {{x: y}}}}",
+                spec(1, "")
+            ),
+        ),
+    )
+    .await;
+    let failed = until_cluster(&client, n, "Failed with SelfInitializationFailed", |c| {
+        c.status.as_ref().is_some_and(|s| {
+            s.phase == Some(Phase::Failed)
+                && s.conditions.iter().any(|c| {
+                    c.reason == "SelfInitializationFailed" && c.message.contains("bad-path")
+                })
+        })
+    })
+    .await;
+    let status = failed.status.expect("status");
+    assert!(!status.initialized && !status.self_initialized);
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.reason == "SelfInitializationFailed")
+        .expect("condition");
+    assert!(
+        condition.message.contains("spec.selfInit.requests"),
+        "{}",
+        condition.message
+    );
 }

@@ -14,7 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     PodMetadata, SecretRef, ServiceAccountSpec, StorageSpec, TlsSpec, UnsealSpec,
-    configuration::Plugin, workload::InitContainer,
+    configuration::{
+        AuditDevice, AuditDeviceType, AuditFileOptions, AuditHttpOptions, AuditSocketOptions,
+        AuditSyslogOptions, Plugin,
+    },
+    workload::InitContainer,
 };
 
 /// Scheduled Raft snapshots.
@@ -483,8 +487,7 @@ pub struct SelfInitRequest {
     pub when: Option<serde_json::Value>,
     /// Typed payload for `sys/audit/*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::spec::any_object")]
-    pub audit_device: Option<serde_json::Value>,
+    pub audit_device: Option<SelfInitAuditDevice>,
     /// Typed payload for `sys/auth/*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<SelfInitMount>,
@@ -501,6 +504,23 @@ pub struct SelfInitRequest {
     /// Do not block initialization when this request fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_failure: Option<bool>,
+    /// Fields of the request's body whose values come from Secrets in the cluster's namespace
+    /// (an extension: upstream keeps secret values out of self-initialization). OpenBao reads
+    /// each from a file the pods mount; the Secret must exist when the cluster first starts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_from: BTreeMap<String, SecretKeySelector>,
+}
+
+/// One key of a Secret in the cluster's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeySelector {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._A-Za-z0-9]+$"))]
+    pub key: String,
 }
 
 /// Self-initialization operations.
@@ -519,6 +539,47 @@ pub enum SelfInitOperation {
     List,
     /// patch.
     Patch,
+}
+
+/// An audit device to enable through a self-initialization request (the path names it).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelfInitAuditDevice {
+    /// file, syslog, socket or http.
+    #[serde(rename = "type")]
+    pub type_: AuditDeviceType,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Options of a file device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_options: Option<AuditFileOptions>,
+    /// Options of an http device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_options: Option<AuditHttpOptions>,
+    /// Options of a syslog device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syslog_options: Option<AuditSyslogOptions>,
+    /// Options of a socket device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_options: Option<AuditSocketOptions>,
+}
+
+impl SelfInitAuditDevice {
+    /// The same device as a `spec.audit` entry mounted at `path`, so both share one set of
+    /// rules and one rendering of options.
+    pub fn at_path(&self, path: &str) -> AuditDevice {
+        AuditDevice {
+            type_: self.type_,
+            path: path.to_string(),
+            description: self.description.clone(),
+            file_options: self.file_options.clone(),
+            http_options: self.http_options.clone(),
+            syslog_options: self.syslog_options.clone(),
+            socket_options: self.socket_options.clone(),
+            options: None,
+        }
+    }
 }
 
 /// An auth method or secrets engine to enable.

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use super::ValidationErrors;
 use super::checks::{check_subdomain, json_of};
 use super::rules;
-use crate::spec::{AuditDeviceType, OpenBaoClusterSpec, SharedVolume, SharedVolumeMode};
+use crate::spec::{
+    AuditDevice, AuditDeviceType, OpenBaoClusterSpec, SharedVolume, SharedVolumeMode,
+};
 
 /// Where `spec.auditFileStorage` is mounted when `mountPath` is unset (upstream's default).
 pub const AUDIT_FILE_STORAGE_MOUNT: &str = "/openbao/audit";
@@ -68,6 +70,20 @@ pub(super) fn validate_audit(spec: &OpenBaoClusterSpec, errs: &mut ValidationErr
                 "duplicate: each audit device needs its own path",
             );
         }
+        validate_device_options(&p, device, mount.as_deref(), errs);
+    }
+}
+
+/// The rules every audit device's options follow, whether it is a `spec.audit` entry or a
+/// self-initialization request's `auditDevice`: options match the type, a file device writes
+/// where it can, an http device has a URL.
+pub(super) fn validate_device_options(
+    p: &str,
+    device: &AuditDevice,
+    mount: Option<&str>,
+    errs: &mut ValidationErrors,
+) {
+    {
         let blocks = [
             (
                 AuditDeviceType::File,
@@ -110,7 +126,7 @@ pub(super) fn validate_audit(spec: &OpenBaoClusterSpec, errs: &mut ValidationErr
                     "required when type is file: fileOptions.filePath (stdout, discard, or a file under spec.auditFileStorage's mount)",
                 ),
                 Some(file) => {
-                    check_file_path(errs, &format!("{p}.fileOptions.filePath"), &file.file_path, mount.as_deref());
+                    check_file_path(errs, &format!("{p}.fileOptions.filePath"), &file.file_path, mount);
                     if let Some(mode) = &file.mode
                         && !((3..=4).contains(&mode.len())
                             && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)))

@@ -25,6 +25,7 @@ mod plugins;
 mod pods;
 mod profile;
 pub mod rules;
+mod self_init;
 mod service;
 mod storage;
 mod tls;
@@ -38,6 +39,7 @@ pub use errors::{FieldError, ValidationErrors, key_path};
 pub use network::{validate_egress_rules, validate_ingress_rules};
 pub use plugins::{PLUGIN_DIRECTORY, PLUGIN_TYPES};
 pub use profile::{effective_profile, hardened_findings};
+pub use self_init::{OPERATOR_AUDIENCE, OPERATOR_AUTH_MOUNT, OPERATOR_POLICY, enables_user_auth};
 pub use upstream::NOT_SUPPORTED_YET;
 pub use warnings::{API_SERVER_CIDR_WARN_PREFIX, warnings};
 
@@ -82,6 +84,7 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     }
     validate_configuration(spec, &mut errs);
     audit::validate_audit(spec, &mut errs);
+    self_init::validate_self_init(spec, &mut errs);
     plugins::validate_plugins(spec, &mut errs);
     upstream::validate_not_yet_supported(spec, &mut errs);
     upstream::validate_legacy_spellings(cluster, &mut errs);

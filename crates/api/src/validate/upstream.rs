@@ -25,20 +25,9 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
             "non-voting read replicas are not built; raise spec.replicas instead",
         );
     }
-    const SELF_INIT: &str = "OpenBao's self-initialization (no root token) comes with the \
-                             self-initialization work; until then the operator initializes \
-                             through sys/init";
-    if let Some(self_init) = &spec.self_init {
-        if self_init.enabled {
-            not_yet("spec.selfInit.enabled", "true".into(), SELF_INIT);
-        }
-        if self_init.bootstrap_jwt_auth == Some(true) {
-            not_yet("spec.selfInit.bootstrapJWTAuth", "true".into(), SELF_INIT);
-        }
-        if self_init.oidc.as_ref().is_some_and(|o| o.enabled) {
-            not_yet("spec.selfInit.oidc.enabled", "true".into(), SELF_INIT);
-        }
-    }
+    const SELF_INIT: &str = "recovery-key ceremonies, policy reconciliation and per-cluster \
+                             audiences are not built; the operator bootstraps its own identity \
+                             and policy once";
     if let Some(keys) = spec.recovery_keys.as_ref().filter(|k| k.initial.is_some()) {
         not_yet("spec.recoveryKeys", json_of(keys), SELF_INIT);
     }

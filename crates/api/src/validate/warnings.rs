@@ -30,6 +30,16 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
             spec.replicas - 1
         ));
     }
+    if let Some(self_init) = spec.self_init.as_deref().filter(|s| s.enabled)
+        && !super::enables_user_auth(self_init)
+    {
+        out.push(
+            "spec.selfInit.requests: no request enables an auth method, and a self-initialized \
+             cluster has no root token: only the operator (with its fixed, narrow policy) can log \
+             in; add a request under sys/auth/ (userpass, jwt, kubernetes, ...) and a policy for it"
+                .to_string(),
+        );
+    }
     if spec.network.kube_system_ingress {
         out.push(
             "spec.network.kubeSystemIngress: true admits traffic on every port from the \

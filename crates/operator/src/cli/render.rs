@@ -141,7 +141,10 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             }
         }
     };
-    let facts = Facts::new(args.operator_namespace.clone(), args.api_server_ip);
+    let facts = Facts::new(args.operator_namespace.clone(), args.api_server_ip)
+        .with_operator_identity(Some(crate::identity::OperatorIdentity::illustrative(
+            &args.operator_namespace,
+        )));
     match render_str(&input, &source, &facts) {
         Ok(rendered) => {
             for warning in &rendered.warnings {

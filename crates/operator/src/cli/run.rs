@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// leader Lease and the webhook certificate Secret).
     #[arg(long, value_name = "NS", env = "OPERATOR_NAMESPACE", default_value = DEFAULT_OPERATOR_NAMESPACE)]
     pub operator_namespace: String,
+    /// The operator's own ServiceAccount in the operator namespace. The operator requests
+    /// short-lived tokens of it (audience openbao-internal) to log in to OpenBao.
+    #[arg(long, value_name = "NAME", env = "OPERATOR_SERVICE_ACCOUNT", default_value = crate::install::controller::OPERATOR_NAME)]
+    pub service_account: String,
     /// Only reconcile (and admit) OpenBaoClusters in these namespaces: comma-separated and
     /// repeatable (`--watch-namespace` is accepted too). Default: every namespace. A namespaced
     /// install grants the operator a Role in each of them instead of the ClusterRole.
@@ -171,6 +175,7 @@ impl RunArgs {
         });
         ManagerOptions {
             operator_namespace: self.operator_namespace.clone(),
+            service_account: self.service_account.clone(),
             watch_namespaces,
             leader_election: (!self.no_leader_elect)
                 .then(|| LeaseSettings::new(&self.operator_namespace, LEADER_LEASE, identity)),

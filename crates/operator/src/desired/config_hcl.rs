@@ -331,46 +331,8 @@ fn render_server_settings(w: &mut String, c: &Configuration) {
 /// options win over the raw `options` of the same name.
 fn render_audit(w: &mut String, devices: &[AuditDevice]) {
     for device in devices {
-        let type_ = match device.type_ {
-            AuditDeviceType::File => "file",
-            AuditDeviceType::Http => "http",
-            AuditDeviceType::Syslog => "syslog",
-            AuditDeviceType::Socket => "socket",
-        };
-        let mut options: BTreeMap<String, String> = device
-            .options
-            .as_ref()
-            .and_then(|o| o.as_object())
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| match v {
-                        serde_json::Value::String(s) => (k.clone(), s.clone()),
-                        other => (k.clone(), other.to_string()),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut typed = |key: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                options.insert(key.to_string(), value.clone());
-            }
-        };
-        if let Some(file) = &device.file_options {
-            typed("file_path", &Some(file.file_path.clone()));
-            typed("mode", &file.mode);
-        }
-        if let Some(http) = &device.http_options {
-            typed("uri", &Some(http.uri.clone()));
-        }
-        if let Some(syslog) = &device.syslog_options {
-            typed("facility", &syslog.facility);
-            typed("tag", &syslog.tag);
-        }
-        if let Some(socket) = &device.socket_options {
-            typed("address", &socket.address);
-            typed("socket_type", &socket.socket_type);
-            typed("write_timeout", &socket.write_timeout);
-        }
+        let type_ = audit_type(device.type_);
+        let options = audit_options(device);
         line(
             w,
             &format!(
@@ -396,6 +358,56 @@ fn render_audit(w: &mut String, devices: &[AuditDevice]) {
         line(w, "}");
         line(w, "");
     }
+}
+
+/// OpenBao's name of an audit device type.
+pub fn audit_type(type_: AuditDeviceType) -> &'static str {
+    match type_ {
+        AuditDeviceType::File => "file",
+        AuditDeviceType::Http => "http",
+        AuditDeviceType::Syslog => "syslog",
+        AuditDeviceType::Socket => "socket",
+    }
+}
+
+/// A device's options under OpenBao's names: the raw `options`, with the typed options of its
+/// type winning over them.
+pub fn audit_options(device: &AuditDevice) -> BTreeMap<String, String> {
+    let mut options: BTreeMap<String, String> = device
+        .options
+        .as_ref()
+        .and_then(|o| o.as_object())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => (k.clone(), s.clone()),
+                    other => (k.clone(), other.to_string()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut typed = |key: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            options.insert(key.to_string(), value.clone());
+        }
+    };
+    if let Some(file) = &device.file_options {
+        typed("file_path", &Some(file.file_path.clone()));
+        typed("mode", &file.mode);
+    }
+    if let Some(http) = &device.http_options {
+        typed("uri", &Some(http.uri.clone()));
+    }
+    if let Some(syslog) = &device.syslog_options {
+        typed("facility", &syslog.facility);
+        typed("tag", &syslog.tag);
+    }
+    if let Some(socket) = &device.socket_options {
+        typed("address", &socket.address);
+        typed("socket_type", &socket.socket_type);
+        typed("write_timeout", &socket.write_timeout);
+    }
+    options
 }
 
 /// One `plugin "<type>" "<name>"` stanza, attributes in OpenBao's documented order.
@@ -572,14 +584,20 @@ pub fn hcl_string(value: &str) -> String {
     out
 }
 
-/// The ConfigMap carrying `config`.
-pub fn config_map(cluster: &ValidatedCluster, config: &str) -> ConfigMap {
+/// The ConfigMap carrying `config` and, for a cluster that initializes itself, `self_init`
+/// (the content of [`super::self_init::SELF_INIT_FILE`]).
+pub fn config_map(
+    cluster: &ValidatedCluster,
+    config: &str,
+    self_init: Option<String>,
+) -> ConfigMap {
+    let mut data = BTreeMap::from([(CONFIG_FILE.to_string(), config.to_string())]);
+    if let Some(self_init) = self_init {
+        data.insert(super::self_init::SELF_INIT_FILE.to_string(), self_init);
+    }
     ConfigMap {
         metadata: object_meta(cluster, cluster.names().config_map()),
-        data: Some(BTreeMap::from([(
-            CONFIG_FILE.to_string(),
-            config.to_string(),
-        )])),
+        data: Some(data),
         ..ConfigMap::default()
     }
 }

@@ -16,6 +16,7 @@ pub mod network_policy;
 pub mod pdb;
 pub mod rbac;
 mod seal_hcl;
+pub mod self_init;
 pub mod services;
 pub mod statefulset;
 
@@ -91,6 +92,9 @@ pub struct Facts {
     /// The cluster's CA certificate (PEM, public part only), once the secrets stage has read or
     /// created it: published for the Gateway's BackendTLSPolicy.
     pub ca_pem: Option<String>,
+    /// What OpenBao must trust to verify the operator's tokens, when known: a self-initialized
+    /// cluster is given it in its `initialize` blocks.
+    pub operator_identity: Option<crate::identity::OperatorIdentity>,
 }
 
 impl Facts {
@@ -100,7 +104,17 @@ impl Facts {
             operator_namespace: operator_namespace.into(),
             api_server_ip,
             ca_pem: None,
+            operator_identity: None,
         }
+    }
+
+    /// These facts with the operator's identity known (or not).
+    pub fn with_operator_identity(
+        mut self,
+        identity: Option<crate::identity::OperatorIdentity>,
+    ) -> Self {
+        self.operator_identity = identity;
+        self
     }
 
     /// These facts with the cluster's CA certificate known.
@@ -280,7 +294,12 @@ impl ClusterResources {
 pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
     let api_server = api_server_cidr(cluster, facts);
     let config = config_hcl::render(cluster);
-    let config_map = config_hcl::config_map(cluster, &config);
+    let self_init = self_init::enabled(cluster)
+        .then(|| self_init::render(cluster, facts.operator_identity.as_ref()));
+    let config_map = config_hcl::config_map(cluster, &config, self_init);
+    // A cluster that initializes itself without the operator's identity would lock the
+    // operator out for good: its pods wait until the identity is known.
+    let identity_ready = !self_init::bootstrapping(cluster) || facts.operator_identity.is_some();
     ClusterResources {
         network_policy: network_policy::cluster_policy(cluster, facts, api_server.as_deref()),
         jobs_network_policy: network_policy::jobs_policy(cluster, api_server.as_deref()),
@@ -300,6 +319,7 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         ingress: ingress::ingress(cluster),
         statefulset: api_server
             .as_ref()
+            .filter(|_| identity_ready)
             .map(|_| statefulset::statefulset(cluster, &config)),
     }
 }

@@ -21,9 +21,10 @@ use k8s_openapi::{
             EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
             KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,
             PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity,
-            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource,
-            SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction, Volume,
-            VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource,
+            SeccompProfile, SecretEnvSource, SecretKeySelector, SecretProjection,
+            SecretVolumeSource, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+            VolumeProjection, VolumeResourceRequirements, WeightedPodAffinityTerm,
         },
     },
     apimachinery::pkg::{
@@ -43,6 +44,8 @@ use super::{
 };
 use crate::install::pod_label_policy::REGISTRATION_LABELS;
 
+/// The volume of `spec.selfInit.requests[].dataFrom`'s Secrets.
+const SELF_INIT_SECRETS_VOLUME: &str = "self-init-secrets";
 /// Name of the OpenBao container.
 pub const CONTAINER: &str = "openbao";
 /// Name of the data volume claim template (PVCs are `data-<pod>`).
@@ -55,6 +58,27 @@ pub const AUDIT_VOLUME: &str = "audit";
 pub const RUN_AS_USER: i64 = 100;
 /// GID of the `openbao` group in the official image; also the volumes' fsGroup.
 pub const RUN_AS_GROUP: i64 = 1000;
+
+/// The files of the config volume: `config.hcl`, and `self-init.json` for a cluster that
+/// initializes itself.
+fn config_files(cluster: &ValidatedCluster) -> Vec<KeyToPath> {
+    let mut files = vec![key_to_path(CONFIG_FILE, 0o444)];
+    if super::self_init::enabled(cluster) {
+        files.push(key_to_path(super::self_init::SELF_INIT_FILE, 0o444));
+    }
+    files
+}
+
+/// `bao server` with every configuration file of [`config_files`].
+fn server_command(cluster: &ValidatedCluster) -> Vec<String> {
+    let mut command = vec!["bao".to_string(), "server".to_string()];
+    command.extend(
+        config_files(cluster)
+            .iter()
+            .map(|f| format!("-config={CONFIG_DIR}/{}", f.path)),
+    );
+    command
+}
 
 /// The StatefulSet for `cluster`, with `config` (the rendered config.hcl) hashed into the pod
 /// template so a configuration change rolls the pods.
@@ -73,7 +97,7 @@ pub fn statefulset(cluster: &ValidatedCluster, config: &str) -> StatefulSet {
     StatefulSet {
         metadata,
         spec: StatefulSetSpec {
-            replicas: Some(spec.replicas),
+            replicas: Some(super::self_init::replicas(cluster)),
             service_name: Some(names.headless_service()),
             pod_management_policy: Some("Parallel".to_string()),
             selector: match_labels(names.server_selector_labels()),
@@ -153,7 +177,7 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
             name: "config".to_string(),
             config_map: Some(ConfigMapVolumeSource {
                 name: names.config_map(),
-                items: Some(vec![key_to_path(CONFIG_FILE, 0o444)]),
+                items: Some(config_files(cluster)),
                 ..ConfigMapVolumeSource::default()
             }),
             ..Volume::default()
@@ -194,6 +218,10 @@ fn pod_spec(cluster: &ValidatedCluster) -> PodSpec {
         mounts.push(mount);
     }
     if let Some((volume, mount)) = audit_volume(cluster) {
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    if let Some((volume, mount)) = self_init_secrets_volume(cluster) {
         volumes.push(volume);
         mounts.push(mount);
     }
@@ -402,11 +430,10 @@ fn container(
         name: CONTAINER.to_string(),
         image: Some(cluster.spec().image()),
         image_pull_policy: Some("IfNotPresent".to_string()),
-        command: Some(vec![
-            "bao".to_string(),
-            "server".to_string(),
-            format!("-config={CONFIG_DIR}/{CONFIG_FILE}"),
-        ]),
+        command: Some(server_command(cluster)),
+        // A failed self-initialization is only in OpenBao's log: the last lines become the
+        // termination message, where the operator reads which request failed.
+        termination_message_policy: Some("FallbackToLogsOnError".to_string()),
         env: Some(env),
         env_from: if env_from.is_empty() {
             None
@@ -621,6 +648,55 @@ fn plugin_volume(cluster: &ValidatedCluster) -> Option<(Volume, VolumeMount)> {
     ))
 }
 
+/// The Secrets of `spec.selfInit.requests[].dataFrom`, one file per key under
+/// `/etc/bao/self-init/<secret>/<key>`, read-only. Optional: the operator checks they exist
+/// before a cluster first starts; once it is initialized nobody reads them, and a Secret deleted
+/// then must not keep a restarted pod from starting.
+fn self_init_secrets_volume(cluster: &ValidatedCluster) -> Option<(Volume, VolumeMount)> {
+    let secrets = super::self_init::secret_sources(cluster);
+    if secrets.is_empty() {
+        return None;
+    }
+    let mut by_secret: BTreeMap<&str, Vec<KeyToPath>> = BTreeMap::new();
+    for source in &secrets {
+        by_secret
+            .entry(source.name.as_str())
+            .or_default()
+            .push(key_to_path_as(
+                &source.key,
+                &format!("{}/{}", source.name, source.key),
+                0o440,
+            ));
+    }
+    let sources = by_secret
+        .into_iter()
+        .map(|(name, items)| VolumeProjection {
+            secret: Some(SecretProjection {
+                name: name.to_string(),
+                items: Some(items),
+                optional: Some(true),
+            }),
+            ..VolumeProjection::default()
+        })
+        .collect();
+    Some((
+        Volume {
+            name: SELF_INIT_SECRETS_VOLUME.to_string(),
+            projected: Some(ProjectedVolumeSource {
+                sources: Some(sources),
+                ..ProjectedVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: SELF_INIT_SECRETS_VOLUME.to_string(),
+            mount_path: super::self_init::SECRETS_DIR.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+    ))
+}
+
 /// `spec.auditFileStorage`: the claim (the operator's `<cluster>-audit` or the user's),
 /// writable at its mount path; each pod writes into its own sub-directory named after the pod
 /// (upstream's layout), so one rendered file path serves every pod and a collector that mounts
@@ -802,9 +878,13 @@ fn data_claim(cluster: &ValidatedCluster) -> PersistentVolumeClaim {
 /// Secret and ConfigMap files are owned by root with group `fsGroup`; keys are group-readable
 /// (0440) so the non-root `openbao` user (in that group) can read them and nobody else can.
 fn key_to_path(key: &str, mode: i32) -> KeyToPath {
+    key_to_path_as(key, key, mode)
+}
+
+fn key_to_path_as(key: &str, path: &str, mode: i32) -> KeyToPath {
     KeyToPath {
         key: key.to_string(),
-        path: key.to_string(),
+        path: path.to_string(),
         mode: Some(mode),
         user: None,
     }

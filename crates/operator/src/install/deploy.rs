@@ -555,6 +555,14 @@ pub fn role(options: &DeployOptions) -> Role {
                 &[WEBHOOK_CERT_SECRET],
                 &["get", "update", "patch"],
             ),
+            // Short-lived, audience-bound tokens of its own ServiceAccount, to log in to
+            // OpenBao (never any other account's).
+            rule(
+                "",
+                &["serviceaccounts/token"],
+                &[OPERATOR_NAME],
+                &["create"],
+            ),
         ]),
     }
 }

@@ -65,6 +65,8 @@ pub struct ManagerOptions {
     /// Only reconcile clusters in these namespaces (one controller each); empty: every
     /// namespace, with one controller.
     pub watch_namespaces: Vec<String>,
+    /// The operator's ServiceAccount in `operator_namespace`: its identity in OpenBao.
+    pub service_account: String,
     /// `None`: reconcile without election.
     pub leader_election: Option<LeaseSettings>,
     /// `None`: no webhook.
@@ -288,6 +290,7 @@ async fn lead(
             let config = reconcile::Config {
                 operator_namespace: options.operator_namespace.clone(),
                 watch_namespace: scope.clone(),
+                service_account: options.service_account.clone(),
             };
             let placeholder_config = placeholder::Config {
                 operator_namespace: options.operator_namespace.clone(),

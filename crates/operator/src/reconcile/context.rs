@@ -29,6 +29,8 @@ pub struct Config {
     pub operator_namespace: String,
     /// Only reconcile clusters in this namespace (all namespaces when `None`).
     pub watch_namespace: Option<String>,
+    /// The operator's own ServiceAccount (in `operator_namespace`): its identity in OpenBao.
+    pub service_account: String,
 }
 
 /// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are
@@ -87,6 +89,8 @@ pub struct Context {
     /// Init responses whose keys could not be stored yet (`namespace/name`): held in memory
     /// only, and stored on the next pass.
     pub pending_keys: std::sync::Mutex<std::collections::HashMap<String, bao_client::InitResponse>>,
+    /// The operator's identity in OpenBao and its tokens there.
+    pub session: crate::identity::session::Session,
 }
 
 impl Context {

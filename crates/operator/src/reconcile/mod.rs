@@ -146,9 +146,36 @@ async fn apply_cluster(
             .as_ref()
             .and_then(|pem| String::from_utf8(pem.clone()).ok()),
     );
+    // A cluster that initializes itself is given the operator's identity in its first
+    // configuration; without it the pods are held back.
+    let (identity, identity_blocking) = if desired::self_init::bootstrapping(&validated) {
+        match ctx.session.identity().await {
+            Ok(identity) => (Some(identity), None),
+            Err(e) => (
+                None,
+                Some((
+                    reasons::OPERATOR_IDENTITY_UNAVAILABLE.to_string(),
+                    format!(
+                        "spec.selfInit is enabled and OpenBao must be given the operator's identity \
+                         before it initializes itself, but: {e}"
+                    ),
+                )),
+            ),
+        }
+    } else {
+        (None, None)
+    };
+    let identity_blocking = match identity_blocking {
+        None if desired::self_init::bootstrapping(&validated) => {
+            missing_self_init_secrets(ctx, &validated).await?
+        }
+        other => other,
+    };
+    let facts = facts.with_operator_identity(identity);
+    let api_server_known = desired::api_server_cidr(&validated, &facts).is_some();
     let mut desired = desired::build(&validated, &facts);
-    let api_server_known = desired.statefulset.is_some();
-    if secrets.blocking.is_some() {
+    let blocking = secrets.blocking.clone().or(identity_blocking);
+    if blocking.is_some() {
         desired.statefulset = None;
     }
     // apply (IO; no write when nothing drifted).
@@ -161,7 +188,7 @@ async fn apply_cluster(
     // status (pure, one patch when it changed).
     let observed = status::Observed {
         replicas: cluster.spec.replicas,
-        blocked: status::blocked(&applied.conflicts, api_server_known, &secrets.blocking),
+        blocked: status::blocked(&applied.conflicts, api_server_known, &blocking),
         degraded: [
             status::degraded(cluster, ctx.gateway_api, ctx.backend_tls_api),
             applied.degraded.clone(),
@@ -188,6 +215,42 @@ async fn apply_cluster(
 
 /// An invalid spec: every field error in status and (once per generation) an Event; then wait
 /// for the user to edit the spec (no hot loop).
+/// A blocking reason when a Secret key that `spec.selfInit.requests[].dataFrom` names is
+/// missing: OpenBao reads those files once, at its first start, and a missing one fails the
+/// self-initialization for good.
+async fn missing_self_init_secrets(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+) -> Result<Option<(String, String)>, Error> {
+    let api = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+        ctx.client.clone(),
+        cluster.namespace(),
+    );
+    let mut missing = Vec::new();
+    for source in desired::self_init::secret_sources(cluster) {
+        let secret = api.get_opt(&source.name).await.map_err(|e| Error::Kube {
+            action: format!("read Secret {} (spec.selfInit dataFrom)", source.name),
+            source: e,
+        })?;
+        let present = secret
+            .and_then(|s| s.data)
+            .is_some_and(|d| d.get(&source.key).is_some_and(|v| !v.0.is_empty()));
+        if !present {
+            missing.push(format!("{}/{}", source.name, source.key));
+        }
+    }
+    Ok((!missing.is_empty()).then(|| {
+        (
+            reasons::SELF_INIT_SECRET_MISSING.to_string(),
+            format!(
+                "spec.selfInit.requests[].dataFrom names Secret keys that do not exist (or are empty): \
+                 {}; the pods start once they exist, because OpenBao reads them only at its first start",
+                missing.join(", ")
+            ),
+        )
+    }))
+}
+
 async fn invalid(
     ctx: &Context,
     api: &Api<OpenBaoCluster>,

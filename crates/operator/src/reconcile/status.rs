@@ -251,6 +251,7 @@ pub fn compute(
         None => pods_ready,
     };
     let initialized = lifecycle.is_some_and(|l| l.initialized) || old.initialized;
+    let self_initialized = lifecycle.is_some_and(|l| l.self_initialized) || old.self_initialized;
     let failure = lifecycle.and_then(|l| l.failure.clone());
     let phase = if observed.paused {
         Phase::Paused
@@ -387,6 +388,7 @@ pub fn compute(
             .clone()
             .or(old.current_version.clone()),
         initialized,
+        self_initialized,
         leader: match lifecycle {
             Some(l) => l.leader.clone(),
             None => old.leader.clone(),

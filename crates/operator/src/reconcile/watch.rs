@@ -279,6 +279,11 @@ pub async fn run_with(
         controller: names::MANAGER.to_string(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let session = crate::identity::session::Session::new(
+        client.clone(),
+        config.operator_namespace.clone(),
+        config.service_account.clone(),
+    );
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
@@ -304,6 +309,7 @@ pub async fn run_with(
         phases: std::sync::Mutex::new(std::collections::HashMap::new()),
         critical,
         pending_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
+        session,
     });
 
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so

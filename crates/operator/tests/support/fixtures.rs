@@ -26,6 +26,9 @@ pub fn facts() -> Facts {
         api::names::DEFAULT_OPERATOR_NAMESPACE,
         Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1))),
     )
+    .with_operator_identity(Some(operator::identity::OperatorIdentity::illustrative(
+        api::names::DEFAULT_OPERATOR_NAMESPACE,
+    )))
 }
 
 /// An OpenBaoCluster named `name` in `namespace` with `spec` (YAML, indented as a mapping).

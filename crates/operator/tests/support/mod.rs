@@ -193,6 +193,25 @@ pub async fn install(cp: &ControlPlane) {
         .patch(operator_rbac::CLUSTER_ROLE, &ssa, &Patch::Apply(&binding))
         .await
         .expect("operator ClusterRoleBinding");
+    // The deploy manifests' Role in the operator namespace: among others, tokens of the
+    // operator's own ServiceAccount for its OpenBao identity.
+    let options = operator::install::deploy::DeployOptions::new(OPERATOR_NS);
+    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(client.clone(), OPERATOR_NS)
+        .patch(
+            operator::install::deploy::NAMESPACE_ROLE,
+            &ssa,
+            &Patch::Apply(&operator::install::deploy::role(&options)),
+        )
+        .await
+        .expect("operator namespace Role");
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(client.clone(), OPERATOR_NS)
+        .patch(
+            operator::install::deploy::NAMESPACE_ROLE,
+            &ssa,
+            &Patch::Apply(&operator::install::deploy::role_binding(&options)),
+        )
+        .await
+        .expect("operator namespace RoleBinding");
 
     // What the OpenBao pods rely on cluster-wide, as deploy/ ships it: the ClusterRole their
     // service registration is bound to, and the policy that limits it to the registration
@@ -240,6 +259,7 @@ fn start_operator(cp: &'static ControlPlane) {
                 let config = reconcile::Config {
                     operator_namespace: OPERATOR_NS.to_string(),
                     watch_namespace: None,
+                    service_account: OPERATOR_SA.to_string(),
                 };
                 reconcile::run(client, config, METRICS.clone(), std::future::pending()).await;
             });

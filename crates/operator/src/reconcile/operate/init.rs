@@ -67,6 +67,11 @@ pub enum Decision {
     StaleKeys,
     /// Preconditions not met yet.
     Wait(String),
+    /// OpenBao initialized itself from `spec.selfInit`: no keys, no root token.
+    SelfInitialized,
+    /// A self-initialization request failed (the message says which and why); OpenBao refuses
+    /// to unseal such a cluster.
+    SelfInitFailed(String),
 }
 
 /// Decide about initialization from what the members said (`expected` of them), the Secret's
@@ -117,6 +122,73 @@ pub fn decide(
         ));
     }
     Decision::Initialize
+}
+
+/// [`decide`] for a cluster that initializes itself: the operator only watches, and never
+/// calls `sys/init`. Only pod 0 runs until one member reports initialized.
+pub fn decide_self_init(
+    observations: &[Observation],
+    expected: usize,
+    status_initialized: bool,
+) -> Decision {
+    if observations.iter().any(Observation::initialized) {
+        return Decision::SelfInitialized;
+    }
+    let answering = observations.iter().filter(|o| o.uninitialized()).count();
+    if status_initialized
+        && answering > 0
+        && answering == observations.len()
+        && answering >= expected
+    {
+        return Decision::DataLost;
+    }
+    Decision::Wait(match observations.first() {
+        Some(first) => format!(
+            "waiting for {} to initialize itself from spec.selfInit",
+            first.pod
+        ),
+        None => "waiting for the first member to initialize itself from spec.selfInit".to_string(),
+    })
+}
+
+/// How [`self_init_failure`] reports a start after a failed self-initialization.
+pub const EARLIER_FAILURE: &str = "an earlier self-initialization failed";
+
+/// The failure of a self-initialization that `message` (a container's termination message,
+/// the tail of its log) reports, in one line: which request failed and why. `None` when the
+/// message is about something else. OpenBao logs `failed to initialize: ... request.[<name>
+/// (<i>)]: <error>` when a request fails, and `self-initialization failed: refusing to unseal`
+/// on every start after that.
+pub fn self_init_failure(message: &str) -> Option<String> {
+    if let Some(at) = message.find("request.[") {
+        let rest = &message[at + "request.[".len()..];
+        let name = rest.split([' ', ']']).next().unwrap_or_default();
+        let cause: Vec<&str> = rest
+            .split_once("]:")
+            .map(|(_, cause)| cause)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let l = l.trim().trim_start_matches('|').trim();
+                let l = l.trim_start_matches("\\t").trim_start_matches('*').trim();
+                l.trim_start_matches("failed to evaluate request:").trim()
+            })
+            .filter(|l| !l.is_empty() && !l.ends_with("occurred:"))
+            .take(2)
+            .collect();
+        let block = if message[..at].contains("spec-requests") {
+            "spec.selfInit.requests"
+        } else {
+            "the operator's identity bootstrap"
+        };
+        return Some(format!(
+            "request {name} of {block} failed: {}",
+            cause.join("; ")
+        ));
+    }
+    message
+        .contains("self-initialization failed")
+        .then(|| format!("{EARLIER_FAILURE} (OpenBao refuses to unseal)"))
 }
 
 /// Where the root token and recovery keys go.
@@ -485,5 +557,35 @@ mod tests {
             Decision::StaleKeys
         );
         assert_eq!(decide(&all, 2, KeyState::Stored, true), Decision::DataLost);
+    }
+
+    #[test]
+    fn a_self_initializing_cluster_is_never_initialized_by_the_operator() {
+        let fresh = [obs("b-0", uninit())];
+        assert!(matches!(
+            decide_self_init(&fresh, 3, false),
+            Decision::Wait(m) if m.contains("b-0") && m.contains("spec.selfInit")
+        ));
+        let done = [obs("b-0", active())];
+        assert_eq!(decide_self_init(&done, 3, false), Decision::SelfInitialized);
+        let wiped = [
+            obs("b-0", uninit()),
+            obs("b-1", uninit()),
+            obs("b-2", uninit()),
+        ];
+        assert_eq!(decide_self_init(&wiped, 3, true), Decision::DataLost);
+    }
+
+    #[test]
+    fn a_failed_self_init_request_is_named_with_its_cause() {
+        let log = "2026-12-02T15:36:09.185Z [ERROR] failed to initialize:\n  error=\n  | initialize.[spec-requests (1)]: request.[bad-path (0)]: failed to evaluate request: 1 error occurred:\n  | \t* unsupported path\n  | \n";
+        let failure = self_init_failure(log).expect("a failure");
+        assert_eq!(
+            failure,
+            "request bad-path of spec.selfInit.requests failed: unsupported path"
+        );
+        let restart = "[ERROR] error unsealing core: error=\"unseal with stored key failed: self-initialization failed: refusing to unseal\"";
+        assert!(self_init_failure(restart).is_some_and(|m| m.contains("refuses to unseal")));
+        assert_eq!(self_init_failure("panic: something else"), None);
     }
 }

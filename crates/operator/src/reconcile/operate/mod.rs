@@ -37,6 +37,8 @@ pub struct OperateReport {
     pub raft_peers: Option<i32>,
     /// Whether OpenBao is initialized.
     pub initialized: bool,
+    /// Whether OpenBao initialized itself from `spec.selfInit`.
+    pub self_initialized: bool,
     /// The Initialized condition: (status, reason, message).
     pub condition: Option<(bool, String, String)>,
     /// Every member unsealed, joined, and exactly one active.
@@ -128,8 +130,30 @@ pub async fn run(
         }
     }
 
-    let keys = store.state().await?;
-    let decision = decide(&observations, expected, keys, status_initialized);
+    // A self-initialized cluster has no key Secret, and the operator never reads one for it.
+    let self_init = crate::desired::self_init::enabled(validated);
+    let keys = if self_init {
+        KeyState::Absent
+    } else {
+        store.state().await?
+    };
+    let mut decision = if self_init {
+        decide_self_init(&observations, expected, status_initialized)
+    } else {
+        decide(&observations, expected, keys, status_initialized)
+    };
+    if self_init
+        && matches!(decision, Decision::Wait(_))
+        && let Some(failure) = pod0_failure(ctx, validated)
+    {
+        // Restarts after the failure only say that an earlier one failed: keep the first
+        // message, which names the request.
+        decision = Decision::SelfInitFailed(
+            reported_self_init_failure(cluster)
+                .filter(|_| failure.starts_with(EARLIER_FAILURE))
+                .unwrap_or(failure),
+        );
+    }
     let mut report = OperateReport::default();
     match &decision {
         Decision::Initialize => {
@@ -191,6 +215,25 @@ pub async fn run(
                 }
             }
         }
+        Decision::SelfInitialized if !status_initialized => {
+            ctx.metrics
+                .initializations
+                .get_or_create(&label("self_initialized"))
+                .inc();
+            publish(
+                ctx,
+                cluster,
+                EventType::Normal,
+                reasons::SELF_INITIALIZED,
+                "Initialize",
+                "OpenBao initialized itself from spec.selfInit; no root token exists".to_string(),
+            )
+            .await;
+            let planned = outcome(&decision, names, false);
+            report.initialized = planned.initialized;
+            report.self_initialized = true;
+            report.condition = planned.condition;
+        }
         other => {
             let keys_lost_reported = cluster.status.as_ref().is_some_and(|s| {
                 s.conditions.iter().any(|c| {
@@ -206,6 +249,7 @@ pub async fn run(
                 publish(ctx, cluster, type_, reason, "Initialize", note).await;
             }
             report.initialized = planned.initialized;
+            report.self_initialized = *other == Decision::SelfInitialized;
             report.condition = planned.condition;
             report.failure = planned.failure;
         }
@@ -223,23 +267,37 @@ pub async fn run(
         .find(|(_, o)| o.health.as_ref().is_ok_and(|h| h.is_active()))
         .map(|(m, _)| m);
     report.leader = active.map(|m| m.pod.clone());
-    let raft = match (
-        active,
-        keys == KeyState::Stored || decision == Decision::Initialize,
-    ) {
-        (Some(active), true) => match store.root_token().await? {
-            Some(token) => match raft_facts(active, token.clone()).await {
-                Ok(facts) => {
-                    configure_autopilot(ctx, cluster, active, token.clone()).await;
-                    Some(remove_departed_peers(ctx, cluster, validated, active, token, facts).await)
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot read the Raft configuration");
-                    None
-                }
-            },
-            None => None,
-        },
+    let ours = keys == KeyState::Stored
+        || matches!(decision, Decision::Initialize | Decision::SelfInitialized);
+    let raft = match (active, ours) {
+        (Some(active), true) => {
+            match operator_token(ctx, cluster, &key, active, &store, self_init).await {
+                Some(token) => match raft_facts(active, token.clone()).await {
+                    Ok(facts) => {
+                        configure_autopilot(ctx, cluster, active, token.clone()).await;
+                        Some(
+                            remove_departed_peers(ctx, cluster, validated, active, token, facts)
+                                .await,
+                        )
+                    }
+                    Err(e) => {
+                        if matches!(
+                            &e,
+                            OperateError::OpenBao {
+                                source: bao_client::Error::PermissionDenied { .. },
+                                ..
+                            }
+                        ) {
+                            // A token of an earlier incarnation of the cluster: log in again.
+                            ctx.session.forget(&key);
+                        }
+                        warn!(error = %e, "cannot read the Raft configuration");
+                        None
+                    }
+                },
+                None => None,
+            }
+        }
         _ => None,
     };
     report.raft_peers = raft
@@ -251,6 +309,125 @@ pub async fn run(
         .collect();
     report.ready = all_ready(&report.members, expected, raft.as_ref());
     Ok(report)
+}
+
+/// The failure status already reports (the text between the condition's fixed parts).
+fn reported_self_init_failure(cluster: &OpenBaoCluster) -> Option<String> {
+    let condition = cluster.status.as_ref()?.conditions.iter().find(|c| {
+        c.type_ == types::INITIALIZED && c.reason == reasons::SELF_INITIALIZATION_FAILED
+    })?;
+    let failure = condition
+        .message
+        .strip_prefix(SELF_INIT_FAILED_PREFIX)?
+        .split_once(SELF_INIT_FAILED_SUFFIX)?
+        .0;
+    (!failure.starts_with(EARLIER_FAILURE)).then(|| failure.to_string())
+}
+
+/// What pod 0's OpenBao container said when it last stopped, if that was a failed
+/// self-initialization (its termination message: the tail of its log, with the pod template's
+/// `terminationMessagePolicy: FallbackToLogsOnError`).
+fn pod0_failure(ctx: &Context, cluster: &ValidatedCluster) -> Option<String> {
+    let names = cluster.names();
+    let pod = ctx
+        .pods_matching(cluster.namespace(), &names.server_selector_labels())
+        .into_iter()
+        .find(|p| p.name_any() == names.pod(0))?;
+    let status = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == crate::desired::statefulset::CONTAINER)?
+        .clone();
+    [status.state, status.last_state]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.terminated)
+        .filter_map(|t| t.message)
+        .find_map(|m| self_init_failure(&m))
+}
+
+/// The operator's OpenBao token for the cluster: a cached one, or a fresh login with its
+/// ServiceAccount token. A cluster initialized through `sys/init` whose login fails (it
+/// predates the operator's identity, or the API server's signing keys changed) gets the
+/// identity written once with the stored root token, then the login is retried. A
+/// self-initialized cluster has no root token: a failed login is only reported.
+async fn operator_token(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    key: &str,
+    active: &Member,
+    store: &SecretKeyStore,
+    self_init: bool,
+) -> Option<bao_client::SecretString> {
+    let refused = match ctx.session.token(key, &active.client).await {
+        Ok(token) => return Some(token),
+        Err(crate::identity::session::IdentityError::Login { source, .. }) => {
+            let refused = source.status().is_some_and(|s| (400..500).contains(&s));
+            warn!(error = %source, "cannot log in to OpenBao with the operator's identity");
+            refused
+        }
+        Err(e) => {
+            warn!(error = %e, "the operator has no identity to log in with");
+            false
+        }
+    };
+    if self_init || !refused {
+        return None;
+    }
+    let root = match store.root_token().await {
+        Ok(Some(root)) => root,
+        _ => return None,
+    };
+    let identity = ctx
+        .session
+        .identity()
+        .await
+        .inspect_err(|e| warn!(error = %e, "the operator has no identity to configure"))
+        .ok()?;
+    if let Err(e) = configure_identity(&active.client.with_token(root), &identity).await {
+        warn!(error = %e, "cannot configure the operator's identity in OpenBao");
+        return None;
+    }
+    info!("configured the operator's identity in OpenBao with the root token");
+    publish(
+        ctx,
+        cluster,
+        EventType::Normal,
+        reasons::OPERATOR_IDENTITY_CONFIGURED,
+        "Configure",
+        format!(
+            "wrote the operator's auth method (auth/{}), policy and role with the root token; \
+             the operator uses its own role from now on",
+            crate::identity::AUTH_MOUNT
+        ),
+    )
+    .await;
+    ctx.session
+        .token(key, &active.client)
+        .await
+        .inspect_err(|e| warn!(error = %e, "cannot log in after configuring the identity"))
+        .ok()
+}
+
+/// Write the operator's identity through `client` (which holds the root token): the whole
+/// bootstrap when the auth method is missing, else its configuration, policy and role again.
+pub async fn configure_identity(
+    client: &bao_client::BaoClient,
+    identity: &crate::identity::OperatorIdentity,
+) -> Result<(), bao_client::Error> {
+    let mounts = client.auth_mounts().await?;
+    let requests = if mounts.contains(crate::identity::AUTH_MOUNT) {
+        crate::identity::configure_requests(identity)
+    } else {
+        crate::identity::bootstrap_requests(identity)
+    };
+    for request in requests {
+        client.write(&request.path, request.data).await?;
+    }
+    Ok(())
 }
 
 /// Write `spec.configuration.raft.autopilot` to OpenBao when its values differ (one read per
@@ -357,6 +534,11 @@ async fn remove_departed_peers(
     facts
 }
 
+/// The fixed start of the `SelfInitializationFailed` message.
+const SELF_INIT_FAILED_PREFIX: &str = "self-initialization failed: ";
+/// What follows the failure in that message.
+const SELF_INIT_FAILED_SUFFIX: &str = ". OpenBao never unseals a cluster";
+
 /// What a decision other than [`Decision::Initialize`] means for status and Events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecisionOutcome {
@@ -442,6 +624,27 @@ pub fn outcome(
         }
         Decision::Wait(message) => {
             out.condition = condition(false, reasons::WAITING_FOR_MEMBERS, message.clone());
+        }
+        Decision::SelfInitialized => {
+            out.initialized = true;
+            out.condition = condition(
+                true,
+                reasons::SELF_INITIALIZED,
+                format!(
+                    "initialized itself from spec.selfInit: no root token exists; the operator uses its own \
+                     role (auth/{})",
+                    crate::identity::AUTH_MOUNT
+                ),
+            );
+        }
+        Decision::SelfInitFailed(failure) => {
+            let message = format!(
+                "{SELF_INIT_FAILED_PREFIX}{failure}{SELF_INIT_FAILED_SUFFIX} whose self-initialization \
+                 failed: fix spec.selfInit, then delete the OpenBaoCluster with deletionPolicy \
+                 DeletePVCs (or delete its PersistentVolumeClaims) and recreate it"
+            );
+            out.condition = condition(false, reasons::SELF_INITIALIZATION_FAILED, message.clone());
+            out.failure = Some((reasons::SELF_INITIALIZATION_FAILED.to_string(), message));
         }
     }
     out

@@ -1,0 +1,122 @@
+//! The operator's OpenBao policy, written once as data: every path the operator calls with a
+//! token, the capabilities it needs there, and why. The policy document, the docs table and
+//! the test that exercises each call against real OpenBao all read [`OPERATOR_RULES`].
+
+use std::fmt::Write as _;
+
+/// One `path` block of the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The API path (no `/v1/`).
+    pub path: &'static str,
+    /// Capabilities granted on it.
+    pub capabilities: &'static [&'static str],
+    /// Why the operator calls it (for `docs/security.md`).
+    pub why: &'static str,
+}
+
+/// Name of the operator's policy in OpenBao.
+pub const OPERATOR_POLICY: &str = "openbao-operator";
+
+/// Everything the operator may call with its token. Health, seal status and leader need no
+/// token and are not listed; step-down and snapshots arrive with upgrades and backups (each
+/// with its own actor and role).
+pub const OPERATOR_RULES: &[Rule] = &[
+    Rule {
+        path: "sys/storage/raft/configuration",
+        capabilities: &["read"],
+        why: "Status reports each member's Raft membership and voting; readiness requires every \
+              pod to be a peer; scale-down finds the peers of departed pods.",
+    },
+    Rule {
+        path: "sys/storage/raft/remove-peer",
+        capabilities: &["update"],
+        why: "After a scale-down the removed pods' peers are removed explicitly, so they stop \
+              counting against quorum.",
+    },
+    Rule {
+        path: "sys/storage/raft/autopilot/configuration",
+        capabilities: &["read", "update"],
+        why: "spec.configuration.raft.autopilot lives in Raft, not in config.hcl: it is read and \
+              written when it drifts.",
+    },
+];
+
+/// The policy document (HCL) of `rules`.
+pub fn policy_hcl(rules: &[Rule]) -> String {
+    let mut out = String::new();
+    for rule in rules {
+        let capabilities: Vec<String> = rule
+            .capabilities
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        // Writing into a String cannot fail.
+        let _ = writeln!(
+            out,
+            "path \"{}\" {{\n  capabilities = [{}]\n}}",
+            rule.path,
+            capabilities.join(", ")
+        );
+    }
+    out
+}
+
+/// The Markdown table of `rules` (path, capabilities, why), as `docs/security.md` shows it.
+pub fn policy_table(rules: &[Rule]) -> String {
+    let mut out = String::from("| Path | Capabilities | Why |\n| --- | --- | --- |\n");
+    for rule in rules {
+        let why: String = rule.why.split_whitespace().collect::<Vec<_>>().join(" ");
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            rule.path,
+            rule.capabilities.join(", "),
+            why
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_grants_exactly_the_listed_paths_and_nothing_with_a_wildcard() {
+        let hcl = policy_hcl(OPERATOR_RULES);
+        assert_eq!(hcl.matches("path \"").count(), OPERATOR_RULES.len());
+        assert!(!hcl.contains('*') && !hcl.contains('+'), "{hcl}");
+        assert!(!hcl.contains("sudo") && !hcl.contains("root"), "{hcl}");
+        assert!(
+            hcl.contains(
+                "path \"sys/storage/raft/autopilot/configuration\" {\n  capabilities = [\"read\", \"update\"]\n}"
+            ),
+            "{hcl}"
+        );
+    }
+
+    #[test]
+    fn docs_security_md_shows_exactly_this_policy() {
+        let docs = include_str!("../../../../docs/security.md");
+        let start = docs
+            .find("<!-- operator-policy:begin -->\n")
+            .expect("begin marker")
+            + "<!-- operator-policy:begin -->\n".len();
+        let end = docs
+            .find("<!-- operator-policy:end -->")
+            .expect("end marker");
+        assert_eq!(
+            &docs[start..end],
+            policy_table(OPERATOR_RULES),
+            "docs/security.md's operator policy table drifted from OPERATOR_RULES"
+        );
+    }
+
+    #[test]
+    fn the_docs_table_has_one_row_per_rule() {
+        let table = policy_table(OPERATOR_RULES);
+        assert_eq!(table.lines().count(), OPERATOR_RULES.len() + 2);
+        assert!(table.contains("| `sys/storage/raft/remove-peer` | update |"));
+    }
+}
