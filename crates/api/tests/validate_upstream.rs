@@ -24,8 +24,12 @@ fn each_upstream_feature_not_built_yet_is_refused_by_name() {
     assert_not_yet("spec.readReplicas", |v| {
         set(v, "/spec/readReplicas", json!({"replicas": 2}))
     });
-    assert_not_yet("spec.selfInit.enabled", |v| {
-        set(v, "/spec/selfInit", json!({"enabled": true}))
+    assert_not_yet("spec.selfInit.oidc.policyApproverRef", |v| {
+        set(
+            v,
+            "/spec/selfInit",
+            json!({"enabled": true, "oidc": {"enabled": true, "policyApproverRef": {"namespace": "admins", "name": "approver"}}}),
+        )
     });
     assert_not_yet("spec.upgrade.strategy", |v| {
         set(v, "/spec/upgrade", json!({"strategy": "BlueGreen"}))

@@ -1,6 +1,6 @@
-//! Logging in and the few generic writes an identity bootstrap needs: `auth/<mount>/login`
-//! for a JWT role, the list of enabled auth methods, and a plain write of a JSON object to any
-//! path (policies, roles, auth configuration).
+//! Tokens and the few generic writes an identity bootstrap needs: logging in (a JWT role,
+//! userpass), creating a child token, the list of enabled auth methods, and a plain write of a
+//! JSON object to any path (policies, roles, auth and engine configuration).
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -10,7 +10,7 @@ use zeroize::Zeroize;
 
 use crate::{BaoClient, Error, SecretString, client::Auth};
 
-/// A token obtained by logging in.
+/// A token obtained by logging in, or created.
 pub struct Login {
     /// The client token (a batch or service token).
     pub token: SecretString,
@@ -49,25 +49,34 @@ impl BaoClient {
         jwt: &SecretString,
     ) -> Result<Login, Error> {
         let path = format!("auth/{}/login", mount.trim_matches('/'));
-        self.login(
-            &path,
-            serde_json::json!({ "role": role, "jwt": jwt.expose_secret() }),
-        )
-        .await
+        let body = serde_json::json!({ "role": role, "jwt": jwt.expose_secret() });
+        self.token_answer(&path, Auth::None, body).await
     }
 
     /// `POST /v1/auth/userpass/login/<user>` (no token): a person's login, for smoke checks.
     pub async fn userpass_login(&self, user: &str, password: &str) -> Result<Login, Error> {
         let path = format!("auth/userpass/login/{user}");
-        self.login(&path, serde_json::json!({ "password": password }))
+        let body = serde_json::json!({ "password": password });
+        self.token_answer(&path, Auth::None, body).await
+    }
+
+    /// `POST /v1/auth/token/create` (token): a child token with `policies`, renewable for
+    /// `period` (an OpenBao duration such as `24h`), for a client such as a transit seal.
+    pub async fn create_token(&self, policies: &[&str], period: &str) -> Result<Login, Error> {
+        let body = serde_json::json!({ "policies": policies, "period": period });
+        self.token_answer("auth/token/create", Auth::Token, body)
             .await
     }
 
-    /// A login at `path` with `body`; the answer's raw body is wiped after decoding.
-    async fn login(&self, path: &str, body: serde_json::Value) -> Result<Login, Error> {
-        let (status, mut bytes) = self
-            .call_raw(Method::POST, path, Auth::None, Some(body))
-            .await?;
+    /// A call at `path` that answers with an `auth` block (a login, a created token); the
+    /// answer's raw body is wiped after decoding.
+    async fn token_answer(
+        &self,
+        path: &str,
+        auth: Auth,
+        body: serde_json::Value,
+    ) -> Result<Login, Error> {
+        let (status, mut bytes) = self.call_raw(Method::POST, path, auth, Some(body)).await?;
         if !status.is_success() {
             let error = Error::from_status(path, status, &bytes);
             bytes.zeroize();
@@ -80,7 +89,7 @@ impl BaoClient {
             .auth
             .ok_or_else(|| Error::Decode {
                 path: path.to_string(),
-                reason: "the login answer has no auth block".to_string(),
+                reason: "the answer has no auth block".to_string(),
             })?;
         Ok(Login {
             token: SecretString::new(auth.client_token),

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use deploy_support::*;
 
 #[test]
-fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_and_webhook_secret() {
+fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_webhook_secret_and_own_tokens()
+ {
     let manifests = deploy::build(&deploy::DeployOptions::new("ops"));
     let binding = serde_json::to_value(&manifests.cluster_role_binding).unwrap();
     assert_eq!(binding["roleRef"]["name"], operator_rbac::CLUSTER_ROLE);
@@ -57,6 +58,12 @@ fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_and_we
                 "secrets".to_string(),
                 json!([controller::WEBHOOK_CERT_SECRET]),
                 json!(["get", "update", "patch"])
+            ),
+            // Tokens of its own ServiceAccount only (its identity in OpenBao).
+            (
+                "serviceaccounts/token".to_string(),
+                json!([OPERATOR_NAME]),
+                json!(["create"])
             ),
         ]
     );

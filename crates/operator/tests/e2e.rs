@@ -191,21 +191,20 @@ async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoC
         .with_token(bao_client::SecretString::new(token))
 }
 
-/// A client (no token) for member `ordinal` of `bao` in `n`, trusting the cluster's CA.
+/// A client (no token) for member `ordinal` of `bao` in `n`, trusting the cluster's CA (the
+/// operator's, or in External mode the one the user's Secret carries).
 async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
-    let secret = |name: &'static str, key: &'static str| {
-        let api = Api::<Secret>::namespaced(client.clone(), n);
-        async move {
-            api.get(name)
-                .await
-                .unwrap_or_else(|e| panic!("{name}: {e}"))
+    let secrets = Api::<Secret>::namespaced(client.clone(), n);
+    let mut ca = None;
+    for name in ["bao-tls-ca", "bao-tls-server"] {
+        if let Some(secret) = secrets.get_opt(name).await.expect("read Secret") {
+            ca = secret
                 .data
-                .expect("data")[key]
-                .0
-                .clone()
+                .and_then(|d| d.get("ca.crt").map(|c| c.0.clone()));
+            break;
         }
-    };
-    let ca = secret("bao-tls-ca", "ca.crt").await;
+    }
+    let ca = ca.expect("the cluster's CA certificate");
     let pod_name = format!("bao-{ordinal}");
     let pod = Api::<Pod>::namespaced(client.clone(), n)
         .get(&pod_name)
@@ -1151,5 +1150,293 @@ async fn a_failed_self_initialization_request_is_reported_by_name_and_never_retr
         condition.message.contains("spec.selfInit.requests"),
         "{}",
         condition.message
+    );
+}
+
+/// The claims of a JWT (unverified: the test's own token).
+fn claims(jwt: &bao_client::SecretString) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = jwt.expose_secret().split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("claims")
+}
+
+/// A token of ServiceAccount `namespace/name` for `audience`, as a pod's projected token.
+async fn service_account_jwt(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    audience: &str,
+) -> bao_client::SecretString {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(vec![audience.to_string()]),
+            expiration_seconds: Some(600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let answer =
+        Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), namespace)
+            .create_token_request(name, &Default::default(), &request)
+            .await
+            .unwrap_or_else(|e| panic!("token of {namespace}/{name}: {e}"));
+    bao_client::SecretString::new(answer.status.and_then(|s| s.token).expect("a minted token"))
+}
+
+async fn put_secret(client: &Client, ns: &str, name: &str, data: &[(&str, &str)]) {
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        string_data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &secret)
+        .await
+        .unwrap_or_else(|e| panic!("Secret {name}: {e}"));
+}
+
+#[tokio::test]
+async fn a_hardened_cluster_unseals_through_transit_initializes_itself_and_serves_a_pods_role() {
+    let (_, transit_ns, client) = setup("e2e-transit").await;
+    let (_, hard_ns, _) = setup("e2e-hardened").await;
+    let (t, h) = (transit_ns.name(), hard_ns.name());
+
+    // A second OpenBao cluster serves the Transit engine; the seal gets a token of a policy
+    // that may only encrypt and decrypt with its key.
+    create(&client, &cluster("bao", t, &spec(1, ""))).await;
+    until_cluster(&client, t, "transit Running", running_with(1)).await;
+    let transit = root_member(&client, t, 0).await;
+    transit
+        .write("sys/mounts/transit", serde_json::json!({"type": "transit"}))
+        .await
+        .expect("transit engine");
+    transit
+        .write("transit/keys/autounseal", serde_json::json!({}))
+        .await
+        .expect("transit key");
+    transit
+        .write(
+            "sys/policies/acl/autounseal",
+            serde_json::json!({"policy": "path \"transit/encrypt/autounseal\" { capabilities = [\"update\"] }\npath \"transit/decrypt/autounseal\" { capabilities = [\"update\"] }"}),
+        )
+        .await
+        .expect("seal policy");
+    let seal_token = transit
+        .create_token(&["autounseal"], "24h")
+        .await
+        .expect("seal token");
+    let transit_ca = String::from_utf8(
+        Api::<Secret>::namespaced(client.clone(), t)
+            .get("bao-tls-ca")
+            .await
+            .expect("transit CA")
+            .data
+            .expect("data")["ca.crt"]
+            .0
+            .clone(),
+    )
+    .expect("PEM");
+    put_secret(
+        &client,
+        h,
+        "transit-token",
+        &[
+            ("token", seal_token.token.expose_secret()),
+            ("ca.crt", &transit_ca),
+        ],
+    )
+    .await;
+
+    // What a pod's role needs: the API server's issuer and signing keys (public), read the way
+    // the operator reads them.
+    let jwks = client
+        .request_text(
+            http::Request::get("/openid/v1/jwks")
+                .body(Vec::new())
+                .expect("request"),
+        )
+        .await
+        .expect("JWKS");
+    let keys = operator::identity::jwks::public_keys_pem(&jwks).expect("keys");
+    let issuer = claims(&operator_jwt(&client).await)["iss"].clone();
+    let spec = serde_json::json!({
+        "profile": "Hardened",
+        "version": "2.7.2",
+        "replicas": 3,
+        "configuration": {"raft": {"performanceMultiplier": 1}},
+        "tls": {"enabled": true, "mode": "External"},
+        "unseal": {
+            "type": "transit",
+            "transit": {
+                "address": format!("https://bao-0.bao-internal.{t}.svc:8200"),
+                "keyName": "autounseal",
+                "mountPath": "transit/",
+                "tlsCACert": "/etc/bao/seal-creds/ca.crt",
+            },
+            "credentialsSecretRef": {"name": "transit-token"},
+        },
+        "network": {"egressRules": [{
+            "to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": t}},
+                "podSelector": {"matchLabels": {"openbao.org/cluster": "bao"}},
+            }],
+            "ports": [{"port": 8200, "protocol": "TCP"}],
+        }]},
+        "selfInit": {"enabled": true, "requests": [
+            {"name": "apps", "operation": "update", "path": "sys/auth/jwt", "authMethod": {"type": "jwt"}},
+            {"name": "apps-keys", "operation": "update", "path": "auth/jwt/config",
+             "data": {"bound_issuer": issuer, "jwt_validation_pubkeys": keys}},
+            {"name": "kv", "operation": "update", "path": "sys/mounts/secret",
+             "secretEngine": {"type": "kv", "options": {"version": "2"}}},
+            {"name": "readers", "operation": "update", "path": "sys/policies/acl/readers",
+             "policy": {"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"}},
+            {"name": "app-role", "operation": "update", "path": "auth/jwt/role/app",
+             "data": {"role_type": "jwt", "user_claim": "sub",
+                      "bound_subject": format!("system:serviceaccount:{h}:app"),
+                      "bound_audiences": ["bao-app"], "token_policies": ["readers"]}},
+            {"name": "seed", "operation": "update", "path": "secret/data/app",
+             "data": {"data": {"greeting": "hello"}}},
+        ]},
+    });
+    let hardened = cluster("bao", h, &spec.to_string());
+    // External TLS: the certificate a PKI team would issue for the cluster's names.
+    let validated = operator::desired::ValidatedCluster::new(hardened.clone()).expect("valid");
+    let now = time::OffsetDateTime::now_utc();
+    let ca =
+        operator::pki::generate_named_ca("e2e PKI team", time::Duration::days(1), now).expect("CA");
+    let cert = operator::pki::issue_server_cert(
+        &ca,
+        &operator::pki::server_sans(&validated),
+        Duration::from_secs(86_400),
+        now,
+    )
+    .expect("certificate");
+    put_secret(
+        &client,
+        h,
+        "bao-tls-server",
+        &[
+            ("tls.crt", &cert.cert_pem),
+            ("tls.key", &cert.key_pem.0),
+            ("ca.crt", &ca.cert_pem),
+        ],
+    )
+    .await;
+    create(&client, &hardened).await;
+
+    let running = until_cluster(
+        &client,
+        h,
+        "Hardened Running with 3 members",
+        running_with(3),
+    )
+    .await;
+    let status = running.status.expect("status");
+    assert!(status.self_initialized, "{status:?}");
+    assert_eq!(
+        status.raft_peers,
+        Some(3),
+        "the operator's own role reads Raft: {status:?}"
+    );
+    let bao = member(&client, h, 0).await;
+    let seal = bao.seal_status().await.expect("seal status");
+    assert_eq!(seal.seal_type, "transit");
+
+    // A pod's ServiceAccount logs in through the role declared in selfInit and reads its secret.
+    let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), h);
+    accounts
+        .create(
+            &Default::default(),
+            &k8s_openapi::api::core::v1::ServiceAccount {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("app".to_string()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("app ServiceAccount");
+    let app_jwt = service_account_jwt(&client, h, "app", "bao-app").await;
+    let app = bao
+        .jwt_login("jwt", "app", &app_jwt)
+        .await
+        .expect("the app's login");
+    assert_eq!(
+        bao.with_token(app.token)
+            .kv_v2_get("secret", "app")
+            .await
+            .expect("the app reads its secret"),
+        Some(serde_json::json!({"greeting": "hello"}))
+    );
+
+    // Every pod restarts and unseals again through transit.
+    let before: Vec<String> = pods(&client, h)
+        .await
+        .iter()
+        .filter_map(|p| p.uid())
+        .collect();
+    Api::<Pod>::namespaced(client.clone(), h)
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("app.kubernetes.io/component=server"),
+        )
+        .await
+        .expect("delete pods");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let now = pods(&client, h).await;
+        let ready = |p: &Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        };
+        if now.len() == 3
+            && now
+                .iter()
+                .all(|p| p.uid().is_some_and(|u| !before.contains(&u)) && ready(p))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pods never came back unsealed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    until_cluster(
+        &client,
+        h,
+        "Running again after every pod restarted",
+        running_with(3),
+    )
+    .await;
+    for ordinal in 0..3 {
+        let seal = member(&client, h, ordinal)
+            .await
+            .seal_status()
+            .await
+            .expect("seal status");
+        assert!(seal.seal_type == "transit" && !seal.sealed, "{seal:?}");
+    }
+    let secrets = Api::<Secret>::namespaced(client.clone(), h)
+        .list(&ListParams::default())
+        .await
+        .expect("secrets");
+    assert!(
+        secrets.items.iter().all(|s| s
+            .data
+            .as_ref()
+            .is_none_or(|d| !d.contains_key("root-token"))),
+        "no Secret holds a root token"
     );
 }

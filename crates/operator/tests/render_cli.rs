@@ -101,6 +101,24 @@ fn a_valid_example_renders_every_object_kind_in_apply_order() {
 }
 
 #[test]
+fn render_prints_the_webhooks_warnings_about_risky_settings_and_still_exits_0() {
+    let example = workspace_root().join("examples/dev.yaml");
+    let out = operator(&[
+        "render",
+        "-f",
+        example.to_str().expect("utf-8"),
+        "--api-server-ip",
+        "10.96.0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: dev/bao-dev: spec.replicas: 1 member gives no high availability"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn without_an_api_server_address_render_warns_and_omits_the_statefulset() {
     let example = workspace_root().join("examples/minimal.yaml");
     let out = operator(&["render", "-f", example.to_str().expect("utf-8")]);

@@ -184,7 +184,12 @@ pub(super) fn validate_device_options(
 }
 
 /// `stdout`, `discard`, or (with an audit volume) an absolute path strictly under its mount.
-fn check_file_path(errs: &mut ValidationErrors, path: &str, value: &str, mount: Option<&str>) {
+pub(super) fn check_file_path(
+    errs: &mut ValidationErrors,
+    path: &str,
+    value: &str,
+    mount: Option<&str>,
+) {
     if value == "stdout" || value == "discard" {
         return;
     }

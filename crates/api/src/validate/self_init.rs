@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::ValidationErrors;
-use super::audit::{AUDIT_FILE_STORAGE_MOUNT, validate_device_options};
+use super::audit::{AUDIT_FILE_STORAGE_MOUNT, check_file_path, validate_device_options};
 use super::checks::{check_subdomain, json_of};
 use crate::spec::{OpenBaoClusterSpec, SelfInit, SelfInitRequest};
 
@@ -171,6 +171,17 @@ fn validate_request(
             json_of(data),
             "must be an object: the request's JSON body",
         );
+    }
+    // A file device written as raw data writes where a typed one may: the same rule.
+    if path.starts_with("sys/audit/")
+        && let Some(data) = request.data.as_ref().and_then(|d| d.as_object())
+        && data.get("type").and_then(|t| t.as_str()) == Some("file")
+        && let Some(file) = data
+            .get("options")
+            .and_then(|o| o.get("file_path"))
+            .and_then(|f| f.as_str())
+    {
+        check_file_path(errs, &format!("{p}.data.options.file_path"), file, mount);
     }
     if let Some(device) = &request.audit_device {
         let device_path = path.strip_prefix("sys/audit/").unwrap_or(path);

@@ -35,8 +35,11 @@ pub struct RenderError {
 pub struct Rendered {
     /// Multi-document YAML.
     pub yaml: String,
-    /// Warnings for stderr (for example an unknown API server address).
+    /// Warnings about the render itself, for stderr (for example an unknown API server
+    /// address: objects are missing from the output).
     pub warnings: Vec<String>,
+    /// Legal but risky settings of the manifests (what the webhook warns about), for stderr.
+    pub advice: Vec<String>,
 }
 
 /// Render every OpenBaoCluster document of `input` (named `source` in messages).
@@ -77,7 +80,14 @@ pub fn render_str(input: &str, source: &str, facts: &Facts) -> Result<Rendered, 
 
     let mut yaml = String::new();
     let mut warnings = Vec::new();
+    let mut advice = Vec::new();
     for cluster in &validated {
+        // Legal but risky settings, as the webhook returns them.
+        advice.extend(
+            api::validate::warnings(cluster.cluster())
+                .into_iter()
+                .map(|w| format!("{}/{}: {w}", cluster.namespace(), cluster.names().cluster())),
+        );
         let resources = desired::build(cluster, facts);
         if resources.statefulset.is_none() {
             warnings.push(format!(
@@ -95,7 +105,11 @@ pub fn render_str(input: &str, source: &str, facts: &Facts) -> Result<Rendered, 
             yaml.push_str(&text);
         }
     }
-    Ok(Rendered { yaml, warnings })
+    Ok(Rendered {
+        yaml,
+        warnings,
+        advice,
+    })
 }
 
 /// Split multi-document YAML on `---` separator lines, dropping empty documents.
@@ -147,7 +161,7 @@ pub fn run(args: &RenderArgs) -> ExitCode {
         )));
     match render_str(&input, &source, &facts) {
         Ok(rendered) => {
-            for warning in &rendered.warnings {
+            for warning in rendered.advice.iter().chain(&rendered.warnings) {
                 eprintln!("warning: {warning}");
             }
             print!("{}", rendered.yaml);
