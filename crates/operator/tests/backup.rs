@@ -39,8 +39,8 @@ fn store(moto: &moto::Moto, secret: &str) -> Arc<dyn ObjectStore> {
     backup::open(&target(moto), &credentials).expect("open the bucket")
 }
 
-/// One initialized member and its root token.
-async fn openbao() -> (bao::BaoMembers, BaoClient) {
+/// One initialized member, a client holding its root token, and the token.
+async fn openbao() -> (bao::BaoMembers, BaoClient, bao_client::SecretString) {
     let members = bao::BaoMembers::start("bao", "backups", 1).await;
     let member = members.member(0);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -55,6 +55,7 @@ async fn openbao() -> (bao::BaoMembers, BaoClient) {
             }
         }
     };
+    let token = init.root_token.clone();
     let root = member.client.with_token(init.root_token);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while root.mount_kv_v2("secret").await.is_err() {
@@ -64,7 +65,7 @@ async fn openbao() -> (bao::BaoMembers, BaoClient) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    (members, root)
+    (members, root, token)
 }
 
 async fn put(bao: &BaoClient, key: &str, value: &str) {
@@ -91,7 +92,7 @@ async fn objects(store: &dyn ObjectStore, prefix: &Path) -> Vec<String> {
 #[tokio::test]
 async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed_secrets() {
     let moto = moto::Moto::start("snapshots");
-    let (_members, bao) = openbao().await;
+    let (_members, bao, _) = openbao().await;
     for i in 0..200 {
         put(&bao, &format!("app-{i}"), &format!("original-{i}")).await;
     }
@@ -155,7 +156,7 @@ async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed
 #[tokio::test]
 async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_touched() {
     let moto = moto::Moto::start("damaged");
-    let (_members, bao) = openbao().await;
+    let (_members, bao, _) = openbao().await;
     put(&bao, "app", "before").await;
     let store = store(&moto, &moto.secret_access_key);
     let prefix = Path::from("bao");
@@ -239,7 +240,7 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
 #[tokio::test]
 async fn retention_keeps_the_newest_backups_and_a_cut_off_upload_leaves_nothing() {
     let moto = moto::Moto::start("retention");
-    let (_members, bao) = openbao().await;
+    let (_members, bao, _) = openbao().await;
     put(&bao, "app", "v").await;
     let store = store(&moto, &moto.secret_access_key);
     let prefix = Path::from("bao");
@@ -300,4 +301,141 @@ async fn retention_keeps_the_newest_backups_and_a_cut_off_upload_leaves_nothing(
             .is_empty()
     );
     assert!(objects(store.as_ref(), &other).await.is_empty());
+}
+
+fn operator(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+        .args(args)
+        .output()
+        .expect("run openbao-operator")
+}
+
+#[tokio::test]
+async fn the_backup_commands_save_list_verify_and_restore_as_a_job_would() {
+    let moto = moto::Moto::start("commands");
+    let (members, bao, root) = openbao().await;
+    put(&bao, "app", "saved").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, content: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        path.to_string_lossy().to_string()
+    };
+    let target = file(
+        "target.yaml",
+        &serde_json::to_string(&target(&moto)).expect("target"),
+    );
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).expect("credentials dir");
+    std::fs::write(credentials.join("accessKeyId"), &moto.access_key_id).expect("write");
+    std::fs::write(credentials.join("secretAccessKey"), &moto.secret_access_key).expect("write");
+    let credentials = credentials.to_string_lossy().to_string();
+    let token = file("token", root.expose_secret());
+    let ca = file("ca.crt", &members.ca_pem);
+    let address = format!("https://{}:8200", members.ips[0]);
+    let target_args = [
+        "--target",
+        &target,
+        "--credentials-dir",
+        &credentials,
+        "--cluster",
+        "backups/bao",
+    ];
+    let openbao_args = [
+        "--openbao",
+        &address,
+        "--ca-file",
+        &ca,
+        "--token-file",
+        &token,
+    ];
+
+    let saved = operator(
+        &[
+            &["backup", "save"][..],
+            &openbao_args,
+            &target_args,
+            &["--max-count", "5"],
+        ]
+        .concat(),
+    );
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&saved.stdout).expect("manifest JSON");
+    let key = manifest["key"].as_str().expect("key").to_string();
+    assert!(
+        key.starts_with("backups/bao/") && key.ends_with(".snap"),
+        "{key}"
+    );
+
+    let listed = operator(&[&["backup", "list"][..], &target_args].concat());
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("list JSON");
+    assert_eq!(rows[0]["key"], key.as_str());
+
+    let verified = operator(&[&["backup", "verify"][..], &target_args, &["--key", &key]].concat());
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&verified.stdout).expect("JSON")["sha256"],
+        manifest["sha256"]
+    );
+
+    put(&bao, "app", "later").await;
+    let restored = operator(
+        &[
+            &["backup", "restore"][..],
+            &openbao_args,
+            &target_args,
+            &["--key", &key],
+        ]
+        .concat(),
+    );
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while read(&bao, "app").await != Some(serde_json::json!({"v": "saved"})) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restored value never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Bad input exits 2 naming the flag; a failure exits 1 naming the cause.
+    let bad = operator(&[
+        "backup",
+        "list",
+        "--target",
+        &target,
+        "--cluster",
+        "no-slash",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--cluster"));
+    std::fs::write(dir.path().join("credentials/secretAccessKey"), "wrong").expect("write");
+    let refused = operator(&[&["backup", "verify"][..], &target_args, &["--key", &key]].concat());
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("object storage"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&refused.stderr).contains("wrong"),
+        "no secret in errors"
+    );
 }

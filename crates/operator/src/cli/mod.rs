@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each parsing its arguments and calling into the
 //! library. Exit codes: 0 success, 1 a check failed, 2 bad input or usage.
 
+pub mod backup;
 pub mod crd;
 pub mod manifests;
 pub mod netpol;
@@ -39,6 +40,22 @@ enum Command {
     /// Evaluate Kubernetes NetworkPolicies and prove the posture contract.
     #[command(subcommand)]
     Netpol(NetpolCommand),
+    /// Move Raft snapshots between OpenBao and object storage (what backup and restore Jobs
+    /// run).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BackupCommand {
+    /// Stream a snapshot from OpenBao into the bucket, record its manifest, apply retention.
+    Save(backup::SaveArgs),
+    /// Check a snapshot against its manifest, then restore it into OpenBao.
+    Restore(backup::RestoreArgs),
+    /// Check a snapshot's size and SHA-256 against its manifest.
+    Verify(backup::VerifyArgs),
+    /// List the complete backups, oldest first.
+    List(backup::ListArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,5 +80,9 @@ pub fn main() -> ExitCode {
         Command::Netpol(NetpolCommand::Check(args)) => netpol::check(&args),
         Command::Netpol(NetpolCommand::Matrix(args)) => netpol::matrix(&args),
         Command::Netpol(NetpolCommand::Verify(args)) => verify::run(&args),
+        Command::Backup(BackupCommand::Save(args)) => backup::save(&args),
+        Command::Backup(BackupCommand::Restore(args)) => backup::restore(&args),
+        Command::Backup(BackupCommand::Verify(args)) => backup::verify(&args),
+        Command::Backup(BackupCommand::List(args)) => backup::list(&args),
     }
 }
