@@ -1087,17 +1087,72 @@ async fn a_self_initialized_cluster_forms_without_any_root_token_and_the_operato
         !matches!(removed, Err(bao_client::Error::PermissionDenied { .. })),
         "remove-peer must be allowed: {removed:?}"
     );
+    let mut sink = tokio::io::sink();
     for denied in [
         op.kv_v2_get("secret", "app").await.map(drop),
         op.mount_kv_v2("other").await,
         op.audit_devices().await.map(drop),
         op.auth_mounts().await.map(drop),
+        op.save_snapshot(&mut sink).await.map(drop),
     ] {
         assert!(
             matches!(denied, Err(bao_client::Error::PermissionDenied { .. })),
             "{denied:?}"
         );
     }
+
+    // The Jobs' roles: each bound to its own ServiceAccount, each holding one policy.
+    let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), n);
+    for name in ["bao-backup", "bao-restore"] {
+        accounts
+            .create(
+                &Default::default(),
+                &k8s_openapi::api::core::v1::ServiceAccount {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(name.to_string()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("Job ServiceAccount");
+    }
+    let login = |account: &'static str, role: &'static str| {
+        let (client, bao) = (client.clone(), bao.clone());
+        async move {
+            let jwt = service_account_jwt(&client, n, account, operator::identity::AUDIENCE).await;
+            bao.jwt_login(operator::identity::AUTH_MOUNT, role, &jwt)
+                .await
+        }
+    };
+    let backup = bao.with_token(
+        login("bao-backup", "backup")
+            .await
+            .expect("backup login")
+            .token,
+    );
+    let size = backup
+        .save_snapshot(&mut tokio::io::sink())
+        .await
+        .expect("the backup role streams a snapshot");
+    assert!(size > 0);
+    assert!(matches!(
+        backup.raft_configuration().await,
+        Err(bao_client::Error::PermissionDenied { .. })
+    ));
+    let restore = bao.with_token(
+        login("bao-restore", "restore")
+            .await
+            .expect("restore login")
+            .token,
+    );
+    assert!(matches!(
+        restore.save_snapshot(&mut tokio::io::sink()).await,
+        Err(bao_client::Error::PermissionDenied { .. })
+    ));
+    // A token of another account does not get the backup role.
+    assert!(login("bao-restore", "backup").await.is_err());
 }
 
 /// Log in through userpass as `user` (the test's own request: the client has no userpass

@@ -14,6 +14,12 @@ use crate::spec::{OpenBaoClusterSpec, SelfInit, SelfInitRequest};
 pub const OPERATOR_AUTH_MOUNT: &str = "jwt-operator";
 /// The operator's policy: the user's requests may not write it.
 pub const OPERATOR_POLICY: &str = "openbao-operator";
+/// Every policy the operator writes (its own, the backup and the restore Jobs').
+pub const OPERATOR_POLICIES: [&str; 3] = [
+    OPERATOR_POLICY,
+    "openbao-operator-backup",
+    "openbao-operator-restore",
+];
 /// The audience of the operator's tokens.
 pub const OPERATOR_AUDIENCE: &str = "openbao-internal";
 
@@ -111,15 +117,18 @@ fn validate_request(
     };
     if touches(&format!("sys/auth/{OPERATOR_AUTH_MOUNT}"))
         || touches(&format!("auth/{OPERATOR_AUTH_MOUNT}"))
-        || touches(&format!("sys/policies/acl/{OPERATOR_POLICY}"))
-        || touches(&format!("sys/policy/{OPERATOR_POLICY}"))
+        || OPERATOR_POLICIES.iter().any(|policy| {
+            touches(&format!("sys/policies/acl/{policy}"))
+                || touches(&format!("sys/policy/{policy}"))
+        })
     {
         errs.add(
             format!("{p}.path"),
             path,
             format!(
-                "reserved: auth/{OPERATOR_AUTH_MOUNT} and the policy {OPERATOR_POLICY} are the \
-                 operator's own identity, which it creates before these requests"
+                "reserved: auth/{OPERATOR_AUTH_MOUNT} and the policies {} are the operator's own \
+                 identity and its Jobs', which it creates before these requests",
+                OPERATOR_POLICIES.join(", ")
             ),
         );
     }

@@ -79,7 +79,8 @@ pub fn render(cluster: &ValidatedCluster, identity: Option<&OperatorIdentity>) -
     }
     let mut blocks = Vec::new();
     if let Some(identity) = identity {
-        let requests: Vec<Value> = identity::bootstrap_requests(identity)
+        let jobs = identity::JobSubjects::of(cluster.namespace(), cluster.names().cluster());
+        let requests: Vec<Value> = identity::bootstrap_requests(identity, &jobs)
             .into_iter()
             .map(|r| {
                 named(
@@ -212,7 +213,7 @@ mod tests {
         let blocks = rendered["initialize"].as_array().expect("blocks");
         assert_eq!(blocks.len(), 2);
         let operator = &blocks[0][OPERATOR_BLOCK]["request"];
-        assert_eq!(operator.as_array().map(Vec::len), Some(4));
+        assert_eq!(operator.as_array().map(Vec::len), Some(8));
         assert_eq!(
             operator[0]["operator-auth-method"]["path"],
             "sys/auth/jwt-operator"

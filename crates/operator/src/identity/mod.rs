@@ -62,6 +62,35 @@ impl OperatorIdentity {
     }
 }
 
+/// The ServiceAccounts of one cluster's Jobs, each bound to its own role: backup Jobs may only
+/// read snapshots, restore Jobs may only install them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSubjects {
+    /// Subject of the backup Jobs' ServiceAccount.
+    pub backup: String,
+    /// Subject of the restore Jobs' ServiceAccount.
+    pub restore: String,
+}
+
+impl JobSubjects {
+    /// The Jobs' ServiceAccounts of cluster `name` in `namespace`: `<name>-backup` and
+    /// `<name>-restore`.
+    pub fn of(namespace: &str, name: &str) -> Self {
+        Self {
+            backup: service_account_subject(namespace, &format!("{name}-{BACKUP_ROLE}")),
+            restore: service_account_subject(namespace, &format!("{name}-{RESTORE_ROLE}")),
+        }
+    }
+}
+
+/// The backup Jobs' role on [`AUTH_MOUNT`].
+pub const BACKUP_ROLE: &str = "backup";
+/// The restore Jobs' role on [`AUTH_MOUNT`].
+pub const RESTORE_ROLE: &str = "restore";
+/// Lifetime of a Job's token: a snapshot of a large cluster takes a while, and the request that
+/// streams it is authorized when it starts.
+pub const JOB_TOKEN_TTL: &str = "1h";
+
 /// One request of the identity bootstrap (all are `update` operations).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BootstrapRequest {
@@ -73,9 +102,13 @@ pub struct BootstrapRequest {
     pub data: Value,
 }
 
-/// The requests that give the operator its identity in a cluster, in order: enable the auth
-/// method, trust the API server's keys, write the policy, create the role.
-pub fn bootstrap_requests(identity: &OperatorIdentity) -> Vec<BootstrapRequest> {
+/// The requests that give the operator (and the cluster's Jobs) their identity in a cluster,
+/// in order: enable the auth method, trust the API server's keys, write the policies, create
+/// the roles.
+pub fn bootstrap_requests(
+    identity: &OperatorIdentity,
+    jobs: &JobSubjects,
+) -> Vec<BootstrapRequest> {
     let mut requests = vec![BootstrapRequest {
         name: "operator-auth-method",
         path: format!("sys/auth/{AUTH_MOUNT}"),
@@ -84,13 +117,49 @@ pub fn bootstrap_requests(identity: &OperatorIdentity) -> Vec<BootstrapRequest> 
             "description": "openbao-operator: the operator's own identity (do not remove)",
         }),
     }];
-    requests.extend(configure_requests(identity));
+    requests.extend(configure_requests(identity, jobs));
     requests
+}
+
+/// A JWT role bound to `subject` and the identity's audience, holding only `policy`.
+fn role(identity: &OperatorIdentity, subject: &str, policy: &str, ttl: &str) -> Value {
+    json!({
+        "role_type": "jwt",
+        "user_claim": "sub",
+        "bound_subject": subject,
+        "bound_audiences": [identity.audience],
+        "token_policies": [policy],
+        "token_no_default_policy": true,
+        "token_type": "batch",
+        "token_ttl": ttl,
+        "token_max_ttl": ttl,
+    })
+}
+
+/// A policy write.
+fn policy_request(block: &'static str, name: &str, rules: &[policy::Rule]) -> BootstrapRequest {
+    BootstrapRequest {
+        name: block,
+        path: format!("sys/policies/acl/{name}"),
+        data: json!({ "policy": policy::policy_hcl(rules) }),
+    }
+}
+
+/// A role write.
+fn role_request(block: &'static str, name: &str, data: Value) -> BootstrapRequest {
+    BootstrapRequest {
+        name: block,
+        path: format!("auth/{AUTH_MOUNT}/role/{name}"),
+        data,
+    }
 }
 
 /// The bootstrap without enabling the mount: what re-running it on an existing mount writes
 /// (all idempotent).
-pub fn configure_requests(identity: &OperatorIdentity) -> Vec<BootstrapRequest> {
+pub fn configure_requests(
+    identity: &OperatorIdentity,
+    jobs: &JobSubjects,
+) -> Vec<BootstrapRequest> {
     vec![
         BootstrapRequest {
             name: "operator-auth-config",
@@ -100,26 +169,42 @@ pub fn configure_requests(identity: &OperatorIdentity) -> Vec<BootstrapRequest> 
                 "jwt_validation_pubkeys": identity.public_keys,
             }),
         },
-        BootstrapRequest {
-            name: "operator-policy",
-            path: format!("sys/policies/acl/{}", policy::OPERATOR_POLICY),
-            data: json!({ "policy": policy::policy_hcl(policy::OPERATOR_RULES) }),
-        },
-        BootstrapRequest {
-            name: "operator-role",
-            path: format!("auth/{AUTH_MOUNT}/role/{OPERATOR_ROLE}"),
-            data: json!({
-                "role_type": "jwt",
-                "user_claim": "sub",
-                "bound_subject": identity.subject,
-                "bound_audiences": [identity.audience],
-                "token_policies": [policy::OPERATOR_POLICY],
-                "token_no_default_policy": true,
-                "token_type": "batch",
-                "token_ttl": TOKEN_TTL,
-                "token_max_ttl": TOKEN_TTL,
-            }),
-        },
+        policy_request(
+            "operator-policy",
+            policy::OPERATOR_POLICY,
+            policy::OPERATOR_RULES,
+        ),
+        role_request(
+            "operator-role",
+            OPERATOR_ROLE,
+            role(
+                identity,
+                &identity.subject,
+                policy::OPERATOR_POLICY,
+                TOKEN_TTL,
+            ),
+        ),
+        policy_request("backup-policy", policy::BACKUP_POLICY, policy::BACKUP_RULES),
+        role_request(
+            "backup-role",
+            BACKUP_ROLE,
+            role(identity, &jobs.backup, policy::BACKUP_POLICY, JOB_TOKEN_TTL),
+        ),
+        policy_request(
+            "restore-policy",
+            policy::RESTORE_POLICY,
+            policy::RESTORE_RULES,
+        ),
+        role_request(
+            "restore-role",
+            RESTORE_ROLE,
+            role(
+                identity,
+                &jobs.restore,
+                policy::RESTORE_POLICY,
+                JOB_TOKEN_TTL,
+            ),
+        ),
     ]
 }
 
@@ -144,8 +229,9 @@ mod tests {
     }
 
     #[test]
-    fn the_bootstrap_enables_configures_and_binds_the_role_to_exactly_the_operator() {
-        let requests = bootstrap_requests(&identity());
+    fn the_bootstrap_enables_the_method_and_binds_each_role_to_exactly_its_actor() {
+        let jobs = JobSubjects::of("apps", "bao");
+        let requests = bootstrap_requests(&identity(), &jobs);
         let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -153,8 +239,24 @@ mod tests {
                 "sys/auth/jwt-operator",
                 "auth/jwt-operator/config",
                 "sys/policies/acl/openbao-operator",
-                "auth/jwt-operator/role/openbao-operator"
+                "auth/jwt-operator/role/openbao-operator",
+                "sys/policies/acl/openbao-operator-backup",
+                "auth/jwt-operator/role/backup",
+                "sys/policies/acl/openbao-operator-restore",
+                "auth/jwt-operator/role/restore",
             ]
+        );
+        assert_eq!(
+            requests[5].data["bound_subject"],
+            "system:serviceaccount:apps:bao-backup"
+        );
+        assert_eq!(
+            requests[5].data["token_policies"],
+            json!(["openbao-operator-backup"])
+        );
+        assert_eq!(
+            requests[7].data["bound_subject"],
+            "system:serviceaccount:apps:bao-restore"
         );
         let role = &requests[3].data;
         assert_eq!(
@@ -168,6 +270,6 @@ mod tests {
             requests[1].data["bound_issuer"],
             "https://kubernetes.default.svc.cluster.local"
         );
-        assert_eq!(configure_requests(&identity())[..], requests[1..]);
+        assert_eq!(configure_requests(&identity(), &jobs)[..], requests[1..]);
     }
 }

@@ -42,6 +42,41 @@ pub const OPERATOR_RULES: &[Rule] = &[
     },
 ];
 
+/// Name of the backup Jobs' policy.
+pub const BACKUP_POLICY: &str = "openbao-operator-backup";
+
+/// What a backup Job may call: stream a snapshot, nothing else.
+pub const BACKUP_RULES: &[Rule] = &[Rule {
+    path: "sys/storage/raft/snapshot",
+    capabilities: &["read"],
+    why: "A backup Job streams the Raft snapshot from OpenBao into object storage.",
+}];
+
+/// Name of the restore Jobs' policy.
+pub const RESTORE_POLICY: &str = "openbao-operator-restore";
+
+/// What a restore Job may call: install a snapshot, of this cluster or (forced) of another.
+pub const RESTORE_RULES: &[Rule] = &[
+    Rule {
+        path: "sys/storage/raft/snapshot",
+        capabilities: &["update"],
+        why: "A restore Job installs a snapshot of this cluster.",
+    },
+    Rule {
+        path: "sys/storage/raft/snapshot-force",
+        capabilities: &["update"],
+        why: "A restore Job installs a snapshot of another cluster (disaster recovery); it must \
+              be readable with this cluster's seal.",
+    },
+];
+
+/// Every policy the operator writes, by name, with its rules (for the docs and the tests).
+pub const POLICIES: &[(&str, &[Rule])] = &[
+    (OPERATOR_POLICY, OPERATOR_RULES),
+    (BACKUP_POLICY, BACKUP_RULES),
+    (RESTORE_POLICY, RESTORE_RULES),
+];
+
 /// The policy document (HCL) of `rules`.
 pub fn policy_hcl(rules: &[Rule]) -> String {
     let mut out = String::new();
@@ -97,20 +132,23 @@ mod tests {
     }
 
     #[test]
-    fn docs_security_md_shows_exactly_this_policy() {
+    fn docs_security_md_shows_exactly_these_policies() {
         let docs = include_str!("../../../../docs/security.md");
-        let start = docs
-            .find("<!-- operator-policy:begin -->\n")
-            .expect("begin marker")
-            + "<!-- operator-policy:begin -->\n".len();
-        let end = docs
-            .find("<!-- operator-policy:end -->")
-            .expect("end marker");
-        assert_eq!(
-            &docs[start..end],
-            policy_table(OPERATOR_RULES),
-            "docs/security.md's operator policy table drifted from OPERATOR_RULES"
-        );
+        for (name, rules) in POLICIES {
+            let begin = format!("<!-- policy {name}:begin -->\n");
+            let start = docs
+                .find(&begin)
+                .unwrap_or_else(|| panic!("docs/security.md lacks {begin:?}"))
+                + begin.len();
+            let end = docs
+                .find(&format!("<!-- policy {name}:end -->"))
+                .unwrap_or_else(|| panic!("docs/security.md lacks the end marker of {name}"));
+            assert_eq!(
+                &docs[start..end],
+                policy_table(rules),
+                "docs/security.md's table of {name} drifted from its rules"
+            );
+        }
     }
 
     #[test]

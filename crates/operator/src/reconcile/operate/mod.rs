@@ -387,7 +387,11 @@ async fn operator_token(
         .await
         .inspect_err(|e| warn!(error = %e, "the operator has no identity to configure"))
         .ok()?;
-    if let Err(e) = configure_identity(&active.client.with_token(root), &identity).await {
+    let jobs = crate::identity::JobSubjects::of(
+        &cluster.namespace().unwrap_or_default(),
+        &cluster.name_any(),
+    );
+    if let Err(e) = configure_identity(&active.client.with_token(root), &identity, &jobs).await {
         warn!(error = %e, "cannot configure the operator's identity in OpenBao");
         return None;
     }
@@ -399,8 +403,8 @@ async fn operator_token(
         reasons::OPERATOR_IDENTITY_CONFIGURED,
         "Configure",
         format!(
-            "wrote the operator's auth method (auth/{}), policy and role with the root token; \
-             the operator uses its own role from now on",
+            "wrote the operator's auth method (auth/{}), its policy and role and the backup and \
+             restore Jobs' with the root token; the operator uses its own role from now on",
             crate::identity::AUTH_MOUNT
         ),
     )
@@ -417,12 +421,13 @@ async fn operator_token(
 pub async fn configure_identity(
     client: &bao_client::BaoClient,
     identity: &crate::identity::OperatorIdentity,
+    jobs: &crate::identity::JobSubjects,
 ) -> Result<(), bao_client::Error> {
     let mounts = client.auth_mounts().await?;
     let requests = if mounts.contains(crate::identity::AUTH_MOUNT) {
-        crate::identity::configure_requests(identity)
+        crate::identity::configure_requests(identity, jobs)
     } else {
-        crate::identity::bootstrap_requests(identity)
+        crate::identity::bootstrap_requests(identity, jobs)
     };
     for request in requests {
         client.write(&request.path, request.data).await?;
