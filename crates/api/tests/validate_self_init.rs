@@ -142,6 +142,31 @@ fn each_bad_request_is_refused_at_its_field() {
 }
 
 #[test]
+fn self_initialization_cannot_be_switched_on_or_off_after_creation() {
+    let off = valid_cluster();
+    let on = cluster_with(with_requests(json!([
+        {"name": "u", "operation": "update", "path": "sys/auth/userpass", "authMethod": {"type": "userpass"}}
+    ])));
+    for (old, new) in [(&off, &on), (&on, &off)] {
+        let errors = api::validate::validate_update(old, new).expect_err("immutable");
+        assert!(
+            message_at(&errors, "spec.selfInit.enabled").contains("immutable"),
+            "{errors}"
+        );
+    }
+    // Changing the requests is allowed (they ran once; a new cluster would run the new ones).
+    let mut changed = on.clone();
+    changed
+        .spec
+        .self_init
+        .as_mut()
+        .expect("selfInit")
+        .requests
+        .clear();
+    assert!(api::validate::validate_update(&on, &changed).is_ok());
+}
+
+#[test]
 fn the_operators_trust_settings_cannot_be_overridden() {
     let errors = errors_with(|v| {
         set(

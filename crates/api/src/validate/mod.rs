@@ -98,5 +98,6 @@ pub fn validate_update(old: &OpenBaoCluster, new: &OpenBaoCluster) -> Result<(),
     let mut errs = validate(new).err().unwrap_or_default();
     validate_storage_update(old, new, &mut errs);
     validate_unseal_update(old, new, &mut errs);
+    self_init::validate_self_init_update(old, new, &mut errs);
     errs.into_result()
 }

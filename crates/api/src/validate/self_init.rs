@@ -261,6 +261,28 @@ fn validate_request(
     }
 }
 
+/// `spec.selfInit.enabled` decides how OpenBao is initialized (and whether a root token exists):
+/// it cannot change once the cluster exists.
+pub(super) fn validate_self_init_update(
+    old: &crate::spec::OpenBaoCluster,
+    new: &crate::spec::OpenBaoCluster,
+    errs: &mut ValidationErrors,
+) {
+    let enabled =
+        |c: &crate::spec::OpenBaoCluster| c.spec.self_init.as_ref().is_some_and(|s| s.enabled);
+    if enabled(old) != enabled(new) {
+        errs.add(
+            "spec.selfInit.enabled",
+            enabled(new).to_string(),
+            format!(
+                "is immutable (it was {}): it decides how OpenBao initializes and whether a root \
+                 token exists; create a new cluster (and restore a snapshot into it) instead",
+                enabled(old)
+            ),
+        );
+    }
+}
+
 /// Whether the requests enable an auth method a person can log in with (anything under
 /// `sys/auth/` but the operator's own): without one nobody but the operator can log in.
 pub fn enables_user_auth(self_init: &SelfInit) -> bool {

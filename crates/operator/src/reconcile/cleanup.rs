@@ -36,6 +36,9 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
             remaining.join(", ")
         )));
     }
+    // Its OpenBao token is of no use any more (and must not serve a new cluster of that name).
+    ctx.session
+        .forget(&format!("{namespace}/{}", names.cluster()));
     let mut deleted = Vec::new();
     if matches!(
         policy,
