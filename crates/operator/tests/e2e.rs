@@ -19,9 +19,21 @@ use support::{cluster, create};
 
 const E2E_DEADLINE: Duration = Duration::from_secs(240);
 
+/// The repository of the operator's image, which the node runs as this build's binary (backup
+/// Jobs run `openbao-operator backup`).
+const OPERATOR_REPOSITORY: &str = "ghcr.io/openbao-operator/openbao-operator";
+
 async fn env() -> &'static ControlPlane {
     support::env_with(Options {
         node: true,
+        node_options: localcluster::NodeOptions {
+            images: [(
+                OPERATOR_REPOSITORY.to_string(),
+                std::path::PathBuf::from(env!("CARGO_BIN_EXE_openbao-operator")),
+            )]
+            .into(),
+            ..localcluster::NodeOptions::default()
+        },
         ..Options::default()
     })
     .await
@@ -1494,4 +1506,138 @@ async fn a_hardened_cluster_unseals_through_transit_initializes_itself_and_serve
             .is_none_or(|d| !d.contains_key("root-token"))),
         "no Secret holds a root token"
     );
+}
+
+#[tokio::test]
+async fn a_backup_job_logs_in_with_its_projected_token_and_lands_a_verified_snapshot_in_s3() {
+    let (cp, ns, client) = setup("e2e-backup-job").await;
+    let n = ns.name();
+    // moto on the host's address on the node's link: reachable from the Job's pod and from
+    // this test, and from nothing else.
+    let host = cp.node().expect("node").host_address();
+    let moto = support::moto::Moto::start_on("e2e-snapshots", &host.to_string());
+    let target = serde_json::json!({
+        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
+        "usePathStyle": true, "region": "us-east-1",
+        "credentialsSecretRef": {"name": "s3-credentials"},
+    });
+    put_secret(
+        &client,
+        n,
+        "s3-credentials",
+        &[
+            ("accessKeyId", &moto.access_key_id),
+            ("secretAccessKey", &moto.secret_access_key),
+        ],
+    )
+    .await;
+    let spec = format!(
+        "{}\nbackup: {}",
+        spec(1, ""),
+        serde_json::json!({"schedule": "0 3 * * *", "target": target, "retention": {"maxCount": 3}})
+    );
+    create(&client, &cluster("bao", n, &spec)).await;
+    // Scheduled backups are not built yet: the cluster says so (Degraded, BackupsNotImplemented)
+    // and otherwise serves.
+    let running = until_cluster(
+        &client,
+        n,
+        "one active member, BackupsNotImplemented",
+        |c| {
+            c.status.as_ref().is_some_and(|s| {
+                // Ready, so the client Service has an endpoint the Job resolves.
+                s.ready_replicas == 1
+                    && s.members
+                        .iter()
+                        .any(|m| m.role.as_deref() == Some("active"))
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.reason == "BackupsNotImplemented")
+            })
+        },
+    )
+    .await;
+    let bao = root_member(&client, n, 0).await;
+    bao.mount_kv_v2("secret").await.expect("kv");
+    bao.kv_v2_put("secret", "app", &serde_json::json!({"v": "backed up"}))
+        .await
+        .expect("write");
+
+    // One run, as the scheduler will create it: the Job's own ServiceAccount, the operator's
+    // image (this build's binary on the node).
+    let validated = operator::desired::ValidatedCluster::new(running).expect("valid");
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), n)
+        .create(
+            &Default::default(),
+            &operator::desired::jobs::backup_service_account(&validated),
+        )
+        .await
+        .expect("backup ServiceAccount");
+    let job = operator::desired::jobs::backup_job(
+        &validated,
+        "bao-backup-manual",
+        &format!("{OPERATOR_REPOSITORY}:e2e"),
+    )
+    .expect("a backup Job");
+    let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client.clone(), n);
+    jobs.create(&Default::default(), &job)
+        .await
+        .expect("create Job");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let status = jobs
+            .get("bao-backup-manual")
+            .await
+            .expect("Job")
+            .status
+            .unwrap_or_default();
+        if status.succeeded == Some(1) {
+            break;
+        }
+        let pods = Api::<Pod>::namespaced(client.clone(), n)
+            .list(&ListParams::default().labels("openbao.org/component=backup"))
+            .await
+            .expect("pods");
+        let terminated: Vec<String> = pods
+            .items
+            .iter()
+            .flat_map(|p| {
+                p.status
+                    .iter()
+                    .flat_map(|s| s.container_statuses.iter().flatten())
+            })
+            .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.clone())
+            .collect();
+        assert!(
+            status.failed.unwrap_or(0) == 0,
+            "the backup Job failed: {terminated:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the backup Job never finished: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The snapshot is in the bucket, whole, under the cluster's prefix.
+    let store = operator::backup::open(
+        &serde_json::from_value(target).expect("target"),
+        &operator::backup::Credentials {
+            access_key_id: Some(moto.access_key_id.clone()),
+            secret_access_key: Some(bao_client::SecretString::new(
+                moto.secret_access_key.clone(),
+            )),
+            ..Default::default()
+        },
+    )
+    .expect("store");
+    let prefix = object_store::path::Path::from(format!("{n}/bao"));
+    let backups = operator::backup::retention::list(store.as_ref(), &prefix)
+        .await
+        .expect("list");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let verified = operator::backup::verify(store.as_ref(), &backups[0].0)
+        .await
+        .expect("the snapshot matches its manifest");
+    assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
+    assert!(verified.manifest.size > 0);
 }

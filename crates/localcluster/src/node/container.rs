@@ -12,7 +12,8 @@
 //! network namespace's `/run/netns` entry, which would keep that namespace alive). Inside:
 //! fresh `/proc`, `/sys` (read-only, showing the pod's interfaces), the node's `/dev`, tmpfs
 //! `/tmp` and `/run`, the pod's `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname`, the
-//! image's binary at `/usr/local/bin/bao` and `/bin/bao`, then the volume mounts (in path
+//! image's binary under its own file name in `/usr/local/bin` and `/bin` (`bao` for OpenBao),
+//! then the volume mounts (in path
 //! order, so a parent is mounted before what lies below it). `readOnlyRootFilesystem` remounts
 //! the root and the overlays read-only at the end (`/tmp` and `/run` stay writable tmpfs); the user switch (`runAsUser`/`runAsGroup`, `fsGroup` and
 //! supplemental groups), `allowPrivilegeEscalation: false` and dropped capabilities are applied
@@ -27,8 +28,9 @@ use anyhow::{Result, bail};
 
 /// Where the old root is parked between `pivot_root` and its detach.
 const OLD_ROOT: &str = "/.localcluster-oldroot";
-/// Where the image's binary appears inside the container.
-pub(crate) const BINARY_PATHS: [&str; 2] = ["/usr/local/bin/bao", "/bin/bao"];
+/// The directories where the image's binary appears inside the container, under its own file
+/// name (`bao` for OpenBao's images, `openbao-operator` for the operator's).
+pub(crate) const BINARY_DIRS: [&str; 2] = ["/usr/local/bin", "/bin"];
 /// `PATH` when the pod sets none (the official image's).
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -194,7 +196,13 @@ pub(crate) fn script(launch: &Launch) -> Result<String> {
         let _ = writeln!(w, ": >> {target}");
         let _ = writeln!(w, "mount --bind {} {target}", old(source));
     }
-    for target in BINARY_PATHS {
+    let name = launch
+        .binary
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "bao".to_string());
+    for dir in BINARY_DIRS {
+        let target = &format!("{dir}/{name}");
         let _ = writeln!(w, "mkdir -p \"$(dirname {0})\" && : > {0}", quote(target));
         let _ = writeln!(
             w,

@@ -329,6 +329,13 @@ impl Node {
         ))
     }
 
+    /// The host's address on the node's link, in the root namespace: a test server bound here
+    /// (an S3 server, an OpenBao outside the cluster) is reachable from every pod and from the
+    /// test itself, and nothing else outside the node is.
+    pub fn host_address(&self) -> Ipv4Addr {
+        self.shared.network.root_address()
+    }
+
     /// The node's network namespace (for `ip netns exec`).
     pub fn netns(&self) -> &str {
         &self.shared.network.node_netns

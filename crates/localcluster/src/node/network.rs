@@ -212,6 +212,11 @@ impl NodeNetwork {
         Ipv4Addr::new(10, 244, self.subnet, host)
     }
 
+    /// The root namespace's end of the node's link: the one host address pods can reach.
+    pub fn root_address(&self) -> Ipv4Addr {
+        self.host(ROOT_LINK_HOST)
+    }
+
     /// Creates a pod's namespace with a veth on the bridge and the next free address, or, for
     /// `host_network`, hands out the node namespace itself.
     pub fn add_pod(&self, host_network: bool) -> Result<Sandbox> {

@@ -52,8 +52,16 @@ pub struct OpenBaoArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct TargetArgs {
     /// `spec.backup.target` as JSON or YAML (a file).
-    #[arg(long, value_name = "FILE")]
-    pub target: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "target_json")]
+    pub target: Option<PathBuf>,
+    /// `spec.backup.target` as JSON (what a backup Job gets in its environment).
+    #[arg(
+        long,
+        value_name = "JSON",
+        env = "BACKUP_TARGET",
+        conflicts_with = "target"
+    )]
+    pub target_json: Option<String>,
     /// A directory holding the credentials Secret's keys as files (accessKeyId,
     /// secretAccessKey, sessionToken, region, caCert), as a mounted Secret does.
     #[arg(long, value_name = "DIR")]
@@ -132,14 +140,17 @@ fn runtime() -> tokio::runtime::Runtime {
 fn open_target(
     args: &TargetArgs,
 ) -> Result<(std::sync::Arc<dyn object_store::ObjectStore>, Path, String), String> {
-    let text = std::fs::read_to_string(&args.target)
-        .map_err(|e| format!("cannot read --target {}: {e}", args.target.display()))?;
-    let target: BackupTarget = serde_yaml::from_str(&text).map_err(|e| {
-        format!(
-            "--target {}: not a spec.backup.target: {e}",
-            args.target.display()
-        )
-    })?;
+    let (text, source) = match (&args.target, &args.target_json) {
+        (Some(file), _) => (
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read --target {}: {e}", file.display()))?,
+            format!("--target {}", file.display()),
+        ),
+        (None, Some(json)) => (json.clone(), "--target-json".to_string()),
+        (None, None) => return Err("give --target or --target-json".to_string()),
+    };
+    let target: BackupTarget = serde_yaml::from_str(&text)
+        .map_err(|e| format!("{source}: not a spec.backup.target: {e}"))?;
     let (namespace, name) = args
         .cluster
         .split_once('/')

@@ -11,6 +11,7 @@ pub mod backend_tls;
 pub mod config_hcl;
 pub mod http_route;
 pub mod ingress;
+pub mod jobs;
 pub mod meta;
 pub mod network_policy;
 pub mod pdb;

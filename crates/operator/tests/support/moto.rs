@@ -47,24 +47,29 @@ fn moto_server() -> PathBuf {
 }
 
 impl Moto {
-    /// Start moto with bucket `bucket`.
+    /// Start moto on loopback with bucket `bucket`.
     pub fn start(bucket: &str) -> Self {
+        Self::start_on(bucket, "127.0.0.1")
+    }
+
+    /// Start moto on `address` (an address of this host) with bucket `bucket`.
+    pub fn start_on(bucket: &str, address: &str) -> Self {
         let server = moto_server();
         let python = server.with_file_name("python3");
-        let port = TcpListener::bind("127.0.0.1:0")
+        let port = TcpListener::bind((address, 0))
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", address, "-p", &port.to_string()])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", server.display()));
-        let endpoint = format!("http://127.0.0.1:{port}");
+        let endpoint = format!("http://{address}:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((address, port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "moto did not listen on {endpoint}"
