@@ -114,6 +114,32 @@ fn the_backup_schedule_must_be_a_five_field_cron_expression() {
 }
 
 #[test]
+fn backups_may_not_be_scheduled_less_than_fifteen_minutes_apart() {
+    // The last one: 23:59 and the next day's 00:00 are one minute apart.
+    for frequent in [
+        "* * * * *",
+        "*/5 * * * *",
+        "0,10 3 * * *",
+        "0,50 * * * *",
+        "0,59 0,23 * * *",
+    ] {
+        let errors = errors_with(|v| set(v, "/spec/backup/schedule", json!(frequent)));
+        assert!(
+            message_at(&errors, "spec.backup.schedule").contains("at most every 15 minutes"),
+            "{frequent}: {errors}"
+        );
+    }
+    for spaced in [
+        "*/15 * * * *",
+        "0,15,30,45 * * * *",
+        "0 * * * *",
+        "0 0,12 * * *",
+    ] {
+        assert_valid_with(|v| set(v, "/spec/backup/schedule", json!(spaced)));
+    }
+}
+
+#[test]
 fn the_bucket_is_required_and_an_s3_target_needs_its_endpoint() {
     assert_invalid_at("spec.backup.target.bucket", |v| {
         set(v, "/spec/backup/target/bucket", json!(""))

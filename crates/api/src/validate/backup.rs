@@ -6,17 +6,36 @@ use super::network::validate_egress_rules;
 use super::rules;
 use crate::spec::{BackupProvider, BackupSpec};
 
+/// The shortest time allowed between two scheduled backups, in minutes: each one reads the
+/// whole Raft store through the active member and uploads it.
+pub const MIN_BACKUP_INTERVAL_MINUTES: u32 = 15;
+
 pub(super) fn validate_backup(backup: &BackupSpec, errs: &mut ValidationErrors) {
-    if let Err(why) = rules::parse_cron(&backup.schedule) {
-        errs.add(
-            "spec.backup.schedule",
-            &backup.schedule,
-            format!(
-                "{why}; must be a 5-field cron expression (minute hour day-of-month month \
+    match rules::parse_cron(&backup.schedule) {
+        Ok(schedule) if schedule.shortest_interval_minutes() < MIN_BACKUP_INTERVAL_MINUTES => {
+            errs.add(
+                "spec.backup.schedule",
+                &backup.schedule,
+                format!(
+                    "fires {} minute(s) apart at the shortest; backups may run at most every \
+                     {MIN_BACKUP_INTERVAL_MINUTES} minutes (each reads the whole Raft store), \
+                     for example \"*/15 * * * *\" or \"0 */6 * * *\"",
+                    schedule.shortest_interval_minutes()
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(why) => {
+            errs.add(
+                "spec.backup.schedule",
+                &backup.schedule,
+                format!(
+                    "{why}; must be a 5-field cron expression (minute hour day-of-month month \
                  day-of-week, in UTC) such as \"0 */6 * * *\", or @hourly, @daily, @weekly, \
                  @monthly or @yearly"
-            ),
-        );
+                ),
+            );
+        }
     }
     let target = &backup.target;
     let p = "spec.backup.target";

@@ -13,6 +13,7 @@
 
 pub mod manifest;
 pub mod retention;
+pub mod schedule;
 pub mod snapshot;
 pub mod store;
 

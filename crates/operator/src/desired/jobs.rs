@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn a_backup_job_runs_once_under_its_own_account_with_the_job_labels_and_no_server_key() {
         let c = cluster(
-            "  backup:\n    schedule: \"0 3 * * *\"\n    target: {endpoint: \"https://s3.example.com\", bucket: b, credentialsSecretRef: {name: s3}}\n    retention: {maxCount: 7, maxAge: 720h}\n",
+            "  backup:\n    schedule: \"0 3 * * *\"\n    target: {endpoint: \"https://s3.example.com\", bucket: snapshots, credentialsSecretRef: {name: s3}}\n    retention: {maxCount: 7, maxAge: 720h}\n",
         );
         let job = backup_job(
             &c,

@@ -21,9 +21,8 @@ pub struct CronSchedule {
 }
 
 impl CronSchedule {
-    /// Whether the schedule fires at this minute. As in classic cron, when both the day of
-    /// the month and the day of the week are restricted, either one matching is enough.
-    pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
+    /// Whether the schedule fires on this day at all (day of the month, month, weekday).
+    pub fn day_matches(&self, day: u32, month: u32, weekday: u32) -> bool {
         let bit = |set: u64, n: u32| n < 64 && set & (1u64 << n) != 0;
         let dom = bit(u64::from(self.days_of_month), day);
         let dow = bit(u64::from(self.days_of_week), weekday % 7);
@@ -32,10 +31,42 @@ impl CronSchedule {
         } else {
             dom && dow
         };
-        bit(self.minutes, minute)
-            && bit(u64::from(self.hours), hour)
-            && bit(u64::from(self.months), month)
-            && day_ok
+        bit(u64::from(self.months), month) && day_ok
+    }
+
+    /// Whether the schedule fires in this hour of a matching day.
+    pub fn hour_matches(&self, hour: u32) -> bool {
+        hour < 32 && self.hours & (1u32 << hour) != 0
+    }
+
+    /// The shortest time between two firings within a day, in minutes, counting the gap from a
+    /// day's last firing to the next day's first as if the next day fired too (the worst case).
+    pub fn shortest_interval_minutes(&self) -> u32 {
+        let fires: Vec<u32> = (0..24u32)
+            .filter(|h| self.hour_matches(*h))
+            .flat_map(|h| {
+                (0..60u32)
+                    .filter(|m| self.minutes & (1u64 << m) != 0)
+                    .map(move |m| h * 60 + m)
+            })
+            .collect();
+        let mut shortest = match (fires.first(), fires.last()) {
+            (Some(first), Some(last)) => first + 24 * 60 - last,
+            _ => return u32::MAX,
+        };
+        for pair in fires.windows(2) {
+            shortest = shortest.min(pair[1] - pair[0]);
+        }
+        shortest
+    }
+
+    /// Whether the schedule fires at this minute. As in classic cron, when both the day of
+    /// the month and the day of the week are restricted, either one matching is enough.
+    pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
+        minute < 64
+            && self.minutes & (1u64 << minute) != 0
+            && self.hour_matches(hour)
+            && self.day_matches(day, month, weekday)
     }
 }
 
