@@ -1640,4 +1640,23 @@ async fn a_backup_job_logs_in_with_its_projected_token_and_lands_a_verified_snap
         .expect("the snapshot matches its manifest");
     assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
     assert!(verified.manifest.size > 0);
+    // The Job told what it did in its termination message: the manifest, so the operator can
+    // record it without reaching object storage.
+    let pods = Api::<Pod>::namespaced(client.clone(), n)
+        .list(&ListParams::default().labels("openbao.org/component=backup"))
+        .await
+        .expect("pods");
+    let message = pods
+        .items
+        .iter()
+        .flat_map(|p| {
+            p.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+        })
+        .find_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.clone())
+        .expect("a termination message");
+    let reported: operator::backup::Manifest =
+        serde_json::from_str(&message).expect("the manifest as JSON");
+    assert_eq!(reported, verified.manifest);
 }

@@ -451,13 +451,27 @@ impl Worker {
         let code = status
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-        // `terminationMessagePolicy: FallbackToLogsOnError`: a failed container's message is
-        // the tail of its log, as the kubelet does (the message file is not supported here).
+        // The termination message: what the container wrote to its message file (outside /dev,
+        // see `prepare`), else, with `terminationMessagePolicy: FallbackToLogsOnError` and a
+        // failure, the tail of its log, as the kubelet does.
+        let written = termination_message_target(&ctr.spec)
+            .and_then(|_| {
+                fs::read(termination_message_file(
+                    &self.dir.join("containers").join(&ctr.spec.name),
+                ))
+                .ok()
+            })
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                String::from_utf8_lossy(&m[..m.len().min(TERMINATION_MESSAGE_BYTES)]).to_string()
+            });
         let fallback =
             ctr.spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
-        let message = (fallback && code != 0)
-            .then(|| log_tail(&self.dir.join("logs").join(format!("{}.log", ctr.spec.name))))
-            .flatten();
+        let message = written.or_else(|| {
+            (fallback && code != 0)
+                .then(|| log_tail(&self.dir.join("logs").join(format!("{}.log", ctr.spec.name))))
+                .flatten()
+        });
         let terminated = ContainerStateTerminated {
             container_id: ctr.container_id.clone(),
             exit_code: code,
@@ -692,6 +706,20 @@ impl Worker {
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".to_owned());
         let ctr_dir = self.dir.join("containers").join(&container.name);
+        // The termination message file, as the kubelet mounts it, emptied for every start. Only
+        // outside /dev: here /dev is the node's own, where nothing may be created.
+        if let Some(target) = termination_message_target(&container) {
+            let file = termination_message_file(&ctr_dir);
+            fs::create_dir_all(&ctr_dir)
+                .and_then(|()| fs::write(&file, b""))
+                .and_then(|()| fs::set_permissions(&file, fs::Permissions::from_mode(0o666)))
+                .map_err(|e| config_error(format!("termination message file: {e}")))?;
+            mounts.push(Mount {
+                source: file,
+                target,
+                read_only: false,
+            });
+        }
         Ok(Launch {
             rootfs: ctr_dir.join("rootfs"),
             scratch: ctr_dir.join("scratch"),
@@ -1153,6 +1181,23 @@ fn subpath_source(volume: &Path, sub: &str, read_only: bool) -> Result<PathBuf> 
     }
     // Again after creating: a symlink swapped in meanwhile is refused here, not mounted.
     confined()
+}
+
+/// The most of a termination message file the kubelet keeps.
+const TERMINATION_MESSAGE_BYTES: usize = 4096;
+
+/// Where `container` wants its termination message file, when the node can give it one: any
+/// path but the default under `/dev` (the container's `/dev` is the node's).
+fn termination_message_target(container: &Container) -> Option<String> {
+    container
+        .termination_message_path
+        .clone()
+        .filter(|p| p.starts_with('/') && !p.starts_with("/dev/") && p != "/dev")
+}
+
+/// The node's copy of a container's termination message file.
+fn termination_message_file(container_dir: &Path) -> PathBuf {
+    container_dir.join("termination-log")
 }
 
 /// The kubelet's limits for a termination message taken from the log: the last 80 lines, at

@@ -84,6 +84,10 @@ pub struct SaveArgs {
     /// Delete backups older than this (Go duration, for example 720h) after a successful save.
     #[arg(long, value_name = "DURATION")]
     max_age: Option<String>,
+    /// Also write the manifest (or the error) here: a Job's termination message file, which is
+    /// how the operator learns what a backup Job did without reaching object storage itself.
+    #[arg(long, value_name = "FILE")]
+    termination_log: Option<PathBuf>,
 }
 
 /// Arguments of `backup restore`.
@@ -238,6 +242,16 @@ async fn openbao(args: &OpenBaoArgs) -> Result<BaoClient, String> {
     Ok(client.with_token(token))
 }
 
+/// Write `text` to the termination message file, if one is given (best effort: the outcome is
+/// on stdout/stderr and in the exit code anyway).
+fn report(path: Option<&FsPath>, text: &str) {
+    if let Some(path) = path
+        && let Err(e) = std::fs::write(path, text)
+    {
+        eprintln!("warning: cannot write {}: {e}", path.display());
+    }
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
@@ -263,16 +277,24 @@ pub fn save(args: &SaveArgs) -> ExitCode {
         Ok(opened) => opened,
         Err(e) => return bad_input(e),
     };
+    let log = args.termination_log.as_deref();
     runtime().block_on(async {
         let bao = match openbao(&args.openbao).await {
             Ok(bao) => bao,
-            Err(e) => return failed(e),
+            Err(e) => {
+                report(log, &format!("error: {e}"));
+                return failed(e);
+            }
         };
         let manifest =
             match backup::save(&bao, store.clone(), &prefix, &cluster, DEFAULT_PART_SIZE).await {
                 Ok(manifest) => manifest,
-                Err(e) => return failed(e),
+                Err(e) => {
+                    report(log, &format!("error: {e}"));
+                    return failed(e);
+                }
             };
+        report(log, &serde_json::to_string(&manifest).unwrap_or_default());
         let policy = Policy {
             max_count: args.max_count,
             max_age,

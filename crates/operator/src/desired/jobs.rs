@@ -29,6 +29,9 @@ pub const TOKEN_DIR: &str = "/var/run/secrets/openbao";
 pub const CA_DIR: &str = "/etc/openbao/ca";
 /// Where the store's credentials Secret is mounted.
 pub const CREDENTIALS_DIR: &str = "/etc/openbao/backup-credentials";
+/// The Job's termination message file: the backup command writes the snapshot's manifest (or
+/// its error) there, and the operator reads it from the pod's status.
+pub const TERMINATION_LOG: &str = "/tmp/termination-log";
 /// The variable holding `spec.backup.target` as JSON.
 pub const TARGET_ENV: &str = "BACKUP_TARGET";
 /// How long one backup may run before Kubernetes ends it.
@@ -71,6 +74,7 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         format!("--role={BACKUP_ROLE}"),
         format!("--auth-mount={AUTH_MOUNT}"),
         format!("--cluster={namespace}/{}", names.cluster()),
+        format!("--termination-log={TERMINATION_LOG}"),
     ];
     if let Some(retention) = &backup.retention {
         if let Some(count) = retention.max_count {
@@ -157,6 +161,7 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
                 ..EnvVar::default()
             }]),
             volume_mounts: Some(mounts),
+            termination_message_path: Some(TERMINATION_LOG.to_string()),
             termination_message_policy: Some("FallbackToLogsOnError".to_string()),
             security_context: Some(SecurityContext {
                 allow_privilege_escalation: Some(false),
