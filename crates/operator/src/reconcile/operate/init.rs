@@ -125,13 +125,25 @@ pub fn decide(
 }
 
 /// [`decide`] for a cluster that initializes itself: the operator only watches, and never
-/// calls `sys/init`. Only pod 0 runs until one member reports initialized.
+/// calls `sys/init`. Only pod 0 runs until it is initialized.
+///
+/// The first time, "initialized" needs a member that is also unsealed: OpenBao reports its
+/// barrier initialized before it has finished setting itself up, and once status records the
+/// cluster initialized the `initialize` blocks are gone from the configuration for good. A CI
+/// run under heavy load once ended with status initialized and every member uninitialized
+/// (`MembersLostData`), consistent with pod 0 stopping inside that window; waiting for an
+/// unsealed member closes it.
 pub fn decide_self_init(
     observations: &[Observation],
     expected: usize,
     status_initialized: bool,
 ) -> Decision {
-    if observations.iter().any(Observation::initialized) {
+    let done = if status_initialized {
+        observations.iter().any(Observation::initialized)
+    } else {
+        observations.iter().any(Observation::serving)
+    };
+    if done {
         return Decision::SelfInitialized;
     }
     let answering = observations.iter().filter(|o| o.uninitialized()).count();
@@ -568,6 +580,23 @@ mod tests {
         ));
         let done = [obs("b-0", active())];
         assert_eq!(decide_self_init(&done, 3, false), Decision::SelfInitialized);
+        // Initialized but still sealed the first time: not yet (it may still come back
+        // uninitialized); once recorded, a sealed member is an initialized one.
+        let sealed = [obs(
+            "b-0",
+            Some(Health::Sealed(HealthInfo {
+                initialized: true,
+                ..HealthInfo::default()
+            })),
+        )];
+        assert!(matches!(
+            decide_self_init(&sealed, 3, false),
+            Decision::Wait(_)
+        ));
+        assert_eq!(
+            decide_self_init(&sealed, 3, true),
+            Decision::SelfInitialized
+        );
         let wiped = [
             obs("b-0", uninit()),
             obs("b-1", uninit()),

@@ -58,6 +58,13 @@ impl Observation {
         self.health.as_ref().is_ok_and(|h| h.info().initialized)
     }
 
+    /// Initialized and unsealed (active or a standby).
+    pub(super) fn serving(&self) -> bool {
+        self.health.as_ref().is_ok_and(|h| {
+            h.info().initialized && !matches!(h, Health::Sealed(_) | Health::Uninitialized(_))
+        })
+    }
+
     pub(super) fn uninitialized(&self) -> bool {
         matches!(self.health, Ok(Health::Uninitialized(_)))
     }
