@@ -72,6 +72,9 @@ cat "$work/localcluster.log"
 say "install the CRD and start the operator"
 kubectl apply -f deploy/crds/
 kubectl create namespace openbao-operator-system --dry-run=client -o yaml | kubectl apply -f -
+# The operator's own ServiceAccount: its identity in OpenBao (it logs in with short-lived tokens
+# of this account; run from here, it requests them with the demo's admin kubeconfig).
+kubectl apply -f deploy/base/service-account.yaml
 # The cluster-wide objects the OpenBao pods rely on: the ClusterRole their service registration
 # is bound to, and the admission policy that limits it to the registration labels.
 kubectl apply -f deploy/base/openbao-server-cluster-role.yaml \
