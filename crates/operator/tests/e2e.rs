@@ -959,23 +959,28 @@ async fn growing_the_storage_size_on_a_class_without_expansion_is_reported_and_n
 /// A token of the operator's ServiceAccount for OpenBao's audience, as the operator requests
 /// it.
 async fn operator_jwt(client: &Client) -> bao_client::SecretString {
-    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            audiences: Some(vec![operator::identity::AUDIENCE.to_string()]),
-            expiration_seconds: Some(600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let answer = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
-        client.clone(),
+    service_account_jwt(
+        client,
         support::OPERATOR_NS,
+        support::OPERATOR_SA,
+        operator::identity::AUDIENCE,
     )
-    .create_token_request(support::OPERATOR_SA, &Default::default(), &request)
     .await
-    .expect("operator token");
-    bao_client::SecretString::new(answer.status.and_then(|s| s.token).expect("a minted token"))
+}
+
+/// Create ServiceAccount `name` in `ns` (no permissions: what an application pod runs as).
+async fn create_service_account(client: &Client, ns: &str, name: &str) {
+    let account = k8s_openapi::api::core::v1::ServiceAccount {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &account)
+        .await
+        .unwrap_or_else(|e| panic!("ServiceAccount {name}: {e}"));
 }
 
 const SELF_INIT: &str = "selfInit:\n  enabled: true\n  requests:\n  - {name: userpass, operation: update, path: sys/auth/userpass, authMethod: {type: userpass, description: people}}\n  - {name: kv, operation: update, path: sys/mounts/secret, secretEngine: {type: kv, options: {version: \"2\"}}}\n  - {name: writers, operation: update, path: sys/policies/acl/writers, policy: {policy: \"path \\\"secret/data/*\\\" { capabilities = [\\\"create\\\", \\\"update\\\", \\\"read\\\"] }\"}}\n  - {name: alice, operation: update, path: auth/userpass/users/alice, data: {token_policies: [writers]}, dataFrom: {password: {name: people, key: alice}}}";
@@ -1002,18 +1007,7 @@ async fn a_self_initialized_cluster_forms_without_any_root_token_and_the_operato
     })
     .await;
     assert!(pods(&client, n).await.is_empty(), "{:?}", held.status);
-    let people = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("people".to_string()),
-            ..Default::default()
-        },
-        string_data: Some([("alice".to_string(), "e2e-only-password".to_string())].into()),
-        ..Secret::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), n)
-        .create(&Default::default(), &people)
-        .await
-        .expect("people Secret");
+    put_secret(&client, n, "people", &[("alice", "e2e-only-password")]).await;
     let running = until_cluster(&client, n, "Running with 3 members", running_with(3)).await;
     let status = running.status.expect("status");
     assert!(status.initialized && status.self_initialized, "{status:?}");
@@ -1114,21 +1108,8 @@ async fn a_self_initialized_cluster_forms_without_any_root_token_and_the_operato
     }
 
     // The Jobs' roles: each bound to its own ServiceAccount, each holding one policy.
-    let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), n);
     for name in ["bao-backup", "bao-restore"] {
-        accounts
-            .create(
-                &Default::default(),
-                &k8s_openapi::api::core::v1::ServiceAccount {
-                    metadata: kube::api::ObjectMeta {
-                        name: Some(name.to_string()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("Job ServiceAccount");
+        create_service_account(&client, n, name).await;
     }
     let login = |account: &'static str, role: &'static str| {
         let (client, bao) = (client.clone(), bao.clone());
@@ -1421,20 +1402,7 @@ async fn a_hardened_cluster_unseals_through_transit_initializes_itself_and_serve
     assert_eq!(seal.seal_type, "transit");
 
     // A pod's ServiceAccount logs in through the role declared in selfInit and reads its secret.
-    let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), h);
-    accounts
-        .create(
-            &Default::default(),
-            &k8s_openapi::api::core::v1::ServiceAccount {
-                metadata: kube::api::ObjectMeta {
-                    name: Some("app".to_string()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("app ServiceAccount");
+    create_service_account(&client, h, "app").await;
     let app_jwt = service_account_jwt(&client, h, "app", "bao-app").await;
     let app = bao
         .jwt_login("jwt", "app", &app_jwt)

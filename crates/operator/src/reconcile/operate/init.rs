@@ -89,17 +89,13 @@ pub fn decide(
             KeyState::Absent => Decision::InitializedExternally,
         };
     }
-    let answering = observations.iter().filter(|o| o.uninitialized()).count();
-    if status_initialized
-        && answering > 0
-        && answering == observations.len()
-        && answering >= expected
-    {
+    if data_lost(observations, expected, status_initialized) {
         return Decision::DataLost;
     }
     if status_initialized {
         return Decision::Wait("members are not answering yet".to_string());
     }
+    let answering = observations.iter().filter(|o| o.uninitialized()).count();
     if keys == KeyState::Stored {
         return Decision::StaleKeys;
     }
@@ -124,6 +120,13 @@ pub fn decide(
     Decision::Initialize
 }
 
+/// Status says initialized, yet every one of the `expected` members answers uninitialized:
+/// the Raft data is gone (the operator never initializes over it).
+fn data_lost(observations: &[Observation], expected: usize, status_initialized: bool) -> bool {
+    let answering = observations.iter().filter(|o| o.uninitialized()).count();
+    status_initialized && answering > 0 && answering == observations.len() && answering >= expected
+}
+
 /// [`decide`] for a cluster that initializes itself: the operator only watches, and never
 /// calls `sys/init`. Only pod 0 runs until it is initialized.
 ///
@@ -146,12 +149,7 @@ pub fn decide_self_init(
     if done {
         return Decision::SelfInitialized;
     }
-    let answering = observations.iter().filter(|o| o.uninitialized()).count();
-    if status_initialized
-        && answering > 0
-        && answering == observations.len()
-        && answering >= expected
-    {
+    if data_lost(observations, expected, status_initialized) {
         return Decision::DataLost;
     }
     Decision::Wait(match observations.first() {
