@@ -78,13 +78,31 @@ fn bao_binary() -> PathBuf {
     path
 }
 
-/// A free loopback port (bound then released; the servers bind it right after).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// `N` distinct free loopback ports, each chosen by the kernel (bound together, then released;
+/// the servers bind them right after). (A neighbour such as `port + 1`
+/// is not free to take: Linux hands even ports to outgoing connections, and a CI run lost a
+/// member whose cluster port was one of them.)
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("addr").port())
+}
+
+/// The API and cluster ports of each member.
+struct MemberPorts {
+    api: [u16; 2],
+    cluster: [u16; 2],
+}
+
+impl MemberPorts {
+    fn free() -> Self {
+        let [a0, a1, c0, c1] = free_ports::<4>();
+        Self {
+            api: [a0, a1],
+            cluster: [c0, c1],
+        }
+    }
 }
 
 /// Children killed when the test ends, pass or fail.
@@ -116,14 +134,14 @@ async fn start_pebble(dir: &Path, processes: &mut Processes) -> Pebble {
         .and_then(Path::parent)
         .expect("pebble/<version>/bin")
         .join("test/certs");
-    let (acme_port, management_port) = (free_port(), free_port());
+    let [acme_port, management_port, http_port, tls_port] = free_ports::<4>();
     let config = serde_json::json!({"pebble": {
         "listenAddress": format!("127.0.0.1:{acme_port}"),
         "managementListenAddress": format!("127.0.0.1:{management_port}"),
         "certificate": test.join("localhost/cert.pem"),
         "privateKey": test.join("localhost/key.pem"),
-        "httpPort": free_port(),
-        "tlsPort": free_port(),
+        "httpPort": http_port,
+        "tlsPort": tls_port,
         "ocspResponderURL": "",
         "externalAccountBindingRequired": false
     }});
@@ -214,17 +232,17 @@ fn acme_cluster(directory: &str) -> ValidatedCluster {
 }
 
 /// The rendered configuration for member `i` on `port`, with the substitutions listed above.
-fn config_for(rendered: &str, dir: &Path, i: usize, ports: &[u16]) -> String {
+fn config_for(rendered: &str, dir: &Path, i: usize, ports: &MemberPorts) -> String {
     let d = dir.display();
     let mut config = replace_checked(
         rendered,
         "address         = \"[::]:8200\"",
-        &format!("address         = \"127.0.0.1:{}\"", ports[i]),
+        &format!("address         = \"127.0.0.1:{}\"", ports.api[i]),
     );
     config = replace_checked(
         &config,
         "cluster_address = \"[::]:8201\"",
-        &format!("cluster_address = \"127.0.0.1:{}\"", ports[i] + 1),
+        &format!("cluster_address = \"127.0.0.1:{}\"", ports.cluster[i]),
     );
     config = replace_checked(&config, "/etc/bao/acme-ca/", &format!("{d}/acme-ca/"));
     config = replace_checked(
@@ -253,22 +271,25 @@ fn config_for(rendered: &str, dir: &Path, i: usize, ports: &[u16]) -> String {
     format!(
         "{}    leader_api_addr       = \"https://127.0.0.1:{}\"\n{}",
         &config[..start],
-        ports[0],
+        ports.api[0],
         &config[end..]
     )
 }
 
-fn start_member(dir: &Path, i: usize, ports: &[u16], processes: &mut Processes) {
+fn start_member(dir: &Path, i: usize, ports: &MemberPorts, processes: &mut Processes) {
     let node = dir.join(format!("node-{i}"));
     let log = std::fs::File::create(node.join("log")).expect("log");
     processes.0.push(
         Command::new(bao_binary())
             .arg("server")
             .arg(format!("-config={}", node.join("config.hcl").display()))
-            .env("BAO_API_ADDR", format!("https://127.0.0.1:{}", ports[i]))
+            .env(
+                "BAO_API_ADDR",
+                format!("https://127.0.0.1:{}", ports.api[i]),
+            )
             .env(
                 "BAO_CLUSTER_ADDR",
-                format!("https://127.0.0.1:{}", ports[i] + 1),
+                format!("https://127.0.0.1:{}", ports.cluster[i]),
             )
             .env("BAO_RAFT_NODE_ID", format!("bao-acme-{i}"))
             .stdin(Stdio::null())
@@ -283,7 +304,14 @@ fn logs(dir: &Path) -> String {
     let mut out = String::new();
     for name in ["pebble.log", "node-0/log", "node-1/log"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(25).collect();
+        // The health polls log "security barrier not initialized" four times a second; without
+        // them the tail shows what the member did.
+        let tail: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("security barrier not initialized"))
+            .rev()
+            .take(40)
+            .collect();
         out.push_str(&format!("--- {name}\n"));
         for line in tail.into_iter().rev() {
             out.push_str(line);
@@ -359,8 +387,8 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
         pki::generate_unseal_key().expect("key"),
     )
     .expect("key");
-    let ports = [free_port(), free_port()];
-    for (i, _) in ports.iter().enumerate() {
+    let ports = MemberPorts::free();
+    for i in 0..ports.api.len() {
         std::fs::create_dir_all(dir.join(format!("node-{i}/data"))).expect("data");
         std::fs::write(
             dir.join(format!("node-{i}/config.hcl")),
@@ -375,7 +403,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
     let member = |i: usize| {
         Member::new(
             format!("bao-acme-{i}"),
-            SocketAddr::from((Ipv4Addr::LOCALHOST, ports[i])),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, ports.api[i])),
             config_hcl::acme_server_name(cluster.spec()),
             ca_bundle.as_bytes(),
         )
@@ -390,7 +418,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
     // The served leaf names the domain and chains to Pebble's issuer: a client trusting only
     // Pebble's issuance root completes the handshake for the domain...
     let only_pebble = BaoClient::new(ClientConfig::new(
-        SocketAddr::from((Ipv4Addr::LOCALHOST, ports[0])),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, ports.api[0])),
         DOMAIN,
         pebble.issuer_root.clone().into_bytes(),
     ))
@@ -400,7 +428,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
         .await
         .expect("the leaf chains to Pebble's issuer for the domain");
     // ...and the certificate is Pebble's, for exactly that name.
-    let leaf = served_leaf(ports[0], &pebble.issuer_root);
+    let leaf = served_leaf(ports.api[0], &pebble.issuer_root);
     let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).expect("leaf");
     assert!(
         parsed
@@ -428,7 +456,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
         (DOMAIN.to_string(), pebble.directory_root.clone()),
     ] {
         let wrong = BaoClient::new(ClientConfig::new(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, ports[0])),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, ports.api[0])),
             server_name.clone(),
             ca.into_bytes(),
         ))
@@ -443,7 +471,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
     // joins through the rendered retry_join (the domain as server name, the CA file).
     let init = BaoClient::new(
         ClientConfig::new(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, ports[0])),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, ports.api[0])),
             DOMAIN,
             ca_bundle.clone().into_bytes(),
         )
@@ -489,7 +517,7 @@ async fn openbao_obtains_its_listener_certificate_from_an_acme_ca_and_members_jo
     let status = Command::new(bao_binary())
         .args(&command[1..])
         .env_clear()
-        .env("BAO_ADDR", format!("https://127.0.0.1:{}", ports[1]))
+        .env("BAO_ADDR", format!("https://127.0.0.1:{}", ports.api[1]))
         .env(
             "BAO_CACERT",
             replace_checked(
