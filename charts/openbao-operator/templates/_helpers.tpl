@@ -75,6 +75,10 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes", "backendtlspolicies"]
   verbs: {{ toJson $manage }}
+# Backup (and restore) Jobs: created one at a time per cluster, watched, never updated.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 # Generated Secrets (CA, certificate, unseal key, root token).
 - apiGroups: [""]
   resources: ["secrets"]

@@ -85,8 +85,6 @@ pub mod reasons {
     pub const DELETED: &str = "Deleted";
     /// spec.paused is true.
     pub const PAUSED: &str = "Paused";
-    /// spec.backup is set but scheduled backups are not built yet.
-    pub const BACKUPS_NOT_IMPLEMENTED: &str = "BackupsNotImplemented";
     /// SecurityRisk: the Development profile (or no profile) is in use.
     pub const DEVELOPMENT_PROFILE: &str = "DevelopmentProfile";
     /// SecurityRisk: the Hardened profile is in use.
@@ -115,12 +113,6 @@ pub mod reasons {
     /// NotImplemented on an OpenBaoTenant: tenant provisioning is not built yet.
     pub const TENANT_NOT_IMPLEMENTED: &str = "TenantNotImplemented";
 }
-
-/// Why a cluster with `spec.backup` is Degraded until scheduled backups exist (status and the
-/// webhook's warning say the same).
-pub const BACKUPS_NOT_IMPLEMENTED_MESSAGE: &str = "scheduled backups are not implemented yet: \
-    no snapshot will be taken; the backup settings are kept and validated, and take effect when \
-    backups are built";
 
 /// The message of NotImplemented on an OpenBaoRestore.
 pub const RESTORE_NOT_IMPLEMENTED_MESSAGE: &str = "restores are not implemented yet: the \

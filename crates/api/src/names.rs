@@ -52,6 +52,9 @@ pub const COMPONENT_BACKUP: &str = "backup";
 pub const COMPONENT_RESTORE: &str = "restore";
 /// Pod-template annotation carrying the hash of everything that must restart pods when it changes.
 pub const ANNOTATION_CONFIG_HASH: &str = "openbao.org/config-hash";
+/// Annotation on an `OpenBaoCluster` (upstream's): a new value starts one backup Job as soon as
+/// none runs, for example `kubectl annotate openbaocluster bao openbao.org/trigger-backup="$(date +%s)" --overwrite`.
+pub const ANNOTATION_TRIGGER_BACKUP: &str = "openbao.org/trigger-backup";
 /// Annotation on every applied object: the hash of what the operator last applied (so a field
 /// removed from the desired object is still seen as drift).
 pub const ANNOTATION_APPLIED_HASH: &str = "openbao.org/applied-hash";
@@ -283,6 +286,12 @@ impl ClusterNames {
             SERVER_COMPONENT.to_string(),
         );
         labels
+    }
+
+    /// A backup Job: `<cluster>-backup-<unix seconds>` of the schedule's firing or the manual
+    /// trigger it runs for (10 digits until the year 2286).
+    pub fn backup_job(&self, unix_seconds: i64) -> String {
+        format!("{}-backup-{unix_seconds:010}", self.cluster)
     }
 
     /// Labels of backup (`COMPONENT_BACKUP`) or restore Job pods.

@@ -1,6 +1,6 @@
 //! The observed state of an `OpenBaoCluster`, written only by the operator.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,63 @@ pub struct OpenBaoClusterStatus {
     /// Per-member health.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberStatus>,
+    /// Scheduled and manual backups, while `spec.backup` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
+}
+
+/// What the backups of a cluster did, under upstream's names (`currentJob` and
+/// `lastBackupSha256` are extensions). Written by the operator from the backup Jobs' outcomes.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    /// When the last successful backup finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_time: Option<Time>,
+    /// Object key of the last successful snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_name: Option<String>,
+    /// Size in bytes of the last successful snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_size: Option<i64>,
+    /// SHA-256 (hex) of the last successful snapshot, as verified after upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_sha256: Option<String>,
+    /// How long the last successful backup took, such as "12s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_duration: Option<String>,
+    /// When the last backup Job was started, whatever its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_time: Option<Time>,
+    /// The schedule's firing the last scheduled Job ran for (at most one Job per firing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_scheduled_time: Option<Time>,
+    /// The last value of the `openbao.org/trigger-backup` annotation that started a Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_manual_trigger: Option<String>,
+    /// The next firing of `spec.backup.schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_scheduled_backup: Option<Time>,
+    /// Backups that failed in a row since the last success.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consecutive_failures: i32,
+    /// Reason of the last failure, such as `BackupJobFailed` or `DeadlineExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_reason: Option<String>,
+    /// What went wrong in the last failure (the Job's own report when it wrote one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_message: Option<String>,
+    /// When the last failure was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_time: Option<Time>,
+    /// The backup Job running now (one at a time per cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_job: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// Health of one OpenBao pod.

@@ -18,18 +18,8 @@ fn assert_warns(warnings: &[String], path: &str) {
 }
 
 #[test]
-fn the_full_fixture_warns_only_that_backups_are_not_implemented_yet() {
-    assert_eq!(
-        warnings(&valid_cluster()),
-        vec![format!(
-            "spec.backup: {}",
-            api::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
-        )]
-    );
-    assert_eq!(
-        warnings_with(|v| remove(v, "/spec/backup")),
-        Vec::<String>::new()
-    );
+fn the_full_fixture_raises_no_warning() {
+    assert_eq!(warnings(&valid_cluster()), Vec::<String>::new());
 }
 
 #[test]

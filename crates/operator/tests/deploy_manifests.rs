@@ -220,6 +220,8 @@ fn the_operator_container_gets_its_flags_ports_probes_env_and_default_resources(
         json!([
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "OPERATOR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            // Backup and restore Jobs run the image the operator runs.
+            {"name": "OPERATOR_IMAGE", "value": container["image"].clone()},
             {"name": "RUST_LOG", "value": "info"},
         ])
     );

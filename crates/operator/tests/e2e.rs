@@ -685,6 +685,7 @@ fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::o
                     operator_namespace: support::OPERATOR_NS.to_string(),
                     watch_namespace: Some(namespace),
                     service_account: support::OPERATOR_SA.to_string(),
+                    job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
                 };
                 let metrics = std::sync::Arc::new(operator::telemetry::Metrics::new());
                 operator::reconcile::run(client, config, metrics, async {
@@ -1476,8 +1477,40 @@ async fn a_hardened_cluster_unseals_through_transit_initializes_itself_and_serve
     );
 }
 
+/// Set `openbao.org/trigger-backup` on cluster `bao` to `value`.
+async fn trigger_backup(client: &Client, ns: &str, value: &str) {
+    Api::<OpenBaoCluster>::namespaced(client.clone(), ns)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {api::names::ANNOTATION_TRIGGER_BACKUP: value}}
+            })),
+        )
+        .await
+        .expect("annotate");
+}
+
+/// Wait until the backup run of trigger `value` is recorded (no Job in flight any more).
+async fn until_backup_recorded(client: &Client, ns: &str, value: &str) -> api::BackupStatus {
+    let cluster = until_cluster(client, ns, &format!("backup {value} recorded"), |c| {
+        c.status
+            .as_ref()
+            .and_then(|s| s.backup.as_ref())
+            .is_some_and(|b| {
+                b.last_handled_manual_trigger.as_deref() == Some(value) && b.current_job.is_none()
+            })
+    })
+    .await;
+    cluster
+        .status
+        .and_then(|s| s.backup)
+        .expect("backup status")
+}
+
 #[tokio::test]
-async fn a_backup_job_logs_in_with_its_projected_token_and_lands_a_verified_snapshot_in_s3() {
+async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_and_are_recorded_in_status()
+ {
     let (cp, ns, client) = setup("e2e-backup-job").await;
     let n = ns.name();
     // moto on the host's address on the node's link: reachable from the Job's pod and from
@@ -1502,91 +1535,41 @@ async fn a_backup_job_logs_in_with_its_projected_token_and_lands_a_verified_snap
     let spec = format!(
         "{}\nbackup: {}",
         spec(1, ""),
-        serde_json::json!({"schedule": "0 3 * * *", "target": target, "retention": {"maxCount": 3}})
+        serde_json::json!({"schedule": "0 3 * * *", "target": target, "retention": {"maxCount": 2}})
     );
     create(&client, &cluster("bao", n, &spec)).await;
-    // Scheduled backups are not built yet: the cluster says so (Degraded, BackupsNotImplemented)
-    // and otherwise serves.
-    let running = until_cluster(
-        &client,
-        n,
-        "one active member, BackupsNotImplemented",
-        |c| {
-            c.status.as_ref().is_some_and(|s| {
-                // Ready, so the client Service has an endpoint the Job resolves.
-                s.ready_replicas == 1
-                    && s.members
-                        .iter()
-                        .any(|m| m.role.as_deref() == Some("active"))
-                    && s.conditions
-                        .iter()
-                        .any(|c| c.reason == "BackupsNotImplemented")
-            })
-        },
-    )
+    // A backup spec is no problem: the cluster runs, and the next firing is announced.
+    let running = until_cluster(&client, n, "Running with a next scheduled backup", |c| {
+        running_with(1)(c)
+            && c.status
+                .as_ref()
+                .and_then(|s| s.backup.as_ref())
+                .is_some_and(|b| b.next_scheduled_backup.is_some())
+    })
     .await;
+    let next = running
+        .status
+        .as_ref()
+        .and_then(|s| s.backup.as_ref())
+        .and_then(|b| b.next_scheduled_backup.clone())
+        .expect("next");
+    assert_eq!(
+        next.0.as_second() % 86_400,
+        3 * 3600,
+        "the next 03:00 UTC: {next:?}"
+    );
     let bao = root_member(&client, n, 0).await;
     bao.mount_kv_v2("secret").await.expect("kv");
     bao.kv_v2_put("secret", "app", &serde_json::json!({"v": "backed up"}))
         .await
         .expect("write");
 
-    // One run, as the scheduler will create it: the Job's own ServiceAccount, the operator's
-    // image (this build's binary on the node).
-    let validated = operator::desired::ValidatedCluster::new(running).expect("valid");
-    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), n)
-        .create(
-            &Default::default(),
-            &operator::desired::jobs::backup_service_account(&validated),
-        )
-        .await
-        .expect("backup ServiceAccount");
-    let job = operator::desired::jobs::backup_job(
-        &validated,
-        "bao-backup-manual",
-        &format!("{OPERATOR_REPOSITORY}:e2e"),
-    )
-    .expect("a backup Job");
-    let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client.clone(), n);
-    jobs.create(&Default::default(), &job)
-        .await
-        .expect("create Job");
-    let deadline = Instant::now() + E2E_DEADLINE;
-    loop {
-        let status = jobs
-            .get("bao-backup-manual")
-            .await
-            .expect("Job")
-            .status
-            .unwrap_or_default();
-        if status.succeeded == Some(1) {
-            break;
-        }
-        let pods = Api::<Pod>::namespaced(client.clone(), n)
-            .list(&ListParams::default().labels("openbao.org/component=backup"))
-            .await
-            .expect("pods");
-        let terminated: Vec<String> = pods
-            .items
-            .iter()
-            .flat_map(|p| {
-                p.status
-                    .iter()
-                    .flat_map(|s| s.container_statuses.iter().flatten())
-            })
-            .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.clone())
-            .collect();
-        assert!(
-            status.failed.unwrap_or(0) == 0,
-            "the backup Job failed: {terminated:?}"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the backup Job never finished: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    // The snapshot is in the bucket, whole, under the cluster's prefix.
+    // A manual trigger starts one Job from the operator's image under the cluster's backup
+    // ServiceAccount; its outcome lands in status.
+    trigger_backup(&client, n, "first").await;
+    let first = until_backup_recorded(&client, n, "first").await;
+    assert_eq!(first.consecutive_failures, 0, "{first:?}");
+    let name = first.last_backup_name.clone().expect("a snapshot name");
     let store = operator::backup::open(
         &serde_json::from_value(target).expect("target"),
         &operator::backup::Credentials {
@@ -1598,33 +1581,87 @@ async fn a_backup_job_logs_in_with_its_projected_token_and_lands_a_verified_snap
         },
     )
     .expect("store");
+    let verified = operator::backup::verify(
+        store.as_ref(),
+        &operator::backup::SnapshotKey(object_store::path::Path::from(name.as_str())),
+    )
+    .await
+    .expect("the recorded snapshot matches its manifest");
+    assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
+    assert_eq!(
+        first.last_backup_sha256.as_deref(),
+        Some(verified.manifest.sha256.as_str())
+    );
+    assert_eq!(
+        first.last_backup_size,
+        i64::try_from(verified.manifest.size).ok()
+    );
+    let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client.clone(), n)
+        .list(&ListParams::default().labels("openbao.org/component=backup"))
+        .await
+        .expect("jobs");
+    assert_eq!(jobs.items.len(), 1, "one Job per trigger");
+    let pod = jobs.items[0]
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod spec");
+    assert_eq!(pod.service_account_name.as_deref(), Some("bao-backup"));
+
+    // Two more: retention keeps the newest two.
+    for value in ["second", "third"] {
+        // Snapshot keys have one-second resolution.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        trigger_backup(&client, n, value).await;
+        let recorded = until_backup_recorded(&client, n, value).await;
+        assert_eq!(recorded.consecutive_failures, 0, "{recorded:?}");
+    }
     let prefix = object_store::path::Path::from(format!("{n}/bao"));
     let backups = operator::backup::retention::list(store.as_ref(), &prefix)
         .await
         .expect("list");
-    assert_eq!(backups.len(), 1, "{backups:?}");
-    let verified = operator::backup::verify(store.as_ref(), &backups[0].0)
+    assert_eq!(backups.len(), 2, "maxCount 2: {backups:?}");
+    assert!(
+        !backups.iter().any(|b| b.0.0.as_ref() == name),
+        "the oldest went: {backups:?}"
+    );
+
+    // Wrong credentials: the run fails with the store's reason in status and an Event; the
+    // cluster keeps running and the last good backup stays recorded.
+    Api::<Secret>::namespaced(client.clone(), n)
+        .patch(
+            "s3-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"secretAccessKey": "not-the-secret"}})),
+        )
         .await
-        .expect("the snapshot matches its manifest");
-    assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
-    assert!(verified.manifest.size > 0);
-    // The Job told what it did in its termination message: the manifest, so the operator can
-    // record it without reaching object storage.
-    let pods = Api::<Pod>::namespaced(client.clone(), n)
-        .list(&ListParams::default().labels("openbao.org/component=backup"))
+        .expect("wrong credentials");
+    trigger_backup(&client, n, "bad-credentials").await;
+    let failed = until_backup_recorded(&client, n, "bad-credentials").await;
+    assert_eq!(failed.consecutive_failures, 1, "{failed:?}");
+    assert!(failed.last_failure_reason.is_some(), "{failed:?}");
+    let message = failed.last_failure_message.clone().unwrap_or_default();
+    assert!(!message.is_empty(), "{failed:?}");
+    assert!(
+        !message.contains("not-the-secret"),
+        "no credential in status: {message}"
+    );
+    assert!(
+        failed.last_backup_name.is_some(),
+        "the last good one is kept"
+    );
+    until_cluster(&client, n, "still Running", running_with(1)).await;
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
         .await
-        .expect("pods");
-    let message = pods
-        .items
-        .iter()
-        .flat_map(|p| {
-            p.status
+        .expect("events");
+    for reason in ["BackupStarted", "BackupSucceeded", "BackupFailed"] {
+        assert!(
+            events
+                .items
                 .iter()
-                .flat_map(|s| s.container_statuses.iter().flatten())
-        })
-        .find_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.clone())
-        .expect("a termination message");
-    let reported: operator::backup::Manifest =
-        serde_json::from_str(&message).expect("the manifest as JSON");
-    assert_eq!(reported, verified.manifest);
+                .any(|e| e.reason.as_deref() == Some(reason)),
+            "an Event {reason}"
+        );
+    }
 }

@@ -614,7 +614,7 @@ fn refusals_of_unbuilt_features_start_with_not_supported_yet_and_refusals_by_des
 }
 
 #[test]
-fn the_backup_manifest_is_accepted_with_the_backups_not_implemented_warning() {
+fn the_backup_manifest_is_accepted_and_gets_the_backup_jobs_service_account() {
     let m = manifests()
         .into_iter()
         .find(|m| m.name == "20-backup.yaml")
@@ -622,12 +622,18 @@ fn the_backup_manifest_is_accepted_with_the_backups_not_implemented_warning() {
     let cluster = decode(&m).unwrap_or_else(|e| panic!("{e}"));
     let warnings = api::validate::warnings(&cluster);
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains(api::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE)),
-        "{}: the admission warnings must carry BackupsNotImplemented's message {:?}, got {warnings:#?}",
-        m.name,
-        api::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
+        !warnings.iter().any(|w| w.starts_with("spec.backup:")),
+        "{}: scheduled backups are built, no warning about them: {warnings:#?}",
+        m.name
+    );
+    let validated = operator::desired::ValidatedCluster::new(cluster).expect("valid");
+    let account = operator::desired::jobs::backup_service_account(&validated);
+    assert!(operator::desired::jobs::backup_uses_projected_token(
+        &validated
+    ));
+    assert_eq!(
+        account.metadata.name.as_deref(),
+        Some(format!("{}-backup", validated.names().cluster()).as_str())
     );
 }
 

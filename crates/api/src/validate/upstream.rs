@@ -69,6 +69,35 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
             not_yet("spec.upgrade.tokenSecretRef", secret.name.clone(), UPGRADES);
         }
     }
+    if let Some(backup) = &spec.backup {
+        if backup.target.provider != crate::spec::BackupProvider::S3 {
+            not_yet(
+                "spec.backup.target.provider",
+                backup.target.provider.as_str().to_string(),
+                "only s3 and S3-compatible stores are built; Google Cloud Storage serves an \
+                 S3-compatible API at https://storage.googleapis.com (HMAC keys as accessKeyId \
+                 and secretAccessKey), so provider s3 with that endpoint works",
+            );
+        }
+        if let Some(test) = &backup.restore_test {
+            not_yet(
+                "spec.backup.restoreTest",
+                json_of(test),
+                "periodic restore tests into a disposable cluster are not built; verify \
+                 snapshots with `openbao-operator backup verify` and restore with an \
+                 OpenBaoRestore",
+            );
+        }
+        if let Some(role) = &backup.kubernetes_auth_role {
+            not_yet(
+                "spec.backup.kubernetesAuthRole",
+                role.clone(),
+                "the backup Jobs log in with JWT (their projected ServiceAccount token); name \
+                 the role in spec.backup.jwtAuthRole, or leave it unset for the operator's own \
+                 backup role",
+            );
+        }
+    }
     if spec
         .observability
         .as_ref()

@@ -193,19 +193,15 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
             }
         }
     }
-    if let Some(backup) = &spec.backup {
-        if backup.egress_rules.as_ref().is_some_and(Vec::is_empty) {
-            out.push(
-                "spec.backup.egressRules: an empty list limits backup Jobs to DNS, the API \
-                 server and this cluster, so they cannot reach the object store; add a rule \
-                 for its endpoint or remove the field"
-                    .to_string(),
-            );
-        }
-        out.push(format!(
-            "spec.backup: {}",
-            crate::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
-        ));
+    if let Some(backup) = &spec.backup
+        && backup.egress_rules.as_ref().is_some_and(Vec::is_empty)
+    {
+        out.push(
+            "spec.backup.egressRules: an empty list limits backup Jobs to DNS, the API \
+             server and this cluster, so they cannot reach the object store; add a rule \
+             for its endpoint or remove the field"
+                .to_string(),
+        );
     }
     super::upstream::upstream_warnings(spec, &mut out);
     out

@@ -9,11 +9,13 @@
 //!   backup, counted by retention or restored. A restore reads the object twice: once to check
 //!   size and digest against the manifest, then again, pinned to the same version (ETag), into
 //!   OpenBao; nothing touches the cluster before the first read proved the snapshot whole.
+//! - [`scheduler`] decides, purely, when a backup Job starts and what status records.
 //! - [`retention`] decides which backups `maxCount` and `maxAge` drop (pure) and deletes them.
 
 pub mod manifest;
 pub mod retention;
 pub mod schedule;
+pub mod scheduler;
 pub mod snapshot;
 pub mod store;
 

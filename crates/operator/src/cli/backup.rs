@@ -273,11 +273,14 @@ pub fn save(args: &SaveArgs) -> ExitCode {
         Some(Ok(age)) => Some(age),
         Some(Err(e)) => return bad_input(format!("--max-age: {e}")),
     };
+    let log = args.termination_log.as_deref();
     let (store, prefix, cluster) = match open_target(&args.target) {
         Ok(opened) => opened,
-        Err(e) => return bad_input(e),
+        Err(e) => {
+            report(log, &format!("error: {e}"));
+            return bad_input(e);
+        }
     };
-    let log = args.termination_log.as_deref();
     runtime().block_on(async {
         let bao = match openbao(&args.openbao).await {
             Ok(bao) => bao,

@@ -91,6 +91,11 @@ pub struct RunArgs {
     /// short-lived tokens of it (audience openbao-internal) to log in to OpenBao.
     #[arg(long, value_name = "NAME", env = "OPERATOR_SERVICE_ACCOUNT", default_value = crate::install::controller::OPERATOR_NAME)]
     pub service_account: String,
+    /// The image backup and restore Jobs run unless `spec.backup.image` names another: the
+    /// operator's own image (its `backup` subcommand). The deploy manifests set it to the image
+    /// the operator itself runs.
+    #[arg(long, value_name = "IMAGE", env = "OPERATOR_IMAGE", default_value = crate::install::deploy::DEFAULT_IMAGE)]
+    pub job_image: String,
     /// Only reconcile (and admit) OpenBaoClusters in these namespaces: comma-separated and
     /// repeatable (`--watch-namespace` is accepted too). Default: every namespace. A namespaced
     /// install grants the operator a Role in each of them instead of the ClusterRole.
@@ -176,6 +181,7 @@ impl RunArgs {
         ManagerOptions {
             operator_namespace: self.operator_namespace.clone(),
             service_account: self.service_account.clone(),
+            job_image: self.job_image.clone(),
             watch_namespaces,
             leader_election: (!self.no_leader_elect)
                 .then(|| LeaseSettings::new(&self.operator_namespace, LEADER_LEASE, identity)),

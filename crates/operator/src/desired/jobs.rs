@@ -27,6 +27,8 @@ use crate::identity::{AUDIENCE, AUTH_MOUNT, BACKUP_ROLE};
 pub const TOKEN_DIR: &str = "/var/run/secrets/openbao";
 /// Where the cluster's CA certificate is mounted.
 pub const CA_DIR: &str = "/etc/openbao/ca";
+/// Where `spec.backup.tokenSecretRef` (an OpenBao token, key `token`) is mounted.
+pub const TOKEN_SECRET_DIR: &str = "/etc/openbao/backup-token";
 /// Where the store's credentials Secret is mounted.
 pub const CREDENTIALS_DIR: &str = "/etc/openbao/backup-credentials";
 /// The Job's termination message file: the backup command writes the snapshot's manifest (or
@@ -47,6 +49,27 @@ pub fn backup_service_account(cluster: &ValidatedCluster) -> ServiceAccount {
         automount_service_account_token: Some(false),
         ..ServiceAccount::default()
     }
+}
+
+/// Whether backup Jobs log in with their ServiceAccount's projected token (the default) rather
+/// than a token from `spec.backup.tokenSecretRef`.
+pub fn backup_uses_projected_token(cluster: &ValidatedCluster) -> bool {
+    cluster
+        .spec()
+        .backup
+        .as_ref()
+        .is_some_and(|b| b.token_secret_ref.is_none())
+}
+
+/// The image of `cluster`'s backup Jobs: `spec.backup.image` (or upstream's earlier
+/// `executorImage`), else `default` (the operator's own).
+pub fn backup_image(cluster: &ValidatedCluster, default: &str) -> String {
+    cluster
+        .spec()
+        .backup
+        .as_ref()
+        .and_then(|b| b.image.clone().or_else(|| b.executor_image.clone()))
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// `<cluster>-backup`.
@@ -70,9 +93,6 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
             api::names::API_PORT
         ),
         format!("--ca-file={CA_DIR}/ca.crt"),
-        format!("--jwt-file={TOKEN_DIR}/token"),
-        format!("--role={BACKUP_ROLE}"),
-        format!("--auth-mount={AUTH_MOUNT}"),
         format!("--cluster={namespace}/{}", names.cluster()),
         format!("--termination-log={TERMINATION_LOG}"),
     ];
@@ -84,23 +104,44 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
             args.push(format!("--max-age={age}"));
         }
     }
-    let mut volumes = vec![
-        Volume {
-            name: "openbao-token".to_string(),
-            projected: Some(ProjectedVolumeSource {
-                sources: Some(vec![VolumeProjection {
-                    service_account_token: Some(ServiceAccountTokenProjection {
-                        audience: Some(AUDIENCE.to_string()),
-                        expiration_seconds: Some(TOKEN_SECONDS),
+    // How the Job logs in: a token from tokenSecretRef (upstream's fallback), or its projected
+    // ServiceAccount token at the operator's JWT mount, under jwtAuthRole or the `backup` role
+    // the operator wrote.
+    let login = match &backup.token_secret_ref {
+        Some(secret) => {
+            args.push(format!("--token-file={TOKEN_SECRET_DIR}/token"));
+            Volume {
+                name: "openbao-token".to_string(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.name.clone()),
+                    items: Some(vec![KeyToPath {
+                        key: "token".to_string(),
                         path: "token".to_string(),
-                        ..ServiceAccountTokenProjection::default()
-                    }),
-                    ..VolumeProjection::default()
-                }]),
-                ..ProjectedVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
+                        mode: Some(0o440),
+                        ..KeyToPath::default()
+                    }]),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            }
+        }
+        None => {
+            args.push(format!("--jwt-file={TOKEN_DIR}/token"));
+            args.push(format!(
+                "--role={}",
+                backup.jwt_auth_role.as_deref().unwrap_or(BACKUP_ROLE)
+            ));
+            args.push(format!("--auth-mount={AUTH_MOUNT}"));
+            projected_token_volume()
+        }
+    };
+    let token_dir = if backup.token_secret_ref.is_some() {
+        TOKEN_SECRET_DIR
+    } else {
+        TOKEN_DIR
+    };
+    let mut volumes = vec![
+        login,
         Volume {
             name: "ca".to_string(),
             secret: Some(SecretVolumeSource {
@@ -117,7 +158,7 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
             ..Volume::default()
         },
     ];
-    let mut mounts = vec![mount("openbao-token", TOKEN_DIR), mount("ca", CA_DIR)];
+    let mut mounts = vec![mount("openbao-token", token_dir), mount("ca", CA_DIR)];
     if let Some(secret) = &backup.target.credentials_secret_ref {
         args.push(format!("--credentials-dir={CREDENTIALS_DIR}"));
         volumes.push(Volume {
@@ -199,6 +240,26 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         }),
         ..Job::default()
     })
+}
+
+/// The Job's ServiceAccount token for OpenBao: audience `openbao-internal`, ten minutes.
+fn projected_token_volume() -> Volume {
+    Volume {
+        name: "openbao-token".to_string(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![VolumeProjection {
+                service_account_token: Some(ServiceAccountTokenProjection {
+                    audience: Some(AUDIENCE.to_string()),
+                    expiration_seconds: Some(TOKEN_SECONDS),
+                    path: "token".to_string(),
+                    ..ServiceAccountTokenProjection::default()
+                }),
+                ..VolumeProjection::default()
+            }]),
+            ..ProjectedVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
 }
 
 fn mount(name: &str, path: &str) -> VolumeMount {

@@ -154,6 +154,9 @@ pub struct ClusterResources {
     pub jobs_network_policy: NetworkPolicy,
     /// Identity of the OpenBao pods.
     pub service_account: ServiceAccount,
+    /// `<cluster>-backup`, the backup Jobs' ServiceAccount, while `spec.backup` logs in with a
+    /// projected token.
+    pub backup_service_account: Option<ServiceAccount>,
     /// Peer discovery and service registration read permissions (pods get/list).
     pub role: Role,
     /// Binds `role` to `service_account`.
@@ -252,6 +255,7 @@ impl ClusterResources {
             network_policy,
             jobs_network_policy,
             service_account,
+            backup_service_account,
             role,
             role_binding,
             registration_role_binding,
@@ -279,6 +283,7 @@ impl ClusterResources {
             Desired::Service(client_service),
             Desired::PodDisruptionBudget(pdb),
         ];
+        out.extend(backup_service_account.map(Desired::ServiceAccount));
         out.extend(ca_config_map.map(Desired::ConfigMap));
         out.extend(backend_tls_policy.map(Desired::BackendTLSPolicy));
         out.extend(http_route.map(Desired::HTTPRoute));
@@ -305,6 +310,8 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         network_policy: network_policy::cluster_policy(cluster, facts, api_server.as_deref()),
         jobs_network_policy: network_policy::jobs_policy(cluster, api_server.as_deref()),
         service_account: rbac::service_account(cluster),
+        backup_service_account: jobs::backup_uses_projected_token(cluster)
+            .then(|| jobs::backup_service_account(cluster)),
         role: rbac::role(cluster),
         role_binding: rbac::role_binding(cluster),
         registration_role_binding: rbac::registration_role_binding(cluster),

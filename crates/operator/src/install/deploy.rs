@@ -706,6 +706,12 @@ pub fn deployment(options: &DeployOptions) -> Deployment {
             // Holder identity of the leader-election Lease.
             field_env("POD_NAME", "metadata.name"),
             field_env("OPERATOR_NAMESPACE", "metadata.namespace"),
+            // Backup and restore Jobs run the operator's own image.
+            EnvVar {
+                name: "OPERATOR_IMAGE".to_string(),
+                value: Some(options.image.clone()),
+                value_from: None,
+            },
             EnvVar {
                 name: "RUST_LOG".to_string(),
                 value: Some(options.log_level.clone()),

@@ -100,6 +100,13 @@ pub fn rules() -> Vec<PolicyRule> {
             &["httproutes", "backendtlspolicies"],
             MANAGE,
         ),
+        // Backup (and restore) Jobs: created one at a time per cluster, watched for their
+        // outcome, never updated; deleted by their TTL or with the cluster (owner reference).
+        rule(
+            "batch",
+            &["jobs"],
+            &["get", "list", "watch", "create", "delete"],
+        ),
         // Generated Secrets (CA, certificate, unseal key, root token); deleted only under
         // deletionPolicy DeleteAll.
         rule("", &["secrets"], MANAGE),

@@ -67,6 +67,8 @@ pub struct ManagerOptions {
     pub watch_namespaces: Vec<String>,
     /// The operator's ServiceAccount in `operator_namespace`: its identity in OpenBao.
     pub service_account: String,
+    /// The image backup and restore Jobs run by default (the operator's own).
+    pub job_image: String,
     /// `None`: reconcile without election.
     pub leader_election: Option<LeaseSettings>,
     /// `None`: no webhook.
@@ -291,6 +293,7 @@ async fn lead(
                 operator_namespace: options.operator_namespace.clone(),
                 watch_namespace: scope.clone(),
                 service_account: options.service_account.clone(),
+                job_image: options.job_image.clone(),
             };
             let placeholder_config = placeholder::Config {
                 operator_namespace: options.operator_namespace.clone(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
+    batch::v1::Job,
     core::v1::{ConfigMap, Pod, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
@@ -31,6 +32,9 @@ pub struct Config {
     pub watch_namespace: Option<String>,
     /// The operator's own ServiceAccount (in `operator_namespace`): its identity in OpenBao.
     pub service_account: String,
+    /// The image backup and restore Jobs run (the operator's own, unless `spec.backup.image`
+    /// names another).
+    pub job_image: String,
 }
 
 /// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are
@@ -62,6 +66,8 @@ pub struct Stores {
     pub ingresses: Store<Ingress>,
     /// Pods of the clusters' StatefulSets (member addresses, and deletion waits for them).
     pub pods: Store<Pod>,
+    /// Backup and restore Jobs (their completion wakes the cluster's reconcile).
+    pub jobs: Store<Job>,
 }
 
 /// Shared state of every reconcile.

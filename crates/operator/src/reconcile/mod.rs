@@ -4,6 +4,7 @@
 //! ```text
 //! validate (pure) -> observe (IO, read-only) -> secrets (IO, planned) -> build (pure)
 //!     -> apply (IO, no write when nothing drifted) -> operate (IO, OpenBao itself)
+//!     -> backup (IO: the scheduler's Jobs; never fails the pass)
 //!     -> status (pure compute, one patch only when it changed)
 //! ```
 //!
@@ -13,6 +14,7 @@
 //! `events` (Events and the retry policy), `watch` (the controller and its caches).
 
 pub mod apply;
+pub mod backup;
 pub mod cleanup;
 pub mod critical;
 pub mod observe;
@@ -185,6 +187,11 @@ async fn apply_cluster(
         (Some(ca_pem), true) => Some(operate::run(ctx, cluster, &validated, ca_pem).await?),
         _ => None,
     };
+    // backup (IO): start the due Job, record the last one's outcome.
+    let backup_ready = operated
+        .as_ref()
+        .is_some_and(|o| o.initialized && o.leader.is_some());
+    let backup = backup::run(ctx, cluster, &validated, backup_ready).await;
     // status (pure, one patch when it changed).
     let observed = status::Observed {
         replicas: cluster.spec.replicas,
@@ -203,6 +210,7 @@ async fn apply_cluster(
         ),
         statefulset_exists: workload.statefulset_exists || applied.statefulset_applied,
         lifecycle: operated,
+        backup,
         ..workload
     };
     let now = time::OffsetDateTime::now_utc();

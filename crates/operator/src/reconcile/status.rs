@@ -35,6 +35,8 @@ pub struct Observed {
     pub lifecycle: Option<OperateReport>,
     /// IngressIntegrationReady while `spec.ingress.enabled`: (ready, reason, message).
     pub ingress: Option<(bool, String, String)>,
+    /// What the backup stage decided `status.backup` is, when it ran.
+    pub backup: Option<api::BackupStatus>,
 }
 
 /// How long a steady cluster waits before it is looked at again (drift is caught by watches
@@ -134,15 +136,6 @@ pub fn degraded(
     backend_tls_api: bool,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if cluster.spec.backup.is_some() {
-        out.push((
-            reasons::BACKUPS_NOT_IMPLEMENTED.to_string(),
-            format!(
-                "spec.backup: {}",
-                api::conditions::BACKUPS_NOT_IMPLEMENTED_MESSAGE
-            ),
-        ));
-    }
     if cluster.spec.enabled_gateway().is_some() && !gateway_api {
         out.push((
             reasons::GATEWAY_API_MISSING.to_string(),
@@ -179,8 +172,15 @@ pub fn requeue(
     } else {
         CONVERGING_REQUEUE
     };
-    if let Some(renew_at) = renew_at {
-        let until = (renew_at - now).whole_seconds().max(1);
+    // Never later than the certificate's renewal or the next scheduled backup (a running
+    // backup Job wakes the cluster when it ends).
+    let next_backup = status
+        .backup
+        .as_ref()
+        .and_then(|b| b.next_scheduled_backup.as_ref())
+        .and_then(crate::backup::scheduler::from_time);
+    for at in [renew_at, next_backup].into_iter().flatten() {
+        let until = (at - now).whole_seconds().max(1);
         requeue = requeue.min(std::time::Duration::from_secs(until.unsigned_abs()));
     }
     requeue
@@ -398,6 +398,12 @@ pub fn compute(
             Some(l) => l.members.clone(),
             None => old.members.clone(),
         },
+        // Kept while spec.backup is set, also by passes that did not run the backup stage.
+        backup: cluster
+            .spec
+            .backup
+            .as_ref()
+            .and(observed.backup.clone().or(old.backup)),
     }
 }
 
@@ -742,9 +748,8 @@ mod tests {
     }
 
     #[test]
-    fn a_backup_spec_degrades_the_cluster_until_backups_exist() {
+    fn backup_status_is_kept_while_spec_backup_is_set_and_its_next_firing_bounds_the_requeue() {
         let mut c = cluster();
-        assert!(degraded(&c, true, true).is_empty());
         c.spec.backup = Some(
             serde_json::from_value(serde_json::json!({
                 "schedule": "0 3 * * *",
@@ -752,27 +757,42 @@ mod tests {
             }))
             .expect("backup"),
         );
-        let found = degraded(&c, true, true);
-        assert_eq!(
-            found.first().map(|d| d.0.as_str()),
-            Some(reasons::BACKUPS_NOT_IMPLEMENTED)
+        assert!(
+            degraded(&c, true, true).is_empty(),
+            "a backup spec is no problem"
         );
-        let status = compute(
+        let next = at(120);
+        let backup = api::BackupStatus {
+            next_scheduled_backup: Some(crate::backup::scheduler::to_time(next)),
+            ..api::BackupStatus::default()
+        };
+        let observed = Observed {
+            statefulset_exists: true,
+            replicas: 1,
+            ready_replicas: 1,
+            backup: Some(backup.clone()),
+            ..Observed::default()
+        };
+        let status = compute(&c, &observed, at(0));
+        assert_eq!(status.backup.as_ref(), Some(&backup));
+        assert_eq!(
+            requeue(&status, None, at(0)),
+            std::time::Duration::from_secs(120)
+        );
+        // A pass that did not run the backup stage keeps what the last one recorded...
+        c.status = Some(status);
+        let kept = compute(
             &c,
             &Observed {
-                statefulset_exists: true,
-                replicas: 1,
-                ready_replicas: 1,
-                degraded: found,
-                ..Observed::default()
+                backup: None,
+                ..observed.clone()
             },
-            at(0),
+            at(1),
         );
-        assert_eq!(status.phase, Some(Phase::Degraded));
-        assert_eq!(
-            find(&status, types::DEGRADED).reason,
-            reasons::BACKUPS_NOT_IMPLEMENTED
-        );
+        assert_eq!(kept.backup.as_ref(), Some(&backup));
+        // ...and removing spec.backup removes it.
+        c.spec.backup = None;
+        assert_eq!(compute(&c, &observed, at(2)).backup, None);
     }
 
     #[test]

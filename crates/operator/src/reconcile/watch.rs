@@ -8,6 +8,7 @@ use futures::{StreamExt, future};
 use k8s_openapi::{
     api::{
         apps::v1::StatefulSet,
+        batch::v1::Job,
         core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
         networking::v1::{Ingress, NetworkPolicy},
         policy::v1::PodDisruptionBudget,
@@ -262,6 +263,7 @@ pub async fn run_with(
     let (role_bindings, rb_stream) = reflect(api_for::<RoleBinding>(&client, ns), owned, m);
     let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns), operator_pod, m);
     let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
+    let (jobs, job_stream) = reflect(api_for::<Job>(&client, ns), owned, m);
     let (http_routes, route_stream) = if gateway_api {
         let (store, stream) = reflect(api_for::<HTTPRoute>(&client, ns), owned, m);
         (Some(store), Some(stream))
@@ -301,6 +303,7 @@ pub async fn run_with(
             backend_tls_policies,
             ingresses,
             pods,
+            jobs,
         },
         gateway_api,
         backend_tls_api,
@@ -331,6 +334,7 @@ pub async fn run_with(
         .owns_stream(role_stream)
         .owns_stream(rb_stream)
         .owns_stream(ingress_stream)
+        .owns_stream(job_stream)
         .watches_stream(pod_stream, |pod| {
             let cluster = pod.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&pod.namespace()?))

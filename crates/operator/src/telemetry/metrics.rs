@@ -55,6 +55,10 @@ pub struct Metrics {
     /// controls (and the pods of its StatefulSet) are cached, so this follows the number of
     /// clusters, whatever else carries the operator's labels.
     pub cached_objects: Family<KindLabel, Gauge>,
+    /// Backup Jobs started, by trigger (`scheduled`, `manual`).
+    pub backup_jobs_started: Family<CategoryLabel, Counter>,
+    /// Backup outcomes recorded (`succeeded`, `failed`).
+    pub backups: Family<CategoryLabel, Counter>,
     passes: AtomicU64,
     busy_micros: AtomicU64,
 }
@@ -115,6 +119,18 @@ impl Metrics {
             "Objects in the controller's cache by kind",
             cached_objects.clone(),
         );
+        let backup_jobs_started = Family::<CategoryLabel, Counter>::default();
+        registry.register(
+            "backup_jobs_started",
+            "Backup Jobs started by trigger (scheduled or manual)",
+            backup_jobs_started.clone(),
+        );
+        let backups = Family::<CategoryLabel, Counter>::default();
+        registry.register(
+            "backups",
+            "Backup outcomes recorded (succeeded or failed)",
+            backups.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -125,6 +141,8 @@ impl Metrics {
             initializations,
             webhook_requests,
             cached_objects,
+            backup_jobs_started,
+            backups,
             passes: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
         }

@@ -261,6 +261,7 @@ fn start_operator(cp: &'static ControlPlane) {
                     operator_namespace: OPERATOR_NS.to_string(),
                     watch_namespace: None,
                     service_account: OPERATOR_SA.to_string(),
+                    job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
                 };
                 reconcile::run(client, config, METRICS.clone(), std::future::pending()).await;
             });
