@@ -85,6 +85,8 @@ fn a_valid_example_renders_every_object_kind_in_apply_order() {
             "NetworkPolicy",
             "NetworkPolicy",
             "ServiceAccount",
+            // The backup Jobs' own account (the example backs up).
+            "ServiceAccount",
             "Role",
             "RoleBinding",
             "RoleBinding",

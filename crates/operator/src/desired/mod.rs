@@ -275,6 +275,9 @@ impl ClusterResources {
             Desired::NetworkPolicy(network_policy),
             Desired::NetworkPolicy(jobs_network_policy),
             Desired::ServiceAccount(service_account),
+        ];
+        out.extend(backup_service_account.map(Desired::ServiceAccount));
+        out.extend([
             Desired::Role(role),
             Desired::RoleBinding(role_binding),
             Desired::RoleBinding(registration_role_binding),
@@ -282,8 +285,7 @@ impl ClusterResources {
             Desired::Service(headless_service),
             Desired::Service(client_service),
             Desired::PodDisruptionBudget(pdb),
-        ];
-        out.extend(backup_service_account.map(Desired::ServiceAccount));
+        ]);
         out.extend(ca_config_map.map(Desired::ConfigMap));
         out.extend(backend_tls_policy.map(Desired::BackendTLSPolicy));
         out.extend(http_route.map(Desired::HTTPRoute));
