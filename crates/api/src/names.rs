@@ -55,6 +55,10 @@ pub const ANNOTATION_CONFIG_HASH: &str = "openbao.org/config-hash";
 /// Annotation on an `OpenBaoCluster` (upstream's): a new value starts one backup Job as soon as
 /// none runs, for example `kubectl annotate openbaocluster bao openbao.org/trigger-backup="$(date +%s)" --overwrite`.
 pub const ANNOTATION_TRIGGER_BACKUP: &str = "openbao.org/trigger-backup";
+/// Annotation on an `OpenBaoCluster` while a long operation holds it, `Restore/<restore name>`:
+/// written only by the restore controller; the cluster's reconciler then leaves the StatefulSet
+/// as it is and starts no backup, and mirrors it as `status.operationLock`.
+pub const ANNOTATION_OPERATION_LOCK: &str = "openbao.org/operation-lock";
 /// Annotation on every applied object: the hash of what the operator last applied (so a field
 /// removed from the desired object is still seen as drift).
 pub const ANNOTATION_APPLIED_HASH: &str = "openbao.org/applied-hash";

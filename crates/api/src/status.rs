@@ -45,6 +45,39 @@ pub struct OpenBaoClusterStatus {
     /// Scheduled and manual backups, while `spec.backup` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStatus>,
+    /// The long operation holding the cluster (a restore), if any: no StatefulSet change and
+    /// no backup starts meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_lock: Option<OperationLockStatus>,
+}
+
+/// A long operation holding a cluster, under upstream's names.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationLockStatus {
+    /// `Restore`.
+    pub operation: String,
+    /// Who holds it, such as `OpenBaoRestore/restore-1`.
+    pub holder: String,
+    /// What it means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl OperationLockStatus {
+    /// The lock named by an `openbao.org/operation-lock` annotation value
+    /// (`<Operation>/<holder name>`).
+    pub fn from_annotation(value: &str) -> Self {
+        let (operation, holder) = value.split_once('/').unwrap_or((value, ""));
+        Self {
+            operation: operation.to_string(),
+            holder: format!("OpenBao{operation}/{holder}"),
+            message: Some(format!(
+                "held by OpenBao{operation} {holder}: the StatefulSet is left as it is and no \
+                 backup starts until it is released"
+            )),
+        }
+    }
 }
 
 /// What the backups of a cluster did, under upstream's names (`currentJob` and

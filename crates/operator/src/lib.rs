@@ -14,6 +14,7 @@ pub mod pki;
 pub mod placeholder;
 pub mod posture;
 pub mod reconcile;
+pub mod restore;
 pub mod telemetry;
 pub mod webhook;
 

@@ -1,10 +1,9 @@
-//! The controller of the kinds whose machinery is not built yet: OpenBaoRestore and
-//! OpenBaoTenant. Their objects are accepted (the webhook validates them) but nothing restores a
-//! snapshot or provisions a namespace yet, so that nothing is silently ignored each object gets
-//! two conditions:
+//! The controller of the kind whose machinery is not built yet: OpenBaoTenant (restores have
+//! their own controller, `crate::restore`). Its objects are accepted (the webhook validates
+//! them) but nothing provisions a namespace yet, so that nothing is silently ignored each object
+//! gets two conditions:
 //!
-//! - `NotImplemented`: True, reason `RestoreNotImplemented` / `TenantNotImplemented`, with
-//!   [`api::conditions::RESTORE_NOT_IMPLEMENTED_MESSAGE`] /
+//! - `NotImplemented`: True, reason `TenantNotImplemented`, with
 //!   [`api::conditions::TENANT_NOT_IMPLEMENTED_MESSAGE`];
 //! - `Valid`: the same validation the webhook runs (which may be absent, or may have been added
 //!   after the object was stored): True, or False with reason `InvalidSpec` naming every field
@@ -21,8 +20,8 @@
 use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
 
 use api::{
-    OpenBaoRestore, OpenBaoTenant, ValidationErrors,
-    conditions::{RESTORE_NOT_IMPLEMENTED_MESSAGE, TENANT_NOT_IMPLEMENTED_MESSAGE, reasons, types},
+    OpenBaoTenant, ValidationErrors,
+    conditions::{TENANT_NOT_IMPLEMENTED_MESSAGE, reasons, types},
     names,
 };
 use futures::{FutureExt, StreamExt, future};
@@ -70,17 +69,6 @@ pub trait Placeholder:
     fn validate(&self, operator_namespace: &str) -> Result<(), ValidationErrors>;
     /// The conditions the object carries.
     fn conditions(&self) -> &[Condition];
-}
-
-impl Placeholder for OpenBaoRestore {
-    const REASON: &'static str = reasons::RESTORE_NOT_IMPLEMENTED;
-    const MESSAGE: &'static str = RESTORE_NOT_IMPLEMENTED_MESSAGE;
-    fn validate(&self, _operator_namespace: &str) -> Result<(), ValidationErrors> {
-        api::validate_restore(self)
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status.as_ref().map_or(&[], |s| &s.conditions)
-    }
 }
 
 impl Placeholder for OpenBaoTenant {
@@ -236,7 +224,7 @@ async fn run_kind<K: Placeholder>(
         .await;
 }
 
-/// Run the controllers of OpenBaoRestores and OpenBaoTenants until `shutdown` resolves.
+/// Run the controller of OpenBaoTenants until `shutdown` resolves.
 pub async fn run(
     client: Client,
     config: Config,
@@ -247,14 +235,7 @@ pub async fn run(
         operator_namespace: config.operator_namespace,
     });
     let shutdown = shutdown.shared();
-    futures::join!(
-        run_kind::<OpenBaoRestore>(
-            ctx.clone(),
-            config.watch_namespace.clone(),
-            shutdown.clone()
-        ),
-        run_kind::<OpenBaoTenant>(ctx, config.watch_namespace, shutdown),
-    );
+    run_kind::<OpenBaoTenant>(ctx, config.watch_namespace, shutdown).await;
 }
 
 #[cfg(test)]
@@ -363,36 +344,5 @@ mod tests {
         let conditions = desired_conditions(&current, "ops", at(100)).expect("a write");
         assert_eq!(conditions.len(), 3);
         assert!(conditions.contains(&other));
-    }
-
-    #[test]
-    fn a_restore_gets_its_own_reason_and_message() {
-        let restore: OpenBaoRestore = serde_json::from_value(json!({
-            "apiVersion": "openbao.org/v1alpha1",
-            "kind": "OpenBaoRestore",
-            "metadata": { "name": "restore-1", "namespace": "team", "generation": 1 },
-            "spec": {
-                "cluster": "bao",
-                "source": {
-                    "target": {
-                        "endpoint": "https://s3.amazonaws.com",
-                        "bucket": "openbao-backups",
-                        "region": "us-east-1",
-                        "credentialsSecretRef": { "name": "s3-credentials" },
-                    },
-                    "key": "clusters/bao/2026-01-01-120000.snap",
-                },
-            },
-        }))
-        .expect("restore");
-        let conditions = desired_conditions(&restore, "ops", at(100)).expect("a write");
-        let not_implemented = find(&conditions, types::NOT_IMPLEMENTED);
-        assert_eq!(not_implemented.reason, reasons::RESTORE_NOT_IMPLEMENTED);
-        assert_eq!(not_implemented.message, RESTORE_NOT_IMPLEMENTED_MESSAGE);
-        assert_eq!(
-            find(&conditions, types::VALID).status,
-            "True",
-            "{conditions:?}"
-        );
     }
 }

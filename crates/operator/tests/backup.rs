@@ -133,7 +133,7 @@ async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed
         Some(serde_json::json!({"v": "changed"}))
     );
     let key = SnapshotKey(Path::from(manifest.key.as_str()));
-    backup::restore(&bao, store.as_ref(), &key, false)
+    backup::restore(&bao, store.as_ref(), &key, false, &Default::default())
         .await
         .expect("restore");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -187,7 +187,7 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
         )
         .await
         .expect("truncate");
-    let err = backup::restore(&bao, store.as_ref(), &key, false)
+    let err = backup::restore(&bao, store.as_ref(), &key, false, &Default::default())
         .await
         .expect_err("a truncated snapshot");
     assert!(
@@ -201,7 +201,7 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
         .put(&key.0, PutPayload::from(flipped))
         .await
         .expect("corrupt");
-    let err = backup::restore(&bao, store.as_ref(), &key, false)
+    let err = backup::restore(&bao, store.as_ref(), &key, false, &Default::default())
         .await
         .expect_err("a corrupted snapshot");
     assert!(
@@ -214,7 +214,7 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
         .await
         .expect("repair");
     store.delete(&key.manifest()).await.expect("drop manifest");
-    let err = backup::restore(&bao, store.as_ref(), &key, false)
+    let err = backup::restore(&bao, store.as_ref(), &key, false, &Default::default())
         .await
         .expect_err("no manifest");
     assert!(err.to_string().contains("manifest"), "{err}");

@@ -227,6 +227,43 @@ pub async fn verify(store: &dyn ObjectStore, key: &SnapshotKey) -> Result<Verifi
     Ok(Verified { manifest, etag })
 }
 
+/// What a restore requires of the snapshot beyond its own manifest (an OpenBaoRestore's
+/// `expectedDigest` and `expectedSize`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// Lower-case hex SHA-256.
+    pub sha256: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+}
+
+impl Expected {
+    /// Refuse `manifest` (already verified against the object) when it is not what is expected.
+    pub fn check(&self, key: &SnapshotKey, manifest: &Manifest) -> Result<(), BackupError> {
+        let corrupt = |reason: String| BackupError::Corrupt {
+            key: key.0.to_string(),
+            reason,
+        };
+        if let Some(sha256) = &self.sha256
+            && !sha256.eq_ignore_ascii_case(&manifest.sha256)
+        {
+            return Err(corrupt(format!(
+                "its SHA-256 is {}, the restore expects {sha256}",
+                manifest.sha256
+            )));
+        }
+        if let Some(size) = self.size
+            && size != manifest.size
+        {
+            return Err(corrupt(format!(
+                "it holds {} bytes, the restore expects {size}",
+                manifest.size
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Restore snapshot `key` into `bao` (a token allowed to write the snapshot endpoint): verify
 /// it first, then stream the same version into OpenBao. `force` restores a snapshot of another
 /// cluster (`snapshot-force`), which must be readable with this cluster's seal.
@@ -235,8 +272,10 @@ pub async fn restore(
     store: &dyn ObjectStore,
     key: &SnapshotKey,
     force: bool,
+    expected: &Expected,
 ) -> Result<Manifest, BackupError> {
     let verified = verify(store, key).await?;
+    expected.check(key, &verified.manifest)?;
     let options = GetOptions {
         if_match: verified.etag.clone(),
         ..GetOptions::default()

@@ -104,6 +104,16 @@ pub struct RestoreArgs {
     /// cluster's seal.
     #[arg(long)]
     force: bool,
+    /// Refuse the snapshot unless its SHA-256 (64 hex digits) is this (`spec.source.expectedDigest`).
+    #[arg(long, value_name = "HEX")]
+    expected_sha256: Option<String>,
+    /// Refuse the snapshot unless its size in bytes is this (`spec.source.expectedSize`).
+    #[arg(long, value_name = "BYTES")]
+    expected_size: Option<u64>,
+    /// Also write the restored snapshot's manifest (or the error) here: a Job's termination
+    /// message file.
+    #[arg(long, value_name = "FILE")]
+    termination_log: Option<PathBuf>,
 }
 
 /// Arguments of `backup verify`.
@@ -320,19 +330,36 @@ pub fn save(args: &SaveArgs) -> ExitCode {
 
 /// `backup restore`.
 pub fn restore(args: &RestoreArgs) -> ExitCode {
+    let log = args.termination_log.as_deref();
     let (store, _, _) = match open_target(&args.target) {
         Ok(opened) => opened,
-        Err(e) => return bad_input(e),
+        Err(e) => {
+            report(log, &format!("error: {e}"));
+            return bad_input(e);
+        }
     };
     let key = SnapshotKey(Path::from(args.key.as_str()));
+    let expected = backup::snapshot::Expected {
+        sha256: args.expected_sha256.clone(),
+        size: args.expected_size,
+    };
     runtime().block_on(async {
         let bao = match openbao(&args.openbao).await {
             Ok(bao) => bao,
-            Err(e) => return failed(e),
+            Err(e) => {
+                report(log, &format!("error: {e}"));
+                return failed(e);
+            }
         };
-        match backup::restore(&bao, store.as_ref(), &key, args.force).await {
-            Ok(manifest) => print_json(&manifest),
-            Err(e) => failed(e),
+        match backup::restore(&bao, store.as_ref(), &key, args.force, &expected).await {
+            Ok(manifest) => {
+                report(log, &serde_json::to_string(&manifest).unwrap_or_default());
+                print_json(&manifest)
+            }
+            Err(e) => {
+                report(log, &format!("error: {e}"));
+                failed(e)
+            }
         }
     })
 }

@@ -1,12 +1,16 @@
-//! Backup Jobs, built purely: one run of `openbao-operator backup save` in a pod labelled
-//! `openbao.org/component=backup` (selected by `<cluster>-jobs-network-policy`, never by the
-//! server policy), under the ServiceAccount `<cluster>-backup` whose projected, audience-bound
-//! token logs in to the `backup` role (see `crate::identity`), with the cluster's CA and the
-//! store's credentials mounted read-only, and a deadline.
+//! Backup and restore Jobs, built purely: one run of `openbao-operator backup save` (or
+//! `restore`) in a pod labelled `openbao.org/component=backup` (or `restore`), selected by
+//! `<cluster>-jobs-network-policy` and never by the server policy, under the ServiceAccount
+//! `<cluster>-backup` (or `-restore`) whose projected, audience-bound token logs in to the
+//! `backup` (or `restore`) role (see `crate::identity`), with the cluster's CA and the store's
+//! credentials mounted read-only, and a deadline.
 
 use std::collections::BTreeMap;
 
-use api::names::COMPONENT_BACKUP;
+use api::{
+    OpenBaoRestore,
+    names::{COMPONENT_BACKUP, COMPONENT_RESTORE},
+};
 use k8s_openapi::{
     api::{
         batch::v1::{Job, JobSpec},
@@ -19,9 +23,10 @@ use k8s_openapi::{
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
+use kube::Resource;
 
 use super::{ValidatedCluster, meta::object_meta, statefulset::tls_secret_name};
-use crate::identity::{AUDIENCE, AUTH_MOUNT, BACKUP_ROLE};
+use crate::identity::{AUDIENCE, AUTH_MOUNT, BACKUP_ROLE, RESTORE_ROLE};
 
 /// Where the Job's OpenBao token (projected, audience-bound) is mounted.
 pub const TOKEN_DIR: &str = "/var/run/secrets/openbao";
@@ -81,21 +86,7 @@ pub fn backup_service_account_name(cluster: &ValidatedCluster) -> String {
 /// has no `spec.backup`.
 pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option<Job> {
     let backup = cluster.spec().backup.as_ref()?;
-    let names = cluster.names();
-    let namespace = cluster.namespace();
-    let labels = names.job_labels(COMPONENT_BACKUP);
-    let mut args = vec![
-        "backup".to_string(),
-        "save".to_string(),
-        format!(
-            "--openbao=https://{}.{namespace}.svc:{}",
-            names.client_service(),
-            api::names::API_PORT
-        ),
-        format!("--ca-file={CA_DIR}/ca.crt"),
-        format!("--cluster={namespace}/{}", names.cluster()),
-        format!("--termination-log={TERMINATION_LOG}"),
-    ];
+    let mut args = vec!["backup".to_string(), "save".to_string()];
     if let Some(retention) = &backup.retention {
         if let Some(count) = retention.max_count {
             args.push(format!("--max-count={count}"));
@@ -104,16 +95,144 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
             args.push(format!("--max-age={age}"));
         }
     }
-    // How the Job logs in: a token from tokenSecretRef (upstream's fallback), or its projected
-    // ServiceAccount token at the operator's JWT mount, under jwtAuthRole or the `backup` role
-    // the operator wrote.
-    let login = match &backup.token_secret_ref {
-        Some(secret) => {
+    Some(openbao_job(
+        cluster,
+        JobParts {
+            component: COMPONENT_BACKUP,
+            name,
+            image,
+            args,
+            login: match &backup.token_secret_ref {
+                Some(secret) => Login::Token(&secret.name),
+                None => Login::Jwt(backup.jwt_auth_role.as_deref().unwrap_or(BACKUP_ROLE)),
+            },
+            account: backup_service_account_name(cluster),
+            target: &backup.target,
+            owner: None,
+        },
+    ))
+}
+
+/// Whether the restore Job of `restore` logs in with its ServiceAccount's projected token
+/// rather than a token from `spec.tokenSecretRef`.
+pub fn restore_uses_projected_token(restore: &OpenBaoRestore) -> bool {
+    restore.spec.token_secret_ref.is_none()
+}
+
+/// `<cluster>-restore`.
+pub fn restore_service_account_name(cluster: &ValidatedCluster) -> String {
+    format!("{}-{RESTORE_ROLE}", cluster.names().cluster())
+}
+
+/// The ServiceAccount of the cluster's restore Jobs, `<cluster>-restore`: no permissions in
+/// Kubernetes; its tokens are what OpenBao's `restore` role is bound to.
+pub fn restore_service_account(cluster: &ValidatedCluster) -> ServiceAccount {
+    ServiceAccount {
+        metadata: object_meta(cluster, restore_service_account_name(cluster)),
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    }
+}
+
+/// The Job that restores `restore`'s snapshot into `cluster`, `name`, from `image`: owned by
+/// the OpenBaoRestore. It checks the snapshot (its manifest, and `expectedDigest` /
+/// `expectedSize`) before OpenBao is touched.
+pub fn restore_job(
+    cluster: &ValidatedCluster,
+    restore: &OpenBaoRestore,
+    name: &str,
+    image: &str,
+) -> Job {
+    let source = &restore.spec.source;
+    let mut args = vec![
+        "backup".to_string(),
+        "restore".to_string(),
+        format!("--key={}", source.key),
+    ];
+    if restore.spec.force {
+        args.push("--force".to_string());
+    }
+    if let Some(digest) = &source.expected_digest {
+        args.push(format!(
+            "--expected-sha256={}",
+            digest.trim_start_matches("sha256:")
+        ));
+    }
+    if let Some(size) = source.expected_size {
+        args.push(format!("--expected-size={size}"));
+    }
+    openbao_job(
+        cluster,
+        JobParts {
+            component: COMPONENT_RESTORE,
+            name,
+            image,
+            args,
+            login: match &restore.spec.token_secret_ref {
+                Some(secret) => Login::Token(&secret.name),
+                None => Login::Jwt(
+                    restore
+                        .spec
+                        .jwt_auth_role
+                        .as_deref()
+                        .unwrap_or(RESTORE_ROLE),
+                ),
+            },
+            account: restore_service_account_name(cluster),
+            target: &source.target,
+            owner: restore.controller_owner_ref(&()),
+        },
+    )
+}
+
+/// How a Job logs in to OpenBao.
+enum Login<'a> {
+    /// A token from this Secret (key `token`): upstream's fallback.
+    Token(&'a str),
+    /// The pod's projected ServiceAccount token at the operator's JWT mount, under this role.
+    Jwt(&'a str),
+}
+
+/// What differs between the operator's Jobs.
+struct JobParts<'a> {
+    component: &'a str,
+    name: &'a str,
+    image: &'a str,
+    /// The subcommand and its own flags; the connection flags are added.
+    args: Vec<String>,
+    login: Login<'a>,
+    account: String,
+    target: &'a api::spec::BackupTarget,
+    /// The controller owner (the cluster when `None`).
+    owner: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+}
+
+/// One run of an `openbao-operator backup` subcommand against `cluster`: a pod labelled
+/// `openbao.org/component=<component>` (selected by `<cluster>-jobs-network-policy`, never by
+/// the server policy), the cluster's CA certificate and the store's credentials mounted
+/// read-only, a termination message, a deadline and no retry.
+fn openbao_job(cluster: &ValidatedCluster, parts: JobParts<'_>) -> Job {
+    let names = cluster.names();
+    let namespace = cluster.namespace();
+    let labels = names.job_labels(parts.component);
+    let mut args = parts.args;
+    args.extend([
+        format!(
+            "--openbao=https://{}.{namespace}.svc:{}",
+            names.client_service(),
+            api::names::API_PORT
+        ),
+        format!("--ca-file={CA_DIR}/ca.crt"),
+        format!("--cluster={namespace}/{}", names.cluster()),
+        format!("--termination-log={TERMINATION_LOG}"),
+    ]);
+    let (login, token_dir) = match parts.login {
+        Login::Token(secret) => {
             args.push(format!("--token-file={TOKEN_SECRET_DIR}/token"));
-            Volume {
+            let volume = Volume {
                 name: "openbao-token".to_string(),
                 secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret.name.clone()),
+                    secret_name: Some(secret.to_string()),
                     items: Some(vec![KeyToPath {
                         key: "token".to_string(),
                         path: "token".to_string(),
@@ -123,22 +242,15 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
                     ..SecretVolumeSource::default()
                 }),
                 ..Volume::default()
-            }
+            };
+            (volume, TOKEN_SECRET_DIR)
         }
-        None => {
+        Login::Jwt(role) => {
             args.push(format!("--jwt-file={TOKEN_DIR}/token"));
-            args.push(format!(
-                "--role={}",
-                backup.jwt_auth_role.as_deref().unwrap_or(BACKUP_ROLE)
-            ));
+            args.push(format!("--role={role}"));
             args.push(format!("--auth-mount={AUTH_MOUNT}"));
-            projected_token_volume()
+            (projected_token_volume(), TOKEN_DIR)
         }
-    };
-    let token_dir = if backup.token_secret_ref.is_some() {
-        TOKEN_SECRET_DIR
-    } else {
-        TOKEN_DIR
     };
     let mut volumes = vec![
         login,
@@ -159,7 +271,7 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         },
     ];
     let mut mounts = vec![mount("openbao-token", token_dir), mount("ca", CA_DIR)];
-    if let Some(secret) = &backup.target.credentials_secret_ref {
+    if let Some(secret) = &parts.target.credentials_secret_ref {
         args.push(format!("--credentials-dir={CREDENTIALS_DIR}"));
         volumes.push(Volume {
             name: "credentials".to_string(),
@@ -172,9 +284,9 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         });
         mounts.push(mount("credentials", CREDENTIALS_DIR));
     }
-    let target = serde_json::to_string(&backup.target).unwrap_or_default();
+    let target = serde_json::to_string(parts.target).unwrap_or_default();
     let pod = PodSpec {
-        service_account_name: Some(backup_service_account_name(cluster)),
+        service_account_name: Some(parts.account),
         automount_service_account_token: Some(false),
         restart_policy: Some("Never".to_string()),
         security_context: Some(PodSecurityContext {
@@ -191,8 +303,8 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         image_pull_secrets: Some(cluster.spec().image_pull_secrets.clone())
             .filter(|s| !s.is_empty()),
         containers: vec![Container {
-            name: COMPONENT_BACKUP.to_string(),
-            image: Some(image.to_string()),
+            name: parts.component.to_string(),
+            image: Some(parts.image.to_string()),
             image_pull_policy: Some("IfNotPresent".to_string()),
             command: Some(vec!["openbao-operator".to_string()]),
             args: Some(args),
@@ -220,11 +332,15 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
         volumes: Some(volumes),
         ..PodSpec::default()
     };
-    Some(Job {
-        metadata: ObjectMeta {
-            labels: Some(labels.clone()),
-            ..object_meta(cluster, name.to_string())
-        },
+    let mut metadata = ObjectMeta {
+        labels: Some(labels.clone()),
+        ..object_meta(cluster, parts.name.to_string())
+    };
+    if let Some(owner) = parts.owner {
+        metadata.owner_references = Some(vec![owner]);
+    }
+    Job {
+        metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(0),
             active_deadline_seconds: Some(DEADLINE_SECONDS),
@@ -239,7 +355,7 @@ pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option
             ..JobSpec::default()
         }),
         ..Job::default()
-    })
+    }
 }
 
 /// The Job's ServiceAccount token for OpenBao: audience `openbao-internal`, ten minutes.

@@ -281,8 +281,8 @@ async fn lead(
     let (stop_controller, controller_stop) = watch::channel(false);
     // One critical-work tracker for every controller: the drain below waits for all of them.
     let critical = reconcile::critical::CriticalWork::new();
-    // One cluster controller and one placeholder controller (OpenBaoRestores and
-    // OpenBaoTenants, which only get the NotImplemented condition) per watched namespace: a
+    // One cluster controller, one restore controller and one placeholder controller
+    // (OpenBaoTenants, which only get the NotImplemented condition) per watched namespace: a
     // namespaced install may list and watch only there, and kube's watches cover one namespace
     // or all of them. Polled here, not spawned, so dropping them (a lost Lease) stops every
     // reconcile at once.
@@ -311,6 +311,13 @@ async fn lead(
                 placeholder::run(
                     client.clone(),
                     placeholder_config,
+                    stopped(controller_stop.clone()),
+                )
+                .boxed(),
+                crate::restore::run(
+                    client.clone(),
+                    scope.clone(),
+                    options.job_image.clone(),
                     stopped(controller_stop.clone()),
                 )
                 .boxed(),

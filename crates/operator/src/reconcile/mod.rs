@@ -180,17 +180,27 @@ async fn apply_cluster(
     if blocking.is_some() {
         desired.statefulset = None;
     }
+    // A restore holds the cluster: the StatefulSet stays as it is (no scale, no roll).
+    let locked = cluster
+        .annotations()
+        .contains_key(names::ANNOTATION_OPERATION_LOCK);
+    if locked {
+        desired.statefulset = None;
+    }
     // apply (IO; no write when nothing drifted).
     let applied = apply_desired(ctx, cluster, &validated, &desired).await?;
     // operate (IO): member health, exactly-once initialization, Raft membership.
-    let operated = match (&secrets.ca_pem, applied.statefulset_applied) {
+    let statefulset_in_place =
+        applied.statefulset_applied || (locked && workload.statefulset_exists);
+    let operated = match (&secrets.ca_pem, statefulset_in_place) {
         (Some(ca_pem), true) => Some(operate::run(ctx, cluster, &validated, ca_pem).await?),
         _ => None,
     };
     // backup (IO): start the due Job, record the last one's outcome.
-    let backup_ready = operated
-        .as_ref()
-        .is_some_and(|o| o.initialized && o.leader.is_some());
+    let backup_ready = !locked
+        && operated
+            .as_ref()
+            .is_some_and(|o| o.initialized && o.leader.is_some());
     let backup = backup::run(ctx, cluster, &validated, backup_ready).await;
     // status (pure, one patch when it changed).
     let observed = status::Observed {

@@ -398,6 +398,12 @@ pub fn compute(
             Some(l) => l.members.clone(),
             None => old.members.clone(),
         },
+        operation_lock: cluster
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(api::names::ANNOTATION_OPERATION_LOCK))
+            .map(|v| api::OperationLockStatus::from_annotation(v)),
         // Kept while spec.backup is set, also by passes that did not run the backup stage.
         backup: cluster
             .spec
