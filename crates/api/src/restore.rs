@@ -397,7 +397,7 @@ fn validate_source(source: &RestoreSource, namespace: Option<&str>, errs: &mut V
     let target = &source.target;
     if let Some(endpoint) = &target.endpoint
         && rules::check_http_url(endpoint).is_ok()
-        && let Err(why) = check_restore_endpoint(endpoint)
+        && let Err(why) = check_object_store_endpoint(endpoint)
     {
         errs.add(format!("{p}.target.endpoint"), endpoint, why);
     }
@@ -782,10 +782,11 @@ fn rebase_mentions(message: &str) -> String {
     out
 }
 
-/// Upstream's endpoint rules for restores, beyond a well-formed http(s) URL: no loopback,
-/// link-local or ambiguous numeric host (the Job would reach itself, the node or a cloud
-/// metadata service), and plain http only to an in-cluster Service.
-fn check_restore_endpoint(endpoint: &str) -> Result<(), String> {
+/// The object store endpoint rules of restores (upstream's) and of backups (this operator
+/// applies them to both Jobs), beyond a well-formed http(s) URL: no loopback, link-local or
+/// ambiguous numeric host (the Job would reach itself, the node or a cloud metadata service),
+/// and plain http only to an in-cluster Service.
+pub(crate) fn check_object_store_endpoint(endpoint: &str) -> Result<(), String> {
     let Some((scheme, rest)) = endpoint.split_once("://") else {
         return Ok(());
     };
@@ -797,7 +798,7 @@ fn check_restore_endpoint(endpoint: &str) -> Result<(), String> {
     .to_ascii_lowercase();
     if host == "localhost" || host.ends_with(".localhost") {
         return Err(format!(
-            "the host {host:?} is the restore Job's own pod; give the object store's address"
+            "the host {host:?} is the Job's own pod; give the object store's address"
         ));
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -1039,7 +1040,7 @@ mod tests {
             "http://minio.storage.svc:9000",
             "http://minio.storage.svc.cluster.local",
         ] {
-            assert!(check_restore_endpoint(ok).is_ok(), "{ok}");
+            assert!(check_object_store_endpoint(ok).is_ok(), "{ok}");
         }
         for bad in [
             "https://localhost:9000",
@@ -1056,7 +1057,7 @@ mod tests {
             "http://s3.example.com",
             "http://minio.svc",
         ] {
-            assert!(check_restore_endpoint(bad).is_err(), "{bad}");
+            assert!(check_object_store_endpoint(bad).is_err(), "{bad}");
         }
     }
 

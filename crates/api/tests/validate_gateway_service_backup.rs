@@ -262,3 +262,25 @@ fn a_gateway_in_the_clusters_own_namespace_must_select_its_pods() {
         );
     });
 }
+
+#[test]
+fn a_backup_endpoint_follows_the_restore_endpoint_rules() {
+    for bad in [
+        "http://s3.example.com",
+        "http://10.0.0.7:9000",
+        "https://127.0.0.1:9000",
+        "https://169.254.169.254",
+        "https://localhost:9000",
+    ] {
+        assert_invalid_at("spec.backup.target.endpoint", |v| {
+            set(v, "/spec/backup/target/endpoint", json!(bad))
+        });
+    }
+    for good in [
+        "http://minio.storage.svc:9000",
+        "http://minio.storage.svc.cluster.local:9000",
+        "https://10.0.0.7:9000",
+    ] {
+        assert_valid_with(|v| set(v, "/spec/backup/target/endpoint", json!(good)));
+    }
+}

@@ -666,8 +666,15 @@ mod tests {
             cluster: "team/bao".into(),
         };
         assert!(matches!(
-            decide(&r, &observed(ready(None), Some(JobState::Completed(Some(manifest))))),
-            Step::Finish { completed: true, snapshot: Some((_, 2048)), .. }
+            decide(
+                &r,
+                &observed(ready(None), Some(JobState::Completed(Some(manifest))))
+            ),
+            Step::Finish {
+                completed: true,
+                snapshot: Some((_, 2048)),
+                ..
+            }
         ));
         let mut done = r.clone();
         done.status = Some(OpenBaoRestoreStatus {
@@ -703,7 +710,10 @@ mod tests {
         let name = job_name(&r);
         assert!(name.starts_with("bao-restore-") && name.len() == "bao-restore-".len() + 10);
         assert_eq!(name, job_name(&r));
-        let long = format!("{}-restore-0123456789", "a".repeat(api::names::MAX_CLUSTER_NAME_LEN));
+        let long = format!(
+            "{}-restore-0123456789",
+            "a".repeat(api::names::MAX_CLUSTER_NAME_LEN)
+        );
         assert!(long.len() <= 63);
     }
 }

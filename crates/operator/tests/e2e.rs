@@ -1477,6 +1477,31 @@ async fn a_hardened_cluster_unseals_through_transit_initializes_itself_and_serve
     );
 }
 
+/// Service `moto` in `ns` without a selector, its EndpointSlice naming `address:port`.
+async fn moto_service(client: &Client, ns: &str, address: &str, port: i32) {
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "moto"},
+        "spec": {"ports": [{"name": "s3", "port": port, "targetPort": port, "protocol": "TCP"}]}
+    }))
+    .expect("service");
+    Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &service)
+        .await
+        .expect("moto Service");
+    let slice: k8s_openapi::api::discovery::v1::EndpointSlice =
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "moto-host", "labels": {"kubernetes.io/service-name": "moto"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+            "ports": [{"name": "s3", "port": port, "protocol": "TCP"}]
+        }))
+        .expect("slice");
+    Api::<k8s_openapi::api::discovery::v1::EndpointSlice>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &slice)
+        .await
+        .expect("moto EndpointSlice");
+}
+
 /// Set `openbao.org/trigger-backup` on cluster `bao` to `value`.
 async fn trigger_backup(client: &Client, ns: &str, value: &str) {
     Api::<OpenBaoCluster>::namespaced(client.clone(), ns)
@@ -1517,10 +1542,24 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
     // this test, and from nothing else.
     let host = cp.node().expect("node").host_address();
     let moto = support::moto::Moto::start_on("e2e-snapshots", &host.to_string());
+    // The Jobs reach it as an in-cluster Service (plain http is allowed only to one): a Service
+    // without selector whose EndpointSlice names the host's address.
+    let port: i32 = moto
+        .endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("moto's port");
+    moto_service(&client, n, &host.to_string(), port).await;
     let target = serde_json::json!({
-        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
+        "provider": "s3", "endpoint": format!("http://moto.{n}.svc:{port}"), "bucket": moto.bucket,
         "usePathStyle": true, "region": "us-east-1",
         "credentialsSecretRef": {"name": "s3-credentials"},
+    });
+    // This test reaches moto directly.
+    let direct = serde_json::json!({
+        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
+        "usePathStyle": true, "region": "us-east-1",
     });
     put_secret(
         &client,
@@ -1571,7 +1610,7 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
     assert_eq!(first.consecutive_failures, 0, "{first:?}");
     let name = first.last_backup_name.clone().expect("a snapshot name");
     let store = operator::backup::open(
-        &serde_json::from_value(target).expect("target"),
+        &serde_json::from_value(direct).expect("target"),
         &operator::backup::Credentials {
             access_key_id: Some(moto.access_key_id.clone()),
             secret_access_key: Some(bao_client::SecretString::new(
@@ -1609,12 +1648,13 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
     assert_eq!(pod.service_account_name.as_deref(), Some("bao-backup"));
 
     // Two more: retention keeps the newest two.
+    let mut latest = first.clone();
     for value in ["second", "third"] {
         // Snapshot keys have one-second resolution.
         tokio::time::sleep(Duration::from_millis(1100)).await;
         trigger_backup(&client, n, value).await;
-        let recorded = until_backup_recorded(&client, n, value).await;
-        assert_eq!(recorded.consecutive_failures, 0, "{recorded:?}");
+        latest = until_backup_recorded(&client, n, value).await;
+        assert_eq!(latest.consecutive_failures, 0, "{latest:?}");
     }
     let prefix = object_store::path::Path::from(format!("{n}/bao"));
     let backups = operator::backup::retention::list(store.as_ref(), &prefix)
@@ -1625,6 +1665,119 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
         !backups.iter().any(|b| b.0.0.as_ref() == name),
         "the oldest went: {backups:?}"
     );
+
+    // Restores. The data changes after the last backup; an OpenBaoRestore of that backup, run
+    // as a Job under the cluster's operation lock, brings the backed-up value back. A restore
+    // whose expected digest does not match fails before OpenBao is touched.
+    bao.kv_v2_put("secret", "app", &serde_json::json!({"v": "changed later"}))
+        .await
+        .expect("write");
+    let key = latest.last_backup_name.clone().expect("the latest key");
+    let sha256 = latest
+        .last_backup_sha256
+        .clone()
+        .expect("the latest digest");
+    let restores = Api::<api::OpenBaoRestore>::namespaced(client.clone(), n);
+    let restore = |name: &str, digest: &str| -> api::OpenBaoRestore {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoRestore",
+            "metadata": {"name": name, "namespace": n},
+            "spec": {
+                "cluster": "bao",
+                "source": {"target": target, "key": key, "expectedDigest": format!("sha256:{digest}")}
+            }
+        }))
+        .expect("restore")
+    };
+    let until_restore_ended = |name: &'static str| {
+        let restores = restores.clone();
+        async move {
+            let deadline = Instant::now() + E2E_DEADLINE;
+            loop {
+                let r = restores.get(name).await.expect("restore");
+                let phase = r.status.as_ref().and_then(|s| s.phase);
+                if matches!(
+                    phase,
+                    Some(api::RestorePhase::Completed | api::RestorePhase::Failed)
+                ) {
+                    return r;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} never ended: {:?}",
+                    r.status
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let wrong = "0".repeat(64);
+    restores
+        .create(&Default::default(), &restore("wrong-digest", &wrong))
+        .await
+        .expect("create restore");
+    let refused = until_restore_ended("wrong-digest").await;
+    let status = refused.status.clone().expect("status");
+    assert_eq!(status.phase, Some(api::RestorePhase::Failed), "{status:?}");
+    let message = status.message.clone().unwrap_or_default();
+    assert!(message.contains(&format!("expects {wrong}")), "{message}");
+    assert_eq!(
+        bao.kv_v2_get("secret", "app")
+            .await
+            .expect("read")
+            .map(|v| v["v"].clone()),
+        Some(serde_json::json!("changed later")),
+        "a refused restore leaves the data as it was"
+    );
+    restores
+        .create(&Default::default(), &restore("restore-latest", &sha256))
+        .await
+        .expect("create restore");
+    let restored = until_restore_ended("restore-latest").await;
+    let status = restored.status.clone().expect("status");
+    assert_eq!(
+        status.phase,
+        Some(api::RestorePhase::Completed),
+        "{status:?}"
+    );
+    assert_eq!(status.snapshot_key.as_deref(), Some(key.as_str()));
+    assert!(status.start_time.is_some() && status.completion_time.is_some());
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let value = bao.kv_v2_get("secret", "app").await.ok().flatten();
+        if value.as_ref().map(|v| v["v"].clone()) == Some(serde_json::json!("backed up")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backed-up value never came back: {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The restore ran as its own Job under its own account, and released the lock.
+    let restore_pods = Api::<Pod>::namespaced(client.clone(), n)
+        .list(&ListParams::default().labels("openbao.org/component=restore"))
+        .await
+        .expect("pods");
+    assert!(
+        restore_pods.items.iter().all(|p| p
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.as_deref())
+            == Some("bao-restore")),
+        "restore pods run as bao-restore"
+    );
+    assert_eq!(restore_pods.items.len(), 2, "one Job per restore");
+    let unlocked = until_cluster(&client, n, "the lock released", |c| {
+        !c.annotations()
+            .contains_key(api::names::ANNOTATION_OPERATION_LOCK)
+            && c.status
+                .as_ref()
+                .is_some_and(|s| s.operation_lock.is_none())
+    })
+    .await;
+    assert!(unlocked.status.is_some());
 
     // Wrong credentials: the run fails with the store's reason in status and an Event; the
     // cluster keeps running and the last good backup stays recorded.

@@ -100,6 +100,11 @@ pub(super) fn validate_backup(backup: &BackupSpec, errs: &mut ValidationErrors) 
             endpoint,
             "https://s3.eu-west-1.amazonaws.com",
         );
+        if rules::check_http_url(endpoint).is_ok()
+            && let Err(why) = crate::restore::check_object_store_endpoint(endpoint)
+        {
+            errs.add(format!("{p}.endpoint"), endpoint, why);
+        }
     }
     if let Some(region) = &target.region {
         check_token(

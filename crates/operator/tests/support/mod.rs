@@ -263,7 +263,16 @@ fn start_operator(cp: &'static ControlPlane) {
                     service_account: OPERATOR_SA.to_string(),
                     job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
                 };
-                reconcile::run(client, config, METRICS.clone(), std::future::pending()).await;
+                // The cluster controller and the restore controller, as the manager runs them.
+                futures::join!(
+                    operator::restore::run(
+                        client.clone(),
+                        None,
+                        config.job_image.clone(),
+                        std::future::pending(),
+                    ),
+                    reconcile::run(client, config, METRICS.clone(), std::future::pending()),
+                );
             });
         })
         .expect("spawn operator thread");

@@ -63,6 +63,9 @@ impl Moto {
         let child = Command::new(&server)
             .args(["-H", address, "-p", &port.to_string()])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
+            // Path-style buckets whatever the host is called (an in-cluster Service name such
+            // as moto.<ns>.svc would otherwise be read as bucket "moto").
+            .env("S3_IGNORE_SUBDOMAIN_BUCKETNAME", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
