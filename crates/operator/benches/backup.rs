@@ -219,9 +219,9 @@ fn main() {
          | `bao operator raft snapshot save` to a local file | {local_s:.2} s | {:.0} MiB/s | — |\n\
          | `openbao-operator backup save` (the backup Job) into moto | {save_s:.2} s | {:.0} MiB/s | {:.1} MiB |\n\
          | `openbao-operator backup restore` from moto (verify pass, then restore) | {restore_s:.2} s | {:.0} MiB/s | {:.1} MiB |\n\n\
-         The backup Job takes {:.2}x the local save's time (goal: within 2x; moto, a Python \
-         server holding objects in memory, is the slower side of this pipe: the Job's own share \
-         is streaming and hashing) and its peak RSS stays flat with the snapshot's size (goal: \
+         The backup Job takes {:.2}x the local save's time (goal: within 2x; missed here, \
+         and not yet told apart from moto's own cost: a Python server holding objects in memory; \
+         a second S3 server is the next measurement) and its peak RSS stays flat with the snapshot's size (goal: \
          under 64 MiB): it streams through a 1 MiB pipe and at most two 10 MiB parts. A restore \
          reads the object twice (the digest check before OpenBao is touched, then the restore \
          itself).\n",
