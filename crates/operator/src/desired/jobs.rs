@@ -463,4 +463,90 @@ mod tests {
         );
         assert!(backup_job(&cluster(""), "x", "img").is_none());
     }
+    #[test]
+    fn backup_and_restore_job_pods_fall_under_the_jobs_policy_and_never_the_server_policy() {
+        use crate::desired::{Facts, network_policy};
+        let c = cluster(
+            "  backup:\n    schedule: \"0 3 * * *\"\n    target: {endpoint: \"https://s3.example.com\", bucket: snapshots}\n",
+        );
+        let restore: OpenBaoRestore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoRestore",
+            "metadata": {"name": "r", "namespace": "ns", "uid": "u"},
+            "spec": {"cluster": "bao", "source": {
+                "target": {"endpoint": "https://s3.example.com", "bucket": "snapshots"},
+                "key": "ns/bao/20261202T090507Z.snap"}}
+        }))
+        .expect("restore");
+        let facts = Facts::new("ops".to_string(), None);
+        let server = network_policy::cluster_policy(&c, &facts, Some("10.96.0.1/32"));
+        let jobs = network_policy::jobs_policy(&c, Some("10.96.0.1/32"));
+        let selects = |policy: &k8s_openapi::api::networking::v1::NetworkPolicy,
+                       labels: &BTreeMap<String, String>| {
+            let selector = policy
+                .spec
+                .as_ref()
+                .and_then(|s| s.pod_selector.clone())
+                .unwrap_or_default();
+            netpol::label_selector_matches(&selector, labels, "podSelector").expect("valid")
+        };
+        for job in [
+            backup_job(&c, "bao-backup-1", "img").expect("backup job"),
+            restore_job(&c, &restore, "bao-restore-1", "img"),
+        ] {
+            let labels = job
+                .spec
+                .and_then(|s| s.template.metadata)
+                .and_then(|m| m.labels)
+                .expect("pod labels");
+            assert!(selects(&jobs, &labels), "{labels:?}");
+            assert!(!selects(&server, &labels), "{labels:?}");
+        }
+        // No ingress at all to Job pods.
+        assert_eq!(
+            jobs.spec.as_ref().and_then(|s| s.ingress.clone()),
+            Some(Vec::new())
+        );
+    }
+
+    #[test]
+    fn a_restore_job_restores_the_named_key_under_its_own_account_and_pins_the_digest() {
+        let c = cluster(
+            "  backup:\n    schedule: \"0 3 * * *\"\n    target: {endpoint: \"https://s3.example.com\", bucket: snapshots}\n",
+        );
+        let restore: OpenBaoRestore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoRestore",
+            "metadata": {"name": "r", "namespace": "ns", "uid": "u"},
+            "spec": {"cluster": "bao", "force": true, "source": {
+                "target": {"endpoint": "https://s3.example.com", "bucket": "snapshots",
+                           "credentialsSecretRef": {"name": "s3"}},
+                "key": "ns/bao/20261202T090507Z.snap",
+                "expectedDigest": format!("sha256:{}", "ab".repeat(32)),
+                "expectedSize": 4096}}
+        }))
+        .expect("restore");
+        let job = restore_job(&c, &restore, "bao-restore-1", "img");
+        let owner = job
+            .metadata
+            .owner_references
+            .clone()
+            .and_then(|o| o.into_iter().next())
+            .expect("owner");
+        assert_eq!(owner.kind, "OpenBaoRestore");
+        let pod = job.spec.and_then(|s| s.template.spec).expect("pod");
+        assert_eq!(pod.service_account_name.as_deref(), Some("bao-restore"));
+        let args = pod.containers[0].args.clone().expect("args");
+        for expected in [
+            "restore".to_string(),
+            "--key=ns/bao/20261202T090507Z.snap".to_string(),
+            "--force".to_string(),
+            format!("--expected-sha256={}", "ab".repeat(32)),
+            "--expected-size=4096".to_string(),
+            "--role=restore".to_string(),
+            "--credentials-dir=/etc/openbao/backup-credentials".to_string(),
+        ] {
+            assert!(args.contains(&expected), "{expected} in {args:?}");
+        }
+    }
 }
