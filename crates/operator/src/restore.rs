@@ -31,16 +31,13 @@ use api::{
 };
 use futures::{StreamExt, future};
 use k8s_openapi::{
-    api::{
-        batch::v1::Job,
-        core::v1::{Pod, ServiceAccount},
-    },
+    api::{batch::v1::Job, core::v1::ServiceAccount},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams, PostParams},
     runtime::{Controller, controller::Action, watcher},
 };
 use sha2::{Digest, Sha256};
@@ -274,13 +271,13 @@ async fn job_state(
             .cloned()
     };
     if is("Complete").is_some() {
-        let report = termination_message(ctx, ns, name).await?;
+        let report = crate::reconcile::backup::termination_message(&ctx.client, ns, name).await?;
         return Ok(JobState::Completed(
             report.and_then(|text| serde_json::from_str(&text).ok()),
         ));
     }
     if let Some(failed) = is("Failed") {
-        let report = termination_message(ctx, ns, name).await?;
+        let report = crate::reconcile::backup::termination_message(&ctx.client, ns, name).await?;
         let why = report
             .map(|text| text.trim().trim_start_matches("error: ").to_string())
             .filter(|t| !t.is_empty())
@@ -289,24 +286,6 @@ async fn job_state(
         return Ok(JobState::Failed(why));
     }
     Ok(JobState::Running)
-}
-
-async fn termination_message(
-    ctx: &Context,
-    ns: &str,
-    job: &str,
-) -> Result<Option<String>, kube::Error> {
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), ns)
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
-        .await?;
-    Ok(pods.items.iter().rev().find_map(|pod| {
-        pod.status
-            .as_ref()?
-            .container_statuses
-            .as_ref()?
-            .iter()
-            .find_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.clone())
-    }))
 }
 
 /// Set (`Some`) or remove (`None`) the lock annotation on cluster `name`.

@@ -164,7 +164,7 @@ async fn outcome(ctx: &Context, ns: &str, name: &str) -> Result<JobOutcome, kube
             .cloned()
     };
     if let Some(complete) = condition("Complete") {
-        let report = termination_message(ctx, ns, name).await?;
+        let report = termination_message(&ctx.client, ns, name).await?;
         let manifest = report
             .as_deref()
             .and_then(|text| serde_json::from_str::<Manifest>(text).ok());
@@ -181,7 +181,7 @@ async fn outcome(ctx: &Context, ns: &str, name: &str) -> Result<JobOutcome, kube
         });
     }
     if let Some(failed) = condition("Failed") {
-        let report = termination_message(ctx, ns, name).await?;
+        let report = termination_message(&ctx.client, ns, name).await?;
         let reason = failed
             .reason
             .clone()
@@ -200,14 +200,14 @@ async fn outcome(ctx: &Context, ns: &str, name: &str) -> Result<JobOutcome, kube
     Ok(JobOutcome::Running)
 }
 
-/// The termination message of Job `name`'s (last) pod: the manifest on success, the error on
-/// failure.
-async fn termination_message(
-    ctx: &Context,
+/// The termination message of Job `name`'s (last) pod, shared with the restore controller: the
+/// manifest on success, the error on failure.
+pub(crate) async fn termination_message(
+    client: &kube::Client,
     ns: &str,
     name: &str,
 ) -> Result<Option<String>, kube::Error> {
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), ns)
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
         .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}")))
         .await?;
     let mut pods = pods.items;
