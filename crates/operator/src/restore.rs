@@ -31,7 +31,10 @@ use api::{
 };
 use futures::{StreamExt, future};
 use k8s_openapi::{
-    api::{batch::v1::Job, core::v1::ServiceAccount},
+    api::{
+        batch::v1::Job,
+        core::v1::{Secret, ServiceAccount},
+    },
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
@@ -454,7 +457,22 @@ async fn reconcile(restore: Arc<OpenBaoRestore>, ctx: Arc<Context>) -> Result<Ac
                 .image
                 .clone()
                 .unwrap_or_else(|| jobs::backup_image(&validated, &ctx.job_image));
-            let job = jobs::restore_job(&validated, &restore, &job_name(&restore), &image);
+            // The target's seal: a snapshot sealed with another key is refused by the Job.
+            let seal_fingerprint = if validated.spec().unseal.type_ == api::UnsealType::Static {
+                let key = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                    .get_opt(&crate::desired::unseal_key_secret_name(&validated))
+                    .await?;
+                crate::reconcile::secrets::seal_fingerprint(&validated, key.as_ref())
+            } else {
+                None
+            };
+            let job = jobs::restore_job(
+                &validated,
+                &restore,
+                &job_name(&restore),
+                &image,
+                seal_fingerprint.as_deref(),
+            );
             match Api::<Job>::namespaced(ctx.client.clone(), &ns)
                 .create(&PostParams::default(), &job)
                 .await
@@ -643,6 +661,7 @@ mod tests {
             started: "2026-12-02T09:05:07Z".into(),
             finished: "2026-12-02T09:05:08Z".into(),
             cluster: "team/bao".into(),
+            seal_fingerprint: None,
         };
         assert!(matches!(
             decide(

@@ -89,6 +89,14 @@ async fn objects(store: &dyn ObjectStore, prefix: &Path) -> Vec<String> {
     names
 }
 
+/// Where the snapshots of these tests come from (no seal fingerprint unless a test sets one).
+const ORIGIN: backup::Origin<'static> = backup::Origin {
+    cluster: "backups/bao",
+    seal_fingerprint: None,
+};
+/// A seal fingerprint as the operator passes it.
+const SEAL: &str = "static:00112233445566778899aabbccddeeff";
+
 #[tokio::test]
 async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed_secrets() {
     let moto = moto::Moto::start("snapshots");
@@ -98,15 +106,9 @@ async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed
     }
     let store = store(&moto, &moto.secret_access_key);
     let prefix = Path::from("prod/bao");
-    let manifest = backup::save(
-        &bao,
-        store.clone(),
-        &prefix,
-        "backups/bao",
-        DEFAULT_PART_SIZE,
-    )
-    .await
-    .expect("backup");
+    let manifest = backup::save(&bao, store.clone(), &prefix, ORIGIN, DEFAULT_PART_SIZE)
+        .await
+        .expect("backup");
     assert!(manifest.size > 0);
     // The bucket holds exactly the bytes the manifest describes.
     let bytes = store
@@ -154,7 +156,8 @@ async fn a_snapshot_streams_into_the_bucket_with_its_digest_and_restores_changed
 }
 
 #[tokio::test]
-async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_touched() {
+async fn a_damaged_missing_unreadable_or_foreign_sealed_snapshot_is_refused_before_openbao_is_touched()
+ {
     let moto = moto::Moto::start("damaged");
     let (_members, bao, _) = openbao().await;
     put(&bao, "app", "before").await;
@@ -164,7 +167,10 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
         &bao,
         store.clone(),
         &prefix,
-        "backups/bao",
+        backup::Origin {
+            seal_fingerprint: Some(SEAL),
+            ..ORIGIN
+        },
         DEFAULT_PART_SIZE,
     )
     .await
@@ -178,7 +184,20 @@ async fn a_damaged_missing_or_unreadable_snapshot_is_refused_before_openbao_is_t
         .bytes()
         .await
         .expect("bytes");
+    assert_eq!(manifest.seal_fingerprint.as_deref(), Some(SEAL));
 
+    // Sealed with another key than the cluster it would go into.
+    let other_seal = backup::snapshot::Expected {
+        seal_fingerprint: Some("static:0123456789abcdef0123456789abcdef".into()),
+        ..Default::default()
+    };
+    let err = backup::restore(&bao, store.as_ref(), &key, true, &other_seal)
+        .await
+        .expect_err("another seal");
+    assert!(
+        matches!(&err, BackupError::SealMismatch { snapshot, .. } if snapshot == SEAL),
+        "{err}"
+    );
     // Truncated.
     store
         .put(
@@ -246,15 +265,9 @@ async fn retention_keeps_the_newest_backups_and_a_cut_off_upload_leaves_nothing(
     let prefix = Path::from("bao");
     let mut keys = Vec::new();
     for _ in 0..3 {
-        let manifest = backup::save(
-            &bao,
-            store.clone(),
-            &prefix,
-            "backups/bao",
-            DEFAULT_PART_SIZE,
-        )
-        .await
-        .expect("backup");
+        let manifest = backup::save(&bao, store.clone(), &prefix, ORIGIN, DEFAULT_PART_SIZE)
+            .await
+            .expect("backup");
         keys.push(manifest.key);
         // Keys have one-second resolution.
         tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -284,13 +297,7 @@ async fn retention_keeps_the_newest_backups_and_a_cut_off_upload_leaves_nothing(
     let other = Path::from("cut");
     let cut = tokio::time::timeout(
         Duration::from_millis(5),
-        backup::save(
-            &bao,
-            store.clone(),
-            &other,
-            "backups/bao",
-            DEFAULT_PART_SIZE,
-        ),
+        backup::save(&bao, store.clone(), &other, ORIGIN, DEFAULT_PART_SIZE),
     )
     .await;
     assert!(cut.is_err(), "the upload was cut off");

@@ -52,17 +52,28 @@ fn spec(replicas: i32, extra: &str) -> String {
     )
 }
 
-/// Poll the cluster until `accept` holds, failing with the last status after the deadline.
+/// Poll the cluster `bao` until `accept` holds, failing with the last status after the deadline.
 async fn until_cluster(
     client: &Client,
     ns: &str,
     what: &str,
     accept: impl Fn(&OpenBaoCluster) -> bool,
 ) -> OpenBaoCluster {
+    until_named_cluster(client, ns, "bao", what, accept).await
+}
+
+/// Poll cluster `name` until `accept` holds, failing with the last status after the deadline.
+async fn until_named_cluster(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    accept: impl Fn(&OpenBaoCluster) -> bool,
+) -> OpenBaoCluster {
     let api = Api::<OpenBaoCluster>::namespaced(client.clone(), ns);
     let deadline = Instant::now() + E2E_DEADLINE;
     loop {
-        let cluster = api.get("bao").await.expect("get cluster");
+        let cluster = api.get(name).await.expect("get cluster");
         if accept(&cluster) {
             return cluster;
         }
@@ -206,10 +217,15 @@ async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoC
 /// A client (no token) for member `ordinal` of `bao` in `n`, trusting the cluster's CA (the
 /// operator's, or in External mode the one the user's Secret carries).
 async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
+    member_of(client, n, "bao", ordinal).await
+}
+
+/// A client (no token) for member `ordinal` of cluster `cluster` in `n`.
+async fn member_of(client: &Client, n: &str, cluster: &str, ordinal: i32) -> bao_client::BaoClient {
     let secrets = Api::<Secret>::namespaced(client.clone(), n);
     let mut ca = None;
-    for name in ["bao-tls-ca", "bao-tls-server"] {
-        if let Some(secret) = secrets.get_opt(name).await.expect("read Secret") {
+    for name in [format!("{cluster}-tls-ca"), format!("{cluster}-tls-server")] {
+        if let Some(secret) = secrets.get_opt(&name).await.expect("read Secret") {
             ca = secret
                 .data
                 .and_then(|d| d.get("ca.crt").map(|c| c.0.clone()));
@@ -217,7 +233,7 @@ async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient
         }
     }
     let ca = ca.expect("the cluster's CA certificate");
-    let pod_name = format!("bao-{ordinal}");
+    let pod_name = format!("{cluster}-{ordinal}");
     let pod = Api::<Pod>::namespaced(client.clone(), n)
         .get(&pod_name)
         .await
@@ -228,7 +244,7 @@ async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient
         .expect("pod IP")
         .parse()
         .expect("IP");
-    let names = api::names::ClusterNames::new("bao");
+    let names = api::names::ClusterNames::new(cluster);
     operator::reconcile::operate::Member::new(
         &pod_name,
         std::net::SocketAddr::new(ip, 8200),
@@ -1534,7 +1550,7 @@ async fn until_backup_recorded(client: &Client, ns: &str, value: &str) -> api::B
 }
 
 #[tokio::test]
-async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_and_are_recorded_in_status()
+async fn triggered_backups_run_as_jobs_land_verified_in_s3_are_recorded_in_status_and_restore_only_under_the_same_seal()
  {
     let (cp, ns, client) = setup("e2e-backup-job").await;
     let n = ns.name();
@@ -1571,12 +1587,12 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
         ],
     )
     .await;
-    let spec = format!(
+    let backed_up = format!(
         "{}\nbackup: {}",
         spec(1, ""),
         serde_json::json!({"schedule": "0 3 * * *", "target": target, "retention": {"maxCount": 2}})
     );
-    create(&client, &cluster("bao", n, &spec)).await;
+    create(&client, &cluster("bao", n, &backed_up)).await;
     // A backup spec is no problem: the cluster runs, and the next firing is announced.
     let running = until_cluster(&client, n, "Running with a next scheduled backup", |c| {
         running_with(1)(c)
@@ -1602,6 +1618,31 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
     bao.kv_v2_put("secret", "app", &serde_json::json!({"v": "backed up"}))
         .await
         .expect("write");
+    // Two clusters to restore into later, started now to overlap: `dr` is sealed with a copy of
+    // bao's unseal key (hex-encoded, as a user might store it), `other` with its own new key.
+    let unseal_key = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-unseal-key")
+        .await
+        .expect("bao's unseal key")
+        .data
+        .expect("data")["key"]
+        .0
+        .clone();
+    put_secret(&client, n, "dr-seal", &[("key", &hex::encode(unseal_key))]).await;
+    create(
+        &client,
+        &cluster(
+            "dr",
+            n,
+            &format!(
+                "{}
+unseal: {{type: static, credentialsSecretRef: {{name: dr-seal}}}}",
+                spec(1, "")
+            ),
+        ),
+    )
+    .await;
+    create(&client, &cluster("other", n, &spec(1, ""))).await;
 
     // A manual trigger starts one Job from the operator's image under the cluster's backup
     // ServiceAccount; its outcome lands in status.
@@ -1778,6 +1819,88 @@ async fn triggered_backups_run_as_jobs_under_their_own_role_land_verified_in_s3_
     })
     .await;
     assert!(unlocked.status.is_some());
+
+    // Disaster recovery into a new cluster. Into `other`, sealed with another key, the restore
+    // is refused before OpenBao is touched (restored, its data could not be unsealed); into
+    // `dr`, sealed with bao's key, the snapshot restores (`force`: another cluster's), and
+    // bao's data and tokens work there.
+    let restore_into = |name: &str, cluster: &str| -> api::OpenBaoRestore {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoRestore",
+            "metadata": {"name": name, "namespace": n},
+            "spec": {"cluster": cluster, "force": true, "source": {"target": target, "key": key}}
+        }))
+        .expect("restore")
+    };
+    for name in ["dr", "other"] {
+        until_named_cluster(
+            &client,
+            n,
+            name,
+            &format!("{name} Running"),
+            running_with(1),
+        )
+        .await;
+    }
+    let other = member_of(&client, n, "other", 0).await;
+    restores
+        .create(&Default::default(), &restore_into("into-other", "other"))
+        .await
+        .expect("create restore");
+    let refused = until_restore_ended("into-other").await;
+    let status = refused.status.clone().expect("status");
+    assert_eq!(status.phase, Some(api::RestorePhase::Failed), "{status:?}");
+    let message = status.message.clone().unwrap_or_default();
+    assert!(message.contains("another unseal key"), "{message}");
+    assert!(
+        !other.seal_status().await.expect("seal status").sealed,
+        "other keeps serving"
+    );
+    restores
+        .create(&Default::default(), &restore_into("into-dr", "dr"))
+        .await
+        .expect("create restore");
+    let restored = until_restore_ended("into-dr").await;
+    let status = restored.status.clone().expect("status");
+    assert_eq!(
+        status.phase,
+        Some(api::RestorePhase::Completed),
+        "{status:?}"
+    );
+    let dr = member_of(&client, n, "dr", 0).await.with_token(
+        Api::<Secret>::namespaced(client.clone(), n)
+            .get("bao-root-token")
+            .await
+            .map(|s| {
+                bao_client::SecretString::new(
+                    String::from_utf8(s.data.expect("data")["root-token"].0.clone())
+                        .expect("utf-8"),
+                )
+            })
+            .expect("bao's root token"),
+    );
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let value = dr.kv_v2_get("secret", "app").await.ok().flatten();
+        if value.as_ref().map(|v| v["v"].clone()) == Some(serde_json::json!("backed up")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bao's data never appeared in dr: {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The operator keeps running dr on its own identity, which came back with the data.
+    until_named_cluster(
+        &client,
+        n,
+        "dr",
+        "dr Running after the restore",
+        running_with(1),
+    )
+    .await;
 
     // Wrong credentials: the run fails with the store's reason in status and an Event; the
     // cluster keeps running and the last good backup stays recorded.

@@ -31,6 +31,25 @@ pub struct Manifest {
     pub finished: String,
     /// `<namespace>/<cluster>` the snapshot was taken from.
     pub cluster: String,
+    /// [`seal_fingerprint`] of the static seal the cluster was sealed with, when the operator
+    /// knew it: a restore into a cluster with another key is refused (the restored data could
+    /// not be unsealed after the next restart). Absent in manifests of other seals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_fingerprint: Option<String>,
+}
+
+/// A one-way fingerprint of a static seal: the key's ID and its 32 bytes, hashed with a
+/// domain prefix (SHA-256, first 16 bytes as hex). Equal fingerprints mean the same seal; the
+/// key cannot be recovered from it (256 random bits stand behind 128 shown), so it may be
+/// shown in Job arguments and manifests.
+pub fn seal_fingerprint(key_id: &str, key: &[u8; 32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"openbao-operator static seal fingerprint v1\0");
+    hash.update(key_id.as_bytes());
+    hash.update([0]);
+    hash.update(key);
+    format!("static:{}", hex::encode(&hash.finalize()[..16]))
 }
 
 /// The key of a snapshot taken at `at` under `prefix`: `<prefix>/<YYYYMMDDTHHMMSSZ>.snap`
@@ -99,5 +118,28 @@ mod tests {
         );
         assert_eq!(SnapshotKey::of_manifest(&early.manifest()), Some(early));
         assert_eq!(SnapshotKey::of_manifest(&Path::from("x/other.json")), None);
+    }
+
+    #[test]
+    fn a_seal_fingerprint_depends_on_the_key_and_its_id_and_never_shows_the_key() {
+        let key = [7u8; 32];
+        let print = seal_fingerprint("openbao-operator-1", &key);
+        assert_eq!(print, seal_fingerprint("openbao-operator-1", &key));
+        assert_ne!(print, seal_fingerprint("openbao-operator-1", &[8u8; 32]));
+        assert_ne!(print, seal_fingerprint("other-id", &key));
+        assert!(print.starts_with("static:") && print.len() == "static:".len() + 32);
+        assert!(!print.contains(&hex::encode(key)));
+    }
+
+    #[test]
+    fn a_manifest_without_a_seal_fingerprint_still_reads() {
+        let old = r#"{"format":1,"key":"a/b.snap","size":1,"sha256":"00","started":"s","finished":"f","cluster":"ns/c"}"#;
+        let manifest: Manifest = serde_json::from_str(old).expect("old manifest");
+        assert_eq!(manifest.seal_fingerprint, None);
+        assert!(
+            !serde_json::to_string(&manifest)
+                .expect("json")
+                .contains("sealFingerprint")
+        );
     }
 }

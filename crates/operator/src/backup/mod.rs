@@ -20,5 +20,5 @@ pub mod snapshot;
 pub mod store;
 
 pub use manifest::{Manifest, SnapshotKey};
-pub use snapshot::{BackupError, restore, save, verify};
+pub use snapshot::{BackupError, Origin, restore, save, verify};
 pub use store::{Credentials, open};

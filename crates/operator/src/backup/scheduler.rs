@@ -424,6 +424,7 @@ mod tests {
             started: "2026-12-02T09:05:07Z".into(),
             finished: "2026-12-02T09:05:19Z".into(),
             cluster: "ns/bao".into(),
+            seal_fingerprint: None,
         };
         let done = decide(
             "*/15 * * * *",

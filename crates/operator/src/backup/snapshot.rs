@@ -60,9 +60,33 @@ pub enum BackupError {
         /// What differs.
         reason: String,
     },
+    /// The snapshot was sealed with another static key than the cluster it would restore into.
+    #[error(
+        "snapshot {key} was taken from a cluster sealed with another unseal key (seal \
+         fingerprint {snapshot}, this cluster's is {cluster}): restored, its data could not be \
+         unsealed after the next restart. Restore it into a cluster created with the snapshot's \
+         unseal key (docs/backup-restore.md, disaster recovery); nothing was changed"
+    )]
+    SealMismatch {
+        /// The object.
+        key: String,
+        /// The snapshot's seal fingerprint.
+        snapshot: String,
+        /// The target cluster's.
+        cluster: String,
+    },
     /// Reading the snapshot stream failed.
     #[error("snapshot stream: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Where a snapshot comes from, as its manifest records it.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    /// `<namespace>/<cluster>`.
+    pub cluster: &'a str,
+    /// The cluster's static seal fingerprint, when known.
+    pub seal_fingerprint: Option<&'a str>,
 }
 
 fn store_error(action: impl Into<String>) -> impl FnOnce(object_store::Error) -> BackupError {
@@ -77,7 +101,7 @@ pub async fn save(
     bao: &BaoClient,
     store: Arc<dyn ObjectStore>,
     prefix: &Path,
-    cluster: &str,
+    origin: Origin<'_>,
     part_size: usize,
 ) -> Result<Manifest, BackupError> {
     let started = OffsetDateTime::now_utc();
@@ -154,7 +178,8 @@ pub async fn save(
         sha256,
         started: rfc3339(started),
         finished: rfc3339(OffsetDateTime::now_utc()),
-        cluster: cluster.to_string(),
+        cluster: origin.cluster.to_string(),
+        seal_fingerprint: origin.seal_fingerprint.map(str::to_string),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     store
@@ -235,6 +260,9 @@ pub struct Expected {
     pub sha256: Option<String>,
     /// Size in bytes.
     pub size: Option<u64>,
+    /// The target cluster's static seal fingerprint: a snapshot that records another one is
+    /// refused (one that records none, from another seal type or an older operator, is not).
+    pub seal_fingerprint: Option<String>,
 }
 
 impl Expected {
@@ -259,6 +287,16 @@ impl Expected {
                 "it holds {} bytes, the restore expects {size}",
                 manifest.size
             )));
+        }
+        if let (Some(cluster), Some(snapshot)) =
+            (&self.seal_fingerprint, &manifest.seal_fingerprint)
+            && cluster != snapshot
+        {
+            return Err(BackupError::SealMismatch {
+                key: key.0.to_string(),
+                snapshot: snapshot.clone(),
+                cluster: cluster.clone(),
+            });
         }
         Ok(())
     }
@@ -296,4 +334,51 @@ pub async fn restore(
     };
     bao.restore_snapshot(reader, mode).await?;
     Ok(verified.manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(seal: Option<&str>) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            key: "ns/bao/20261203T060000Z.snap".into(),
+            size: 10,
+            sha256: "ab".repeat(32),
+            started: "s".into(),
+            finished: "f".into(),
+            cluster: "ns/bao".into(),
+            seal_fingerprint: seal.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_sealed_with_another_key_is_refused_and_one_without_a_fingerprint_is_not() {
+        let key = SnapshotKey(Path::from("ns/bao/20261203T060000Z.snap"));
+        let expected = Expected {
+            seal_fingerprint: Some("static:aa".into()),
+            ..Expected::default()
+        };
+        assert!(expected.check(&key, &manifest(Some("static:aa"))).is_ok());
+        assert!(expected.check(&key, &manifest(None)).is_ok());
+        assert!(
+            Expected::default()
+                .check(&key, &manifest(Some("static:bb")))
+                .is_ok()
+        );
+        let refused = expected
+            .check(&key, &manifest(Some("static:bb")))
+            .expect_err("another seal");
+        let message = refused.to_string();
+        assert!(matches!(refused, BackupError::SealMismatch { .. }));
+        for part in [
+            "static:bb",
+            "static:aa",
+            "another unseal key",
+            "nothing was changed",
+        ] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+    }
 }

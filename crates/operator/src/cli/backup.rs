@@ -88,6 +88,10 @@ pub struct SaveArgs {
     /// how the operator learns what a backup Job did without reaching object storage itself.
     #[arg(long, value_name = "FILE")]
     termination_log: Option<PathBuf>,
+    /// The cluster's static seal fingerprint (`static:<32 hex>`), recorded in the manifest so
+    /// that a restore into a cluster with another unseal key is refused.
+    #[arg(long, value_name = "FINGERPRINT")]
+    seal_fingerprint: Option<String>,
 }
 
 /// Arguments of `backup restore`.
@@ -110,6 +114,10 @@ pub struct RestoreArgs {
     /// Refuse the snapshot unless its size in bytes is this (`spec.source.expectedSize`).
     #[arg(long, value_name = "BYTES")]
     expected_size: Option<u64>,
+    /// This cluster's static seal fingerprint: a snapshot whose manifest records another one
+    /// is refused before OpenBao is touched.
+    #[arg(long, value_name = "FINGERPRINT")]
+    expected_seal_fingerprint: Option<String>,
     /// Also write the restored snapshot's manifest (or the error) here: a Job's termination
     /// message file.
     #[arg(long, value_name = "FILE")]
@@ -299,8 +307,12 @@ pub fn save(args: &SaveArgs) -> ExitCode {
                 return failed(e);
             }
         };
+        let origin = backup::Origin {
+            cluster: &cluster,
+            seal_fingerprint: args.seal_fingerprint.as_deref(),
+        };
         let manifest =
-            match backup::save(&bao, store.clone(), &prefix, &cluster, DEFAULT_PART_SIZE).await {
+            match backup::save(&bao, store.clone(), &prefix, origin, DEFAULT_PART_SIZE).await {
                 Ok(manifest) => manifest,
                 Err(e) => {
                     report(log, &format!("error: {e}"));
@@ -342,6 +354,7 @@ pub fn restore(args: &RestoreArgs) -> ExitCode {
     let expected = backup::snapshot::Expected {
         sha256: args.expected_sha256.clone(),
         size: args.expected_size,
+        seal_fingerprint: args.expected_seal_fingerprint.clone(),
     };
     runtime().block_on(async {
         let bao = match openbao(&args.openbao).await {

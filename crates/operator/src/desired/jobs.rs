@@ -82,11 +82,20 @@ pub fn backup_service_account_name(cluster: &ValidatedCluster) -> String {
     format!("{}-{BACKUP_ROLE}", cluster.names().cluster())
 }
 
-/// One backup run, `name`, of `cluster` with the operator's `image`. `None` when the cluster
+/// One backup run, `name`, of `cluster` with the operator's `image`; `seal_fingerprint` (the
+/// static seal's, when known) is recorded in the snapshot's manifest. `None` when the cluster
 /// has no `spec.backup`.
-pub fn backup_job(cluster: &ValidatedCluster, name: &str, image: &str) -> Option<Job> {
+pub fn backup_job(
+    cluster: &ValidatedCluster,
+    name: &str,
+    image: &str,
+    seal_fingerprint: Option<&str>,
+) -> Option<Job> {
     let backup = cluster.spec().backup.as_ref()?;
     let mut args = vec!["backup".to_string(), "save".to_string()];
+    if let Some(print) = seal_fingerprint {
+        args.push(format!("--seal-fingerprint={print}"));
+    }
     if let Some(retention) = &backup.retention {
         if let Some(count) = retention.max_count {
             args.push(format!("--max-count={count}"));
@@ -135,13 +144,15 @@ pub fn restore_service_account(cluster: &ValidatedCluster) -> ServiceAccount {
 }
 
 /// The Job that restores `restore`'s snapshot into `cluster`, `name`, from `image`: owned by
-/// the OpenBaoRestore. It checks the snapshot (its manifest, and `expectedDigest` /
-/// `expectedSize`) before OpenBao is touched.
+/// the OpenBaoRestore. It checks the snapshot (its manifest, `expectedDigest` /
+/// `expectedSize`, and that it was sealed with the cluster's `seal_fingerprint` when both are
+/// known) before OpenBao is touched.
 pub fn restore_job(
     cluster: &ValidatedCluster,
     restore: &OpenBaoRestore,
     name: &str,
     image: &str,
+    seal_fingerprint: Option<&str>,
 ) -> Job {
     let source = &restore.spec.source;
     let mut args = vec![
@@ -160,6 +171,9 @@ pub fn restore_job(
     }
     if let Some(size) = source.expected_size {
         args.push(format!("--expected-size={size}"));
+    }
+    if let Some(print) = seal_fingerprint {
+        args.push(format!("--expected-seal-fingerprint={print}"));
     }
     openbao_job(
         cluster,
@@ -412,6 +426,7 @@ mod tests {
             &c,
             "bao-backup-1",
             "ghcr.io/openbao-operator/openbao-operator:0.1.0",
+            Some("static:00112233445566778899aabbccddeeff"),
         )
         .expect("a job");
         let spec = job.spec.expect("spec");
@@ -443,6 +458,7 @@ mod tests {
             "--max-count=7",
             "--max-age=720h",
             "--credentials-dir=/etc/openbao/backup-credentials",
+            "--seal-fingerprint=static:00112233445566778899aabbccddeeff",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
         }
@@ -461,7 +477,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["ca.crt"]
         );
-        assert!(backup_job(&cluster(""), "x", "img").is_none());
+        assert!(backup_job(&cluster(""), "x", "img", None).is_none());
     }
     #[test]
     fn backup_and_restore_job_pods_fall_under_the_jobs_policy_and_never_the_server_policy() {
@@ -491,8 +507,8 @@ mod tests {
             netpol::label_selector_matches(&selector, labels, "podSelector").expect("valid")
         };
         for job in [
-            backup_job(&c, "bao-backup-1", "img").expect("backup job"),
-            restore_job(&c, &restore, "bao-restore-1", "img"),
+            backup_job(&c, "bao-backup-1", "img", None).expect("backup job"),
+            restore_job(&c, &restore, "bao-restore-1", "img", None),
         ] {
             let labels = job
                 .spec
@@ -526,7 +542,7 @@ mod tests {
                 "expectedSize": 4096}}
         }))
         .expect("restore");
-        let job = restore_job(&c, &restore, "bao-restore-1", "img");
+        let job = restore_job(&c, &restore, "bao-restore-1", "img", Some("static:ff"));
         let owner = job
             .metadata
             .owner_references
@@ -543,6 +559,7 @@ mod tests {
             "--force".to_string(),
             format!("--expected-sha256={}", "ab".repeat(32)),
             "--expected-size=4096".to_string(),
+            "--expected-seal-fingerprint=static:ff".to_string(),
             "--role=restore".to_string(),
             "--credentials-dir=/etc/openbao/backup-credentials".to_string(),
         ] {

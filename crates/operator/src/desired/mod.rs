@@ -17,6 +17,7 @@ pub mod network_policy;
 pub mod pdb;
 pub mod rbac;
 mod seal_hcl;
+pub use seal_hcl::unseal_key_secret_name;
 pub mod self_init;
 pub mod services;
 pub mod statefulset;

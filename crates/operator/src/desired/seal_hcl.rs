@@ -72,6 +72,17 @@ fn seal_stanza(unseal: &UnsealSpec) -> String {
     out
 }
 
+/// The Secret that holds a static seal's key: the user's (`spec.unseal.credentialsSecretRef`)
+/// or the operator's `<cluster>-unseal-key`.
+pub fn unseal_key_secret_name(cluster: &ValidatedCluster) -> String {
+    cluster
+        .spec()
+        .unseal
+        .credentials_secret_ref
+        .as_ref()
+        .map_or_else(|| cluster.names().unseal_key_secret(), |s| s.name.clone())
+}
+
 /// The stanza's name and attributes. A KMS plugin's seal is named after the plugin (OpenBao
 /// matches the `seal` stanza to the `plugin "kms"` stanza by name); every other seal is named
 /// after its type.

@@ -520,10 +520,7 @@ fn seal_wiring(cluster: &ValidatedCluster) -> SealWiring {
         env: Vec::new(),
     };
     if unseal.type_ == UnsealType::Static {
-        let secret = unseal
-            .credentials_secret_ref
-            .as_ref()
-            .map_or_else(|| cluster.names().unseal_key_secret(), |s| s.name.clone());
+        let secret = super::seal_hcl::unseal_key_secret_name(cluster);
         wiring.volumes.push(Volume {
             name: "unseal-key".to_string(),
             secret: Some(SecretVolumeSource {

@@ -27,12 +27,14 @@ use crate::{
 const MESSAGE_LIMIT: usize = 1024;
 
 /// Run the stage for `cluster`; `ready` says whether a backup can run now (initialized, one
-/// member active). Returns the new `status.backup` (`None` without `spec.backup`).
+/// member active); `seal_fingerprint` is the static seal's, recorded with each snapshot.
+/// Returns the new `status.backup` (`None` without `spec.backup`).
 pub async fn run(
     ctx: &Context,
     cluster: &OpenBaoCluster,
     validated: &ValidatedCluster,
     ready: bool,
+    seal_fingerprint: Option<&str>,
 ) -> Option<BackupStatus> {
     let backup = validated.spec().backup.as_ref()?;
     // Validation refused an unparsable schedule before this stage runs.
@@ -62,9 +64,33 @@ pub async fn run(
         ready,
         now: time::OffsetDateTime::now_utc(),
     });
+    if plan.start.is_some()
+        && let Some(job) = unrecorded_job(ctx, ns, names.cluster(), previous)
+    {
+        // A Job an earlier pass started whose status write this pass cannot see yet (the cache
+        // lags): one at a time, so it is adopted instead of starting another.
+        let mut kept = previous.cloned().unwrap_or_default();
+        kept.current_job = Some(job.name_any());
+        if let Some(value) = job.annotations().get(names::ANNOTATION_TRIGGER_BACKUP) {
+            kept.last_handled_manual_trigger = Some(value.clone());
+        }
+        kept.next_scheduled_backup = plan.status.next_scheduled_backup.clone();
+        return Some(kept);
+    }
     if let Some(start) = &plan.start {
         let image = jobs::backup_image(validated, &ctx.config.job_image);
-        let created = match jobs::backup_job(validated, &start.job, &image) {
+        let job =
+            jobs::backup_job(validated, &start.job, &image, seal_fingerprint).map(|mut job| {
+                // Which trigger the Job runs for, so a pass that adopts it knows.
+                if let Trigger::Manual(value) = &start.trigger {
+                    job.metadata
+                        .annotations
+                        .get_or_insert_with(Default::default)
+                        .insert(names::ANNOTATION_TRIGGER_BACKUP.to_string(), value.clone());
+                }
+                job
+            });
+        let created = match job {
             Some(job) => create(ctx, ns, &job).await,
             None => Ok(()),
         };
@@ -119,6 +145,35 @@ pub async fn run(
         .await;
     }
     Some(plan.status)
+}
+
+/// A backup Job of cluster `cluster` that has not finished and that `previous` does not record
+/// as the one in flight.
+fn unrecorded_job(
+    ctx: &Context,
+    ns: &str,
+    cluster: &str,
+    previous: Option<&BackupStatus>,
+) -> Option<Arc<Job>> {
+    let prefix = format!("{cluster}-backup-");
+    let known = previous.and_then(|p| p.current_job.as_deref());
+    ctx.stores.jobs.state().into_iter().find(|job| {
+        let name = job.name_any();
+        let finished = job
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+            });
+        job.namespace().as_deref() == Some(ns)
+            && name
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+            && Some(name.as_str()) != known
+            && !finished
+    })
 }
 
 fn category(name: &str) -> crate::telemetry::metrics::CategoryLabel {

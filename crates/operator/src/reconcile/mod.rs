@@ -201,7 +201,14 @@ async fn apply_cluster(
         && operated
             .as_ref()
             .is_some_and(|o| o.initialized && o.leader.is_some());
-    let backup = backup::run(ctx, cluster, &validated, backup_ready).await;
+    let backup = backup::run(
+        ctx,
+        cluster,
+        &validated,
+        backup_ready,
+        secrets.seal_fingerprint.as_deref(),
+    )
+    .await;
     // status (pure, one patch when it changed).
     let observed = status::Observed {
         replicas: cluster.spec.replicas,

@@ -48,6 +48,8 @@ pub struct SecretsOutcome {
     /// The CA that signs the server certificate (what the operator trusts when it talks to
     /// the members).
     pub ca_pem: Option<Vec<u8>>,
+    /// The static seal's fingerprint (recorded with each backup), when the key is known.
+    pub seal_fingerprint: Option<String>,
 }
 
 /// What the Secret stage read: the Secrets that exist (bodies held for this pass only) and
@@ -103,6 +105,8 @@ pub struct SecretsPlan {
     /// Read and plan again after the effects: a CA was just created, and the certificate must
     /// be issued by whichever CA won a concurrent creation.
     pub again: bool,
+    /// The static seal's fingerprint, when its key is present and usable.
+    pub seal_fingerprint: Option<String>,
 }
 
 fn secret_meta(cluster: &ValidatedCluster, name: String) -> ObjectMeta {
@@ -143,8 +147,28 @@ pub fn plan(
     }
     if cluster.spec().unseal.type_ == UnsealType::Static {
         plan_unseal_key(cluster, observed, &mut plan)?;
+        plan.seal_fingerprint = seal_fingerprint(cluster, observed.unseal_key.as_ref());
     }
     Ok(plan)
+}
+
+/// The fingerprint of `cluster`'s static seal from its key Secret
+/// ([`crate::backup::manifest::seal_fingerprint`]): `None` for other seals, for a key read from
+/// elsewhere than the Secret (`spec.unseal.static.currentKey`), or when the Secret holds no
+/// usable key. Keys in any encoding OpenBao accepts are decoded first, so a copy of the key in
+/// another encoding has the same fingerprint.
+pub fn seal_fingerprint(cluster: &ValidatedCluster, secret: Option<&Secret>) -> Option<String> {
+    let unseal = &cluster.spec().unseal;
+    let options = unseal.r#static.as_ref();
+    if unseal.type_ != UnsealType::Static || options.is_some_and(|s| s.current_key.is_some()) {
+        return None;
+    }
+    let key = secret?.data.as_ref()?.get(config_hcl::UNSEAL_KEY_FILE)?;
+    let key = static_key(&key.0)?;
+    let id = options
+        .and_then(|s| s.current_key_id.as_deref())
+        .unwrap_or(config_hcl::STATIC_KEY_ID);
+    Some(crate::backup::manifest::seal_fingerprint(id, &key))
 }
 
 fn plan_tls(
@@ -441,25 +465,36 @@ fn plan_user_unseal_key(
     }
 }
 
-/// The encodings OpenBao's static seal accepts for a key file, which it reads without trimming:
-/// 32 raw bytes, 64 hexadecimal characters, 44 standard base64 characters or 43 URL-safe base64
-/// characters without padding.
 fn is_usable_static_key(key: &[u8]) -> bool {
-    let all = |f: fn(&u8) -> bool| key.iter().all(f);
-    match key.len() {
-        32 => true,
-        64 => all(u8::is_ascii_hexdigit),
-        44 => {
-            let (body, pad) =
-                key.split_at(key.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1));
-            pad.len() <= 2
-                && body
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
-        }
-        43 => all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')),
-        _ => false,
-    }
+    static_key(key).is_some()
+}
+
+/// The 32 key bytes of a static seal key file, in the encodings OpenBao's static seal accepts
+/// (it reads the file without trimming): 32 raw bytes, 64 hexadecimal characters, 44 standard
+/// base64 characters or 43 URL-safe base64 characters without padding.
+fn static_key(key: &[u8]) -> Option<[u8; 32]> {
+    use base64::{
+        Engine, alphabet,
+        engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+    };
+    // Go's decoders ignore the unused bits of the last character; so does this.
+    let lenient = |padding| {
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(padding)
+    };
+    let decoded = match key.len() {
+        32 => key.to_vec(),
+        64 => hex::decode(key).ok()?,
+        44 => GeneralPurpose::new(&alphabet::STANDARD, lenient(DecodePaddingMode::Indifferent))
+            .decode(key)
+            .ok()?,
+        43 => GeneralPurpose::new(&alphabet::URL_SAFE, lenient(DecodePaddingMode::RequireNone))
+            .decode(key)
+            .ok()?,
+        _ => return None,
+    };
+    decoded.try_into().ok()
 }
 
 /// What the secrets stage can fail with; the variant is the metrics category.
@@ -628,6 +663,7 @@ pub async fn ensure(
                 renew_at: planned.renew_at,
                 written,
                 ca_pem: planned.ca_pem,
+                seal_fingerprint: planned.seal_fingerprint,
             });
         }
     }
@@ -877,6 +913,49 @@ mod tests {
                 ByteString(key.to_vec()),
             )])),
             ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn the_seal_fingerprint_is_the_keys_in_whatever_encoding_and_only_for_a_key_the_operator_reads()
+    {
+        use base64::Engine;
+        let raw = [7u8; 32];
+        let user = user_key_cluster();
+        let print = seal_fingerprint(&user, Some(&user_key_secret(&raw))).expect("a print");
+        for copy in [
+            hex::encode(raw).into_bytes(),
+            base64::engine::general_purpose::STANDARD
+                .encode(raw)
+                .into_bytes(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(raw)
+                .into_bytes(),
+        ] {
+            assert_eq!(
+                seal_fingerprint(&user, Some(&user_key_secret(&copy))).as_deref(),
+                Some(print.as_str())
+            );
+        }
+        // The operator's own key Secret, same key and key ID: the same seal.
+        let own = cluster("");
+        assert_eq!(
+            seal_fingerprint(&own, Some(&user_key_secret(&raw))).as_deref(),
+            Some(print.as_str())
+        );
+        assert_ne!(
+            seal_fingerprint(&own, Some(&user_key_secret(&[8; 32]))),
+            Some(print.clone())
+        );
+        for unknown in [
+            seal_fingerprint(&user, None),
+            seal_fingerprint(&user, Some(&user_key_secret(b"short"))),
+            seal_fingerprint(
+                &cluster("  unseal: {type: static, static: {currentKey: \"file:///elsewhere\"}}"),
+                Some(&user_key_secret(&raw)),
+            ),
+        ] {
+            assert_eq!(unknown, None);
         }
     }
 
