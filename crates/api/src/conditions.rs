@@ -56,6 +56,12 @@ pub mod reasons {
     pub const UNSEAL_KEY_INVALID: &str = "UnsealKeyInvalid";
     /// Objects are being created or updated.
     pub const RECONCILING: &str = "Reconciling";
+    /// Event: the server pods are being replaced with a new revision (version or template).
+    pub const ROLLOUT_STARTED: &str = "RolloutStarted";
+    /// Event and Degraded: a replaced member did not come back in time; the rollout paused.
+    pub const ROLLOUT_PAUSED: &str = "RolloutPaused";
+    /// Event: every member runs the new revision.
+    pub const ROLLOUT_COMPLETED: &str = "RolloutCompleted";
     /// Pods are starting or not all are ready.
     pub const PODS_NOT_READY: &str = "PodsNotReady";
     /// Every member is ready.

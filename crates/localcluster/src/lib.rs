@@ -35,8 +35,8 @@ mod shared;
 mod wait;
 
 pub use binaries::{
-    BinaryPaths, ETCD_VERSION, KUBERNETES_VERSION, OPENBAO_VERSION, bao_binary, cache_dir,
-    setup_command,
+    BinaryPaths, ETCD_VERSION, KUBERNETES_VERSION, OPENBAO_PREVIOUS_VERSION, OPENBAO_VERSION,
+    bao_binary, bao_previous_binary, cache_dir, setup_command,
 };
 pub use control_plane::{ControlPlane, Options, StartupTimings};
 pub use kubeconfig::client_from_kubeconfig;

@@ -15,6 +15,7 @@ pub mod placeholder;
 pub mod posture;
 pub mod reconcile;
 pub mod restore;
+pub mod rollout;
 pub mod telemetry;
 pub mod webhook;
 

@@ -34,8 +34,8 @@ fn the_chart_renders_the_same_policies_and_rbac_as_the_kustomize_base() {
     };
     let (base_posture, chart_posture) = (pick(&base), pick(&chart));
     // One NetworkPolicy, four ClusterRoles, two ClusterRoleBindings, one Role and RoleBinding,
-    // the pod-label admission policy and its binding.
-    assert_eq!(base_posture.len(), 11, "{:?}", base_posture.keys());
+    // the pod-label and pod-delete admission policies and their bindings.
+    assert_eq!(base_posture.len(), 13, "{:?}", base_posture.keys());
     assert_same_objects(
         "kustomize base",
         &base_posture,

@@ -81,11 +81,18 @@ fn rbac_binds_the_reconcile_role_and_limits_namespace_grants_to_the_lease_webhoo
 }
 
 #[test]
-fn the_operator_holds_no_pod_write_verb_and_may_bind_only_the_openbao_server_role() {
+fn the_operator_never_creates_or_changes_a_pod_and_may_bind_only_the_openbao_server_role() {
     let rules = operator_rbac::rules();
+    // Reads, and `delete` for rollouts (the StatefulSet recreates the pod from its template):
+    // no verb that could write a pod's labels, spec or image.
     assert_eq!(
         grants(&rules, "pods"),
-        [json!([[""], ["pods"], null, ["get", "list", "watch"]])]
+        [json!([
+            [""],
+            ["pods"],
+            null,
+            ["get", "list", "watch", "delete"]
+        ])]
     );
     assert_eq!(
         grants(&rules, "clusterroles"),

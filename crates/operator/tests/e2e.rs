@@ -5,6 +5,8 @@
 //! deletions and leader loss, scale, roll, and are deleted under each deletion policy.
 
 mod support;
+#[path = "e2e/upgrade.rs"]
+mod upgrade;
 
 use std::time::{Duration, Instant};
 
@@ -27,10 +29,22 @@ async fn env() -> &'static ControlPlane {
     support::env_with(Options {
         node: true,
         node_options: localcluster::NodeOptions {
-            images: [(
-                OPERATOR_REPOSITORY.to_string(),
-                std::path::PathBuf::from(env!("CARGO_BIN_EXE_openbao-operator")),
-            )]
+            images: [
+                (
+                    OPERATOR_REPOSITORY.to_string(),
+                    std::path::PathBuf::from(env!("CARGO_BIN_EXE_openbao-operator")),
+                ),
+                // The upgrade tests start on the previous release.
+                (
+                    format!(
+                        "{}:{}",
+                        localcluster::OPENBAO_REPOSITORY,
+                        localcluster::OPENBAO_PREVIOUS_VERSION
+                    ),
+                    localcluster::bao_previous_binary()
+                        .unwrap_or_else(|e| panic!("the upgrade tests need it: {e}")),
+                ),
+            ]
             .into(),
             ..localcluster::NodeOptions::default()
         },
@@ -222,6 +236,18 @@ async fn member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient
 
 /// A client (no token) for member `ordinal` of cluster `cluster` in `n`.
 async fn member_of(client: &Client, n: &str, cluster: &str, ordinal: i32) -> bao_client::BaoClient {
+    try_member_of(client, n, cluster, ordinal)
+        .await
+        .unwrap_or_else(|| panic!("{cluster}-{ordinal} has no pod with an IP"))
+}
+
+/// Like [`member_of`], `None` while the pod does not exist or has no IP (it is being replaced).
+async fn try_member_of(
+    client: &Client,
+    n: &str,
+    cluster: &str,
+    ordinal: i32,
+) -> Option<bao_client::BaoClient> {
     let secrets = Api::<Secret>::namespaced(client.clone(), n);
     let mut ca = None;
     for name in [format!("{cluster}-tls-ca"), format!("{cluster}-tls-server")] {
@@ -235,24 +261,21 @@ async fn member_of(client: &Client, n: &str, cluster: &str, ordinal: i32) -> bao
     let ca = ca.expect("the cluster's CA certificate");
     let pod_name = format!("{cluster}-{ordinal}");
     let pod = Api::<Pod>::namespaced(client.clone(), n)
-        .get(&pod_name)
+        .get_opt(&pod_name)
         .await
-        .expect("pod");
-    let ip: std::net::IpAddr = pod
-        .status
-        .and_then(|s| s.pod_ip)
-        .expect("pod IP")
-        .parse()
-        .expect("IP");
+        .expect("read pod")?;
+    let ip: std::net::IpAddr = pod.status?.pod_ip?.parse().expect("IP");
     let names = api::names::ClusterNames::new(cluster);
-    operator::reconcile::operate::Member::new(
-        &pod_name,
-        std::net::SocketAddr::new(ip, 8200),
-        names.pod_dns(ordinal, n),
-        &ca,
+    Some(
+        operator::reconcile::operate::Member::new(
+            &pod_name,
+            std::net::SocketAddr::new(ip, 8200),
+            names.pod_dns(ordinal, n),
+            &ca,
+        )
+        .expect("member client")
+        .client,
     )
-    .expect("member client")
-    .client
 }
 
 #[tokio::test]
@@ -285,6 +308,21 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_d
     // failed during sys/init would lose them), which rolls the pod once: wait for them.
     let deadline = Instant::now() + E2E_DEADLINE;
     let bao = loop {
+        // The pod is replaced once on the way: between its deletion and its new IP there is no
+        // member to ask.
+        let has_ip = Api::<Pod>::namespaced(client.clone(), n)
+            .get_opt("bao-0")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|p| p.status)
+            .and_then(|s| s.pod_ip)
+            .is_some();
+        if !has_ip {
+            assert!(Instant::now() < deadline, "bao-0 never came back");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
         let bao = root_member(&client, n, 0).await;
         let devices = bao.audit_devices().await.unwrap_or_default();
         if devices.get("stdout/").map(String::as_str) == Some("file")
@@ -293,10 +331,16 @@ async fn an_upstream_style_cluster_serves_prometheus_metrics_enables_its_audit_d
         {
             break bao;
         }
-        assert!(
-            Instant::now() < deadline,
-            "audit devices never enabled: {devices:?}"
-        );
+        if Instant::now() >= deadline {
+            let c = Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+                .get("bao")
+                .await
+                .expect("cluster");
+            panic!(
+                "audit devices never enabled: {devices:?}; cluster status: {}",
+                serde_json::to_string_pretty(&c.status).unwrap_or_default()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     until_cluster(&client, n, "Running after the roll", running_with(1)).await;

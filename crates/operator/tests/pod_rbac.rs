@@ -26,7 +26,7 @@ use kube::{
 use localcluster::{ControlPlane, TestNamespace};
 use operator::{
     desired::{self, rbac},
-    install::{operator_rbac, pod_label_policy},
+    install::{operator_rbac, pod_delete_policy, pod_label_policy},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
@@ -89,6 +89,16 @@ async fn install(cp: &'static ControlPlane) {
     apply(
         &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
         &committed("pod-label-policy-binding.yaml"),
+    )
+    .await;
+    apply(
+        &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+        &committed("pod-delete-policy.yaml"),
+    )
+    .await;
+    apply(
+        &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+        &committed("pod-delete-policy-binding.yaml"),
     )
     .await;
     // The API server loads new policies asynchronously: wait until a relabel that the policy
@@ -448,26 +458,7 @@ async fn the_policy_constrains_service_accounts_of_the_namespace_on_openbao_pods
         .await;
     denied_by(result, "own-pod-only");
     // A pod without `openbao.org/cluster` is out of the policy's scope: RBAC alone decides.
-    let plain = Pod {
-        metadata: ObjectMeta {
-            name: Some("plain".to_string()),
-            namespace: Some(ns.name().to_string()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PodSpec {
-            node_selector: Some(BTreeMap::from([(
-                "openbao.org/pod-rbac-test".to_string(),
-                "no-such-node".to_string(),
-            )])),
-            containers: vec![Container {
-                name: "app".to_string(),
-                image: Some("registry.example/app:1".to_string()),
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-        status: None,
-    };
+    let plain = parked_pod(ns.name(), "plain", BTreeMap::new());
     Api::<Pod>::namespaced(admin.clone(), ns.name())
         .create(&PostParams::default(), &plain)
         .await
@@ -625,8 +616,33 @@ async fn can_i(client: &Client, verb: &str, namespace: &str) -> bool {
         .allowed
 }
 
+/// A pod that no node runs, named `name`, with `labels`.
+fn parked_pod(ns: &str, name: &str, labels: BTreeMap<String, String>) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            node_selector: Some(BTreeMap::from([(
+                "openbao.org/pod-rbac-test".to_string(),
+                "no-such-node".to_string(),
+            )])),
+            containers: vec![Container {
+                name: "app".to_string(),
+                image: Some("registry.example/app:1".to_string()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        status: None,
+    }
+}
+
 #[tokio::test]
-async fn the_operator_cannot_write_any_pod_but_still_reads_them() {
+async fn the_operator_cannot_create_or_change_a_pod_and_deletes_only_managed_server_pods() {
     let cp = control_plane().await;
     let ns = TestNamespace::create(cp, "pod-rbac-operator")
         .await
@@ -636,12 +652,50 @@ async fn the_operator_cannot_write_any_pod_but_still_reads_them() {
     assert!(can_i(&operator, "list", "kube-system").await);
     assert!(can_i(&operator, "watch", ns.name()).await);
     for namespace in ["kube-system", ns.name()] {
-        for verb in ["patch", "update", "create", "delete"] {
+        for verb in ["patch", "update", "create"] {
             assert!(
                 !can_i(&operator, verb, namespace).await,
                 "the operator may {verb} pods in {namespace}"
             );
         }
+        // RBAC grants delete everywhere (rollouts); the admission policy narrows it.
+        assert!(can_i(&operator, "delete", namespace).await);
+    }
+    // A plain pod, and a pod with a server pod's labels that no StatefulSet controls: the
+    // operator's deletions of both are refused by the policy (which the API server may load a
+    // moment after it was applied).
+    let n = ns.name().to_string();
+    let admin = Api::<Pod>::namespaced(cp.client().expect("admin"), &n);
+    let mut server_labels = ClusterNames::new("bao").server_pod_labels();
+    server_labels.insert("statefulset.kubernetes.io/pod-name".into(), "bao-0".into());
+    for (name, labels) in [("plain", BTreeMap::new()), ("bao-0", server_labels)] {
+        let pods = Api::<Pod>::namespaced(operator.clone(), &n);
+        localcluster::eventually("the pod-delete policy to refuse", SETTLE, || {
+            let (admin, pods, labels, n) = (admin.clone(), pods.clone(), labels.clone(), n.clone());
+            async move {
+                if admin.get_opt(name).await?.is_none() {
+                    admin
+                        .create(&PostParams::default(), &parked_pod(&n, name, labels))
+                        .await?;
+                }
+                Ok(match pods.delete(name, &DeleteParams::default()).await {
+                    Err(kube::Error::Api(status))
+                        if status.code == 403
+                            && status.message.contains(pod_delete_policy::POLICY)
+                            && status.message.contains("managed-server-pods-only:") =>
+                    {
+                        Some(())
+                    }
+                    _ => None,
+                })
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("deleting {name} as the operator: {e}"));
+        assert!(
+            admin.get_opt(name).await.expect("get").is_some(),
+            "{name} is still there"
+        );
     }
     remove_binding(cp, &binding).await;
 }

@@ -194,7 +194,8 @@ async fn a_valid_cluster_is_admitted_and_its_risky_settings_come_back_as_warning
 }
 
 #[tokio::test]
-async fn updates_that_add_errors_or_change_the_storage_class_are_denied_with_their_paths() {
+async fn updates_that_add_errors_downgrade_or_change_the_storage_class_are_denied_with_their_paths()
+{
     let (ns, admin, instance) = operator("update").await;
     let n = ns.name();
     denial_of_invalid_create(&admin, n).await;
@@ -205,6 +206,30 @@ async fn updates_that_add_errors_or_change_the_storage_class_are_denied_with_the
         .await
         .expect("valid cluster");
     let merge = PatchParams::default();
+
+    // A downgrade across a minor version from what the pods run (status.currentVersion, which
+    // the object carries into admission) is denied with both versions named.
+    clusters
+        .patch_status(
+            "bao",
+            &merge,
+            &Patch::Merge(json!({"status": {"currentVersion": "2.7.2"}})),
+        )
+        .await
+        .expect("status");
+    let downgrade = json!({ "spec": { "version": "2.6.2" } });
+    match clusters
+        .patch("bao", &merge, &Patch::Merge(&downgrade))
+        .await
+    {
+        Err(kube::Error::Api(status)) => assert!(
+            status.message.contains("spec.version")
+                && status.message.contains("downgrade")
+                && status.message.contains("2.7.2"),
+            "{status:?}"
+        ),
+        other => panic!("a downgrade is denied, got {other:?}"),
+    }
 
     let bad_rules = json!({ "spec": { "network": { "ingressRules": [{
         "from": [{ "ipBlock": { "cidr": "10.0.0.300/8" } }],

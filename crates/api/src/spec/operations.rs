@@ -277,6 +277,10 @@ pub struct UpgradeSpec {
     /// Take a snapshot before an upgrade starts (needs spec.backup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_upgrade_snapshot: Option<bool>,
+    /// How long a replaced member has to come back (ready, unsealed, a voter, caught up) before
+    /// the rollout pauses, as a Go duration (default 10m, at least 10s). An extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_timeout: Option<String>,
     /// One-shot requests (retry, promote, rollback): change a value to act once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<UpgradeRequests>,

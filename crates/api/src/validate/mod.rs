@@ -30,6 +30,7 @@ mod service;
 mod storage;
 mod tls;
 mod unseal;
+mod upgrade;
 mod upstream;
 mod warnings;
 mod workload;
@@ -86,6 +87,7 @@ pub fn validate(cluster: &OpenBaoCluster) -> Result<(), ValidationErrors> {
     audit::validate_audit(spec, &mut errs);
     self_init::validate_self_init(spec, &mut errs);
     plugins::validate_plugins(spec, &mut errs);
+    upgrade::validate_upgrade(cluster, &mut errs);
     upstream::validate_not_yet_supported(spec, &mut errs);
     upstream::validate_legacy_spellings(cluster, &mut errs);
     profile::validate_profile(spec, &mut errs);
@@ -99,5 +101,6 @@ pub fn validate_update(old: &OpenBaoCluster, new: &OpenBaoCluster) -> Result<(),
     validate_storage_update(old, new, &mut errs);
     validate_unseal_update(old, new, &mut errs);
     self_init::validate_self_init_update(old, new, &mut errs);
+    upgrade::validate_upgrade_update(old, new, &mut errs);
     errs.into_result()
 }

@@ -38,9 +38,12 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
         not_yet("spec.controllerJWTMode", "Target".into(), SELF_INIT);
     }
     if let Some(upgrade) = &spec.upgrade {
-        const UPGRADES: &str = "managed upgrades (partitioned rolls with step-down, pre-upgrade \
-                                snapshots, blue/green) come with the upgrade work; a version \
-                                change is a plain StatefulSet rolling update today";
+        const UPGRADES: &str = "rolling upgrades are built (one member at a time, the active \
+                                member last; see docs/upgrades.md); blue/green, pre-upgrade \
+                                snapshots and upgrade requests are not yet";
+        const NO_JOBS: &str = "the operator asks the active member to step down itself, under \
+                               its own OpenBao role: there are no upgrade Jobs to configure; \
+                               remove the field";
         if upgrade.strategy == UpgradeStrategy::BlueGreen {
             not_yet("spec.upgrade.strategy", "BlueGreen".into(), UPGRADES);
         }
@@ -54,19 +57,19 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
             not_yet("spec.upgrade.requests", json_of(requests), UPGRADES);
         }
         if let Some(image) = &upgrade.image {
-            not_yet("spec.upgrade.image", image.clone(), UPGRADES);
+            not_yet("spec.upgrade.image", image.clone(), NO_JOBS);
         }
         if let Some(role) = &upgrade.jwt_auth_role {
-            not_yet("spec.upgrade.jwtAuthRole", role.clone(), UPGRADES);
+            not_yet("spec.upgrade.jwtAuthRole", role.clone(), NO_JOBS);
         }
         if let Some(image) = &upgrade.executor_image {
-            not_yet("spec.upgrade.executorImage", image.clone(), UPGRADES);
+            not_yet("spec.upgrade.executorImage", image.clone(), NO_JOBS);
         }
         if let Some(role) = &upgrade.kubernetes_auth_role {
-            not_yet("spec.upgrade.kubernetesAuthRole", role.clone(), UPGRADES);
+            not_yet("spec.upgrade.kubernetesAuthRole", role.clone(), NO_JOBS);
         }
         if let Some(secret) = &upgrade.token_secret_ref {
-            not_yet("spec.upgrade.tokenSecretRef", secret.name.clone(), UPGRADES);
+            not_yet("spec.upgrade.tokenSecretRef", secret.name.clone(), NO_JOBS);
         }
     }
     if let Some(backup) = &spec.backup {

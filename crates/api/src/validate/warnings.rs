@@ -30,6 +30,7 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
             spec.replicas - 1
         ));
     }
+    out.extend(super::upgrade::upgrade_warning(cluster));
     if let Some(self_init) = spec.self_init.as_deref().filter(|s| s.enabled)
         && !super::enables_user_auth(self_init)
     {

@@ -101,8 +101,10 @@ pub fn statefulset(cluster: &ValidatedCluster, config: &str) -> StatefulSet {
             service_name: Some(names.headless_service()),
             pod_management_policy: Some("Parallel".to_string()),
             selector: match_labels(names.server_selector_labels()),
+            // The operator replaces the pods itself (crate::rollout): one at a time, each back
+            // and caught up before the next, the active member last.
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_string()),
+                type_: Some("OnDelete".to_string()),
                 rolling_update: None,
             }),
             // Deletion of claims is the operator's decision (spec.deletionPolicy), never the
@@ -321,7 +323,9 @@ fn tls_wiring(cluster: &ValidatedCluster) -> TlsWiring {
             name: "acme-cache".to_string(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim,
-                read_only: Some(false),
+                // Unset, not `false`: the API server drops a false `readOnly`, and a field it
+                // drops would read as drift and rewrite the StatefulSet on every pass.
+                read_only: None,
             }),
             ..Volume::default()
         });
@@ -709,7 +713,9 @@ fn audit_volume(cluster: &ValidatedCluster) -> Option<(Volume, VolumeMount)> {
             name: AUDIT_VOLUME.to_string(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim,
-                read_only: Some(false),
+                // Unset, not `false`: the API server drops a false `readOnly`, and a field it
+                // drops would read as drift and rewrite the StatefulSet on every pass.
+                read_only: None,
             }),
             ..Volume::default()
         },
@@ -959,6 +965,18 @@ mod tests {
             .as_ref()?
             .iter()
             .find(|m| m.name == name)
+    }
+
+    #[test]
+    fn no_field_is_rendered_as_a_default_the_api_server_drops() {
+        // A dropped field would read as drift on every pass: the StatefulSet rewritten each
+        // time, and a rollout that never sees its revision settle.
+        let sts = build(
+            "  auditFileStorage: {mode: ManagedPVC, size: 64Mi}\n  audit:\n  - {type: file, path: file, fileOptions: {filePath: /openbao/audit/audit.log}}",
+        );
+        let json = serde_json::to_string(&sts).expect("json");
+        assert!(json.contains("persistentVolumeClaim"), "{json}");
+        assert!(!json.contains("\"readOnly\":false"), "{json}");
     }
 
     #[test]

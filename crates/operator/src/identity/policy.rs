@@ -19,8 +19,8 @@ pub struct Rule {
 pub const OPERATOR_POLICY: &str = "openbao-operator";
 
 /// Everything the operator may call with its token. Health, seal status and leader need no
-/// token and are not listed; step-down and snapshots arrive with upgrades and backups (each
-/// with its own actor and role).
+/// token and are not listed; snapshots are taken and installed by the backup and restore Jobs
+/// under their own roles, never by the operator.
 pub const OPERATOR_RULES: &[Rule] = &[
     Rule {
         path: "sys/storage/raft/configuration",
@@ -39,6 +39,20 @@ pub const OPERATOR_RULES: &[Rule] = &[
         capabilities: &["read", "update"],
         why: "spec.configuration.raft.autopilot lives in Raft, not in config.hcl: it is read and \
               written when it drifts.",
+    },
+    Rule {
+        path: "sys/storage/raft/autopilot/state",
+        capabilities: &["read"],
+        why: "A rollout replaces the next pod only when autopilot reports every server healthy \
+              (alive, a voter, caught up with the leader), and waits for a replaced one to be \
+              healthy again.",
+    },
+    Rule {
+        path: "sys/step-down",
+        capabilities: &["update", "sudo"],
+        why: "A rollout replaces the active member last: it is asked to step down once every \
+              other member runs the new revision, so leadership moves once, to an upgraded \
+              member.",
     },
 ];
 
@@ -122,7 +136,13 @@ mod tests {
         let hcl = policy_hcl(OPERATOR_RULES);
         assert_eq!(hcl.matches("path \"").count(), OPERATOR_RULES.len());
         assert!(!hcl.contains('*') && !hcl.contains('+'), "{hcl}");
-        assert!(!hcl.contains("sudo") && !hcl.contains("root"), "{hcl}");
+        assert!(!hcl.contains("root"), "{hcl}");
+        // sudo only where OpenBao demands it: a step-down needs root privileges.
+        assert_eq!(hcl.matches("sudo").count(), 1, "{hcl}");
+        assert!(
+            hcl.contains("path \"sys/step-down\" {\n  capabilities = [\"update\", \"sudo\"]\n}"),
+            "{hcl}"
+        );
         assert!(
             hcl.contains(
                 "path \"sys/storage/raft/autopilot/configuration\" {\n  capabilities = [\"read\", \"update\"]\n}"

@@ -51,7 +51,7 @@ use super::{
         SECURE_METRICS_PORT, TENANT_WEBHOOK_PATH, WEBHOOK_CERT_SECRET, WEBHOOK_CONFIGURATION,
         WEBHOOK_PATH, WEBHOOK_PORT, WEBHOOK_SERVICE,
     },
-    operator_rbac, pod_label_policy,
+    operator_rbac, pod_delete_policy, pod_label_policy,
 };
 use crate::desired::{
     meta::{container_port, field_env, match_labels},
@@ -238,6 +238,11 @@ pub struct OperatorManifests {
     pub pod_label_policy: ValidatingAdmissionPolicy,
     /// Enforces `pod_label_policy` (`Deny`).
     pub pod_label_policy_binding: ValidatingAdmissionPolicyBinding,
+    /// Confines the operator's pod deletions to its server pods
+    /// ([`pod_delete_policy::policy`]).
+    pub pod_delete_policy: ValidatingAdmissionPolicy,
+    /// Enforces `pod_delete_policy` (`Deny`).
+    pub pod_delete_policy_binding: ValidatingAdmissionPolicyBinding,
     /// 8080 and 8443.
     pub metrics_service: Service,
     /// 443 -> 9443, when the webhook is enabled.
@@ -302,6 +307,8 @@ impl OperatorManifests {
             server_cluster_role,
             pod_label_policy,
             pod_label_policy_binding,
+            pod_delete_policy,
+            pod_delete_policy_binding,
             metrics_service,
             webhook_service,
             deployment,
@@ -340,6 +347,8 @@ impl OperatorManifests {
             document("openbao-server-cluster-role.yaml", server_cluster_role)?,
             document("pod-label-policy.yaml", pod_label_policy)?,
             document("pod-label-policy-binding.yaml", pod_label_policy_binding)?,
+            document("pod-delete-policy.yaml", pod_delete_policy)?,
+            document("pod-delete-policy-binding.yaml", pod_delete_policy_binding)?,
             document("metrics-service.yaml", metrics_service)?,
         ]);
         if let Some(service) = webhook_service {
@@ -385,6 +394,8 @@ pub fn build(options: &DeployOptions) -> OperatorManifests {
         server_cluster_role: rbac::server_cluster_role(),
         pod_label_policy: pod_label_policy::policy(),
         pod_label_policy_binding: pod_label_policy::binding(),
+        pod_delete_policy: pod_delete_policy::policy(),
+        pod_delete_policy_binding: pod_delete_policy::binding(),
         metrics_service: metrics_service(options),
         webhook_service: options.webhook.then(|| webhook_service(options)),
         deployment: deployment(options),

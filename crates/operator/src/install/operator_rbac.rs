@@ -120,8 +120,9 @@ pub fn rules() -> Vec<PolicyRule> {
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
         // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
-        // Role (pods get/list) because it holds those verbs itself. No write verb.
-        rule("", &["pods"], &["get", "list", "watch"]),
+        // Role (pods get/list) because it holds those verbs itself. `delete`: rollouts replace
+        // the server pods one at a time, the active member last (the StatefulSet is OnDelete).
+        rule("", &["pods"], &["get", "list", "watch", "delete"]),
         // Events.
         rule("", &["events"], &["create", "patch"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),

@@ -42,11 +42,11 @@ pub const MATCH_NAMESPACE_SERVICE_ACCOUNT: &str =
 pub const MATCH_NOT_KUBE_SYSTEM: &str =
     "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:')";
 
-fn strings(items: &[&str]) -> Vec<String> {
+pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-fn metadata(name: &str) -> ObjectMeta {
+pub(super) fn metadata(name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         labels: Some(names::operator_pod_labels()),
@@ -138,16 +138,7 @@ pub fn policy() -> ValidatingAdmissionPolicy {
         metadata: metadata(POLICY),
         spec: Some(ValidatingAdmissionPolicySpec {
             failure_policy: Some("Fail".to_string()),
-            match_constraints: Some(MatchResources {
-                resource_rules: Some(vec![NamedRuleWithOperations {
-                    api_groups: Some(strings(&[""])),
-                    api_versions: Some(strings(&["v1"])),
-                    operations: Some(strings(&["UPDATE"])),
-                    resources: Some(strings(&["pods"])),
-                    ..NamedRuleWithOperations::default()
-                }]),
-                ..MatchResources::default()
-            }),
+            match_constraints: Some(pods_on("UPDATE")),
             match_conditions: Some(vec![
                 condition(
                     "namespace-service-account",
@@ -167,12 +158,31 @@ pub fn policy() -> ValidatingAdmissionPolicy {
     }
 }
 
+/// Matches core/v1 pods on `operation`.
+pub(super) fn pods_on(operation: &str) -> MatchResources {
+    MatchResources {
+        resource_rules: Some(vec![NamedRuleWithOperations {
+            api_groups: Some(strings(&[""])),
+            api_versions: Some(strings(&["v1"])),
+            operations: Some(strings(&[operation])),
+            resources: Some(strings(&["pods"])),
+            ..NamedRuleWithOperations::default()
+        }]),
+        ..MatchResources::default()
+    }
+}
+
 /// Enforces [`policy`] everywhere it matches: `Deny` rejects the request (no audit-only mode).
 pub fn binding() -> ValidatingAdmissionPolicyBinding {
+    binding_named(POLICY)
+}
+
+/// A binding named `policy` that enforces the policy of that name everywhere (`Deny`).
+pub(super) fn binding_named(policy: &str) -> ValidatingAdmissionPolicyBinding {
     ValidatingAdmissionPolicyBinding {
-        metadata: metadata(POLICY),
+        metadata: metadata(policy),
         spec: ValidatingAdmissionPolicyBindingSpec {
-            policy_name: POLICY.to_string(),
+            policy_name: policy.to_string(),
             validation_actions: strings(&["Deny"]),
             ..ValidatingAdmissionPolicyBindingSpec::default()
         },

@@ -200,6 +200,7 @@ where
         if matches(&d, &l, exactness) {
             return Ok(Outcome::Unchanged);
         }
+
         if let Exactness::Exact(_) = exactness {
             // Server-side apply only sets the fields this manager owns; fields another manager
             // added would survive it. A replace, guarded by the live resourceVersion, restores
@@ -304,6 +305,9 @@ pub struct Applied {
     /// Whether the StatefulSet was applied (it is held back while any object conflicts: its
     /// pods must never run without their own policy).
     pub statefulset_applied: bool,
+    /// Whether this pass wrote the StatefulSet (the cache and its status show the old one
+    /// until the watch delivers the new one).
+    pub statefulset_written: bool,
     /// Problems that leave the cluster working but need attention: (reason, message).
     pub degraded: Vec<(String, String)>,
     /// Claim templates whose volumes were expanded (the StatefulSet was re-created).
@@ -492,6 +496,7 @@ pub async fn apply_all(
                 )
                 .await?;
                 applied.statefulset_applied = !matches!(outcome, Outcome::Conflict(_));
+                applied.statefulset_written = matches!(outcome, Outcome::Written);
                 outcome
             }
         };

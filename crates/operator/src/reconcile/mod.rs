@@ -19,6 +19,7 @@ pub mod cleanup;
 pub mod critical;
 pub mod observe;
 pub mod operate;
+pub mod rollout;
 pub mod secrets;
 pub mod status;
 pub mod volumes;
@@ -196,6 +197,14 @@ async fn apply_cluster(
         (Some(ca_pem), true) => Some(operate::run(ctx, cluster, &validated, ca_pem).await?),
         _ => None,
     };
+    // rollout (IO): replace the pods on an old revision, one at a time, the leader last.
+    let rollout = match (&operated, &secrets.ca_pem) {
+        (Some(report), Some(ca_pem)) if !locked && applied.statefulset_applied => {
+            let fresh = applied.statefulset_written;
+            Some(rollout::run(ctx, cluster, &validated, report, ca_pem, fresh).await)
+        }
+        _ => None,
+    };
     // backup (IO): start the due Job, record the last one's outcome.
     let backup_ready = !locked
         && operated
@@ -216,6 +225,7 @@ async fn apply_cluster(
         degraded: [
             status::degraded(cluster, ctx.gateway_api, ctx.backend_tls_api),
             applied.degraded.clone(),
+            status::rollout_degraded(rollout.as_ref()),
         ]
         .concat(),
         ingress: status::ingress_readiness(
@@ -228,11 +238,16 @@ async fn apply_cluster(
         statefulset_exists: workload.statefulset_exists || applied.statefulset_applied,
         lifecycle: operated,
         backup,
+        rollout,
         ..workload
     };
     let now = time::OffsetDateTime::now_utc();
     let new_status = status::compute(cluster, &observed, now);
-    let requeue = status::requeue(&new_status, secrets.renew_at, now);
+    let rollout_pending = observed
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.revision_pending);
+    let requeue = status::requeue(&new_status, secrets.renew_at, rollout_pending, now);
     announce_phase(ctx, cluster, &new_status, &observed.blocked).await;
     patch_status(ctx, api, cluster, new_status).await?;
     Ok(Action::requeue(requeue))

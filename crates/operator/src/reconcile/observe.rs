@@ -60,9 +60,12 @@ pub fn statefulset_state(ctx: &Context, cluster: &OpenBaoCluster) -> Observed {
     let replicas = sts.spec.replicas.unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let ready = status.ready_replicas.unwrap_or(0);
+    // Under `OnDelete` the StatefulSet never moves `currentRevision`: the pods on the update
+    // revision are what counts.
+    let observed =
+        sts.metadata.generation.is_some() && status.observed_generation >= sts.metadata.generation;
     let current_version =
-        (ready > 0 && updated >= replicas && status.current_revision == status.update_revision)
-            .then(|| cluster.spec.version.clone());
+        (observed && ready > 0 && updated >= replicas).then(|| cluster.spec.version.clone());
     Observed {
         statefulset_exists: true,
         replicas,

@@ -37,6 +37,8 @@ pub struct Observed {
     pub ingress: Option<(bool, String, String)>,
     /// What the backup stage decided `status.backup` is, when it ran.
     pub backup: Option<api::BackupStatus>,
+    /// What the rollout stage decided, when it ran.
+    pub rollout: Option<crate::reconcile::rollout::RolloutReport>,
 }
 
 /// How long a steady cluster waits before it is looked at again (drift is caught by watches
@@ -157,17 +159,41 @@ pub fn degraded(
     out
 }
 
+/// The Degraded reason of a paused rollout.
+pub fn rollout_degraded(
+    rollout: Option<&crate::reconcile::rollout::RolloutReport>,
+) -> Vec<(String, String)> {
+    rollout
+        .and_then(|r| r.progress.as_ref())
+        .and_then(|p| p.failure.as_ref())
+        .map(|f| {
+            (
+                reasons::ROLLOUT_PAUSED.to_string(),
+                f.message.clone().unwrap_or_default(),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// How often a cluster whose pods are being replaced is looked at: a replaced member's return
+/// (voting, caught up) raises no Kubernetes event.
+pub const ROLLOUT_REQUEUE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// When to look at the cluster again: soon while it converges or members await promotion to
 /// voter (Raft changes raise no Kubernetes event), rarely once steady, and never later than the
 /// server certificate's renewal.
 pub fn requeue(
     status: &OpenBaoClusterStatus,
     renew_at: Option<time::OffsetDateTime>,
+    rollout_pending: bool,
     now: time::OffsetDateTime,
 ) -> std::time::Duration {
     let promoting = status.members.iter().any(|m| m.voter == Some(false));
     let steady = status.phase == Some(Phase::Running) && !promoting;
-    let mut requeue = if steady {
+    let mut requeue = if status.upgrade.is_some() || rollout_pending {
+        ROLLOUT_REQUEUE
+    } else if steady {
         STEADY_REQUEUE
     } else {
         CONVERGING_REQUEUE
@@ -383,10 +409,17 @@ pub fn compute(
         conditions,
         ready_replicas: observed.ready_replicas,
         ready_members: Some(format!("{}/{}", observed.ready_replicas, observed.replicas)),
-        current_version: observed
-            .current_version
-            .clone()
-            .or(old.current_version.clone()),
+        // The spec's version once every pod runs the current revision and serves.
+        current_version: match &observed.rollout {
+            Some(r) if r.complete => Some(cluster.spec.version.clone()),
+            Some(_) => old.current_version.clone(),
+            // Without the rollout's view (a pass that did not reach it) the StatefulSet's
+            // counts only name the first version: a later change is the rollout's to confirm.
+            None => old
+                .current_version
+                .clone()
+                .or(observed.current_version.clone()),
+        },
         initialized,
         self_initialized,
         leader: match lifecycle {
@@ -404,6 +437,10 @@ pub fn compute(
             .as_ref()
             .and_then(|a| a.get(api::names::ANNOTATION_OPERATION_LOCK))
             .map(|v| api::OperationLockStatus::from_annotation(v)),
+        upgrade: match &observed.rollout {
+            Some(r) => r.progress.clone(),
+            None => old.upgrade.clone(),
+        },
         // Kept while spec.backup is set, also by passes that did not run the backup stage.
         backup: cluster
             .spec
@@ -496,27 +533,35 @@ mod tests {
             phase: Some(Phase::Running),
             ..OpenBaoClusterStatus::default()
         };
-        assert_eq!(requeue(&running, None, now), STEADY_REQUEUE);
+        assert_eq!(requeue(&running, None, false, now), STEADY_REQUEUE);
+        // A rollout in progress, or a StatefulSet whose new revision is not reported yet, is
+        // looked at every few seconds.
+        assert_eq!(requeue(&running, None, true, now), ROLLOUT_REQUEUE);
+        let rolling = OpenBaoClusterStatus {
+            upgrade: Some(api::UpgradeProgress::default()),
+            ..running.clone()
+        };
+        assert_eq!(requeue(&rolling, None, false, now), ROLLOUT_REQUEUE);
         let mut promoting = running.clone();
         promoting.members = vec![api::MemberStatus {
             name: "bao-2".into(),
             voter: Some(false),
             ..api::MemberStatus::default()
         }];
-        assert_eq!(requeue(&promoting, None, now), CONVERGING_REQUEUE);
+        assert_eq!(requeue(&promoting, None, false, now), CONVERGING_REQUEUE);
         let provisioning = OpenBaoClusterStatus {
             phase: Some(Phase::Provisioning),
             ..OpenBaoClusterStatus::default()
         };
-        assert_eq!(requeue(&provisioning, None, now), CONVERGING_REQUEUE);
+        assert_eq!(requeue(&provisioning, None, false, now), CONVERGING_REQUEUE);
         let soon = now + time::Duration::seconds(42);
         assert_eq!(
-            requeue(&running, Some(soon), now),
+            requeue(&running, Some(soon), false, now),
             std::time::Duration::from_secs(42)
         );
         let overdue = now - time::Duration::seconds(5);
         assert_eq!(
-            requeue(&running, Some(overdue), now),
+            requeue(&running, Some(overdue), false, now),
             std::time::Duration::from_secs(1)
         );
     }
@@ -782,7 +827,7 @@ mod tests {
         let status = compute(&c, &observed, at(0));
         assert_eq!(status.backup.as_ref(), Some(&backup));
         assert_eq!(
-            requeue(&status, None, at(0)),
+            requeue(&status, None, false, at(0)),
             std::time::Duration::from_secs(120)
         );
         // A pass that did not run the backup stage keeps what the last one recorded...

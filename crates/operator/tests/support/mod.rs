@@ -33,7 +33,7 @@ use kube::{
 use localcluster::{ControlPlane, TestNamespace};
 use operator::{
     desired::rbac,
-    install::{operator_rbac, pod_label_policy},
+    install::{operator_rbac, pod_delete_policy, pod_label_policy},
     reconcile,
 };
 use tokio::sync::OnceCell;
@@ -222,20 +222,25 @@ pub async fn install(cp: &ControlPlane) {
         .patch(rbac::SERVER_CLUSTER_ROLE, &ssa, &Patch::Apply(&server_role))
         .await
         .expect("OpenBao server ClusterRole");
-    let policy = pod_label_policy::policy();
-    Api::<ValidatingAdmissionPolicy>::all(client.clone())
-        .patch(&policy.name_any(), &ssa, &Patch::Apply(&policy))
-        .await
-        .expect("pod label ValidatingAdmissionPolicy");
-    let policy_binding = pod_label_policy::binding();
-    Api::<ValidatingAdmissionPolicyBinding>::all(client)
-        .patch(
-            &policy_binding.name_any(),
-            &ssa,
-            &Patch::Apply(&policy_binding),
-        )
-        .await
-        .expect("pod label ValidatingAdmissionPolicyBinding");
+    // And the policy that confines the operator's pod deletions (so every rollout proves the
+    // operator gets past it).
+    for (policy, policy_binding) in [
+        (pod_label_policy::policy(), pod_label_policy::binding()),
+        (pod_delete_policy::policy(), pod_delete_policy::binding()),
+    ] {
+        Api::<ValidatingAdmissionPolicy>::all(client.clone())
+            .patch(&policy.name_any(), &ssa, &Patch::Apply(&policy))
+            .await
+            .expect("ValidatingAdmissionPolicy");
+        Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+            .patch(
+                &policy_binding.name_any(),
+                &ssa,
+                &Patch::Apply(&policy_binding),
+            )
+            .await
+            .expect("ValidatingAdmissionPolicyBinding");
+    }
 }
 
 fn start_operator(cp: &'static ControlPlane) {

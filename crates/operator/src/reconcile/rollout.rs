@@ -1,0 +1,345 @@
+//! The rollout stage (IO): reads which revision each server pod runs (the pod cache) and how
+//! each member is doing (the operate stage's report, and autopilot's state while a rollout is
+//! under way), asks [`crate::rollout::plan`] for the next step and performs it: delete one pod
+//! (the StatefulSet recreates it on the new revision), or ask the active member to step down.
+
+use api::{OpenBaoCluster, UpgradeProgress, conditions::reasons};
+use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Pod};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, Preconditions},
+    runtime::{events::EventType, reflector::ObjectRef},
+};
+use tracing::{info, warn};
+
+use super::{Context, operate::OperateReport, publish};
+use crate::{
+    desired::ValidatedCluster,
+    rollout::{self, Action, Inputs, Member},
+};
+
+/// The pod label the StatefulSet controller sets to the revision a pod was created from.
+const REVISION_LABEL: &str = "controller-revision-hash";
+
+/// What the stage leaves for status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RolloutReport {
+    /// The new `status.upgrade`.
+    pub progress: Option<UpgradeProgress>,
+    /// Every pod runs the update revision and serves.
+    pub complete: bool,
+    /// The StatefulSet changed and its controller has not reported the new revision yet: look
+    /// again soon (the status update alone may not wake the cluster).
+    pub revision_pending: bool,
+}
+
+/// Run the stage for `cluster`, after the operate stage reported `report`; `written` says this
+/// pass wrote the StatefulSet.
+pub async fn run(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    validated: &ValidatedCluster,
+    report: &OperateReport,
+    ca_pem: &[u8],
+    written: bool,
+) -> RolloutReport {
+    let names = validated.names();
+    let namespace = validated.namespace();
+    let previous = cluster.status.as_ref().and_then(|s| s.upgrade.as_ref());
+    // The update revision counts only once the StatefulSet controller has seen the template
+    // this pass applied; until then nothing is decided (the watch brings the next pass).
+    let revision = if written {
+        None
+    } else {
+        ctx.stores
+            .statefulsets
+            .get(&ObjectRef::<StatefulSet>::new(&names.statefulset()).within(namespace))
+            .and_then(|s| update_revision(&s))
+    };
+    let pods: Vec<std::sync::Arc<Pod>> = ctx
+        .pods_matching(namespace, &names.server_selector_labels())
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
+    let mut members: Vec<Member> = pods
+        .iter()
+        .filter_map(|pod| {
+            let name = pod.name_any();
+            let ordinal = name
+                .strip_prefix(&format!("{}-", names.statefulset()))?
+                .parse()
+                .ok()?;
+            let status = report.members.iter().find(|m| m.name == name);
+            Some(Member {
+                ordinal,
+                updated: revision.is_some()
+                    && pod.labels().get(REVISION_LABEL) == revision.as_ref(),
+                serving: pod_ready(pod) && status.is_some_and(|s| s.initialized && !s.sealed),
+                voter: status.and_then(|s| s.voter),
+                healthy: None,
+                leader: report.leader.as_deref() == Some(name.as_str()),
+                pod: name,
+            })
+        })
+        .collect();
+    // Autopilot's view costs a call: asked only while a rollout is under way.
+    // Initialized once is initialized for good: a pass whose members do not all answer (the
+    // member being replaced) must not look like a cluster without data.
+    let initialized = report.initialized || cluster.status.as_ref().is_some_and(|s| s.initialized);
+    let under_way = previous.is_some() || members.iter().any(|m| !m.updated);
+    if under_way && initialized && revision.is_some() {
+        apply_autopilot(ctx, validated, report, ca_pem, &mut members).await;
+    }
+    let timeout = validated
+        .spec()
+        .upgrade
+        .as_ref()
+        .and_then(|u| u.member_timeout.as_deref())
+        .and_then(|t| api::validate::rules::parse_go_duration(t).ok())
+        .and_then(|d| time::Duration::try_from(d).ok())
+        .unwrap_or(rollout::DEFAULT_MEMBER_TIMEOUT);
+    let plan = rollout::plan(&Inputs {
+        replicas: cluster.spec.replicas,
+        members: &members,
+        revision: revision.as_deref(),
+        version: &cluster.spec.version,
+        current_version: cluster
+            .status
+            .as_ref()
+            .and_then(|s| s.current_version.as_deref()),
+        previous,
+        initialized,
+        member_timeout: timeout,
+        now: time::OffsetDateTime::now_utc(),
+    });
+    announce(ctx, cluster, previous, &plan).await;
+    let mut progress = plan.progress;
+    match &plan.action {
+        Action::None => {}
+        Action::Replace(pod) => replace(ctx, namespace, &pods, pod).await,
+        Action::StepDown(pod) => match step_down(ctx, validated, report, ca_pem, pod).await {
+            SteppedDown::Asked => {}
+            // A failure is asked again after the retry interval.
+            SteppedDown::Failed => warn!(member = %pod, "the active member did not step down"),
+            SteppedDown::Refused => {
+                // The operator's policy predates step-downs (an older bootstrap). Every other
+                // member already runs the new revision, so whoever wins the election that the
+                // leader's departure starts is upgraded: replace it; writes pause for one
+                // election instead of a handover.
+                warn!(member = %pod, "step-down refused by the operator's OpenBao policy; replacing the active member");
+                replace(ctx, namespace, &pods, pod).await;
+                if let Some(p) = progress.as_mut() {
+                    p.current_member = Some(pod.clone());
+                    p.member_started_at = Some(crate::backup::scheduler::to_time(
+                        time::OffsetDateTime::now_utc(),
+                    ));
+                    p.message = Some(format!(
+                        "replacing {pod}, the active member, without a step-down: the operator's \
+                         OpenBao policy does not allow sys/step-down (see docs/upgrades.md)"
+                    ));
+                }
+            }
+        },
+    }
+    RolloutReport {
+        progress,
+        complete: plan.complete,
+        revision_pending: revision.is_none(),
+    }
+}
+
+/// How a step-down went.
+enum SteppedDown {
+    /// OpenBao accepted it.
+    Asked,
+    /// OpenBao's policy refused it (permission denied).
+    Refused,
+    /// Anything else (no token, unreachable): asked again later.
+    Failed,
+}
+
+/// The StatefulSet's update revision, when its status describes its current generation.
+fn update_revision(statefulset: &StatefulSet) -> Option<String> {
+    let status = statefulset.status.as_ref()?;
+    let current = statefulset.metadata.generation.is_some()
+        && status.observed_generation >= statefulset.metadata.generation;
+    current.then(|| status.update_revision.clone()).flatten()
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Fill in each member's health from autopilot (left unknown when the state cannot be read:
+/// the rollout then relies on readiness, seal and voting alone).
+async fn apply_autopilot(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    report: &OperateReport,
+    ca_pem: &[u8],
+    members: &mut [Member],
+) {
+    let Some(active) = active_member(ctx, cluster, report, ca_pem) else {
+        return;
+    };
+    let key = session_key(cluster);
+    let token = match ctx.session.token(&key, &active.client).await {
+        Ok(token) => token,
+        Err(e) => {
+            warn!(error = %e, "no operator token to read autopilot's state");
+            return;
+        }
+    };
+    match active.client.with_token(token).autopilot_state().await {
+        Ok(state) => {
+            for member in members.iter_mut() {
+                member.healthy = Some(state.servers.get(&member.pod).is_some_and(|s| s.healthy));
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot read autopilot's state"),
+    }
+}
+
+fn session_key(cluster: &ValidatedCluster) -> String {
+    format!("{}/{}", cluster.namespace(), cluster.names().cluster())
+}
+
+fn active_member(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    report: &OperateReport,
+    ca_pem: &[u8],
+) -> Option<super::operate::Member> {
+    let leader = report.leader.as_deref()?;
+    super::operate::members(ctx, cluster, ca_pem)
+        .into_iter()
+        .find(|m| m.pod == leader)
+}
+
+/// Delete `pod` (the one this pass observed: a pod recreated meanwhile is left alone).
+async fn replace(ctx: &Context, namespace: &str, pods: &[std::sync::Arc<Pod>], pod: &str) {
+    let uid = pods
+        .iter()
+        .find(|p| p.name_any() == pod)
+        .and_then(|p| p.uid());
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid,
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match Api::<Pod>::namespaced(ctx.client.clone(), namespace)
+        .delete(pod, &params)
+        .await
+    {
+        Ok(_) => info!(member = %pod, "replacing the member with a pod of the new revision"),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(e) => warn!(member = %pod, error = %e, "cannot delete the pod"),
+    }
+}
+
+/// Ask the active member `pod` to step down with the operator's token.
+async fn step_down(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    report: &OperateReport,
+    ca_pem: &[u8],
+    pod: &str,
+) -> SteppedDown {
+    let Some(active) = active_member(ctx, cluster, report, ca_pem).filter(|m| m.pod == pod) else {
+        return SteppedDown::Failed;
+    };
+    let token = match ctx
+        .session
+        .token(&session_key(cluster), &active.client)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => {
+            warn!(error = %e, "no operator token to ask for a step-down");
+            return SteppedDown::Failed;
+        }
+    };
+    match active.client.with_token(token).step_down().await {
+        Ok(()) => {
+            info!(member = %pod, "asked the active member to step down");
+            SteppedDown::Asked
+        }
+        Err(bao_client::Error::PermissionDenied { .. }) => SteppedDown::Refused,
+        Err(e) => {
+            warn!(member = %pod, error = %e, "the step-down failed");
+            SteppedDown::Failed
+        }
+    }
+}
+
+/// Events when a rollout starts, pauses and completes.
+async fn announce(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    previous: Option<&UpgradeProgress>,
+    plan: &rollout::Plan,
+) {
+    let started = plan
+        .progress
+        .as_ref()
+        .filter(|p| previous.is_none_or(|old| old.revision != p.revision));
+    if let Some(progress) = started {
+        let what = if progress.from_version == progress.target_version {
+            format!("the pod template of version {}", progress.target_version)
+        } else {
+            format!(
+                "version {} to {}",
+                progress.from_version, progress.target_version
+            )
+        };
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            reasons::ROLLOUT_STARTED,
+            "Rollout",
+            format!(
+                "rolling out {what} (revision {}): one member at a time, the active member last",
+                progress.revision
+            ),
+        )
+        .await;
+    }
+    let paused = plan
+        .progress
+        .as_ref()
+        .and_then(|p| p.failure.as_ref())
+        .filter(|_| previous.is_none_or(|old| old.failure.is_none()));
+    if let Some(failure) = paused {
+        publish(
+            ctx,
+            cluster,
+            EventType::Warning,
+            reasons::ROLLOUT_PAUSED,
+            "Rollout",
+            failure.message.clone().unwrap_or_default(),
+        )
+        .await;
+    }
+    if plan.complete
+        && let Some(old) = previous
+    {
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            reasons::ROLLOUT_COMPLETED,
+            "Rollout",
+            format!(
+                "every member runs revision {} (version {})",
+                old.revision, cluster.spec.version
+            ),
+        )
+        .await;
+    }
+}

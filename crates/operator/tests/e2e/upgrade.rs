@@ -1,0 +1,304 @@
+//! Rollouts end to end: a version upgrade from the previous OpenBao release to the pinned one
+//! while a client writes, and a member that cannot start on a new pod template.
+
+use super::*;
+
+/// A client for every server pod of `bao` that exists with an IP now (pods come and go
+/// during a rollout).
+async fn live_members(
+    client: &Client,
+    n: &str,
+    token: &bao_client::SecretString,
+) -> Vec<bao_client::BaoClient> {
+    let mut out = Vec::new();
+    for ordinal in 0..3 {
+        if let Some(bao) = try_member_of(client, n, "bao", ordinal).await {
+            out.push(bao.with_token(token.clone()));
+        }
+    }
+    out
+}
+
+/// The image each server pod of `bao` runs, by pod name.
+async fn pod_images(client: &Client, n: &str) -> Vec<(String, String, String)> {
+    pods(client, n)
+        .await
+        .iter()
+        .map(|p| {
+            let image = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.first())
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default();
+            (p.name_any(), image, p.uid().unwrap_or_default())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and_pauses_on_a_member_that_cannot_start()
+ {
+    let (_, ns, client) = setup("e2e-upgrade").await;
+    let n = ns.name();
+    let previous = localcluster::OPENBAO_PREVIOUS_VERSION;
+    // OpenBao's default Raft timing (performanceMultiplier 5), not the tests' fast one: under
+    // the load of the concurrent e2e tests a fast timing lets elections happen by themselves,
+    // and this test counts leader changes.
+    let spec = format!("version: \"{previous}\"\nreplicas: 3\nupgrade: {{memberTimeout: 20s}}");
+    create(&client, &cluster("bao", n, &spec)).await;
+    until_cluster(&client, n, "Running on the previous version", |c| {
+        running_with(3)(c)
+            && c.status.as_ref().and_then(|s| s.current_version.as_deref()) == Some(previous)
+    })
+    .await;
+    let root = root_member(&client, n, 0).await;
+    root.mount_kv_v2("secret").await.expect("kv");
+    let token = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .map(|s| {
+            bao_client::SecretString::new(
+                String::from_utf8(s.data.expect("data")["root-token"].0.clone()).expect("utf-8"),
+            )
+        })
+        .expect("root token");
+
+    // A client writes one entry every 100 ms through whichever member answers, and records
+    // what was acknowledged and the longest time no write succeeded.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (client, n, token, stop) = (client.clone(), n.to_string(), token.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut members = live_members(&client, &n, &token).await;
+            let mut acked: Vec<String> = Vec::new();
+            let mut longest = Duration::ZERO;
+            let mut failing_since: Option<Instant> = None;
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = format!("w{i}");
+                let mut written = false;
+                for bao in &members {
+                    let put = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        bao.kv_v2_put("secret", &key, &serde_json::json!({"i": i})),
+                    )
+                    .await;
+                    if matches!(put, Ok(Ok(_))) {
+                        written = true;
+                        break;
+                    }
+                }
+                if written {
+                    acked.push(key);
+                    if let Some(since) = failing_since.take() {
+                        longest = longest.max(since.elapsed());
+                    }
+                    i += 1;
+                } else {
+                    failing_since.get_or_insert_with(Instant::now);
+                    members = live_members(&client, &n, &token).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if let Some(since) = failing_since {
+                longest = longest.max(since.elapsed());
+            }
+            (acked, longest)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let before = pod_images(&client, n).await;
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"version": "2.7.2"}})),
+        )
+        .await
+        .expect("upgrade");
+    // Watch the rollout: the leader changes once, to a member already replaced, and
+    // currentVersion stays until every member runs the new version.
+    let mut leaders: Vec<String> = Vec::new();
+    // Three members replaced one after another, each back and caught up before the next.
+    let deadline = Instant::now() + 2 * E2E_DEADLINE;
+    loop {
+        let c = Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+            .get("bao")
+            .await
+            .expect("cluster");
+        let status = c.status.clone().unwrap_or_default();
+        if let Some(leader) = status.leader.clone()
+            && leaders.last() != Some(&leader)
+        {
+            leaders.push(leader);
+        }
+        let images = pod_images(&client, n).await;
+        let all_new =
+            images.len() == 3 && images.iter().all(|(_, image, _)| image.ends_with(":2.7.2"));
+        if !all_new {
+            assert_eq!(
+                status.current_version.as_deref(),
+                Some(previous),
+                "currentVersion moves only when every member runs the new version"
+            );
+        }
+        if all_new && status.upgrade.is_none() && running_with(3)(&c) {
+            assert_eq!(status.current_version.as_deref(), Some("2.7.2"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upgrade never completed: {}",
+            serde_json::to_string_pretty(&c.status).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acked, longest) = writer.await.expect("writer");
+    assert!(
+        acked.len() > 20,
+        "the client kept writing: {} writes",
+        acked.len()
+    );
+    assert_eq!(
+        leaders.len(),
+        2,
+        "the leader changed exactly once: {leaders:?}"
+    );
+    // Every pod was replaced, once; the new leader's pod before the old leader's: leadership
+    // moved to a member already on the new version.
+    let after = pod_images(&client, n).await;
+    let created = |name: &str| {
+        let client = client.clone();
+        let name = name.to_string();
+        async move {
+            Api::<Pod>::namespaced(client, n)
+                .get(&name)
+                .await
+                .expect("pod")
+                .metadata
+                .creation_timestamp
+                .expect("created")
+        }
+    };
+    let (old_leader, new_leader) = (&leaders[0], &leaders[1]);
+    assert!(
+        created(new_leader).await.0 < created(old_leader).await.0,
+        "{new_leader} ran the new version before {old_leader} was replaced"
+    );
+    for (name, _, uid) in &before {
+        assert!(
+            after.iter().any(|(n2, _, u2)| n2 == name && u2 != uid),
+            "{name} was replaced: {after:?}"
+        );
+    }
+    // Every acknowledged write is readable from the active member (a standby serves reads
+    // from its own, possibly lagging, copy).
+    let leader = until_cluster(&client, n, "a leader", |c| {
+        c.status.as_ref().is_some_and(|s| s.leader.is_some())
+    })
+    .await
+    .status
+    .and_then(|s| s.leader)
+    .expect("leader");
+    let ordinal: i32 = leader.trim_start_matches("bao-").parse().expect("ordinal");
+    let bao = root_member(&client, n, ordinal).await;
+    for key in &acked {
+        assert!(
+            bao.kv_v2_get("secret", key).await.expect("read").is_some(),
+            "acknowledged write {key} is lost"
+        );
+    }
+    eprintln!(
+        "upgrade: {} writes acknowledged, longest window without a successful write {longest:?}",
+        acked.len()
+    );
+
+    // A pod template the node cannot run: the first replaced member never comes back, the
+    // rollout pauses after it with a Degraded condition naming it, nothing else is touched and
+    // the cluster keeps serving; reverting the spec recovers.
+    let before = pod_images(&client, n).await;
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"spec": {"image": "registry.example/broken/server:1.0"}}),
+            ),
+        )
+        .await
+        .expect("broken image");
+    let paused = until_cluster(&client, n, "the rollout paused", |c| {
+        c.status
+            .as_ref()
+            .and_then(|s| s.upgrade.as_ref())
+            .is_some_and(|u| u.failure.is_some())
+    })
+    .await;
+    let status = paused.status.expect("status");
+    let stuck = status
+        .upgrade
+        .as_ref()
+        .and_then(|u| u.current_member.clone())
+        .expect("the member it waits for");
+    let degraded = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .expect("Degraded");
+    assert_eq!(degraded.status, "True");
+    assert_eq!(degraded.reason, "RolloutPaused");
+    assert!(degraded.message.contains(&stuck), "{}", degraded.message);
+    let now = pod_images(&client, n).await;
+    for (name, _, uid) in &before {
+        if *name != stuck {
+            assert!(
+                now.iter().any(|(n2, _, u2)| n2 == name && u2 == uid),
+                "{name} was touched while the rollout waited for {stuck}: before {before:?}, \
+                 now {now:?}, status.upgrade {:?}",
+                status.upgrade
+            );
+        }
+    }
+    // Through the active member (a standby answers writes with a redirect to it), whichever
+    // of the two others it is now.
+    let deadline = Instant::now() + E2E_DEADLINE;
+    loop {
+        let leader = Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+            .get("bao")
+            .await
+            .expect("cluster")
+            .status
+            .and_then(|s| s.leader)
+            .filter(|l| *l != stuck);
+        if let Some(leader) = leader {
+            let ordinal = leader.trim_start_matches("bao-").parse().expect("ordinal");
+            let written = root_member(&client, n, ordinal)
+                .await
+                .kv_v2_put("secret", "during-pause", &serde_json::json!({"ok": true}))
+                .await;
+            if written.is_ok() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster never served a write with {stuck} down"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"image": null}})),
+        )
+        .await
+        .expect("revert");
+    until_cluster(&client, n, "recovered after the revert", |c| {
+        running_with(3)(c) && c.status.as_ref().is_some_and(|s| s.upgrade.is_none())
+    })
+    .await;
+}
