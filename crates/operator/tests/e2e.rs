@@ -215,17 +215,22 @@ async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
     let _ = api;
 }
 
-/// A client for member `ordinal` of `bao` in `n`, with the stored root token.
-async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
+/// The root token `bao` in `n` stored at initialization.
+async fn root_token(client: &Client, n: &str) -> bao_client::SecretString {
     let secret = Api::<Secret>::namespaced(client.clone(), n)
         .get("bao-root-token")
         .await
         .expect("bao-root-token");
     let token =
         String::from_utf8(secret.data.expect("data")["root-token"].0.clone()).expect("utf-8");
+    bao_client::SecretString::new(token)
+}
+
+/// A client for member `ordinal` of `bao` in `n`, with the stored root token.
+async fn root_member(client: &Client, n: &str, ordinal: i32) -> bao_client::BaoClient {
     member(client, n, ordinal)
         .await
-        .with_token(bao_client::SecretString::new(token))
+        .with_token(root_token(client, n).await)
 }
 
 /// A client (no token) for member `ordinal` of `bao` in `n`, trusting the cluster's CA (the
@@ -1912,18 +1917,9 @@ unseal: {{type: static, credentialsSecretRef: {{name: dr-seal}}}}",
         Some(api::RestorePhase::Completed),
         "{status:?}"
     );
-    let dr = member_of(&client, n, "dr", 0).await.with_token(
-        Api::<Secret>::namespaced(client.clone(), n)
-            .get("bao-root-token")
-            .await
-            .map(|s| {
-                bao_client::SecretString::new(
-                    String::from_utf8(s.data.expect("data")["root-token"].0.clone())
-                        .expect("utf-8"),
-                )
-            })
-            .expect("bao's root token"),
-    );
+    let dr = member_of(&client, n, "dr", 0)
+        .await
+        .with_token(root_token(&client, n).await);
     let deadline = Instant::now() + E2E_DEADLINE;
     loop {
         let value = dr.kv_v2_get("secret", "app").await.ok().flatten();

@@ -57,15 +57,7 @@ async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and
     .await;
     let root = root_member(&client, n, 0).await;
     root.mount_kv_v2("secret").await.expect("kv");
-    let token = Api::<Secret>::namespaced(client.clone(), n)
-        .get("bao-root-token")
-        .await
-        .map(|s| {
-            bao_client::SecretString::new(
-                String::from_utf8(s.data.expect("data")["root-token"].0.clone()).expect("utf-8"),
-            )
-        })
-        .expect("root token");
+    let token = root_token(&client, n).await;
 
     // A client writes one entry every 100 ms through whichever member answers, and records
     // what was acknowledged and the longest time no write succeeded.
