@@ -18,6 +18,10 @@ pub mod types {
     /// Present while `spec.ingress.enabled` (upstream's condition): whether the managed Ingress
     /// is ready per `spec.ingress.readinessMode`.
     pub const INGRESS_INTEGRATION_READY: &str = "IngressIntegrationReady";
+    /// The live NetworkPolicies of the cluster's namespace (the operator's and everyone
+    /// else's), with the live labels of the members, allow exactly the posture contract: True
+    /// when proven, False naming the policies that widen it.
+    pub const POSTURE_VERIFIED: &str = "PostureVerified";
     /// Set on OpenBaoRestore and OpenBaoTenant objects while their machinery is not built: the
     /// object is accepted and validated, and nothing else happens yet.
     pub const NOT_IMPLEMENTED: &str = "NotImplemented";
@@ -95,6 +99,19 @@ pub mod reasons {
     pub const DEVELOPMENT_PROFILE: &str = "DevelopmentProfile";
     /// SecurityRisk: the Hardened profile is in use.
     pub const HARDENED_PROFILE: &str = "HardenedProfile";
+    /// Event: the operator rewrote the cluster's NetworkPolicies; the message lists the flows
+    /// the change opens and closes.
+    pub const NETWORK_POLICY_UPDATED: &str = "NetworkPolicyUpdated";
+    /// PostureVerified True: every flow of the live policies matches the contract.
+    pub const POSTURE_HOLDS: &str = "PostureHolds";
+    /// PostureVerified False (and an Event; Degraded with `postureViolations: Block`): a live
+    /// policy opens a flow the contract forbids, or a member escapes the operator's policy.
+    pub const POSTURE_WIDENED: &str = "PostureWidened";
+    /// PostureVerified False: another policy closes a flow the contract keeps open (such as
+    /// the backup Jobs' egress under a namespace-wide default-deny), and opens nothing.
+    pub const POSTURE_NARROWED: &str = "PostureNarrowed";
+    /// PostureVerified False: the live policies could not be evaluated (an invalid policy).
+    pub const POSTURE_UNVERIFIABLE: &str = "PostureUnverifiable";
     /// Degraded: `spec.storage.size` grew but Kubernetes refused to expand the claims.
     pub const VOLUME_EXPANSION_REFUSED: &str = "VolumeExpansionRefused";
     /// Degraded: `spec.storage.size` is smaller than the members' volumes (no webhook stopped it).

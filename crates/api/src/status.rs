@@ -54,6 +54,26 @@ pub struct OpenBaoClusterStatus {
     /// every pod runs the current template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeProgress>,
+    /// The last proof of the live network posture (see the `PostureVerified` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureStatus>,
+}
+
+/// The last proof of the live network posture: the cluster's contract checked against every
+/// NetworkPolicy of its namespace and the live labels of its members.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PostureStatus {
+    /// Flows evaluated (endpoint pairs times ports).
+    pub flows_checked: u32,
+    /// Flows that disagree with the contract.
+    pub violations: u32,
+    /// When the live state last changed and was proven (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_time: Option<String>,
+    /// The policies that widen the posture (or the operator's policy a member escapes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offending_policies: Vec<String>,
 }
 
 /// A long operation holding a cluster, under upstream's names.

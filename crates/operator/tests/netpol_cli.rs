@@ -494,3 +494,94 @@ fn the_binary_exits_two_on_bad_input_with_the_reason_on_stderr() {
         "{stderr}"
     );
 }
+
+const DIFF_CLUSTER: &str = r#"
+apiVersion: openbao.org/v1alpha1
+kind: OpenBaoCluster
+metadata: {name: bao, namespace: team-a}
+spec: {version: "2.7.2"}
+"#;
+
+fn rendered_policies(cluster: &str) -> String {
+    let cluster = operator::desired::ValidatedCluster::new(
+        api::decode::cluster_from_yaml_str(cluster).unwrap(),
+    )
+    .unwrap();
+    let facts = operator::desired::Facts::new(
+        "openbao-operator-system",
+        Some("10.96.0.1".parse().unwrap()),
+    );
+    let r = operator::desired::build(&cluster, &facts);
+    [r.network_policy, r.jobs_network_policy]
+        .iter()
+        .map(|p| {
+            let mut v = serde_json::to_value(p).unwrap();
+            v["kind"] = "NetworkPolicy".into();
+            v["apiVersion"] = "networking.k8s.io/v1".into();
+            serde_yaml::to_string(&v).unwrap()
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[test]
+fn diff_over_a_cluster_lists_what_turning_off_kube_system_ingress_closes_and_opens_nothing() {
+    let before = rendered_policies(DIFF_CLUSTER);
+    let after = rendered_policies(&DIFF_CLUSTER.replace(
+        "spec: {version: \"2.7.2\"}",
+        "spec: {version: \"2.7.2\", network: {kubeSystemIngress: false}}",
+    ));
+    let facts = operator::desired::Facts::new(
+        "openbao-operator-system",
+        Some("10.96.0.1".parse().unwrap()),
+    );
+    let (table, _) =
+        operator::cli::netpol::diff_to_string(&before, &after, Some((DIFF_CLUSTER, &facts)))
+            .unwrap();
+    assert!(!table.contains("+ opens"), "{table}");
+    assert!(
+        table.contains("- closes  kube-system/node-health -> team-a/bao-0 22/TCP"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .all(|l| l.starts_with("- closes  kube-system/")),
+        "only kube-system's flows change: {table}"
+    );
+    let (same, _) =
+        operator::cli::netpol::diff_to_string(&before, &before, Some((DIFF_CLUSTER, &facts)))
+            .unwrap();
+    assert_eq!(same, "no flow changes\n");
+}
+
+#[test]
+fn diff_over_files_compares_the_pods_both_hold_and_the_binary_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before.yaml");
+    let after = dir.path().join("after.yaml");
+    std::fs::write(&before, SMALL).unwrap();
+    let deny = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n\
+                metadata: {name: deny, namespace: x}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n";
+    std::fs::write(&after, format!("{SMALL}{deny}")).unwrap();
+    let (code, stdout, stderr) = run_binary(&[
+        "netpol",
+        "diff",
+        "--before",
+        before.to_str().unwrap(),
+        "--after",
+        after.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "- closes  x/b -> x/a 80/TCP\n", "{stdout}");
+    let (code, _, stderr) = run_binary(&[
+        "netpol",
+        "diff",
+        "--before",
+        "/nonexistent/before.yaml",
+        "--after",
+        after.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/before.yaml"), "{stderr}");
+}

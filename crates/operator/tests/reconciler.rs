@@ -1065,3 +1065,268 @@ async fn a_role_binding_recreated_by_hand_to_point_elsewhere_is_replaced_by_the_
     })
     .await;
 }
+
+/// `netpol verify --live` from a workstation, with the control plane's admin kubeconfig.
+async fn verify_live(cluster: &str) -> std::process::Output {
+    let kubeconfig = support::env().await.admin_kubeconfig_path().to_path_buf();
+    std::process::Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+        .args(["netpol", "verify", "--live", "--cluster", cluster])
+        .args(["--operator-namespace", support::OPERATOR_NS])
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run openbao-operator netpol verify --live")
+}
+
+async fn posture_of(client: &Client, ns: &str) -> api::PostureStatus {
+    get(client, ns, "bao")
+        .await
+        .status
+        .and_then(|s| s.posture)
+        .expect("status.posture")
+}
+
+#[tokio::test]
+async fn a_foreign_allow_all_policy_flips_posture_verified_names_it_and_its_removal_flips_it_back()
+{
+    use api::conditions::{reasons, types};
+    let (ns, client) = namespace("posture").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 3"),
+    )
+    .await;
+    let proven = until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "True").await;
+    let posture = proven
+        .status
+        .and_then(|s| s.posture)
+        .expect("status.posture");
+    assert!(posture.flows_checked > 1000, "{posture:?}");
+    assert_eq!(posture.violations, 0);
+    assert!(posture.last_verified_time.is_some());
+
+    // A policy for other pods only, with a peer (so a witness joins the proof): still holds.
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), n);
+    let web: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web"},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}]}
+    }))
+    .expect("policy");
+    policies
+        .create(&PostParams::default(), &web)
+        .await
+        .expect("create web policy");
+    let before = posture.flows_checked;
+    until(
+        "the posture to be re-proven with the web policy's witness",
+        || {
+            let client = client.clone();
+            async move {
+                let p = posture_of(&client, n).await;
+                Ok((p.flows_checked > before).then_some(p))
+            }
+        },
+    )
+    .await;
+    let cluster_now = get(&client, n, "bao").await;
+    let condition = cluster_now
+        .status
+        .as_ref()
+        .and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == types::POSTURE_VERIFIED)
+        })
+        .expect("PostureVerified");
+    assert_eq!(condition.status, "True", "{condition:?}");
+
+    // Someone debugging applies an allow-all ingress policy.
+    let allow_all: NetworkPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "allow-all"},
+        "spec": {"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]}
+    }))
+    .expect("policy");
+    policies
+        .create(&PostParams::default(), &allow_all)
+        .await
+        .expect("create allow-all");
+    let widened = until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "False").await;
+    let status = widened.status.expect("status");
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == types::POSTURE_VERIFIED)
+        .expect("PostureVerified");
+    assert_eq!(condition.reason, reasons::POSTURE_WIDENED);
+    assert!(
+        condition.message.contains("allow-all"),
+        "{}",
+        condition.message
+    );
+    let posture = status.posture.expect("status.posture");
+    assert_eq!(posture.offending_policies, vec!["allow-all".to_string()]);
+    assert!(posture.violations > 0);
+    // Report (the default) does not degrade the cluster for it.
+    assert!(
+        !status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == types::DEGRADED && c.reason == reasons::POSTURE_WIDENED),
+        "{:?}",
+        status.conditions
+    );
+    let events = Api::<Event>::namespaced(client.clone(), n);
+    until("a PostureWidened Event naming allow-all", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await?;
+            Ok(list
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some(reasons::POSTURE_WIDENED)
+                        && e.message
+                            .as_deref()
+                            .is_some_and(|m| m.contains("allow-all"))
+                })
+                .then_some(()))
+        }
+    })
+    .await;
+    // The operator never touches a policy it does not own.
+    let still: NetworkPolicy = policies.get("allow-all").await.expect("allow-all is kept");
+    assert_eq!(still.spec, allow_all.spec);
+    assert_eq!(still.metadata.generation, Some(1));
+
+    // The same proof from a workstation: exit 1, the policy named.
+    let out = verify_live(&format!("{n}/bao")).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("decided by allow-all"), "{stdout}");
+
+    // Block: the violation also degrades the cluster.
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"network": {"postureViolations": "Block"}}})),
+        )
+        .await
+        .expect("set Block");
+    until("Degraded for the posture under Block", || {
+        let client = client.clone();
+        async move {
+            let c = get(&client, n, "bao").await;
+            Ok(c.status
+                .is_some_and(|s| {
+                    s.conditions.iter().any(|c| {
+                        c.type_ == types::DEGRADED
+                            && c.status == "True"
+                            && c.message.contains("allow-all")
+                    })
+                })
+                .then_some(()))
+        }
+    })
+    .await;
+
+    // Removing it restores the proof.
+    policies
+        .delete("allow-all", &DeleteParams::default())
+        .await
+        .expect("delete allow-all");
+    let restored = until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "True").await;
+    let posture = restored.status.and_then(|s| s.posture).expect("posture");
+    assert_eq!(posture.violations, 0);
+    assert!(posture.offending_policies.is_empty());
+    let out = verify_live(&format!("{n}/bao")).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_spec_change_that_rewrites_the_policies_records_the_flows_it_closes_and_explain_names_the_deciding_policy()
+ {
+    use api::conditions::{reasons, types};
+    let (ns, client) = namespace("policy-diff").await;
+    let n = ns.name();
+    create(
+        &client,
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 2"),
+    )
+    .await;
+    until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "True").await;
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"network": {"kubeSystemIngress": false}}})),
+        )
+        .await
+        .expect("turn kube-system ingress off");
+    let events = Api::<Event>::namespaced(client.clone(), n);
+    let message = until("a NetworkPolicyUpdated Event listing what closes", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await?;
+            Ok(list.items.into_iter().find_map(|e| {
+                (e.reason.as_deref() == Some(reasons::NETWORK_POLICY_UPDATED))
+                    .then_some(e.message)
+                    .flatten()
+            }))
+        }
+    })
+    .await;
+    assert!(message.contains("opens: nothing"), "{message}");
+    assert!(message.contains("closes: kube-system/"), "{message}");
+
+    // Which live policy decides one flow between the members (pods without a node have no
+    // address, which flows between pods do not need).
+    let kubeconfig = support::env().await.admin_kubeconfig_path().to_path_buf();
+    let members = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), n);
+    until("both member pods to exist", || {
+        let members = members.clone();
+        async move {
+            let list = members
+                .list(&ListParams::default().labels("openbao.org/cluster=bao"))
+                .await?;
+            Ok((list.items.len() == 2).then_some(()))
+        }
+    })
+    .await;
+    let explain = |port: &'static str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+            .args(["netpol", "explain", "--live"])
+            .args([format!("{n}/bao-0"), format!("{n}/bao-1"), port.to_string()])
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .expect("run netpol explain")
+    };
+    let out = explain("8201");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("allowed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{n}/bao-network-policy")),
+        "{stdout}"
+    );
+    let out = explain("8202");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("denied"), "{stdout}");
+}

@@ -569,6 +569,29 @@ pub struct NetworkSpec {
     /// the core rules, for example to reach an external KMS. Additive.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress_rules: Vec<NetworkPolicyEgressRule>,
+
+    /// What a violation of the live posture does (another NetworkPolicy in the namespace that
+    /// opens a flow the contract forbids, or a member the operator's policy no longer selects):
+    /// `Report` (default) sets `PostureVerified` False and records an Event; `Block` also sets
+    /// the cluster `Degraded`. The operator never edits or deletes a policy it does not own.
+    #[serde(default, skip_serializing_if = "PostureViolations::is_default")]
+    pub posture_violations: PostureViolations,
+}
+
+/// `spec.network.postureViolations`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PostureViolations {
+    /// Report in `PostureVerified`, an Event and the `openbao_operator_posture_violations` metric.
+    #[default]
+    Report,
+    /// Report, and set the cluster `Degraded`.
+    Block,
+}
+
+impl PostureViolations {
+    fn is_default(&self) -> bool {
+        *self == Self::Report
+    }
 }
 
 fn default_dns_namespace() -> String {
@@ -590,6 +613,7 @@ impl Default for NetworkSpec {
             trusted_ingress_peers: Vec::new(),
             ingress_rules: Vec::new(),
             egress_rules: Vec::new(),
+            posture_violations: PostureViolations::Report,
         }
     }
 }

@@ -65,8 +65,12 @@ enum NetpolCommand {
     /// Print the pod-by-pod verdict for every port the destination pods declare.
     Matrix(netpol::MatrixArgs),
     /// Check a cluster's policies (or, with --controller, the operator's own) against the
-    /// posture contract.
+    /// posture contract; with --live, the live posture of a running cluster.
     Verify(verify::VerifyArgs),
+    /// Say which live policies allow or deny one flow (`--live FROM TO PORT`).
+    Explain(netpol::ExplainArgs),
+    /// The flows a change of policies opens and closes.
+    Diff(netpol::DiffArgs),
 }
 
 /// Parse the command line and run the subcommand.
@@ -80,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Netpol(NetpolCommand::Check(args)) => netpol::check(&args),
         Command::Netpol(NetpolCommand::Matrix(args)) => netpol::matrix(&args),
         Command::Netpol(NetpolCommand::Verify(args)) => verify::run(&args),
+        Command::Netpol(NetpolCommand::Explain(args)) => netpol::explain(&args),
+        Command::Netpol(NetpolCommand::Diff(args)) => netpol::diff(&args),
         Command::Backup(BackupCommand::Save(args)) => backup::save(&args),
         Command::Backup(BackupCommand::Restore(args)) => backup::restore(&args),
         Command::Backup(BackupCommand::Verify(args)) => backup::verify(&args),

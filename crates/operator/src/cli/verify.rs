@@ -26,9 +26,17 @@ pub struct VerifyArgs {
         short = 'f',
         long = "filename",
         value_name = "FILE",
-        required_unless_present = "controller"
+        required_unless_present_any = ["controller", "live"]
     )]
     pub file: Option<PathBuf>,
+    /// Prove the live posture of the cluster named by --cluster (kubeconfig as usual): every
+    /// NetworkPolicy of its namespace, whoever made it, with its members' live labels; the
+    /// table names the policy that decides each violating flow.
+    #[arg(long, requires = "cluster", conflicts_with_all = ["file", "policies", "controller"])]
+    pub live: bool,
+    /// The cluster to prove with --live, as NAMESPACE/NAME.
+    #[arg(long, value_name = "NS/NAME", requires = "live")]
+    pub cluster: Option<String>,
     /// Check the NetworkPolicies in this file (for example `render` output or a golden file)
     /// instead of rendering them from the manifest.
     #[arg(long, value_name = "FILE")]
@@ -86,6 +94,12 @@ impl ControllerVerifyArgs {
 
 /// Run `netpol verify`.
 pub fn run(args: &VerifyArgs) -> ExitCode {
+    if args.live {
+        return run_live(
+            args.cluster.as_deref().unwrap_or_default(),
+            &args.operator_namespace,
+        );
+    }
     let file = match (&args.file, args.controller.controller) {
         (_, true) => {
             return run_controller(
@@ -170,6 +184,105 @@ fn run_controller(
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Run `netpol verify --live --cluster NS/NAME`: read the cluster, the NetworkPolicies of its
+/// namespace and its members from the API server and prove them (`posture::audit`); print the
+/// truth table, each violating flow with the policy that decides it, and a summary. Exit 0 when
+/// proven, 1 on a violation, 2 when the cluster cannot be read or is invalid.
+fn run_live(cluster: &str, operator_namespace: &str) -> ExitCode {
+    let Some((namespace, name)) = cluster
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+    else {
+        eprintln!("error: --cluster {cluster:?}: expected NAMESPACE/NAME");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let proof = runtime.block_on(live_audit(namespace, name, operator_namespace));
+    match proof {
+        Ok(proof) => {
+            print!("{}", truth_table(&proof.report));
+            for check in proof.violations() {
+                println!(
+                    "violation: {} -> {} {}/{}: {} (decided by {})",
+                    check.from.name,
+                    check.to.name,
+                    check.port,
+                    check.protocol,
+                    if check.actual { "open" } else { "closed" },
+                    if check.culprits.is_empty() {
+                        "no policy: the member is not isolated".to_string()
+                    } else {
+                        check.culprits.join(", ")
+                    }
+                );
+            }
+            println!("{namespace}/{name}: {}", proof.summary());
+            if proof.verified() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CHECK_FAILED)
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {namespace}/{name}: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+async fn live_audit(
+    namespace: &str,
+    name: &str,
+    operator_namespace: &str,
+) -> Result<crate::posture::audit::Audit, String> {
+    use k8s_openapi::api::{
+        core::v1::{Pod, Service},
+        networking::v1::NetworkPolicy,
+    };
+    use kube::{Api, api::ListParams};
+
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach the API server (kubeconfig): {e}"))?;
+    let cluster = Api::<api::OpenBaoCluster>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| format!("cannot read the OpenBaoCluster: {e}"))?;
+    let cluster = crate::desired::ValidatedCluster::new(cluster)
+        .map_err(|e| format!("the OpenBaoCluster is invalid: {e}"))?;
+    let api_server_ip = Api::<Service>::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .ok()
+        .and_then(|s| s.spec?.cluster_ip?.parse::<IpAddr>().ok());
+    let facts = Facts::new(operator_namespace.to_string(), api_server_ip);
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list the NetworkPolicies of namespace {namespace}: {e}"))?
+        .items;
+    let selector = format!("{}={name}", api::names::LABEL_CLUSTER);
+    let pods = Api::<Pod>::namespaced(client, namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| format!("cannot list the pods of {namespace}/{name}: {e}"))?
+        .items;
+    let live = crate::posture::audit::LiveState {
+        members: crate::posture::audit::members_of(&cluster, &pods),
+        policies,
+    };
+    crate::posture::audit::audit(&cluster, &facts, &live).map_err(|e| e.to_string())
 }
 
 /// Print the truth table; exit 1 when any flow disagrees with the contract.

@@ -525,10 +525,48 @@ pub fn verify_policies(
     facts: &Facts,
     policies: &[NetworkPolicy],
 ) -> Result<Report, VerifyError> {
-    let ctx = Context::new(cluster, facts);
-    let actors = actors(cluster, facts);
+    let world = World {
+        actors: actors(cluster, facts),
+        namespace_labels: BTreeMap::new(),
+        policies,
+        ports: PROBE_PORTS.to_vec(),
+    };
+    check(cluster, facts, &world)
+}
 
-    let env = Environment::build(&actors, &BTreeMap::new(), policies)?;
+/// What a check evaluates: the endpoints, the labels of their namespaces, the policies and the
+/// ports probed on every pair.
+pub(crate) struct World<'a> {
+    pub actors: Vec<Actor>,
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    pub policies: &'a [NetworkPolicy],
+    pub ports: Vec<(u16, Protocol)>,
+}
+
+/// Which of the operator's policies `actor` is the subject of: the server and Job roles by who
+/// they are (a live member whose labels were changed by hand is still a member), any other pod
+/// by the labels the policies select.
+fn subject_of(ctx: &Context, actor: &Actor) -> Option<Subject> {
+    match actor.role {
+        Role::OpenBao | Role::OpenBaoPeer => Some(Subject::OpenBao),
+        Role::BackupJob | Role::RestoreJob => Some(Subject::Jobs),
+        _ if ctx.is_server(actor) => Some(Subject::OpenBao),
+        _ if ctx.is_job(actor) => Some(Subject::Jobs),
+        _ => None,
+    }
+}
+
+/// Every flow of `world` that touches a server or Job pod, compared with [`ROWS`]. Only rules
+/// of the operator's two policies past their core rules count as the user's additive rules: a
+/// flow that any other policy opens is a violation.
+pub(crate) fn check(
+    cluster: &ValidatedCluster,
+    facts: &Facts,
+    world: &World<'_>,
+) -> Result<Report, VerifyError> {
+    let ctx = Context::new(cluster, facts);
+    let actors = &world.actors;
+    let env = Environment::build(actors, &world.namespace_labels, world.policies)?;
     let cluster_policy = env
         .world()
         .policy_id(&ctx.namespace, &cluster.names().network_policy());
@@ -537,33 +575,29 @@ pub fn verify_policies(
         .policy_id(&ctx.namespace, &cluster.names().jobs_network_policy());
     let (core_ingress, core_egress) = core_rule_counts(cluster, facts);
     let core_jobs_egress = core_job_egress_count(cluster, facts);
-
-    let subject_of = |actor: &Actor| {
-        if ctx.is_server(actor) {
-            Some(Subject::OpenBao)
-        } else if ctx.is_job(actor) {
-            Some(Subject::Jobs)
-        } else {
-            None
-        }
+    let policy_name = |id: netpol::PolicyId| {
+        env.world()
+            .policy_name(id)
+            .map_or_else(|| format!("policy #{}", id.index()), |n| n.name.clone())
     };
 
     let mut checks = Vec::new();
-    for from in &actors {
-        for to in &actors {
+    for from in actors {
+        for to in actors {
             if from.name == to.name || (from.namespace.is_none() && to.namespace.is_none()) {
                 continue;
             }
-            let (from_subject, to_subject) = (subject_of(from), subject_of(to));
+            let (from_subject, to_subject) = (subject_of(&ctx, from), subject_of(&ctx, to));
             if from_subject.is_none() && to_subject.is_none() {
                 continue;
             }
             let (Some(from_at), Some(to_at)) = (env.locate(from), env.locate(to)) else {
                 continue;
             };
-            for &(port, protocol) in PROBE_PORTS {
+            for &(port, protocol) in &world.ports {
                 let verdict = env.evaluate(&from_at, &to_at, port, protocol)?;
                 let mut rows = Vec::new();
+                let mut culprits = Vec::new();
                 let mut side_ok = |direction: Direction,
                                    subject: Option<Subject>,
                                    peer: &Actor,
@@ -571,11 +605,16 @@ pub fn verify_policies(
                  -> (bool, bool, bool) {
                     // (expected, ok, via user rule)
                     let Some(subject) = subject else {
-                        // Not a pod the operator's policies select: nothing may isolate it here.
-                        let ok = matches!(
-                            side,
-                            DirectionVerdict::NotIsolated | DirectionVerdict::External
-                        );
+                        // Not a pod the operator's policies are for: they must not isolate it
+                        // (what other policies do to other pods is not the contract's business).
+                        let own: Vec<String> = side
+                            .isolated_by()
+                            .iter()
+                            .filter(|id| Some(**id) == cluster_policy || Some(**id) == jobs_policy)
+                            .map(|id| policy_name(*id))
+                            .collect();
+                        let ok = own.is_empty();
+                        culprits.extend(own);
                         return (true, ok, false);
                     };
                     let matching: Vec<&'static str> = ROWS
@@ -595,12 +634,16 @@ pub fn verify_policies(
                     let user_rule = match side {
                         DirectionVerdict::Allowed { rule, .. } => {
                             let core = match (Some(rule.policy), direction) {
-                                (p, Direction::Ingress) if p == cluster_policy => core_ingress,
-                                (p, Direction::Egress) if p == cluster_policy => core_egress,
-                                (p, Direction::Egress) if p == jobs_policy => core_jobs_egress,
-                                _ => 0,
+                                (p, Direction::Ingress) if p == cluster_policy => {
+                                    Some(core_ingress)
+                                }
+                                (p, Direction::Egress) if p == cluster_policy => Some(core_egress),
+                                (p, Direction::Egress) if p == jobs_policy => {
+                                    Some(core_jobs_egress)
+                                }
+                                _ => None,
                             };
-                            rule.index >= core
+                            core.is_some_and(|core| rule.index >= core)
                         }
                         _ => false,
                     };
@@ -612,6 +655,17 @@ pub fn verify_policies(
                         && !ctx.jobs_egress_locked);
                     let ok = (isolated || !must_isolate)
                         && (allowed == expected || (allowed && user_rule));
+                    if !ok {
+                        match side {
+                            DirectionVerdict::Allowed { rule, .. } if !expected => {
+                                culprits.push(policy_name(rule.policy));
+                            }
+                            DirectionVerdict::Denied { isolated_by } => {
+                                culprits.extend(isolated_by.iter().map(|id| policy_name(*id)));
+                            }
+                            _ => {}
+                        }
+                    }
                     (expected, ok, allowed && !expected && user_rule)
                 };
                 let (exp_out, ok_out, user_out) =
@@ -619,6 +673,8 @@ pub fn verify_policies(
                 let (exp_in, ok_in, user_in) =
                     side_ok(Direction::Ingress, to_subject, from, &verdict.ingress);
                 let via_user_rule = user_out || user_in;
+                culprits.sort();
+                culprits.dedup();
                 checks.push(Check {
                     from: from.clone(),
                     to: to.clone(),
@@ -630,13 +686,14 @@ pub fn verify_policies(
                     via_user_rule,
                     reason: verdict.to_string(),
                     ok: ok_out && ok_in,
+                    culprits,
                 });
             }
         }
     }
     Ok(Report {
         checks,
-        probe_ports: PROBE_PORTS,
+        probe_ports: world.ports.clone(),
     })
 }
 

@@ -316,7 +316,7 @@ fn check(ctx: &Context, policies: &[NetworkPolicy]) -> Result<Report, VerifyErro
     let Some(controller) = actors.first() else {
         return Ok(Report {
             checks: Vec::new(),
-            probe_ports: PROBE_PORTS,
+            probe_ports: PROBE_PORTS.to_vec(),
         });
     };
     let Some(controller_at) = env.locate(controller) else {
@@ -364,12 +364,13 @@ fn check(ctx: &Context, policies: &[NetworkPolicy]) -> Result<Report, VerifyErro
                     via_user_rule: false,
                     reason: verdict.to_string(),
                     ok: isolated && actual == expected,
+                    culprits: Vec::new(),
                 });
             }
         }
     }
     Ok(Report {
         checks,
-        probe_ports: PROBE_PORTS,
+        probe_ports: PROBE_PORTS.to_vec(),
     })
 }

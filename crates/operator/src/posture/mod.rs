@@ -19,8 +19,10 @@ use std::{collections::BTreeMap, net::IpAddr};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use netpol::{Endpoint, Flow, FlowPort, Namespace, Pod, Protocol, Verdict, World, WorldBuilder};
 
+pub mod audit;
 pub mod cluster;
 pub mod controller;
+pub mod diff;
 pub mod load;
 pub mod report;
 
@@ -160,6 +162,10 @@ pub struct Check {
     pub reason: String,
     /// Whether it matches the contract (and the pods under test are isolated as required).
     pub ok: bool,
+    /// When it does not: the policies that decide the wrong verdict (the one whose rule lets
+    /// a forbidden flow through, or those isolating a pod from a flow the contract requires);
+    /// empty when no policy selects a pod the contract says must be isolated.
+    pub culprits: Vec<String>,
 }
 
 /// The result of a verification: every flow checked.
@@ -168,7 +174,7 @@ pub struct Report {
     /// Every flow checked.
     pub checks: Vec<Check>,
     /// The ports probed on every pair of endpoints.
-    pub probe_ports: &'static [(u16, Protocol)],
+    pub probe_ports: Vec<(u16, Protocol)>,
 }
 
 impl Report {

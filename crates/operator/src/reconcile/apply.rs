@@ -312,6 +312,8 @@ pub struct Applied {
     pub degraded: Vec<(String, String)>,
     /// Claim templates whose volumes were expanded (the StatefulSet was re-created).
     pub expanded: Vec<volumes::Grown>,
+    /// Whether this pass wrote a NetworkPolicy (created, repaired or changed it).
+    pub policies_written: bool,
 }
 
 impl Applied {
@@ -355,13 +357,15 @@ pub async fn apply_all(
         }
         let outcome = match object {
             Desired::NetworkPolicy(o) => {
-                apply_one(
+                let outcome = apply_one(
                     &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
                     Some(&stores.network_policies),
                     o,
                     POLICY_FIELDS,
                 )
-                .await?
+                .await?;
+                applied.policies_written |= matches!(outcome, Outcome::Written);
+                outcome
             }
             Desired::ServiceAccount(o) => {
                 apply_one(

@@ -68,6 +68,9 @@ pub struct Stores {
     pub pods: Store<Pod>,
     /// Backup and restore Jobs (their completion wakes the cluster's reconcile).
     pub jobs: Store<Job>,
+    /// Every NetworkPolicy of the watched namespaces, whoever owns it: the posture audit
+    /// proves them all (`posture`). Never written to, never compared by the apply stage.
+    pub all_network_policies: Store<NetworkPolicy>,
 }
 
 /// Shared state of every reconcile.
@@ -97,6 +100,8 @@ pub struct Context {
     pub pending_keys: std::sync::Mutex<std::collections::HashMap<String, bao_client::InitResponse>>,
     /// The operator's identity in OpenBao and its tokens there.
     pub session: crate::identity::session::Session,
+    /// The last posture proof of each cluster (`namespace/name`), kept while its inputs stand.
+    pub posture: std::sync::Mutex<std::collections::HashMap<String, super::posture::Memo>>,
 }
 
 impl Context {

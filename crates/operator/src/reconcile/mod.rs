@@ -19,6 +19,7 @@ pub mod cleanup;
 pub mod critical;
 pub mod observe;
 pub mod operate;
+pub mod posture;
 pub mod rollout;
 pub mod secrets;
 pub mod status;
@@ -189,7 +190,7 @@ async fn apply_cluster(
         desired.statefulset = None;
     }
     // apply (IO; no write when nothing drifted).
-    let applied = apply_desired(ctx, cluster, &validated, &desired).await?;
+    let applied = apply_desired(ctx, cluster, &validated, &desired, &facts).await?;
     // operate (IO): member health, exactly-once initialization, Raft membership.
     let statefulset_in_place =
         applied.statefulset_applied || (locked && workload.statefulset_exists);
@@ -218,6 +219,8 @@ async fn apply_cluster(
         secrets.seal_fingerprint.as_deref(),
     )
     .await;
+    // posture (CPU only): prove the live NetworkPolicies of the namespace against the contract.
+    let proof = posture::run(ctx, cluster, &validated, &facts);
     // status (pure, one patch when it changed).
     let observed = status::Observed {
         replicas: cluster.spec.replicas,
@@ -226,6 +229,9 @@ async fn apply_cluster(
             status::degraded(cluster, ctx.gateway_api, ctx.backend_tls_api),
             applied.degraded.clone(),
             status::rollout_degraded(rollout.as_ref()),
+            posture::degraded(cluster, proof.as_deref())
+                .into_iter()
+                .collect(),
         ]
         .concat(),
         ingress: status::ingress_readiness(
@@ -239,6 +245,7 @@ async fn apply_cluster(
         lifecycle: operated,
         backup,
         rollout,
+        posture: proof.clone(),
         ..workload
     };
     let now = time::OffsetDateTime::now_utc();
@@ -249,8 +256,63 @@ async fn apply_cluster(
         .is_some_and(|r| r.revision_pending);
     let requeue = status::requeue(&new_status, secrets.renew_at, rollout_pending, now);
     announce_phase(ctx, cluster, &new_status, &observed.blocked).await;
+    posture::announce(ctx, cluster, proof.as_deref()).await;
     patch_status(ctx, api, cluster, new_status).await?;
     Ok(Action::requeue(requeue))
+}
+
+/// The cluster's two policies as the cache holds them, when both exist (an update, not the
+/// first creation).
+fn cached_policies(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+) -> Option<Vec<k8s_openapi::api::networking::v1::NetworkPolicy>> {
+    let names = cluster.names();
+    [names.network_policy(), names.jobs_network_policy()]
+        .iter()
+        .map(|name| {
+            ctx.stores
+                .network_policies
+                .get(&ObjectRef::new(name).within(cluster.namespace()))
+                .map(|p| (*p).clone())
+        })
+        .collect()
+}
+
+/// A Normal Event saying which flows a rewrite of the cluster's policies opens and closes (a
+/// spec change, or the repair of a policy edited by hand), from the same evaluator as the
+/// posture proof. Nothing when the rewrite moves no flow.
+async fn announce_policy_change(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    validated: &ValidatedCluster,
+    desired: &desired::ClusterResources,
+    facts: &Facts,
+    before: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+) {
+    let after = [
+        desired.network_policy.clone(),
+        desired.jobs_network_policy.clone(),
+    ];
+    match crate::posture::diff::between(validated, facts, before, &after) {
+        Ok(diff) if !diff.is_empty() => {
+            publish(
+                ctx,
+                cluster,
+                EventType::Normal,
+                reasons::NETWORK_POLICY_UPDATED,
+                "Apply",
+                format!(
+                    "updated the NetworkPolicies; between the posture check's synthetic pods \
+                     (named by role) this {}",
+                    diff.summary(3)
+                ),
+            )
+            .await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot evaluate the policy change"),
+    }
 }
 
 /// An invalid spec: every field error in status and (once per generation) an Event; then wait
@@ -355,8 +417,15 @@ async fn apply_desired(
     cluster: &OpenBaoCluster,
     validated: &ValidatedCluster,
     desired: &desired::ClusterResources,
+    facts: &Facts,
 ) -> Result<apply::Applied, Error> {
+    let before = cached_policies(ctx, validated);
     let applied = apply::apply_all(ctx, validated, desired, ctx.gateway_api, false).await?;
+    if applied.policies_written
+        && let Some(before) = before
+    {
+        announce_policy_change(ctx, cluster, validated, desired, facts, &before).await;
+    }
     ctx.metrics.apply_writes.inc_by(applied.writes as u64);
     if applied.writes > 0 {
         info!(writes = applied.writes, "applied");

@@ -39,6 +39,8 @@ pub struct Observed {
     pub backup: Option<api::BackupStatus>,
     /// What the rollout stage decided, when it ran.
     pub rollout: Option<crate::reconcile::rollout::RolloutReport>,
+    /// The proof of the live network posture, when the posture stage ran.
+    pub posture: Option<std::sync::Arc<crate::reconcile::posture::PostureOutcome>>,
 }
 
 /// How long a steady cluster waits before it is looked at again (drift is caught by watches
@@ -374,6 +376,17 @@ pub fn compute(
         ));
     }
 
+    if let Some(posture) = &observed.posture {
+        conditions.push(condition(
+            types::POSTURE_VERIFIED,
+            posture.verified,
+            crate::reconcile::posture::reason(posture),
+            posture.summary.clone(),
+            generation,
+            now,
+        ));
+    }
+
     if let Some((ok, reason, message)) = lifecycle.and_then(|l| l.condition.clone()) {
         conditions.push(condition(
             types::INITIALIZED,
@@ -440,6 +453,15 @@ pub fn compute(
         upgrade: match &observed.rollout {
             Some(r) => r.progress.clone(),
             None => old.upgrade.clone(),
+        },
+        posture: match &observed.posture {
+            Some(p) => Some(api::PostureStatus {
+                flows_checked: u32::try_from(p.flows_checked).unwrap_or(u32::MAX),
+                violations: u32::try_from(p.violations).unwrap_or(u32::MAX),
+                last_verified_time: Some(p.verified_at.clone()),
+                offending_policies: p.offending_policies.clone(),
+            }),
+            None => old.posture.clone(),
         },
         // Kept while spec.backup is set, also by passes that did not run the backup stage.
         backup: cluster

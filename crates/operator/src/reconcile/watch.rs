@@ -185,6 +185,21 @@ where
     (reader, stream)
 }
 
+/// A reflector over every NetworkPolicy (no label filter: the posture audit must see the
+/// policies the operator does not own), with managed fields stripped.
+fn reflect_every_network_policy(
+    api: Api<NetworkPolicy>,
+) -> (
+    Store<NetworkPolicy>,
+    impl futures::Stream<Item = Result<NetworkPolicy, watcher::Error>> + Send + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let events = watcher(api, watcher::Config::default()).modify(|o| {
+        o.meta_mut().managed_fields = None;
+    });
+    (reader, reflector(writer, events).touched_objects())
+}
+
 fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
@@ -264,6 +279,8 @@ pub async fn run_with(
     let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns), operator_pod, m);
     let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
     let (jobs, job_stream) = reflect(api_for::<Job>(&client, ns), owned, m);
+    let (all_network_policies, every_np_stream) =
+        reflect_every_network_policy(api_for::<NetworkPolicy>(&client, ns));
     let (http_routes, route_stream) = if gateway_api {
         let (store, stream) = reflect(api_for::<HTTPRoute>(&client, ns), owned, m);
         (Some(store), Some(stream))
@@ -304,6 +321,7 @@ pub async fn run_with(
             ingresses,
             pods,
             jobs,
+            all_network_policies,
         },
         gateway_api,
         backend_tls_api,
@@ -313,6 +331,7 @@ pub async fn run_with(
         critical,
         pending_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
         session,
+        posture: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
 
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
@@ -324,7 +343,10 @@ pub async fn run_with(
     .touched_objects()
     .map(|r| r.map(strip::<PartialObjectMeta<Secret>>));
 
-    let mut controller = Controller::new(clusters, watcher::Config::default())
+    let controller = Controller::new(clusters, watcher::Config::default());
+    // Any NetworkPolicy change in a namespace re-proves the posture of every cluster there.
+    let cluster_store = controller.store();
+    let mut controller = controller
         .owns_stream(sts_stream)
         .owns_stream(svc_stream)
         .owns_stream(cm_stream)
@@ -338,6 +360,15 @@ pub async fn run_with(
         .watches_stream(pod_stream, |pod| {
             let cluster = pod.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&pod.namespace()?))
+        })
+        .watches_stream(every_np_stream, move |policy| {
+            let namespace = policy.namespace();
+            cluster_store
+                .state()
+                .into_iter()
+                .filter(|cluster| cluster.namespace() == namespace)
+                .map(|cluster| ObjectRef::from_obj(&*cluster))
+                .collect::<Vec<_>>()
         })
         .watches_stream(secrets, |secret| {
             let cluster = secret.labels().get(names::LABEL_CLUSTER)?.clone();

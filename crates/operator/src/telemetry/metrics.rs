@@ -34,6 +34,15 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// Label set of per-cluster gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// The cluster's namespace.
+    pub namespace: String,
+    /// The cluster's name.
+    pub cluster: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +68,8 @@ pub struct Metrics {
     pub backup_jobs_started: Family<CategoryLabel, Counter>,
     /// Backup outcomes recorded (`succeeded`, `failed`).
     pub backups: Family<CategoryLabel, Counter>,
+    /// Flows of a cluster's live posture that break its contract (0 when proven).
+    pub posture_violations: Family<ClusterLabels, Gauge>,
     passes: AtomicU64,
     busy_micros: AtomicU64,
 }
@@ -131,6 +142,12 @@ impl Metrics {
             "Backup outcomes recorded (succeeded or failed)",
             backups.clone(),
         );
+        let posture_violations = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "posture_violations",
+            "Flows of the cluster's live network posture that break its contract",
+            posture_violations.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -143,6 +160,7 @@ impl Metrics {
             cached_objects,
             backup_jobs_started,
             backups,
+            posture_violations,
             passes: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
         }
