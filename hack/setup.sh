@@ -6,6 +6,7 @@
 #   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
 #   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #   moto (S3-compatible server of the backup tests)            (PyPI moto[server], a venv)
+#   graphviz and chromium (render the posture drawings)        (Debian packages, when missing)
 #
 # Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin|moto]...   (repeatable; default: everything)
 #
@@ -244,6 +245,25 @@ install_moto() {
 	log "moto: installed in $((SECONDS - start)) s"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Graphviz (renders `netpol ... --output dot` in the tests) and headless Chromium (opens
+# `--output html`), from Debian's packages, installed when missing.
+install_render_tools() {
+	local missing=()
+	command -v dot >/dev/null || missing+=(graphviz)
+	command -v chromium >/dev/null || missing+=(chromium)
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		log "graphviz and chromium: installed"
+		return
+	fi
+	command -v apt-get >/dev/null || die "${missing[*]} missing and apt-get is not available to install them"
+	local start=$SECONDS
+	log "apt-get install ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+	log "installed ${missing[*]} in $((SECONDS - start)) s"
+}
+
 [[ $want_bao == 1 ]] && install_bao
 [[ $want_moto == 1 ]] && install_moto
 [[ $want_etcd == 1 ]] && build_etcd
@@ -257,6 +277,7 @@ TEST_PLUGIN_BIN=$CACHE/plugins/v0.16.0/vault-plugin-secrets-azure
 # Pebble (the ACME test server of tests/acme.rs) is small: built with everything else; with
 # --only, its path is still listed (hack/pebble.sh --path builds nothing).
 if [[ $want_bao == 1 && $want_etcd == 1 && $want_k8s == 1 ]]; then
+	install_render_tools
 	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh")
 else
 	PEBBLE_BIN=$(bash "$(dirname "${BASH_SOURCE[0]}")/pebble.sh" --path)

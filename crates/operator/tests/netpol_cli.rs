@@ -585,3 +585,148 @@ fn diff_over_files_compares_the_pods_both_hold_and_the_binary_prints_it() {
     assert_eq!(code, 2);
     assert!(stderr.contains("/nonexistent/before.yaml"), "{stderr}");
 }
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A tool the drawing tests need, or a loud failure naming what installs it.
+fn tool(name: &str) -> String {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is not installed: run `bash hack/setup.sh` (it installs graphviz and chromium)"
+    );
+    String::from_utf8_lossy(&found.stdout).trim().to_string()
+}
+
+#[test]
+fn verify_draws_the_posture_as_dot_that_graphviz_renders_with_every_node() {
+    let manifest = example("minimal.yaml");
+    let (code, dot, stderr) = run_binary(&["netpol", "verify", "-f", &manifest, "--output", "dot"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(dot.starts_with("digraph posture {"), "{dot}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("posture.dot");
+    std::fs::write(&path, &dot).unwrap();
+    let out = Command::new(tool("dot"))
+        .args(["-Tsvg", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "graphviz refused the dot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Graphviz writes a hyphen in text as `&#45;`.
+    let svg = String::from_utf8_lossy(&out.stdout).replace("&#45;", "-");
+    for node in ["bao-0", "openbao-operator", "coredns", "203.0.113.10"] {
+        assert!(svg.contains(node), "{node} missing from the rendered SVG");
+    }
+    assert!(svg.contains("8200/TCP"), "ports are on the edges");
+    assert!(
+        !dot.contains("color=red"),
+        "a proven posture has no red edge"
+    );
+}
+
+#[test]
+fn a_widened_posture_is_drawn_red_in_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = example("minimal.yaml");
+    let (_, rendered, _) = run_binary(&["render", "-f", &manifest, "--api-server-ip", "10.96.0.1"]);
+    // Every ingress rule opened to everyone.
+    let widened = rendered.replace("  ingress:\n", "  ingress:\n  - {}\n");
+    assert_ne!(
+        widened, rendered,
+        "the rendered policies have an ingress section"
+    );
+    let policies = dir.path().join("widened.yaml");
+    std::fs::write(&policies, widened).unwrap();
+    let (code, dot, stderr) = run_binary(&[
+        "netpol",
+        "verify",
+        "-f",
+        &manifest,
+        "--policies",
+        policies.to_str().unwrap(),
+        "--output",
+        "dot",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(dot.contains("color=red"), "{dot}");
+    assert!(dot.contains("VIOLATION"), "{dot}");
+}
+
+#[test]
+fn verify_html_is_one_page_that_headless_chromium_loads_showing_every_flow() {
+    let manifest = example("minimal.yaml");
+    let (code, html, stderr) =
+        run_binary(&["netpol", "verify", "-f", &manifest, "--output", "html"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, table, _) = run_binary(&["netpol", "verify", "-f", &manifest]);
+    // Self-contained: nothing is fetched (the only URL is the SVG namespace).
+    let without_namespace = html.replace("http://www.w3.org/2000/svg", "");
+    for fetch in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(
+            !without_namespace.contains(fetch),
+            "the page references {fetch}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("posture.html");
+    std::fs::write(&page, &html).unwrap();
+    let profile = dir.path().join("profile");
+    let out = Command::new(tool("chromium"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    assert!(!log.contains("Uncaught"), "the page raised an error: {log}");
+    assert!(dom.contains("<svg"), "the graph is in the page");
+    // Every flow of the table is shown: each line of the truth table is in the page's table.
+    let shown = dom
+        .split("<pre id=\"table\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the page shows the table");
+    let shown = shown
+        .replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    for line in table.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(shown.contains(line), "missing from the page: {line}");
+    }
+    // The 12 synthetic pods (two members, the operator and its impostor, kube-system, DNS, the
+    // gateway, an unrelated pod, another cluster's member, a pod elsewhere, backup and restore
+    // Job pods) and 2 addresses (the API server, the internet).
+    assert_eq!(
+        dom.matches("<g class=\"node\">").count(),
+        14,
+        "every endpoint is a node"
+    );
+}

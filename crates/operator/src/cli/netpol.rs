@@ -25,6 +25,10 @@ pub enum OutputFormat {
     Table,
     /// A JSON array, for tools.
     Json,
+    /// Graphviz `dot` (`netpol matrix` only): pods and addresses as nodes, ports on the edges.
+    Dot,
+    /// One self-contained HTML page (`netpol matrix` only): the graph as SVG and the table.
+    Html,
 }
 
 /// Arguments of `netpol check`.
@@ -116,6 +120,11 @@ pub fn check_to_string(
     let text = match format {
         OutputFormat::Json => probes_json(&results),
         OutputFormat::Table => probes_table(&results),
+        OutputFormat::Dot | OutputFormat::Html => {
+            return Err(InputError::one(
+                "--output: netpol check prints table or json (dot and html draw netpol matrix and netpol verify)",
+            ));
+        }
     };
     Ok((text, warnings))
 }
@@ -130,6 +139,9 @@ pub fn matrix_to_string(
     let text = match format {
         OutputFormat::Json => matrix_json(&rows),
         OutputFormat::Table => matrix_table(&rows),
+        OutputFormat::Dot => crate::posture::draw::Graph::from_matrix(&rows).to_dot(),
+        OutputFormat::Html => crate::posture::draw::Graph::from_matrix(&rows)
+            .to_html("NetworkPolicy reachability", &matrix_table(&rows)),
     };
     Ok((text, warnings))
 }

@@ -18,6 +18,18 @@ use crate::{
     posture::{cluster, controller, network_policies_from_yaml, truth_table},
 };
 
+/// Output formats of `netpol verify`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VerifyOutput {
+    /// The truth table.
+    #[default]
+    Table,
+    /// Graphviz `dot`: the flows as a graph, violations in red.
+    Dot,
+    /// One self-contained HTML page: the graph as SVG and the truth table.
+    Html,
+}
+
 /// Arguments of `netpol verify`.
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
@@ -47,6 +59,10 @@ pub struct VerifyArgs {
     /// Stands in for the detected `kubernetes` Service ClusterIP.
     #[arg(long, value_name = "IP", default_value = "10.96.0.1")]
     pub api_server_ip: IpAddr,
+    /// How the result is printed: the truth table, Graphviz `dot`, or one self-contained HTML
+    /// page (the graph as SVG and the table). The exit code is the same for all three.
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Table)]
+    pub output: VerifyOutput,
     /// `--controller` and its flags: check the operator's own NetworkPolicy instead.
     #[command(flatten)]
     pub controller: ControllerVerifyArgs,
@@ -98,6 +114,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         return run_live(
             args.cluster.as_deref().unwrap_or_default(),
             &args.operator_namespace,
+            args.output,
         );
     }
     let file = match (&args.file, args.controller.controller) {
@@ -107,6 +124,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
                 &args.operator_namespace,
                 args.api_server_ip,
                 args.policies.as_deref(),
+                args.output,
             );
         }
         (Some(file), false) => file,
@@ -140,7 +158,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         }
     };
     match cluster::verify_manifest(&text, &facts, policies.as_deref()) {
-        Ok(report) => print_report(&report),
+        Ok(report) => print_report(&report, args.output, &format!("Posture of {source}")),
         Err(message) => {
             eprintln!("error: {source}: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
@@ -156,6 +174,7 @@ fn run_controller(
     operator_namespace: &str,
     api_server_ip: IpAddr,
     policies: Option<&Path>,
+    output: VerifyOutput,
 ) -> ExitCode {
     let options = match args.options(operator_namespace) {
         Ok(options) => options,
@@ -178,7 +197,7 @@ fn run_controller(
         },
     };
     match result {
-        Ok(report) => print_report(&report),
+        Ok(report) => print_report(&report, output, "Posture of the operator's own policy"),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
@@ -190,7 +209,7 @@ fn run_controller(
 /// namespace and its members from the API server and prove them (`posture::audit`); print the
 /// truth table, each violating flow with the policy that decides it, and a summary. Exit 0 when
 /// proven, 1 on a violation, 2 when the cluster cannot be read or is invalid.
-fn run_live(cluster: &str, operator_namespace: &str) -> ExitCode {
+fn run_live(cluster: &str, operator_namespace: &str, output: VerifyOutput) -> ExitCode {
     let Some((namespace, name)) = cluster
         .split_once('/')
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
@@ -210,6 +229,11 @@ fn run_live(cluster: &str, operator_namespace: &str) -> ExitCode {
     };
     let proof = runtime.block_on(live_audit(namespace, name, operator_namespace));
     match proof {
+        Ok(proof) if output != VerifyOutput::Table => print_report(
+            &proof.report,
+            output,
+            &format!("Live posture of {namespace}/{name}"),
+        ),
         Ok(proof) => {
             print!("{}", truth_table(&proof.report));
             for check in proof.violations() {
@@ -286,8 +310,13 @@ async fn live_audit(
 }
 
 /// Print the truth table; exit 1 when any flow disagrees with the contract.
-fn print_report(report: &crate::posture::Report) -> ExitCode {
-    print!("{}", truth_table(report));
+fn print_report(report: &crate::posture::Report, output: VerifyOutput, title: &str) -> ExitCode {
+    let graph = || crate::posture::draw::Graph::from_report(report);
+    match output {
+        VerifyOutput::Table => print!("{}", truth_table(report)),
+        VerifyOutput::Dot => print!("{}", graph().to_dot()),
+        VerifyOutput::Html => print!("{}", graph().to_html(title, &truth_table(report))),
+    }
     if report.passed() {
         ExitCode::SUCCESS
     } else {

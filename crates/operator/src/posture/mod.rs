@@ -23,6 +23,7 @@ pub mod audit;
 pub mod cluster;
 pub mod controller;
 pub mod diff;
+pub mod draw;
 pub mod load;
 pub mod report;
 
