@@ -79,10 +79,11 @@ async fn up(kubeconfig: &Path, scheduler: bool, node: bool) -> Result<()> {
     if let Some(node) = control_plane.node() {
         println!(
             "  node:       {} (pod CIDR {}, routed from this host; pods reach the API server at \
-             {})",
+             {})\n  node netns: {}",
             node.name(),
             node.pod_cidr(),
-            node.api_server_address()
+            node.api_server_address(),
+            node.netns()
         );
     }
     // A component that dies should end the session loudly, not leave a half cluster behind.

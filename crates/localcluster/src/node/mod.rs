@@ -55,9 +55,10 @@
 //! # Containers ([`container`], [`images`], [`pod`], [`pod_status`])
 //!
 //! An image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned `bao`
-//! whatever the tag; other images wait with `ErrImagePull` and a message naming what is
-//! supported. A container is `bao` (or any program of the node's root filesystem, e.g.
-//! `/bin/sh`) started in the pod's network namespace, a private mount namespace with a
+//! whatever the tag, `*/e2e-test-images/agnhost[:tag]` the cached `agnhost` (Kubernetes' e2e
+//! test server, entrypoint `agnhost`); other images wait with `ErrImagePull` and a message
+//! naming what is supported. A container is `bao` (or any program of the node's root
+//! filesystem, e.g. `/bin/sh`) started in the pod's network namespace, a private mount namespace with a
 //! copy-on-write view of the node's root and the volumes bind-mounted, as the pod's
 //! `runAsUser`/`runAsGroup`/`fsGroup` (root when unset), with exactly the pod's environment.
 //! Restart policies with the kubelet's backoff, startup/readiness/liveness probes and the
@@ -111,7 +112,7 @@ use tokio::{
 };
 use tokio_rustls::rustls::ClientConfig;
 
-pub use images::OPENBAO_REPOSITORY;
+pub use images::{AGNHOST_REPOSITORY, OPENBAO_REPOSITORY};
 pub(crate) use network::sweep_dead_netns;
 
 use crate::process::{self, Process, RunDir};
@@ -236,6 +237,12 @@ impl Node {
         if !options.images.contains_key(OPENBAO_REPOSITORY) {
             images.insert(OPENBAO_REPOSITORY.to_owned(), crate::bao_binary()?);
         }
+        // Whether or not it is built: a pod of this image then waits with ErrImagePull and
+        // the command that builds it (the node itself does not need it).
+        images.insert(
+            AGNHOST_REPOSITORY.to_owned(),
+            crate::binaries::agnhost_path(),
+        );
         images.extend(options.images.clone());
         let run = facts.run.clone();
         let vip = facts.service_vip;
