@@ -812,6 +812,7 @@ impl Worker {
             identity: launch.identity,
             env: launch.env,
             ports: ctr.spec.ports.clone().unwrap_or_default(),
+            source_netns: self.ctx.probe_netns(),
         };
         match ctr.spec.startup_probe.clone() {
             Some(startup) => ctr.probes.push(probe::spawn(
@@ -886,6 +887,7 @@ impl Worker {
                     identity,
                     env,
                     ports: self.containers[i].spec.ports.clone().unwrap_or_default(),
+                    source_netns: self.ctx.probe_netns(),
                 };
                 self.spawn_probes(i, target);
             }
