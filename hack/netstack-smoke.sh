@@ -17,18 +17,23 @@
 # Every check polls with a deadline and fails loudly. All traffic stays inside the node's
 # namespaces; the root namespace's iptables are compared before and after.
 #
-#   bash hack/netstack-smoke.sh [--kube-proxy] [--keep]   (--keep: leave everything up until Ctrl-C)
+#   5. with --coredns: also runs CoreDNS (kubernetes plugin only, no forwarding) in the node
+#      namespace on the node's IP and checks from the client pod that the server's Service
+#      name resolves to its ClusterIP and an unknown name gets NXDOMAIN.
+#
+#   bash hack/netstack-smoke.sh [--kube-proxy] [--coredns] [--keep]   (--keep: leave everything up until Ctrl-C)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/cargo-target}"
-keep=0 kube_proxy=0
+keep=0 kube_proxy=0 coredns=0
 for arg in "$@"; do
 	case "$arg" in
 	--keep) keep=1 ;;
 	--kube-proxy) kube_proxy=1 ;;
+	--coredns) coredns=1 ;;
 	*)
-		echo "unknown argument $arg (--keep, --kube-proxy)" >&2
+		echo "unknown argument $arg (--keep, --kube-proxy, --coredns)" >&2
 		exit 2
 		;;
 	esac
@@ -60,14 +65,14 @@ cargo build --quiet -p openbao-localcluster
 bin=$CARGO_TARGET_DIR/debug
 
 work=$(mktemp -d -t netstack-smoke-XXXXXX)
-cluster_pid='' router_pid='' proxy_pid=''
+cluster_pid='' router_pid='' proxy_pid='' dns_pid=''
 root_rules_before=$(iptables-save | grep -v '^#' || true)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	say "cleaning up"
 	# kube-router first (it runs in the node namespace, which the cluster deletes at stop).
-	for pid in $proxy_pid $router_pid $cluster_pid; do
+	for pid in $dns_pid $proxy_pid $router_pid $cluster_pid; do
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -268,6 +273,67 @@ if [[ $kube_proxy -eq 1 ]]; then
 	grep '^E' "$work/kube-proxy.log" | head -5 || true
 	say "KUBE-PROXY SMOKE PASSED: the Service routes to the pod, and policies still apply behind it"
 fi
+if [[ $coredns -eq 1 ]]; then
+	say "CoreDNS (kubernetes plugin) in $node_netns: Service names resolve"
+	[[ -x ${COREDNS_BIN:-} ]] || die "COREDNS_BIN is not built: run bash hack/setup.sh --only netstack"
+	node_ip=$(kubectl get node "$node_name" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+	[[ -n $node_ip ]] || die "the node has no InternalIP"
+	kubectl -n smoke get service server >/dev/null 2>&1 ||
+		kubectl -n smoke expose pod server --name=server --port=80 --target-port=8080
+	cluster_ip=$(kubectl -n smoke get service server -o jsonpath='{.spec.clusterIP}')
+	# No forward plugin: names outside cluster.local get SERVFAIL/NXDOMAIN, never an upstream.
+	cat >"$work/Corefile" <<EOF
+.:53 {
+    bind $node_ip
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $work/kubeconfig-node
+        pods insecure
+    }
+}
+EOF
+	ip netns exec "$node_netns" "$COREDNS_BIN" -conf "$work/Corefile" >"$work/coredns.log" 2>&1 &
+	dns_pid=$!
+	# A one-question A query over UDP, written here (no dig on these machines): prints the
+	# answer's IPv4 addresses, or the response code when it is not NOERROR.
+	cat >"$work/dnsq.py" <<'EOF'
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+query = struct.pack(">HHHHHH", 0x5eed, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+query += struct.pack(">HH", 1, 1)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(2)
+sock.sendto(query, (server, 53))
+reply = sock.recv(4096)
+rcode = reply[3] & 0x0F
+if rcode:
+    print("RCODE", rcode)
+    sys.exit(0)
+answers = struct.unpack(">H", reply[6:8])[0]
+at = len(query)
+for _ in range(answers):
+    at += 2 if reply[at] & 0xC0 == 0xC0 else reply.index(b"\0", at) + 1 - at
+    rtype, _, _, length = struct.unpack(">HHIH", reply[at:at + 10])
+    at += 10
+    if rtype == 1:
+        print(socket.inet_ntoa(reply[at:at + length]))
+    at += length
+EOF
+	resolve() { ip netns exec "$client_netns" python3 "$work/dnsq.py" "$1" "$node_ip"; }
+	serving() {
+		kill -0 "$dns_pid" 2>/dev/null || {
+			cat "$work/coredns.log" >&3
+			die "coredns exited"
+		}
+		[[ $(resolve server.smoke.svc.cluster.local) == "$cluster_ip" ]]
+	}
+	poll 60 "server.smoke.svc.cluster.local resolves to $cluster_ip from the client pod" serving
+	nxdomain() { [[ $(resolve nothing.smoke.svc.cluster.local) == "RCODE 3" ]]; }
+	poll 10 "nothing.smoke.svc.cluster.local is NXDOMAIN" nxdomain
+	say "COREDNS SMOKE PASSED: a Service name resolves to its ClusterIP from a pod"
+fi
+
 if [[ $keep -eq 1 ]]; then
 	echo "up until Ctrl-C; KUBECONFIG=$work/kubeconfig, node netns $node_netns"
 	wait "$cluster_pid"
