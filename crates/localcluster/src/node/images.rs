@@ -5,8 +5,12 @@
 //! `quay.io/openbao/openbao:2.7.2`, `openbao/openbao`, `docker.io/openbao/openbao@sha256:..`)
 //! to the pinned `bao` ([`crate::bao_binary`], OpenBao [`crate::OPENBAO_VERSION`]), whatever
 //! the tag says. Extra rules ([`crate::NodeOptions::images`]) add repositories or pin a tag to
-//! another binary (`"openbao/openbao:2.6.0"`). Any other image leaves its container waiting
-//! with reason `ErrImagePull` and a message naming what is supported.
+//! another binary (`"openbao/openbao:2.6.0"`). Kubernetes' e2e test image
+//! `registry.k8s.io/e2e-test-images/agnhost` (any tag) runs the cached `agnhost`
+//! ([`crate::agnhost_binary`]) with its image's entrypoint (`agnhost <args>`); when that binary
+//! is not built, such a container waits with `ErrImagePull` and the command that builds it.
+//! Any other image leaves its container waiting with reason `ErrImagePull` and a message
+//! naming what is supported.
 
 use std::{
     collections::BTreeMap,
@@ -15,6 +19,9 @@ use std::{
 
 /// The repository (suffix) of the official OpenBao images.
 pub const OPENBAO_REPOSITORY: &str = "openbao/openbao";
+/// The repository (suffix) of Kubernetes' e2e test image `agnhost`
+/// (`registry.k8s.io/e2e-test-images/agnhost:<tag>`).
+pub const AGNHOST_REPOSITORY: &str = "e2e-test-images/agnhost";
 
 /// `repository` and `tag` of an image reference (the digest dropped; the tag defaults to
 /// `latest` like the container runtimes' default).
@@ -84,6 +91,27 @@ pub(crate) fn resolve<'a>(
     })
 }
 
+/// The program an image runs when the pod gives no `command` (the image's ENTRYPOINT):
+/// `agnhost` for the agnhost image; `None` for the others, which follow the OpenBao image's
+/// entrypoint (see `pod::command_line`).
+pub(crate) fn entrypoint(image: &str) -> Option<&'static str> {
+    repository_matches(parse(image).repository, AGNHOST_REPOSITORY).then_some("agnhost")
+}
+
+/// `Err` (the message for the container status) when the binary an image resolved to is not
+/// an executable file, e.g. an agnhost that `hack/setup.sh` has not built yet.
+pub(crate) fn check_binary(image: &str, binary: &Path) -> Result<(), String> {
+    if crate::binaries::is_executable(binary) {
+        return Ok(());
+    }
+    Err(format!(
+        "image {image:?} runs the local binary {}, which is missing or not executable; build \
+         the node's test binaries with: {} --only netstack",
+        binary.display(),
+        crate::setup_command()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +170,43 @@ mod tests {
             resolve(&rules, "quay.io/openbao/openbao:2.6.0"),
             Ok(Path::new("/bin/bao-2.6.0"))
         );
+    }
+
+    #[test]
+    fn agnhost_images_of_any_tag_run_agnhost_as_their_entrypoint() {
+        let mut rules = rules();
+        rules.insert(
+            AGNHOST_REPOSITORY.to_owned(),
+            PathBuf::from("/bin/agnhost-cached"),
+        );
+        for image in [
+            "registry.k8s.io/e2e-test-images/agnhost:2.56",
+            "registry.k8s.io/e2e-test-images/agnhost",
+        ] {
+            assert_eq!(
+                resolve(&rules, image),
+                Ok(Path::new("/bin/agnhost-cached")),
+                "{image}"
+            );
+            assert_eq!(entrypoint(image), Some("agnhost"), "{image}");
+        }
+        assert_eq!(entrypoint("quay.io/openbao/openbao:2.7.2"), None);
+        assert_eq!(
+            entrypoint("registry.k8s.io/e2e-test-images/agnhost-x"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_is_reported_with_the_command_that_builds_it() {
+        let message = check_binary(
+            "registry.k8s.io/e2e-test-images/agnhost:2.56",
+            Path::new("/nonexistent/agnhost"),
+        )
+        .expect_err("the binary is missing");
+        assert!(message.contains("/nonexistent/agnhost"), "{message}");
+        assert!(message.contains("--only netstack"), "{message}");
+        assert!(check_binary("x", Path::new("/bin/sh")).is_ok());
     }
 
     #[test]

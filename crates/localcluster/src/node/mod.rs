@@ -36,6 +36,17 @@
 //! (mapped to ready endpoints' pod IPs) and `kubernetes.default.svc`, rebuilt as endpoints
 //! change. There is no DNS server.
 //!
+//! # NetworkPolicy ([`firewall`], opt-in)
+//!
+//! By default NetworkPolicies are stored but not applied. With
+//! [`NodeOptions::enforce_network_policy`] (or `OPENBAO_LOCALCLUSTER_ENFORCE=1`) the node runs
+//! kube-router's firewall in the node namespace, with bridge netfilter on there, and waits
+//! until it has hooked its chains in; it stops it at shutdown, and deleting the node namespace
+//! removes its chains and ipsets. Probes then connect from the node namespace (the node's IP),
+//! which the firewall lets in as it lets a kubelet's probes in; traffic from the root namespace
+//! (tests, an operator run outside the cluster) comes from outside the node and is subject to
+//! the policies.
+//!
 //! # Volumes ([`volumes`], [`storage`])
 //!
 //! ConfigMap, Secret, downward API and projected volumes (ServiceAccount tokens minted through
@@ -55,9 +66,10 @@
 //! # Containers ([`container`], [`images`], [`pod`], [`pod_status`])
 //!
 //! An image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned `bao`
-//! whatever the tag; other images wait with `ErrImagePull` and a message naming what is
-//! supported. A container is `bao` (or any program of the node's root filesystem, e.g.
-//! `/bin/sh`) started in the pod's network namespace, a private mount namespace with a
+//! whatever the tag, `*/e2e-test-images/agnhost[:tag]` the cached `agnhost` (Kubernetes' e2e
+//! test server, entrypoint `agnhost`); other images wait with `ErrImagePull` and a message
+//! naming what is supported. A container is `bao` (or any program of the node's root
+//! filesystem, e.g. `/bin/sh`) started in the pod's network namespace, a private mount namespace with a
 //! copy-on-write view of the node's root and the volumes bind-mounted, as the pod's
 //! `runAsUser`/`runAsGroup`/`fsGroup` (root when unset), with exactly the pod's environment.
 //! Restart policies with the kubelet's backoff, startup/readiness/liveness probes and the
@@ -66,11 +78,13 @@
 //!
 //! Not provided: a kubelet API (no `kubectl logs/exec`: use [`Node::container_log`] and
 //! [`Node::exec`]), resource limits, image pulls, DNS server, kube-proxy (ClusterIPs other
-//! than the API server's do not route), ephemeral containers, sidecar restart semantics.
+//! than the API server's do not route), ephemeral containers, sidecar restart semantics,
+//! NetworkPolicy enforcement unless requested (see above).
 
 mod container;
 mod dns;
 mod env;
+mod firewall;
 mod images;
 mod network;
 mod pod;
@@ -111,7 +125,7 @@ use tokio::{
 };
 use tokio_rustls::rustls::ClientConfig;
 
-pub use images::OPENBAO_REPOSITORY;
+pub use images::{AGNHOST_REPOSITORY, OPENBAO_REPOSITORY};
 pub(crate) use network::sweep_dead_netns;
 
 use crate::process::{self, Process, RunDir};
@@ -124,6 +138,9 @@ const API_SERVICE_PORT: u16 = 443;
 /// How long stopping waits for pod processes after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// The variable that turns [`NodeOptions::enforce_network_policy`] on by default (`1`).
+pub const ENFORCE_ENV: &str = "OPENBAO_LOCALCLUSTER_ENFORCE";
+
 /// How to run the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeOptions {
@@ -132,6 +149,10 @@ pub struct NodeOptions {
     /// Extra image rules, `repository` (any tag) or `repository:tag` → binary, on top of the
     /// default `openbao/openbao` → [`crate::bao_binary`] (which a rule with that key replaces).
     pub images: BTreeMap<String, PathBuf>,
+    /// Enforce NetworkPolicies: run kube-router's firewall ([`crate::kube_router_binary`]) in
+    /// the node namespace, with bridge netfilter on there (see `firewall`). Off unless
+    /// `$OPENBAO_LOCALCLUSTER_ENFORCE` is `1`; without it policies are stored but not applied.
+    pub enforce_network_policy: bool,
 }
 
 impl Default for NodeOptions {
@@ -139,6 +160,7 @@ impl Default for NodeOptions {
         Self {
             name: "localnode".to_owned(),
             images: BTreeMap::new(),
+            enforce_network_policy: std::env::var(ENFORCE_ENV).is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -153,6 +175,8 @@ struct Shared {
     name: String,
     network: Arc<NodeNetwork>,
     registry: Arc<Registry>,
+    /// kube-router, with [`NodeOptions::enforce_network_policy`].
+    firewall: Mutex<Option<firewall::Firewall>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<thread::JoinHandle<()>>>,
 }
@@ -181,11 +205,20 @@ pub(crate) struct Context {
     pub api_address: Ipv4Addr,
     pub api_port: u16,
     pub tls: Arc<ClientConfig>,
+    /// NetworkPolicies are enforced: probes connect from the node namespace (see `probe`).
+    pub enforce_network_policy: bool,
     slices: Store<EndpointSlice>,
     recorder: Recorder,
 }
 
 impl Context {
+    /// The namespace probes connect from: the node's when NetworkPolicies are enforced (the
+    /// firewall lets the node's own traffic in, as it does for a kubelet), else the root one.
+    pub fn probe_netns(&self) -> Option<PathBuf> {
+        self.enforce_network_policy
+            .then(|| network::netns_path(&self.network.node_netns))
+    }
+
     /// Rewrites the hosts file of every pod whose view changed.
     pub fn refresh_hosts(&self) {
         let state = self.slices.state();
@@ -224,6 +257,10 @@ pub(crate) struct ControlPlaneFacts {
     pub api_server: SocketAddr,
     /// The `kubernetes` Service VIP.
     pub service_vip: Ipv4Addr,
+    /// `--service-cluster-ip-range`.
+    pub service_cidr: String,
+    /// The admin kubeconfig (the firewall's credentials).
+    pub admin_kubeconfig: PathBuf,
 }
 
 impl Node {
@@ -236,9 +273,22 @@ impl Node {
         if !options.images.contains_key(OPENBAO_REPOSITORY) {
             images.insert(OPENBAO_REPOSITORY.to_owned(), crate::bao_binary()?);
         }
+        // Whether or not it is built: a pod of this image then waits with ErrImagePull and
+        // the command that builds it (the node itself does not need it).
+        images.insert(
+            AGNHOST_REPOSITORY.to_owned(),
+            crate::binaries::agnhost_path(),
+        );
         images.extend(options.images.clone());
         let run = facts.run.clone();
         let vip = facts.service_vip;
+        let firewall_inputs = options.enforce_network_policy.then(|| {
+            (
+                facts.run.clone(),
+                facts.admin_kubeconfig.clone(),
+                facts.service_cidr.clone(),
+            )
+        });
         let network = tokio::task::spawn_blocking(move || {
             sweep_dead_netns();
             NodeNetwork::create(&run, vip)
@@ -258,6 +308,7 @@ impl Node {
         let agent = Agent {
             facts,
             name: options.name.clone(),
+            enforce_network_policy: options.enforce_network_policy,
             images,
             network: network.clone(),
             registry: registry.clone(),
@@ -271,19 +322,45 @@ impl Node {
                 name: options.name,
                 network,
                 registry,
+                firewall: Mutex::new(None),
                 stop: Mutex::new(Some(stop_tx)),
                 thread: Mutex::new(Some(thread)),
             }),
         };
-        match ready_rx.await {
-            Ok(Ok(())) => Ok(node),
-            Ok(Err(e)) => {
+        let started = match ready_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(anyhow!("the node thread ended during start-up")),
+        };
+        // The firewall watches the API server through the node's proxy and reads the Node
+        // object: both exist once the agent is ready.
+        let started = match (started, firewall_inputs) {
+            (Ok(()), Some((run, admin_kubeconfig, service_cidr))) => {
+                let network = node.shared.network.clone();
+                let name = node.shared.name.clone();
+                tokio::task::spawn_blocking(move || {
+                    firewall::Firewall::start(
+                        &run,
+                        &network,
+                        &name,
+                        &admin_kubeconfig,
+                        &vip.to_string(),
+                        &service_cidr,
+                    )
+                })
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|started| started)
+                .map(|firewall| *lock(&node.shared.firewall) = Some(firewall))
+                .context("starting the NetworkPolicy firewall (kube-router)")
+            }
+            (started, _) => started,
+        };
+        match started {
+            Ok(()) => Ok(node),
+            Err(e) => {
                 node.shutdown();
                 Err(e)
-            }
-            Err(_) => {
-                node.shutdown();
-                Err(anyhow!("the node thread ended during start-up"))
             }
         }
     }
@@ -293,6 +370,10 @@ impl Node {
     /// Idempotent; blocking.
     pub(crate) fn shutdown(&self) {
         self.shared.registry.shutdown(STOP_GRACE);
+        // Before the network: its chains and ipsets go with the node namespace.
+        if let Some(mut firewall) = lock(&self.shared.firewall).take() {
+            firewall.stop();
+        }
         if let Some(stop) = lock(&self.shared.stop).take() {
             let _ = stop.send(());
         }
@@ -307,6 +388,33 @@ impl Node {
     /// The `Node` object's name.
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// Whether NetworkPolicies are enforced ([`NodeOptions::enforce_network_policy`]).
+    pub fn enforces_network_policy(&self) -> bool {
+        lock(&self.shared.firewall).is_some()
+    }
+
+    /// The log of the NetworkPolicy firewall (kube-router), when it runs.
+    pub fn firewall_log(&self) -> Option<PathBuf> {
+        lock(&self.shared.firewall)
+            .as_ref()
+            .map(firewall::Firewall::log)
+    }
+
+    /// The pid of the NetworkPolicy firewall (kube-router), when it runs.
+    pub fn firewall_pid(&self) -> Option<u32> {
+        lock(&self.shared.firewall)
+            .as_ref()
+            .map(firewall::Firewall::pid)
+    }
+
+    /// `Err` once a process the node itself runs (the NetworkPolicy firewall) has exited.
+    pub fn check_running(&self) -> Result<()> {
+        match lock(&self.shared.firewall).as_mut() {
+            Some(firewall) => firewall.check_running(),
+            None => Ok(()),
+        }
     }
 
     /// The pod CIDR, `10.244.N.0/24` (N differs between concurrent runs).
@@ -394,6 +502,7 @@ impl Node {
 struct Agent {
     facts: ControlPlaneFacts,
     name: String,
+    enforce_network_policy: bool,
     images: BTreeMap<String, PathBuf>,
     network: Arc<NodeNetwork>,
     registry: Arc<Registry>,
@@ -488,6 +597,7 @@ impl Agent {
             api_address: self.facts.service_vip,
             api_port: API_SERVICE_PORT,
             tls: probe::insecure_tls()?,
+            enforce_network_policy: self.enforce_network_policy,
             slices,
             recorder,
         });

@@ -341,6 +341,26 @@ impl NodeNetwork {
     }
 }
 
+/// A TCP socket (not yet connected) created inside the network namespace at `netns`, like
+/// [`NodeNetwork::bind_tcp`]'s listener: connecting it from any thread connects from that
+/// namespace. For `addr`'s address family.
+pub(crate) fn tcp_socket_in(netns: &Path, addr: SocketAddr) -> Result<tokio::net::TcpSocket> {
+    let namespace = File::open(netns).with_context(|| format!("opening {}", netns.display()))?;
+    thread::Builder::new()
+        .name("localcluster-netns-socket".into())
+        .spawn(move || -> Result<tokio::net::TcpSocket> {
+            setns(&namespace, CloneFlags::CLONE_NEWNET)
+                .context("entering the node network namespace (setns)")?;
+            Ok(if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            })
+        })?
+        .join()
+        .map_err(|_| anyhow!("the netns socket thread panicked"))?
+}
+
 /// `/run/netns/<name>`.
 pub(crate) fn netns_path(name: &str) -> PathBuf {
     Path::new(NETNS_DIR).join(name)

@@ -600,6 +600,7 @@ impl Worker {
         let container = self.containers[i].spec.clone();
         let image = container.image.clone().unwrap_or_default();
         let binary = images::resolve(&self.ctx.images, &image)
+            .and_then(|binary| images::check_binary(&image, binary).map(|()| binary))
             .map_err(|message| ("ErrImagePull", message, Duration::from_secs(30)))?
             .to_owned();
         self.containers[i].image_id = format!("localcluster://{}", binary.display());
@@ -674,7 +675,7 @@ impl Worker {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let argv = command_line(&container, &lookup);
+        let argv = command_line(&container, images::entrypoint(&image), &lookup);
 
         let mut mounts = Vec::new();
         for mount in container.volume_mounts.iter().flatten() {
@@ -811,6 +812,7 @@ impl Worker {
             identity: launch.identity,
             env: launch.env,
             ports: ctr.spec.ports.clone().unwrap_or_default(),
+            source_netns: self.ctx.probe_netns(),
         };
         match ctr.spec.startup_probe.clone() {
             Some(startup) => ctr.probes.push(probe::spawn(
@@ -885,6 +887,7 @@ impl Worker {
                     identity,
                     env,
                     ports: self.containers[i].spec.ports.clone().unwrap_or_default(),
+                    source_netns: self.ctx.probe_netns(),
                 };
                 self.spawn_probes(i, target);
             }
@@ -1112,6 +1115,7 @@ impl Worker {
 /// (`server` also listens on 0.0.0.0:8200 in dev mode, as the image's entrypoint arranges).
 pub(crate) fn command_line(
     container: &Container,
+    entrypoint: Option<&str>,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
     let expand = |list: &Option<Vec<String>>| -> Vec<String> {
@@ -1124,6 +1128,9 @@ pub(crate) fn command_line(
     let args = expand(&container.args);
     if !command.is_empty() {
         return command.into_iter().chain(args).collect();
+    }
+    if let Some(entrypoint) = entrypoint {
+        return std::iter::once(entrypoint.to_owned()).chain(args).collect();
     }
     let args = if args.is_empty() {
         IMAGE_CMD.iter().map(|s| (*s).to_owned()).collect()
@@ -1302,12 +1309,13 @@ mod tests {
         assert_eq!(
             command_line(
                 &container(&["bao", "server"], &["-config=/c/$(POD).hcl"]),
+                None,
                 &lookup
             ),
             ["bao", "server", "-config=/c/bao-0.hcl"]
         );
         assert_eq!(
-            command_line(&container(&[], &[]), &lookup),
+            command_line(&container(&[], &[]), None, &lookup),
             [
                 "bao",
                 "server",
@@ -1317,11 +1325,28 @@ mod tests {
             ]
         );
         assert_eq!(
-            command_line(&container(&[], &["status"]), &lookup),
+            command_line(&container(&[], &["status"]), None, &lookup),
             ["bao", "status"]
         );
         assert_eq!(
-            command_line(&container(&[], &["/bin/sh", "-c", "x"]), &lookup),
+            command_line(&container(&[], &["/bin/sh", "-c", "x"]), None, &lookup),
+            ["/bin/sh", "-c", "x"]
+        );
+        // The agnhost image's entrypoint is agnhost; a command still replaces it.
+        assert_eq!(
+            command_line(
+                &container(&[], &["netexec", "--http-port=8080"]),
+                Some("agnhost"),
+                &lookup
+            ),
+            ["agnhost", "netexec", "--http-port=8080"]
+        );
+        assert_eq!(
+            command_line(
+                &container(&["/bin/sh"], &["-c", "x"]),
+                Some("agnhost"),
+                &lookup
+            ),
             ["/bin/sh", "-c", "x"]
         );
     }

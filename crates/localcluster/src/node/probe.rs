@@ -3,10 +3,17 @@
 //!
 //! `httpGet` and `tcpSocket` probes connect from the root namespace to the pod IP (routed
 //! through the node namespace), as the kubelet connects from the host; HTTPS skips certificate
-//! verification like the kubelet does. `exec` probes run inside the container with `nsenter`.
+//! verification like the kubelet does. When the node enforces NetworkPolicies they connect from
+//! the node namespace instead (source: the node's IP), because that is the host the firewall
+//! protects: kube-router lets the node's own traffic reach its pods, as a kubelet's probes do. `exec` probes run inside the container with `nsenter`.
 //! `grpc` probes are not supported and always fail with a message saying so.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::{
@@ -70,6 +77,8 @@ pub(crate) struct Target {
     pub identity: Identity,
     pub env: Vec<(String, String)>,
     pub ports: Vec<ContainerPort>,
+    /// The namespace TCP and HTTP probes connect from; `None`: this (the root) one.
+    pub source_netns: Option<PathBuf>,
 }
 
 /// Runs `probe` until the receiver goes away (or, for startup probes, until the first
@@ -163,7 +172,7 @@ async fn run_once(
             Some(h) if !h.is_empty() => h.parse().context("tcpSocket.host is not an IP")?,
             _ => target.ip,
         };
-        TcpStream::connect((host, port)).await?;
+        connect(SocketAddr::new(host, port), target).await?;
         return Ok(());
     }
     if let Some(action) = &probe.exec {
@@ -195,6 +204,20 @@ async fn run_once(
         bail!("grpc probes are not supported by the localcluster node");
     }
     bail!("the probe names no action")
+}
+
+/// A connection to `addr` from the probe's source namespace.
+async fn connect(addr: SocketAddr, target: &Target) -> Result<TcpStream> {
+    match &target.source_netns {
+        None => Ok(TcpStream::connect(addr).await?),
+        Some(netns) => {
+            let netns = netns.clone();
+            let socket =
+                tokio::task::spawn_blocking(move || super::network::tcp_socket_in(&netns, addr))
+                    .await??;
+            Ok(socket.connect(addr).await?)
+        }
+    }
 }
 
 fn resolve_port(port: &IntOrString, ports: &[ContainerPort]) -> Result<u16> {
@@ -233,7 +256,7 @@ async fn http_get(action: &HTTPGetAction, target: &Target, tls: &Arc<ClientConfi
     request.push_str(&format!(
         "Host: {host_header}\r\nUser-Agent: kube-probe/1.37\r\nAccept: */*\r\n{extra}Connection: close\r\n\r\n"
     ));
-    let stream = TcpStream::connect((host, port)).await?;
+    let stream = connect(SocketAddr::new(host, port), target).await?;
     let status = if action.scheme.as_deref() == Some("HTTPS") {
         let stream = TlsConnector::from(tls.clone())
             .connect(ServerName::IpAddress(host.into()), stream)
