@@ -565,8 +565,13 @@ pub(crate) fn check(
     world: &World<'_>,
 ) -> Result<Report, VerifyError> {
     let ctx = Context::new(cluster, facts);
-    let actors = &world.actors;
-    let env = Environment::build(actors, &world.namespace_labels, world.policies)?;
+    let actors: Vec<std::sync::Arc<Actor>> = world
+        .actors
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let env = Environment::build(&world.actors, &world.namespace_labels, world.policies)?;
     let cluster_policy = env
         .world()
         .policy_id(&ctx.namespace, &cluster.names().network_policy());
@@ -582,8 +587,8 @@ pub(crate) fn check(
     };
 
     let mut checks = Vec::new();
-    for from in actors {
-        for to in actors {
+    for from in &actors {
+        for to in &actors {
             if from.name == to.name || (from.namespace.is_none() && to.namespace.is_none()) {
                 continue;
             }
@@ -675,6 +680,7 @@ pub(crate) fn check(
                 let via_user_rule = user_out || user_in;
                 culprits.sort();
                 culprits.dedup();
+                let ok = ok_out && ok_in;
                 checks.push(Check {
                     from: from.clone(),
                     to: to.clone(),
@@ -684,8 +690,12 @@ pub(crate) fn check(
                     actual: verdict.allowed,
                     rows,
                     via_user_rule,
-                    reason: verdict.to_string(),
-                    ok: ok_out && ok_in,
+                    reason: if ok {
+                        String::new()
+                    } else {
+                        verdict.to_string()
+                    },
+                    ok,
                     culprits,
                 });
             }

@@ -352,9 +352,10 @@ fn check(ctx: &Context, policies: &[NetworkPolicy]) -> Result<Report, VerifyErro
                 let expected = !rows.is_empty();
                 let isolated = !side.isolated_by().is_empty();
                 let actual = side.allowed();
+                let ok = isolated && actual == expected;
                 checks.push(Check {
-                    from: from.actor.clone(),
-                    to: to.actor.clone(),
+                    from: std::sync::Arc::new(from.actor.clone()),
+                    to: std::sync::Arc::new(to.actor.clone()),
                     port,
                     protocol,
                     expected,
@@ -362,8 +363,12 @@ fn check(ctx: &Context, policies: &[NetworkPolicy]) -> Result<Report, VerifyErro
                     rows,
                     // The controller's policy takes no user rules.
                     via_user_rule: false,
-                    reason: verdict.to_string(),
-                    ok: isolated && actual == expected,
+                    reason: if ok {
+                        String::new()
+                    } else {
+                        verdict.to_string()
+                    },
+                    ok,
                     culprits: Vec::new(),
                 });
             }

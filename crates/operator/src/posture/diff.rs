@@ -99,8 +99,8 @@ pub fn between(
             .into_iter()
             .filter(|c| c.actual)
             .map(|c| FlowKey {
-                from: c.from.name,
-                to: c.to.name,
+                from: c.from.name.clone(),
+                to: c.to.name.clone(),
                 port: c.port,
                 protocol: c.protocol,
             })

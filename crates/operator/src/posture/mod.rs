@@ -142,10 +142,10 @@ impl Actor {
 /// The outcome of one flow, compared with the contract.
 #[derive(Clone, Debug)]
 pub struct Check {
-    /// Source.
-    pub from: Actor,
+    /// Source (shared by every check of the endpoint).
+    pub from: std::sync::Arc<Actor>,
     /// Destination.
-    pub to: Actor,
+    pub to: std::sync::Arc<Actor>,
     /// Port.
     pub port: u16,
     /// Protocol.
@@ -159,7 +159,8 @@ pub struct Check {
     /// Whether the flow gets through only thanks to a user rule (additive, acceptable; the
     /// controller's policy takes no user rules).
     pub via_user_rule: bool,
-    /// The evaluator's explanation.
+    /// The evaluator's explanation, for a check that fails (empty when it matches: formatting
+    /// it for every flow would cost more than evaluating them).
     pub reason: String,
     /// Whether it matches the contract (and the pods under test are isolated as required).
     pub ok: bool,
