@@ -188,3 +188,189 @@ async fn a_flow_the_audit_reports_as_opened_is_reachable_on_the_enforcing_node_a
     ns.delete().await?;
     Ok(())
 }
+
+/// An agnhost `porter` pod listening on 8200, 8201 and 8202 (TCP), with `labels`.
+fn porter(name: &str, labels: &std::collections::BTreeMap<String, String>) -> Result<Pod> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "agnhost",
+                "image": AGNHOST,
+                "args": ["porter"],
+                "env": [
+                    {"name": "SERVE_TCP_PORT_8200", "value": "8200"},
+                    {"name": "SERVE_TCP_PORT_8201", "value": "8201"},
+                    {"name": "SERVE_TCP_PORT_8202", "value": "8202"},
+                ],
+            }],
+        },
+    }))?)
+}
+
+#[tokio::test]
+async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_rendered_posture()
+-> Result<()> {
+    use api::names::{self, ClusterNames};
+    use std::collections::BTreeMap;
+
+    let cp = env().await;
+    let client = cp.client()?;
+    let ns = TestNamespace::create(cp, "matrix").await?;
+    let impostor = TestNamespace::create(cp, "matrix-impostor").await?;
+    let elsewhere = TestNamespace::create(cp, "matrix-elsewhere").await?;
+    let n = ns.name();
+
+    // The cluster's two policies as the operator renders them (no OpenBaoCluster object: the
+    // engine and the evaluator are compared, so no owner reference either).
+    let cluster =
+        operator::desired::ValidatedCluster::new(api::decode::cluster_from_yaml_str(&format!(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\n\
+             metadata: {{name: bao, namespace: {n}}}\nspec: {{version: \"2.7.2\"}}\n"
+        ))?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let facts = operator::desired::Facts::new(support::OPERATOR_NS, Some("10.96.0.1".parse()?));
+    let rendered = operator::desired::build(&cluster, &facts);
+    let policies: Api<NetworkPolicy> = ns.api();
+    for mut policy in [rendered.network_policy, rendered.jobs_network_policy] {
+        policy.metadata.owner_references = None;
+        policies.create(&PostParams::default(), &policy).await?;
+    }
+
+    let names = ClusterNames::new("bao");
+    let kube_system = format!("probe-{}", &n[n.len().saturating_sub(6)..]);
+    let label = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+    let pods: Vec<(String, String, BTreeMap<String, String>)> = vec![
+        (n.to_string(), "bao-0".into(), names.server_pod_labels()),
+        (n.to_string(), "bao-1".into(), names.server_pod_labels()),
+        (n.to_string(), "unrelated".into(), label("app", "unrelated")),
+        (
+            n.to_string(),
+            "other-0".into(),
+            ClusterNames::new("bao-other").server_pod_labels(),
+        ),
+        (
+            n.to_string(),
+            "backup".into(),
+            names.job_labels(names::COMPONENT_BACKUP),
+        ),
+        (
+            n.to_string(),
+            "restore".into(),
+            names.job_labels(names::COMPONENT_RESTORE),
+        ),
+        (
+            support::OPERATOR_NS.to_string(),
+            format!("operator-{kube_system}"),
+            names::operator_pod_labels(),
+        ),
+        (
+            impostor.name().to_string(),
+            "operator".into(),
+            names::operator_pod_labels(),
+        ),
+        (
+            "kube-system".to_string(),
+            kube_system.clone(),
+            label("app", "probe"),
+        ),
+        (
+            elsewhere.name().to_string(),
+            "client".into(),
+            label("app", "client"),
+        ),
+    ];
+    let mut addresses = BTreeMap::new();
+    for (namespace, name, labels) in &pods {
+        let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        api.create(&PostParams::default(), &porter(name, labels)?)
+            .await?;
+    }
+    for (namespace, name, _) in &pods {
+        let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        addresses.insert(format!("{namespace}/{name}"), running_ip(&api, name).await?);
+    }
+    // Enforced before anything is compared: a pod elsewhere is refused by the server policy.
+    let server = format!("{}:8200", addresses[&format!("{n}/bao-0")]);
+    until_connects(cp, elsewhere.name(), "client", &server, false).await?;
+
+    // The evaluator's verdicts on the same live objects (`netpol explain --live`'s reading).
+    let namespaces: Vec<&str> = pods.iter().map(|(ns, _, _)| ns.as_str()).collect();
+    let objects = operator::cli::netpol::live_objects(&client, &namespaces)
+        .await
+        .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
+    let destinations = ["bao-0", "backup", "unrelated"];
+    let mut probes = Vec::new();
+    for (namespace, name, _) in &pods {
+        for destination in destinations {
+            if name == destination && namespace == n {
+                continue;
+            }
+            for port in [8200, 8201, 8202] {
+                probes.push((namespace.clone(), name.clone(), destination, port));
+            }
+        }
+    }
+    let probe_yaml: Vec<serde_json::Value> = probes
+        .iter()
+        .map(|(ns, pod, to, port)| {
+            serde_json::json!({"from": format!("{ns}/{pod}"), "to": format!("{n}/{to}"), "port": port})
+        })
+        .collect();
+    let (verdicts, _) = operator::cli::netpol::check_to_string(
+        &objects,
+        &serde_yaml::to_string(&probe_yaml)?,
+        operator::cli::netpol::OutputFormat::Json,
+    )
+    .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
+    let verdicts: Vec<serde_json::Value> = serde_json::from_str(&verdicts)?;
+
+    let mut table = Vec::new();
+    let mut disagreements = 0;
+    let (mut allowed, mut refused) = (0, 0);
+    for ((namespace, pod, to, port), verdict) in probes.iter().zip(&verdicts) {
+        let target = format!("{}:{port}", addresses[&format!("{n}/{to}")]);
+        let engine = connects(cp, namespace, pod, &target).await?;
+        let evaluator = verdict["allowed"].as_bool().context("allowed")?;
+        if engine {
+            allowed += 1
+        } else {
+            refused += 1
+        }
+        let agree = engine == evaluator;
+        disagreements += usize::from(!agree);
+        table.push(format!(
+            "{:<45} -> {:<30} {port}/TCP  engine {:<7} evaluator {:<7} {}",
+            format!("{namespace}/{pod}"),
+            format!("{n}/{to}"),
+            if engine { "allowed" } else { "refused" },
+            if evaluator { "allowed" } else { "refused" },
+            if agree { "" } else { "DISAGREE" }
+        ));
+    }
+    assert_eq!(
+        disagreements,
+        0,
+        "engine vs evaluator:\n{}",
+        table.join("\n")
+    );
+    assert!(
+        allowed >= 5 && refused >= 20,
+        "a matrix with both verdicts ({allowed} allowed, {refused} refused):\n{}",
+        table.join("\n")
+    );
+
+    for (namespace, name, _) in pods
+        .iter()
+        .filter(|(ns, _, _)| ns == "kube-system" || ns == support::OPERATOR_NS)
+    {
+        Api::<Pod>::namespaced(client.clone(), namespace)
+            .delete(name, &DeleteParams::default())
+            .await?;
+    }
+    for namespace in [elsewhere, impostor, ns] {
+        namespace.delete().await?;
+    }
+    Ok(())
+}

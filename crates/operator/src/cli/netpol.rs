@@ -199,7 +199,15 @@ pub fn explain(args: &ExplainArgs) -> ExitCode {
         }
     };
     finish(runtime.block_on(async {
-        let objects = live_objects(&[&args.from, &args.to]).await?;
+        let client = kube::Client::try_default().await.map_err(|e| {
+            InputError::one(format!("cannot reach the API server (kubeconfig): {e}"))
+        })?;
+        let namespaces: Vec<&str> = [&args.from, &args.to]
+            .iter()
+            .filter(|e| !e.starts_with("ip:"))
+            .filter_map(|e| e.split_once('/').map(|(ns, _)| ns))
+            .collect();
+        let objects = live_objects(&client, &namespaces).await?;
         let probe = serde_yaml::to_string(&serde_json::json!([{
             "from": args.from, "to": args.to, "port": args.port, "protocol": args.protocol,
         }]))
@@ -208,23 +216,19 @@ pub fn explain(args: &ExplainArgs) -> ExitCode {
     }))
 }
 
-/// The namespaces the `NS/POD` endpoints name, with their pods and NetworkPolicies, read from
-/// the API server as one `kind: List` for [`load_world`].
-async fn live_objects(endpoints: &[&str]) -> Result<String, InputError> {
+/// `namespaces` with their labels, pods and NetworkPolicies, read from the API server as one
+/// `kind: List` for [`load_world`] (what `netpol explain --live` evaluates).
+pub async fn live_objects(
+    client: &kube::Client,
+    namespaces: &[&str],
+) -> Result<String, InputError> {
     use k8s_openapi::api::{
         core::v1::{Namespace, Pod},
         networking::v1::NetworkPolicy,
     };
     use kube::{Api, api::ListParams};
 
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| InputError::one(format!("cannot reach the API server (kubeconfig): {e}")))?;
-    let mut namespaces: Vec<&str> = endpoints
-        .iter()
-        .filter(|e| !e.starts_with("ip:"))
-        .filter_map(|e| e.split_once('/').map(|(ns, _)| ns))
-        .collect();
+    let mut namespaces = namespaces.to_vec();
     namespaces.sort_unstable();
     namespaces.dedup();
     let mut items = Vec::new();
