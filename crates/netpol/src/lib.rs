@@ -47,6 +47,7 @@ mod bitset;
 mod cidr;
 mod compile;
 mod error;
+pub mod generate;
 mod k8s;
 pub mod model;
 mod selector;
