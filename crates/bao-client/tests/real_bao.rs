@@ -409,17 +409,24 @@ async fn trace_logs_of_every_crate_show_requests_but_never_the_token() {
         .init();
     let captured = Capture::default();
     let writer = captured.clone();
+    // The subscriber is the process-wide default, so no callsite can be cached as "nobody
+    // listens" by a test on another thread (a scoped default raced with them); only this
+    // thread's records are kept, so other tests' requests cannot satisfy the assertions.
+    let this_thread = std::thread::current().id();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(move || {
+            let keep = std::thread::current().id() == this_thread;
+            ThreadWriter {
+                inner: keep.then(|| writer.clone()),
+            }
+        })
         .finish();
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("no other test of this binary sets a global subscriber");
+    tracing::callsite::rebuild_interest_cache();
     {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        // Callsites cache whether anyone listens. The client's own callsites were first hit
-        // (by `init` above, and by other tests on other threads) while no subscriber listened;
-        // re-evaluate them now that this one does, or their events may stay filtered out.
-        tracing::callsite::rebuild_interest_cache();
         let admin = cluster.client(0).with_token(token.clone());
         admin
             .raft_configuration()
@@ -444,6 +451,24 @@ async fn trace_logs_of_every_crate_show_requests_but_never_the_token() {
         "root token in logs:\n{logs}"
     );
     assert!(!logs.contains("s.bogus-token"), "token in logs:\n{logs}");
+}
+
+/// A writer that forwards to the capture on the test's thread and drops everything else.
+struct ThreadWriter {
+    inner: Option<Capture>,
+}
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            Some(capture) => capture.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A `MakeWriter` target that keeps everything written to it.
