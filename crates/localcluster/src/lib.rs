@@ -31,6 +31,7 @@ mod node;
 mod paths;
 mod pki;
 mod process;
+pub mod reach;
 mod shared;
 mod wait;
 

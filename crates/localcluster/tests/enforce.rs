@@ -11,7 +11,7 @@ use std::{path::Path, process::Command, time::Duration};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::{core::v1::Pod, networking::v1::NetworkPolicy};
 use kube::{Api, api::PostParams};
-use localcluster::{ControlPlane, NodeOptions, Options, TestNamespace, eventually};
+use localcluster::{ControlPlane, NodeOptions, Options, TestNamespace, eventually, reach};
 use serde_json::json;
 
 /// Upper bound for scheduling, starts and policy propagation on a loaded 2-core runner.
@@ -73,48 +73,9 @@ async fn stays_ready(pods: &Api<Pod>, name: &str, period: Duration) -> Result<()
 }
 
 async fn running_ip(pods: &Api<Pod>, name: &str) -> Result<String> {
-    eventually(&format!("pod {name} to run"), SETTLE, || async {
-        let pod = pods.get(name).await?;
-        let status = pod.status.unwrap_or_default();
-        Ok(match (status.phase.as_deref(), status.pod_ip) {
-            (Some("Running"), Some(ip)) => Some(ip),
-            _ => None,
-        })
-    })
-    .await
+    reach::running_pod_ip(pods, name, SETTLE).await
 }
 
-/// One TCP connection attempt from inside `pod` (agnhost `connect`, run in the container like
-/// `kubectl exec`): `Ok(true)` connected, `Ok(false)` refused or timed out by the firewall.
-async fn connects(
-    control_plane: &ControlPlane,
-    namespace: &str,
-    pod: &str,
-    target: &str,
-) -> Result<bool> {
-    let node = control_plane
-        .node()
-        .context("the control plane runs a node")?;
-    let output = node
-        .exec(
-            namespace,
-            pod,
-            "agnhost",
-            &["agnhost", "connect", target, "--timeout=1s"],
-        )
-        .await?;
-    if output.status.success() {
-        return Ok(true);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // Anything but the firewall's two answers (a DNS or usage error) is a broken test.
-    if stderr.contains("REFUSED") || stderr.contains("TIMEOUT") {
-        return Ok(false);
-    }
-    bail!("agnhost connect {target} from {pod} failed unexpectedly: {stderr}")
-}
-
-/// Polls until a connection from `pod` to `target` succeeds (`want`) or is refused.
 async fn until_connects(
     control_plane: &ControlPlane,
     namespace: &str,
@@ -122,14 +83,7 @@ async fn until_connects(
     target: &str,
     want: bool,
 ) -> Result<()> {
-    let what = format!(
-        "{pod} -> {target} to be {}",
-        if want { "allowed" } else { "refused" }
-    );
-    eventually(&what, SETTLE, || async {
-        Ok((connects(control_plane, namespace, pod, target).await? == want).then_some(()))
-    })
-    .await
+    reach::until_connects(control_plane, namespace, pod, target, want, SETTLE).await
 }
 
 /// `iptables-save` of a namespace (`None`: the root namespace).
@@ -231,7 +185,7 @@ async fn a_default_deny_policy_refuses_a_flow_and_an_allow_policy_lets_it_back_i
     // times, since "refused" is also what a slow start would look like once).
     for _ in 0..3 {
         assert!(
-            !connects(&control_plane, ns.name(), "other", &server).await?,
+            !reach::connects(&control_plane, ns.name(), "other", &server).await?,
             "other reached the server, which only allows client"
         );
     }

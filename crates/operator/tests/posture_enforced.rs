@@ -16,7 +16,7 @@ use kube::{
     Api,
     api::{DeleteParams, PostParams},
 };
-use localcluster::{ControlPlane, NodeOptions, Options, TestNamespace, eventually};
+use localcluster::{ControlPlane, NodeOptions, Options, TestNamespace, reach};
 use support::{cluster, create, until_condition};
 
 /// Scheduling, starts and policy propagation on a loaded 2-core runner.
@@ -36,54 +36,36 @@ async fn env() -> &'static ControlPlane {
 }
 
 async fn running_ip(pods: &Api<Pod>, name: &str) -> Result<String> {
-    eventually(&format!("pod {name} to run"), SETTLE, || async {
-        let pod = pods.get(name).await?;
-        let status = pod.status.unwrap_or_default();
-        Ok(match (status.phase.as_deref(), status.pod_ip) {
-            (Some("Running"), Some(ip)) => Some(ip),
-            _ => None,
-        })
-    })
-    .await
-}
-
-/// One TCP connection from inside `pod` (agnhost `connect`, run in its container): `Ok(true)`
-/// connected, `Ok(false)` refused or timed out by the firewall.
-async fn connects(cp: &ControlPlane, namespace: &str, pod: &str, target: &str) -> Result<bool> {
-    let node = cp.node().context("the control plane runs a node")?;
-    let output = node
-        .exec(
-            namespace,
-            pod,
-            "agnhost",
-            &["agnhost", "connect", target, "--timeout=1s"],
-        )
-        .await?;
-    if output.status.success() {
-        return Ok(true);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if stderr.contains("REFUSED") || stderr.contains("TIMEOUT") {
-        return Ok(false);
-    }
-    bail!("agnhost connect {target} from {pod} failed unexpectedly: {stderr}")
+    reach::running_pod_ip(pods, name, SETTLE).await
 }
 
 async fn until_connects(
-    cp: &ControlPlane,
+    control_plane: &ControlPlane,
     namespace: &str,
     pod: &str,
     target: &str,
     want: bool,
 ) -> Result<()> {
-    let what = format!(
-        "{namespace}/{pod} -> {target} to be {}",
-        if want { "reachable" } else { "refused" }
-    );
-    eventually(&what, SETTLE, || async {
-        Ok((connects(cp, namespace, pod, target).await? == want).then_some(()))
-    })
-    .await
+    reach::until_connects(control_plane, namespace, pod, target, want, SETTLE).await
+}
+
+/// The evaluator's verdicts (`netpol check`'s JSON, one per probe `{from, to, port}`) on the
+/// live NetworkPolicies, pods and namespaces of `namespaces`: `netpol explain --live`'s reading.
+async fn evaluate_live(
+    client: &kube::Client,
+    namespaces: &[&str],
+    probes: &[serde_json::Value],
+) -> Result<Vec<serde_json::Value>> {
+    let objects = operator::cli::netpol::live_objects(client, namespaces)
+        .await
+        .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
+    let (verdicts, _) = operator::cli::netpol::check_to_string(
+        &objects,
+        &serde_yaml::to_string(probes)?,
+        operator::cli::netpol::OutputFormat::Json,
+    )
+    .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
+    Ok(serde_json::from_str(&verdicts)?)
 }
 
 #[tokio::test]
@@ -297,9 +279,6 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
 
     // The evaluator's verdicts on the same live objects (`netpol explain --live`'s reading).
     let namespaces: Vec<&str> = pods.iter().map(|(ns, _, _)| ns.as_str()).collect();
-    let objects = operator::cli::netpol::live_objects(&client, &namespaces)
-        .await
-        .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
     let destinations = ["bao-0", "backup", "unrelated"];
     let mut probes = Vec::new();
     for (namespace, name, _) in &pods {
@@ -318,20 +297,14 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
             serde_json::json!({"from": format!("{ns}/{pod}"), "to": format!("{n}/{to}"), "port": port})
         })
         .collect();
-    let (verdicts, _) = operator::cli::netpol::check_to_string(
-        &objects,
-        &serde_yaml::to_string(&probe_yaml)?,
-        operator::cli::netpol::OutputFormat::Json,
-    )
-    .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
-    let verdicts: Vec<serde_json::Value> = serde_json::from_str(&verdicts)?;
+    let verdicts = evaluate_live(&client, &namespaces, &probe_yaml).await?;
 
     let mut table = Vec::new();
     let mut disagreements = 0;
     let (mut allowed, mut refused) = (0, 0);
     for ((namespace, pod, to, port), verdict) in probes.iter().zip(&verdicts) {
         let target = format!("{}:{port}", addresses[&format!("{n}/{to}")]);
-        let engine = connects(cp, namespace, pod, &target).await?;
+        let engine = reach::connects(cp, namespace, pod, &target).await?;
         let evaluator = verdict["allowed"].as_bool().context("allowed")?;
         if engine {
             allowed += 1
@@ -454,9 +427,6 @@ async fn differential(cp: &ControlPlane, seed: u64) -> Result<()> {
         );
     }
     let names: Vec<&str> = world.namespaces.iter().map(|n| n.name.as_str()).collect();
-    let objects = operator::cli::netpol::live_objects(&client, &names)
-        .await
-        .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
     let mut probes = Vec::new();
     for from in &world.pods {
         for to in &world.pods {
@@ -478,13 +448,7 @@ async fn differential(cp: &ControlPlane, seed: u64) -> Result<()> {
             })
         })
         .collect();
-    let (verdicts, _) = operator::cli::netpol::check_to_string(
-        &objects,
-        &serde_yaml::to_string(&probe_yaml)?,
-        operator::cli::netpol::OutputFormat::Json,
-    )
-    .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
-    let verdicts: Vec<serde_json::Value> = serde_json::from_str(&verdicts)?;
+    let verdicts = evaluate_live(&client, &names, &probe_yaml).await?;
     // kube-router applies policies asynchronously: compare until the engine agrees everywhere
     // (a real disagreement persists to the deadline and is printed side by side).
     let started = std::time::Instant::now();
@@ -498,7 +462,7 @@ async fn differential(cp: &ControlPlane, seed: u64) -> Result<()> {
                 "{}:{port}",
                 addresses[&format!("{}/{}", to.namespace, to.name)]
             );
-            let engine = connects(cp, &from.namespace, &from.name, &target).await?;
+            let engine = reach::connects(cp, &from.namespace, &from.name, &target).await?;
             let evaluator = verdict["allowed"].as_bool().context("allowed")?;
             allowed += usize::from(engine);
             let reason = verdict["reason"].as_str().unwrap_or_default();
@@ -602,22 +566,18 @@ async fn kube_router_admits_a_flow_between_isolated_pods_that_only_one_side_allo
         .await?;
     // Enforced: a port neither side allows is refused.
     until_connects(cp, n, "a", &format!("{b}:8202"), false).await?;
-    let objects = operator::cli::netpol::live_objects(&cp.client()?, &[n])
-        .await
-        .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
-    let (verdicts, _) = operator::cli::netpol::check_to_string(
-        &objects,
-        &format!("- {{from: {n}/a, to: {n}/b, port: 8200}}\n"),
-        operator::cli::netpol::OutputFormat::Json,
+    let verdicts = evaluate_live(
+        &cp.client()?,
+        &[n],
+        &[serde_json::json!({"from": format!("{n}/a"), "to": format!("{n}/b"), "port": 8200})],
     )
-    .map_err(|e| anyhow::anyhow!("{:?}", e.messages))?;
-    let verdicts: Vec<serde_json::Value> = serde_json::from_str(&verdicts)?;
+    .await?;
     assert_eq!(verdicts[0]["allowed"], false, "{}", verdicts[0]);
     assert!(one_sided_allow(
         verdicts[0]["reason"].as_str().unwrap_or_default()
     ));
     assert!(
-        connects(cp, n, "a", &format!("{b}:8200")).await?,
+        reach::connects(cp, n, "a", &format!("{b}:8200")).await?,
         "kube-router v2.1.0 admits the flow only the source's egress allows"
     );
     ns.delete().await?;
