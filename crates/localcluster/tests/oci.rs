@@ -375,6 +375,21 @@ async fn pods_run_oci_images_from_the_node_store_as_the_images_user_with_its_ent
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("Uid:\t65532"), "{stdout}");
+    // The image's user (no runAsUser in the pod) can read its ServiceAccount token.
+    let token = node
+        .exec(
+            ns.name(),
+            "server",
+            "app",
+            &[
+                "/agnhost",
+                "mounttest",
+                "--file-content=/var/run/secrets/kubernetes.io/serviceaccount/token",
+            ],
+        )
+        .await?;
+    let token = String::from_utf8_lossy(&token.stdout);
+    assert!(token.contains("eyJ"), "the token is readable: {token}");
     let hosts = node
         .exec(ns.name(), "server", "app", &["/agnhost", "etc-hosts"])
         .await?;

@@ -303,9 +303,16 @@ impl Worker {
         }
         if Instant::now() >= self.next_volume_sync {
             let addresses = self.addresses();
+            let store = self.ctx.store.clone();
+            // A store image's own user reads the pod's volumes unless runAsUser says otherwise.
+            let image_uid = |image: &str| {
+                image_user(store.find(image)?, None, false)
+                    .ok()
+                    .and_then(|(uid, _)| uid)
+            };
             match self
                 .volumes
-                .sync(&self.ctx.client, &self.pod, &addresses)
+                .sync(&self.ctx.client, &self.pod, &addresses, &image_uid)
                 .await
             {
                 Ok(()) => {
