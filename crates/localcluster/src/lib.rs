@@ -42,6 +42,9 @@ pub use binaries::{
 };
 pub use control_plane::{ControlPlane, Options, StartupTimings};
 pub use kubeconfig::client_from_kubeconfig;
-pub use node::{AGNHOST_REPOSITORY, ENFORCE_ENV, Node, NodeOptions, OPENBAO_REPOSITORY};
+pub use node::{
+    AGNHOST_REPOSITORY, ENFORCE_ENV, IMAGES_ENV, ImageConfig, ImageSource, Node, NodeOptions,
+    OPENBAO_REPOSITORY, StoredImage,
+};
 pub use shared::{TestNamespace, shared, shared_with};
 pub use wait::eventually;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use localcluster::{ControlPlane, Options};
+use localcluster::{ControlPlane, ImageSource, Options};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -35,6 +35,12 @@ enum Command {
         /// OPENBAO_LOCALCLUSTER_ENFORCE=1.
         #[arg(long, requires = "with_node")]
         enforce: bool,
+        /// An OCI image for the node's store, `[REF=]PATH`: an `oci-archive` tar (`buildah
+        /// push IMG oci-archive:PATH:NAME`) or an OCI layout directory, under REF and the
+        /// names its index.json annotates. Repeatable; also read from
+        /// OPENBAO_LOCALCLUSTER_IMAGES (comma-separated).
+        #[arg(long = "image", value_name = "[REF=]PATH", requires = "with_node")]
+        images: Vec<ImageSource>,
     },
 }
 
@@ -52,11 +58,18 @@ async fn main() -> Result<()> {
             with_scheduler,
             with_node,
             enforce,
-        } => up(&kubeconfig, with_scheduler, with_node, enforce).await,
+            images,
+        } => up(&kubeconfig, with_scheduler, with_node, enforce, images).await,
     }
 }
 
-async fn up(kubeconfig: &Path, scheduler: bool, node: bool, enforce: bool) -> Result<()> {
+async fn up(
+    kubeconfig: &Path,
+    scheduler: bool,
+    node: bool,
+    enforce: bool,
+    images: Vec<ImageSource>,
+) -> Result<()> {
     // Install the handlers before the (seconds-long) start, so a early Ctrl-C still cleans up.
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -66,6 +79,7 @@ async fn up(kubeconfig: &Path, scheduler: bool, node: bool, enforce: bool) -> Re
         ..Options::default()
     };
     options.node_options.enforce_network_policy |= enforce;
+    options.node_options.oci_images.extend(images);
     let control_plane = tokio::select! {
         started = ControlPlane::start_with(options) => started?,
         _ = interrupt.recv() => return Ok(()),
@@ -92,6 +106,9 @@ async fn up(kubeconfig: &Path, scheduler: bool, node: bool, enforce: bool) -> Re
             node.api_server_address(),
             node.netns()
         );
+        for (reference, image) in node.stored_images() {
+            println!("  image:      {reference} ({})", image.digest);
+        }
         if let Some(log) = node.firewall_log() {
             println!(
                 "  NetworkPolicy: enforced by kube-router in the node netns (log {})",

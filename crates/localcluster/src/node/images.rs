@@ -1,6 +1,12 @@
-//! Which container images the node runs, and with which local binary.
+//! Which container images the node runs: an image of the node's OCI store, or a name for a
+//! local binary.
 //!
-//! There is no image store: an image is a name for a binary on this machine. The default table
+//! An image whose exact `repository:tag` (digest dropped, tag `latest` when absent) is in the
+//! node's store ([`crate::NodeOptions::oci_images`], see `oci`) runs from its own root
+//! filesystem, entrypoint, environment and user; the store takes precedence over the table
+//! below, which stays for the images that cannot be built here.
+//!
+//! Otherwise an image is a name for a binary on this machine. The default table
 //! maps every image whose repository ends with `openbao/openbao` (any registry, tag or digest:
 //! `quay.io/openbao/openbao:2.7.2`, `openbao/openbao`, `docker.io/openbao/openbao@sha256:..`)
 //! to the pinned `bao` ([`crate::bao_binary`], OpenBao [`crate::OPENBAO_VERSION`]), whatever
@@ -45,6 +51,13 @@ fn parse(image: &str) -> Reference<'_> {
             tag: "latest",
         },
     }
+}
+
+/// The key of the node's image store for a reference: `repository:tag`, exactly as written
+/// (no registry or namespace is implied), the digest dropped and the tag `latest` by default.
+pub(crate) fn store_key(image: &str) -> String {
+    let reference = parse(image);
+    format!("{}:{}", reference.repository, reference.tag)
 }
 
 /// Whether `repository` is `pattern` or ends with `/<pattern>` (any registry or namespace
@@ -149,6 +162,17 @@ mod tests {
             parse("openbao/openbao@sha256:abc").repository,
             "openbao/openbao"
         );
+    }
+
+    #[test]
+    fn store_keys_are_repository_and_tag_with_latest_by_default_and_no_digest() {
+        assert_eq!(store_key("localhost/op:dev"), "localhost/op:dev");
+        assert_eq!(store_key("localhost/op"), "localhost/op:latest");
+        assert_eq!(
+            store_key("localhost:5000/op@sha256:00"),
+            "localhost:5000/op:latest"
+        );
+        assert_eq!(store_key("op:1@sha256:00"), "op:1");
     }
 
     #[test]

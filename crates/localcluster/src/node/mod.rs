@@ -63,21 +63,36 @@
 //! written 0600 for the pod's user (0640 with `fsGroup`) rather than Kubernetes' 0644, unless
 //! that would lock one of its containers out (see [`volumes`]).
 //!
-//! # Containers ([`container`], [`images`], [`pod`], [`pod_status`])
+//! # Containers ([`container`], [`images`], [`oci`], [`pod`], [`pod_status`])
 //!
-//! An image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned `bao`
-//! whatever the tag, `*/e2e-test-images/agnhost[:tag]` the cached `agnhost` (Kubernetes' e2e
-//! test server, entrypoint `agnhost`); other images wait with `ErrImagePull` and a message
-//! naming what is supported. A container is `bao` (or any program of the node's root
-//! filesystem, e.g. `/bin/sh`) started in the pod's network namespace, a private mount namespace with a
-//! copy-on-write view of the node's root and the volumes bind-mounted, as the pod's
-//! `runAsUser`/`runAsGroup`/`fsGroup` (root when unset), with exactly the pod's environment.
-//! Restart policies with the kubelet's backoff, startup/readiness/liveness probes and the
-//! status subresource work as in a real cluster; deletion stops processes (SIGTERM, SIGKILL
-//! after the grace period), removes the sandbox and deletes the pod object (grace 0).
+//! Images come from two places. The node's local OCI image store ([`NodeOptions::oci_images`],
+//! `$OPENBAO_LOCALCLUSTER_IMAGES`, `localcluster up --image`): `oci-archive` tars or layout
+//! directories, verified blob by blob and unpacked once per digest under
+//! `<run>/node/images/rootfs/` at node start ([`Node::stored_images`] lists them). A pod whose
+//! image names one exactly (`repository:tag`) runs from the image's own root (copy-on-write
+//! over the unpacked layers, nothing of the node inside), with Kubernetes' rules for its
+//! ENTRYPOINT/CMD against `command`/`args`, its `Env` under the pod's variables, its
+//! `WorkingDir` unless the pod sets one, and its `User` (`uid[:gid]`, names looked up in the
+//! image's `/etc/passwd`) unless the pod sets `runAsUser`; a user name under `runAsNonRoot`
+//! or an effective uid 0 under it leaves the container in `CreateContainerConfigError`.
+//! Otherwise an image is a name for a local binary: `*/openbao/openbao[:tag]` runs the pinned
+//! `bao` whatever the tag, `*/e2e-test-images/agnhost[:tag]` the cached `agnhost` (Kubernetes'
+//! e2e test server, entrypoint `agnhost`), for the images that cannot be built here; other
+//! images wait with `ErrImagePull` and a message naming what is supported. Such a container
+//! is `bao` (or any program of the node's root filesystem, e.g. `/bin/sh`) in a copy-on-write
+//! view of the node's root, as the pod's `runAsUser`/`runAsGroup`/`fsGroup` (root when unset).
+//! Either kind starts in the pod's network namespace, a private mount namespace with the
+//! volumes bind-mounted, with exactly its environment (see [`container`] for how the final exec
+//! works without a shell in the image). Restart policies with the kubelet's backoff,
+//! startup/readiness/liveness probes and the status subresource work as in a real cluster;
+//! deletion stops processes (SIGTERM, SIGKILL after the grace period), removes the sandbox and
+//! deletes the pod object (grace 0).
 //!
 //! Not provided: a kubelet API (no `kubectl logs/exec`: use [`Node::container_log`] and
-//! [`Node::exec`]), resource limits, image pulls, DNS server, kube-proxy (ClusterIPs other
+//! [`Node::exec`]), resource limits, image pulls (only the local store: no registry, no
+//! `imagePullPolicy`/`imagePullSecrets`, no zstd layers, one platform per index), a user
+//! namespace or seccomp/AppArmor profiles, a minimal `/dev` (containers get the node's), DNS
+//! server, kube-proxy (ClusterIPs other
 //! than the API server's do not route), ephemeral containers, sidecar restart semantics,
 //! NetworkPolicy enforcement unless requested (see above).
 
@@ -87,6 +102,7 @@ mod env;
 mod firewall;
 mod images;
 mod network;
+mod oci;
 mod pod;
 mod pod_status;
 mod probe;
@@ -127,6 +143,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 pub use images::{AGNHOST_REPOSITORY, OPENBAO_REPOSITORY};
 pub(crate) use network::sweep_dead_netns;
+pub use oci::{ImageConfig, ImageSource, StoredImage};
 
 use crate::process::{self, Process, RunDir};
 use container::Identity;
@@ -141,6 +158,10 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The variable that turns [`NodeOptions::enforce_network_policy`] on by default (`1`).
 pub const ENFORCE_ENV: &str = "OPENBAO_LOCALCLUSTER_ENFORCE";
 
+/// The variable that adds OCI images to every node's store: a comma-separated list of
+/// `[REF=]PATH` (archive or layout directory; see [`NodeOptions::oci_images`]).
+pub const IMAGES_ENV: &str = "OPENBAO_LOCALCLUSTER_IMAGES";
+
 /// How to run the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeOptions {
@@ -149,6 +170,14 @@ pub struct NodeOptions {
     /// Extra image rules, `repository` (any tag) or `repository:tag` → binary, on top of the
     /// default `openbao/openbao` → [`crate::bao_binary`] (which a rule with that key replaces).
     pub images: BTreeMap<String, PathBuf>,
+    /// OCI images for the node's local store, imported (verified and unpacked) at start: an
+    /// `oci-archive` tar or an OCI layout directory each, under the given reference and under
+    /// every `org.opencontainers.image.ref.name` its `index.json` annotates. A pod's image
+    /// that names one of them exactly (`repository:tag`, tag `latest` by default) runs from
+    /// the image's own root filesystem, entrypoint, environment and user, in preference to
+    /// [`NodeOptions::images`]. The sources of `$OPENBAO_LOCALCLUSTER_IMAGES` ([`IMAGES_ENV`])
+    /// are added at start.
+    pub oci_images: Vec<ImageSource>,
     /// Enforce NetworkPolicies: run kube-router's firewall ([`crate::kube_router_binary`]) in
     /// the node namespace, with bridge netfilter on there (see `firewall`). Off unless
     /// `$OPENBAO_LOCALCLUSTER_ENFORCE` is `1`; without it policies are stored but not applied.
@@ -160,6 +189,7 @@ impl Default for NodeOptions {
         Self {
             name: "localnode".to_owned(),
             images: BTreeMap::new(),
+            oci_images: Vec::new(),
             enforce_network_policy: std::env::var(ENFORCE_ENV).is_ok_and(|v| v == "1"),
         }
     }
@@ -173,6 +203,7 @@ pub struct Node {
 
 struct Shared {
     name: String,
+    store: Arc<oci::ImageStore>,
     network: Arc<NodeNetwork>,
     registry: Arc<Registry>,
     /// kube-router, with [`NodeOptions::enforce_network_policy`].
@@ -202,6 +233,8 @@ pub(crate) struct Context {
     pub node_dir: PathBuf,
     pub pods_dir: PathBuf,
     pub images: BTreeMap<String, PathBuf>,
+    /// The node's OCI images (see `oci`), which take precedence over `images`.
+    pub store: Arc<oci::ImageStore>,
     pub api_address: Ipv4Addr,
     pub api_port: u16,
     pub tls: Arc<ClientConfig>,
@@ -280,6 +313,14 @@ impl Node {
             crate::binaries::agnhost_path(),
         );
         images.extend(options.images.clone());
+        let mut sources = options.oci_images.clone();
+        if let Ok(list) = std::env::var(IMAGES_ENV) {
+            sources.extend(oci::parse_sources(&list).with_context(|| format!("${IMAGES_ENV}"))?);
+        }
+        let images_dir = facts.run.path.join("node").join("images");
+        let store =
+            tokio::task::spawn_blocking(move || oci::import(&images_dir, &sources)).await??;
+        let store = Arc::new(store);
         let run = facts.run.clone();
         let vip = facts.service_vip;
         let firewall_inputs = options.enforce_network_policy.then(|| {
@@ -310,6 +351,7 @@ impl Node {
             name: options.name.clone(),
             enforce_network_policy: options.enforce_network_policy,
             images,
+            store: store.clone(),
             network: network.clone(),
             registry: registry.clone(),
         };
@@ -320,6 +362,7 @@ impl Node {
         let node = Self {
             shared: Arc::new(Shared {
                 name: options.name,
+                store,
                 network,
                 registry,
                 firewall: Mutex::new(None),
@@ -383,6 +426,12 @@ impl Node {
             tracing::warn!("the node thread panicked");
         }
         self.shared.network.teardown();
+    }
+
+    /// The images of the node's OCI store by `repository:tag` (several names may share one
+    /// image), with their digest, unpacked root filesystem and config.
+    pub fn stored_images(&self) -> BTreeMap<String, StoredImage> {
+        self.shared.store.list()
     }
 
     /// The `Node` object's name.
@@ -504,6 +553,7 @@ struct Agent {
     name: String,
     enforce_network_policy: bool,
     images: BTreeMap<String, PathBuf>,
+    store: Arc<oci::ImageStore>,
     network: Arc<NodeNetwork>,
     registry: Arc<Registry>,
 }
@@ -594,6 +644,7 @@ impl Agent {
             node_dir,
             pods_dir,
             images: self.images.clone(),
+            store: self.store.clone(),
             api_address: self.facts.service_vip,
             api_port: API_SERVICE_PORT,
             tls: probe::insecure_tls()?,

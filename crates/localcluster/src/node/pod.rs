@@ -303,9 +303,16 @@ impl Worker {
         }
         if Instant::now() >= self.next_volume_sync {
             let addresses = self.addresses();
+            let store = self.ctx.store.clone();
+            // A store image's own user reads the pod's volumes unless runAsUser says otherwise.
+            let image_uid = |image: &str| {
+                image_user(store.find(image)?, None, false)
+                    .ok()
+                    .and_then(|(uid, _)| uid)
+            };
             match self
                 .volumes
-                .sync(&self.ctx.client, &self.pod, &addresses)
+                .sync(&self.ctx.client, &self.pod, &addresses, &image_uid)
                 .await
             {
                 Ok(()) => {
@@ -599,21 +606,53 @@ impl Worker {
         let spec = self.pod.spec.clone().unwrap_or_default();
         let container = self.containers[i].spec.clone();
         let image = container.image.clone().unwrap_or_default();
-        let binary = images::resolve(&self.ctx.images, &image)
-            .and_then(|binary| images::check_binary(&image, binary).map(|()| binary))
-            .map_err(|message| ("ErrImagePull", message, Duration::from_secs(30)))?
-            .to_owned();
-        self.containers[i].image_id = format!("localcluster://{}", binary.display());
+        let config_error = |message: String| ("CreateContainerConfigError", message, RETRY);
+        // The store first; the binary table for the images that cannot be built here.
+        let stored = self.ctx.store.find(&image).cloned();
+        let binary = match &stored {
+            Some(stored) => {
+                self.containers[i].image_id = stored.digest.clone();
+                None
+            }
+            None => {
+                let binary = images::resolve(&self.ctx.images, &image)
+                    .and_then(|binary| images::check_binary(&image, binary).map(|()| binary))
+                    .map_err(|message| {
+                        let stored = self.ctx.store.list();
+                        let message = if stored.is_empty() {
+                            message
+                        } else {
+                            let names: Vec<&str> = stored.keys().map(String::as_str).collect();
+                            format!(
+                                "{message}; nor is it in the node's OCI image store, which \
+                                 holds [{}] (an exact repository:tag match)",
+                                names.join(", ")
+                            )
+                        };
+                        ("ErrImagePull", message, Duration::from_secs(30))
+                    })?
+                    .to_owned();
+                self.containers[i].image_id = format!("localcluster://{}", binary.display());
+                Some(binary)
+            }
+        };
 
         let pod_security = spec.security_context.clone().unwrap_or_default();
         let security = container.security_context.clone().unwrap_or_default();
-        let uid = security.run_as_user.or(pod_security.run_as_user);
-        let gid = security.run_as_group.or(pod_security.run_as_group);
+        let mut uid = security.run_as_user.or(pod_security.run_as_user);
+        let mut gid = security.run_as_group.or(pod_security.run_as_group);
         let non_root = security.run_as_non_root.or(pod_security.run_as_non_root) == Some(true);
-        let config_error = |message: String| ("CreateContainerConfigError", message, RETRY);
+        let pod_sets_uid = uid.is_some();
+        if let Some(stored) = &stored {
+            let (image_uid, image_gid) = image_user(stored, uid, non_root).map_err(config_error)?;
+            uid = uid.or(image_uid);
+            gid = gid.or(image_gid);
+        }
         if non_root && uid.unwrap_or(0) == 0 {
-            return Err(config_error(if uid.is_some() {
+            return Err(config_error(if pod_sets_uid {
                 "container's runAsUser breaks non-root policy".to_owned()
+            } else if stored.is_some() {
+                "container has runAsNonRoot and image will run as root".to_owned()
             } else {
                 "container has runAsNonRoot and image will run as root (the localcluster \
                  node runs images as root unless runAsUser is set)"
@@ -639,16 +678,37 @@ impl Worker {
             .as_ref()
             .and_then(|c| c.drop.clone())
             .unwrap_or_default();
+        let working_dir = container
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .or_else(|| {
+                let config = &stored.as_ref()?.config;
+                config.working_dir.clone().filter(|w| !w.is_empty())
+            })
+            .unwrap_or_else(|| "/".to_owned());
         let identity = Identity {
             user,
             no_new_privs: security.allow_privilege_escalation == Some(false),
             drop_capabilities,
+            image_workdir: stored.as_ref().map(|_| working_dir.clone()),
         };
 
         let addresses = self.addresses();
-        let mut environment = env::environment(&self.ctx.client, &self.pod, &container, &addresses)
+        let pod_environment = env::environment(&self.ctx.client, &self.pod, &container, &addresses)
             .await
             .map_err(|e| config_error(e.0))?;
+        // The image's Env first; the pod's variables override them by name.
+        let mut environment = stored
+            .as_ref()
+            .map(|s| image_environment(&s.config))
+            .unwrap_or_default();
+        for (name, value) in pod_environment {
+            match environment.iter_mut().find(|(k, _)| *k == name) {
+                Some(entry) => entry.1 = value,
+                None => environment.push((name, value)),
+            }
+        }
         let hostname = fs::read_to_string(self.dir.join("hostname"))
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| self.name.clone());
@@ -675,7 +735,16 @@ impl Worker {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let argv = command_line(&container, images::entrypoint(&image), &lookup);
+        let argv = match &stored {
+            Some(stored) => image_command_line(&container, &stored.config, &lookup),
+            None => command_line(&container, images::entrypoint(&image), &lookup),
+        };
+        if argv.is_empty() {
+            return Err(config_error(format!(
+                "no command specified: image {image:?} has no ENTRYPOINT or CMD and the \
+                 container sets no command"
+            )));
+        }
 
         let mut mounts = Vec::new();
         for mount in container.volume_mounts.iter().flatten() {
@@ -701,11 +770,6 @@ impl Worker {
                 read_only: mount.read_only == Some(true) || prepared.read_only,
             });
         }
-        let working_dir = container
-            .working_dir
-            .clone()
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".to_owned());
         let ctr_dir = self.dir.join("containers").join(&container.name);
         // The termination message file, as the kubelet mounts it, emptied for every start. Only
         // outside /dev: here /dev is the node's own, where nothing may be created.
@@ -725,6 +789,7 @@ impl Worker {
             rootfs: ctr_dir.join("rootfs"),
             scratch: ctr_dir.join("scratch"),
             binary,
+            image_root: stored.map(|s| s.rootfs),
             hosts: self.dir.join("hosts"),
             resolv_conf: self.dir.join("resolv.conf"),
             hostname_file: self.dir.join("hostname"),
@@ -1151,6 +1216,122 @@ pub(crate) fn command_line(
     } else {
         args
     }
+}
+
+/// `command` + `args` of a store image with Kubernetes' rules: `command` replaces the
+/// ENTRYPOINT and drops the CMD, `args` replaces the CMD; `$(VAR)` is expanded in what the pod
+/// gives, not in what the image says.
+pub(crate) fn image_command_line(
+    container: &Container,
+    config: &super::oci::ImageConfig,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let expand = |list: &Option<Vec<String>>| -> Vec<String> {
+        list.iter()
+            .flatten()
+            .map(|s| env::expand(s, lookup))
+            .collect()
+    };
+    let command = expand(&container.command);
+    let args = expand(&container.args);
+    if !command.is_empty() {
+        return command.into_iter().chain(args).collect();
+    }
+    let args = if args.is_empty() {
+        config.cmd.clone().unwrap_or_default()
+    } else {
+        args
+    };
+    config
+        .entrypoint
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .chain(args)
+        .collect()
+}
+
+/// The image config's `Env` (`NAME=value` entries) as pairs.
+fn image_environment(config: &super::oci::ImageConfig) -> Vec<(String, String)> {
+    config
+        .env
+        .iter()
+        .flatten()
+        .map(|entry| match entry.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => (entry.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// The uid and gid the image's `User` (`uid[:gid]`, names looked up in the image's
+/// `/etc/passwd` and `/etc/group`) contributes when the pod sets no `runAsUser`; with one,
+/// only the primary group of that uid in the image's `/etc/passwd`. `Err` is the message of
+/// `CreateContainerConfigError`, e.g. a user name under `runAsNonRoot` (the kubelet cannot
+/// verify it is not root either).
+fn image_user(
+    image: &super::oci::StoredImage,
+    pod_uid: Option<i64>,
+    non_root: bool,
+) -> std::result::Result<(Option<i64>, Option<i64>), String> {
+    let passwd = fs::read_to_string(image.rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = fs::read_to_string(image.rootfs.join("etc/group")).unwrap_or_default();
+    // (name, id, primary gid) of /etc/passwd, (name, id) of /etc/group.
+    let entries = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
+            .filter(|f| f.len() >= 3)
+            .collect()
+    };
+    let users = entries(&passwd);
+    let groups = entries(&group);
+    let primary_gid = |uid: i64| -> Option<i64> {
+        users
+            .iter()
+            .find(|f| f[2].parse::<i64>().ok() == Some(uid))
+            .and_then(|f| f.get(3)?.parse().ok())
+    };
+    if let Some(uid) = pod_uid {
+        return Ok((None, primary_gid(uid)));
+    }
+    let spec = image.config.user.clone().unwrap_or_default();
+    if spec.is_empty() {
+        return Ok((Some(0), None));
+    }
+    let (user, group_spec) = match spec.split_once(':') {
+        Some((u, g)) => (u.to_owned(), Some(g.to_owned())),
+        None => (spec.clone(), None),
+    };
+    let uid = match user.parse::<i64>() {
+        Ok(uid) => uid,
+        Err(_) if non_root => {
+            return Err(format!(
+                "container has runAsNonRoot and image has non-numeric user ({user}), cannot \
+                 verify user is non-root"
+            ));
+        }
+        Err(_) => users
+            .iter()
+            .find(|f| f[0] == user)
+            .and_then(|f| f[2].parse().ok())
+            .ok_or_else(|| {
+                format!("unable to find user {user}: no matching entries in passwd file")
+            })?,
+    };
+    let gid = match group_spec {
+        Some(g) => Some(match g.parse::<i64>() {
+            Ok(gid) => gid,
+            Err(_) => groups
+                .iter()
+                .find(|f| f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
+        }),
+        None => primary_gid(uid),
+    };
+    Ok((Some(uid), gid))
 }
 
 /// The host directory a `subPath` of the volume at `volume` mounts, created when missing on a

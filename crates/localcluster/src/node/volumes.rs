@@ -122,11 +122,12 @@ impl PodVolumes {
         client: &kube::Client,
         pod: &Pod,
         addresses: &Addresses,
+        image_uid: &(dyn Fn(&str) -> Option<i64> + Sync),
     ) -> Result<(), String> {
         let Some(spec) = &pod.spec else {
             return Ok(());
         };
-        let readers = Readers::of(pod);
+        let readers = Readers::of(pod, image_uid);
         for volume in spec.volumes.iter().flatten() {
             self.sync_one(client, pod, volume, readers, addresses)
                 .await
@@ -435,7 +436,8 @@ fn user(user: Option<i64>) -> Option<u32> {
 }
 
 /// Who must be able to read a pod's volume files: its `fsGroup`, and the one user all its
-/// containers (init containers included) run as, `None` when they differ.
+/// containers (init containers included) run as, `None` when they differ. A container without
+/// `runAsUser` runs as its image's user (`image_uid`, for images of the node's store) or root.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Readers {
     pub fs_group: Option<u32>,
@@ -443,7 +445,7 @@ pub(crate) struct Readers {
 }
 
 impl Readers {
-    pub fn of(pod: &Pod) -> Self {
+    pub fn of(pod: &Pod, image_uid: &dyn Fn(&str) -> Option<i64>) -> Self {
         let Some(spec) = &pod.spec else {
             return Self::default();
         };
@@ -459,7 +461,8 @@ impl Readers {
                     .as_ref()
                     .and_then(|s| s.run_as_user)
                     .or(pod_user)
-                    // This node runs a container without runAsUser as root.
+                    .or_else(|| c.image.as_deref().and_then(image_uid))
+                    // This node runs a binary-table container without runAsUser as root.
                     .unwrap_or(0)
             });
         let first = users.next();
@@ -845,7 +848,7 @@ mod tests {
                              "securityContext": { "runAsUser": 100 } }],
         }}));
         assert_eq!(
-            Readers::of(&one),
+            Readers::of(&one, &|_| None),
             Readers {
                 fs_group: Some(1000),
                 fs_user: Some(100)
@@ -855,10 +858,10 @@ mod tests {
             "containers": [{ "name": "a", "securityContext": { "runAsUser": 100 } },
                            { "name": "b" }],
         }}));
-        assert_eq!(Readers::of(&mixed), Readers::default());
+        assert_eq!(Readers::of(&mixed, &|_| None), Readers::default());
         let root = pod(json!({ "spec": { "containers": [{ "name": "a" }] } }));
         assert_eq!(
-            Readers::of(&root).fs_user,
+            Readers::of(&root, &|_| None).fs_user,
             Some(0),
             "no runAsUser runs as root here"
         );
@@ -989,7 +992,9 @@ mod tests {
             api_host: "10.96.0.1".to_owned(),
             api_port: 443,
         };
-        volumes.sync(&offline_client(), &pod, &addresses).await
+        volumes
+            .sync(&offline_client(), &pod, &addresses, &|_| None)
+            .await
     }
 
     #[tokio::test]
