@@ -382,6 +382,11 @@ impl ControlPlane {
                 // rejects loopback endpoint addresses, and nothing in-cluster could reach this
                 // one anyway.
                 "--endpoint-reconciler-type=none".to_owned(),
+                // Webhooks and aggregated APIs behind a Service are dialled at a ready
+                // endpoint's pod IP (from EndpointSlices) rather than the ClusterIP: there is
+                // no kube-proxy in the root namespace, but the node's pod CIDR is routed here.
+                // The TLS server name stays `<service>.<namespace>.svc`.
+                "--enable-aggregator-routing=true".to_owned(),
                 format!("--tls-cert-file={}", path(&pki.apiserver_serving.cert)),
                 format!(
                     "--tls-private-key-file={}",

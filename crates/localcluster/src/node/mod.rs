@@ -92,9 +92,10 @@
 //! [`Node::exec`]), resource limits, image pulls (only the local store: no registry, no
 //! `imagePullPolicy`/`imagePullSecrets`, no zstd layers, one platform per index), a user
 //! namespace or seccomp/AppArmor profiles, a minimal `/dev` (containers get the node's), DNS
-//! server, kube-proxy (ClusterIPs other
-//! than the API server's do not route), ephemeral containers, sidecar restart semantics,
-//! NetworkPolicy enforcement unless requested (see above).
+//! server, kube-proxy (ClusterIPs other than the API server's do not route from pods; the API
+//! server itself reaches webhooks and aggregated APIs behind a Service at a ready endpoint's
+//! pod IP, `--enable-aggregator-routing`, over the routed pod CIDR), ephemeral containers,
+//! sidecar restart semantics, NetworkPolicy enforcement unless requested (see above).
 
 mod container;
 mod dns;
