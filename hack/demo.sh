@@ -181,8 +181,14 @@ reach=(env BAO_ADDR="https://$leader_ip:8200" BAO_CACERT="$work/ca.crt"
 if [[ $process -eq 0 ]]; then
 	# The node enforces the cluster's policy, which refuses this host: ask from the node's own
 	# namespace, where the kubelet's probes come from and which the firewall lets in.
+	if timeout 3 bash -c "exec 3<>/dev/tcp/$leader_ip/8200" 2>/dev/null; then
+		echo "this host -> $leader_ip:8200: CONNECTED, but no rule of the posture admits this host" >&2
+		exit 1
+	fi
+	echo "this host -> $leader_ip:8200: refused (enforced: no rule of the posture admits it)"
 	node_netns=$(awk '/node netns:/ {print $3; exit}' "$work/localcluster.log")
 	reach=(ip netns exec "$node_netns" "${reach[@]}")
+	echo "the node ($node_netns, where the kubelet's probes come from) -> $leader_ip:8200: allowed:"
 fi
 "${reach[@]}" || true
 echo

@@ -3,19 +3,18 @@
 //!
 //! Run: `cargo bench -p openbao-localcluster --bench start`
 
+#[path = "../../operator/benches/support/report.rs"]
+mod report;
+
 use std::{
-    fs,
-    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use localcluster::{ControlPlane, ETCD_VERSION, KUBERNETES_VERSION, StartupTimings};
 
 const RUNS: usize = 5;
-const START_MARKER: &str = "<!-- localcluster-bench:start -->";
-const END_MARKER: &str = "<!-- localcluster-bench:end -->";
 const COMMAND: &str = "cargo bench -p openbao-localcluster --bench start";
 const GOAL: Duration = Duration::from_secs(10);
 
@@ -43,13 +42,7 @@ fn main() -> Result<()> {
     let median = sorted[RUNS / 2];
     eprintln!("median start-to-ready: {:.2} s", median.as_secs_f64());
 
-    let section = render(&samples, median);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = root.join("BENCHMARKS.md");
-    let existing = fs::read_to_string(&path).unwrap_or_default();
-    fs::write(&path, replace_section(&existing, &section))
-        .with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("wrote {}", path.canonicalize()?.display());
+    report::write_section("localcluster-bench", &render(&samples, median));
     Ok(())
 }
 
@@ -85,25 +78,4 @@ fn render(samples: &[(Duration, StartupTimings)], median: Duration) -> String {
         ));
     }
     out
-}
-
-/// Replaces the text between the markers (creating the section at the end when missing),
-/// leaving every other byte of the document alone.
-fn replace_section(document: &str, body: &str) -> String {
-    let block = format!("{START_MARKER}\n{body}{END_MARKER}");
-    if let (Some(start), Some(end)) = (document.find(START_MARKER), document.find(END_MARKER))
-        && start < end
-    {
-        let after = end + END_MARKER.len();
-        return format!("{}{block}{}", &document[..start], &document[after..]);
-    }
-    if document.is_empty() {
-        return format!("# Benchmarks\n\n{block}\n");
-    }
-    let separator = if document.ends_with('\n') {
-        "\n"
-    } else {
-        "\n\n"
-    };
-    format!("{document}{separator}{block}\n")
 }

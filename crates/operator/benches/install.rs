@@ -82,7 +82,7 @@ async fn one_run(image: &install_support::Image, enforce: bool) -> anyhow::Resul
     let leader = with_logs(&cp, until_leader_among(&client, &pods).await).await?;
     let ns = TestNamespace::create(&cp, "bench-install").await?;
     apply_sample(&client, ns.name()).await?;
-    with_logs(&cp, until_running(&client, ns.name(), "bao").await).await?;
+    with_logs(&cp, until_running(&client, ns.name(), "bao", 3).await).await?;
     let running = started.elapsed().as_secs_f64();
     let deleted = Instant::now();
     Api::<Pod>::namespaced(client.clone(), OPERATOR_NAMESPACE)

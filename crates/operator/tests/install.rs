@@ -1,7 +1,8 @@
 //! The operator installed the way users install it: the OCI image `hack/image.sh` builds here
 //! (`FROM scratch`, one static binary), run by the node as pods, deployed with
 //! `kubectl apply -k deploy/` and with `helm install` of the chart, onto a control plane whose
-//! node enforces every NetworkPolicy (the controller's own included). Each test has its own
+//! node enforces every NetworkPolicy (the controller's own included): the sample cluster forms,
+//! scales 3 -> 5 -> 3 and outlives its operator's leader under every policy. Each test has its own
 //! control plane (both install the same cluster-scoped objects), and they run concurrently.
 //!
 //! The install-to-Running and handover times are printed (`cargo test --test install --
@@ -34,7 +35,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, ResourceExt,
-    api::{DeleteParams, ListParams, PostParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use localcluster::{ControlPlane, TestNamespace, eventually, reach};
 use operator::install::names::LEADER_LEASE;
@@ -140,7 +141,7 @@ async fn assert_controller_policy_enforced(
 }
 
 #[tokio::test]
-async fn kubectl_apply_k_runs_two_replicas_from_the_image_that_serve_the_webhook_reconcile_and_hand_over()
+async fn kubectl_apply_k_runs_two_replicas_from_the_image_that_serve_the_webhook_reconcile_scale_and_hand_over()
 -> Result<()> {
     let image = image(PROFILE);
     let cp = control_plane(&image, true).await?;
@@ -172,7 +173,7 @@ async fn kubectl_apply_k_runs_two_replicas_from_the_image_that_serve_the_webhook
     assert_controller_policy_enforced(&cp, &client, &pod_ip(leader_pod)?, ns.name()).await?;
 
     apply_sample(&client, ns.name()).await?;
-    with_logs(&cp, until_running(&client, ns.name(), "bao").await).await?;
+    with_logs(&cp, until_running(&client, ns.name(), "bao", 3).await).await?;
     let running_after = started.elapsed();
 
     // The leader goes (graceful delete): it releases the lease, the standby takes it.
@@ -202,13 +203,30 @@ async fn kubectl_apply_k_runs_two_replicas_from_the_image_that_serve_the_webhook
         "the lease changed hands after {handover:?}, not before its {lease_duration} s expiry: \
          the leader did not release it"
     );
+    // Under the new leader and every policy enforced, the cluster scales out and back in.
+    let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), ns.name());
+    for replicas in [5, 3] {
+        clusters
+            .patch(
+                "bao",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}})),
+            )
+            .await?;
+        with_logs(
+            &cp,
+            until_running(&client, ns.name(), "bao", replicas).await,
+        )
+        .await?;
+    }
+
     // The Deployment replaces the pod; the cluster keeps running under the new leader.
     let now = with_logs(&cp, until_operator_ready(&client, 2).await).await?;
     ensure!(
         now.contains(&successor) && !now.contains(&leader),
         "the new leader {successor} is one of the running replicas {now:?}"
     );
-    with_logs(&cp, until_running(&client, ns.name(), "bao").await).await?;
+    with_logs(&cp, until_running(&client, ns.name(), "bao", 3).await).await?;
 
     println!(
         "install (kubectl apply -k, 2 replicas, enforcing node): operator ready {:.1} s, \
@@ -252,7 +270,7 @@ async fn helm_install_upgrade_and_uninstall_leave_the_openbao_cluster_and_its_se
     let ns = TestNamespace::create(&cp, "install-helm").await?;
     with_logs(&cp, assert_webhook_denies(&client, ns.name()).await).await?;
     apply_sample(&client, ns.name()).await?;
-    with_logs(&cp, until_running(&client, ns.name(), "bao").await).await?;
+    with_logs(&cp, until_running(&client, ns.name(), "bao", 3).await).await?;
     let running_after = started.elapsed();
 
     let members = Api::<Pod>::namespaced(client.clone(), ns.name());
@@ -301,7 +319,7 @@ async fn helm_install_upgrade_and_uninstall_leave_the_openbao_cluster_and_its_se
         );
     }
     with_logs(&cp, until_leader_among(&client, &rolled).await).await?;
-    with_logs(&cp, until_running(&client, ns.name(), "bao").await).await?;
+    with_logs(&cp, until_running(&client, ns.name(), "bao", 3).await).await?;
     let after = member_uids(members.list(&ListParams::default()).await?.items);
     ensure!(
         before == after,

@@ -235,16 +235,22 @@ pub async fn apply_sample(client: &Client, namespace: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn until_running(client: &Client, namespace: &str, name: &str) -> Result<OpenBaoCluster> {
+/// Waits until cluster `namespace/name` is Running with `members` initialized, unsealed members.
+pub async fn until_running(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    members: usize,
+) -> Result<OpenBaoCluster> {
     let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), namespace);
     eventually(
-        &format!("{namespace}/{name} to be Running"),
+        &format!("{namespace}/{name} to be Running with {members} members"),
         RUNNING,
         || async {
             let cluster = clusters.get(name).await?;
             let running = cluster.status.as_ref().is_some_and(|s| {
                 s.phase == Some(Phase::Running)
-                    && s.members.len() == 3
+                    && s.members.len() == members
                     && s.members.iter().all(|m| m.initialized && !m.sealed)
             });
             Ok(running.then_some(cluster))
