@@ -111,8 +111,8 @@ async fn main() -> Result<()> {
     let body = format!(
         "## Enforcement: a NetworkPolicy change to its effect on the node\n\n\
          kube-router's firewall ({}) in the node's namespace; an agnhost server pod probed \
-         from outside the pod network every {} ms ({} ms connect timeout). Median of {RUNS}; \
-         {}; {date}.\n\n\
+         from outside the pod network every {} ms ({} ms connect timeout; the firewall drops, so a refusal is seen only when \
+         the timeout passes and the first row includes it). Median of {RUNS}; {}; {date}.\n\n\
          | Change | Until enforced (median) | min | max |\n|---|---|---|---|\n\
          | deny-all-ingress policy created | {:.2} s | {:.2} s | {:.2} s |\n\
          | the policy deleted | {:.2} s | {:.2} s | {:.2} s |\n\n\
