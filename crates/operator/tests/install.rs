@@ -98,7 +98,7 @@ async fn assert_webhook_denies(client: &Client, namespace: &str) -> Result<()> {
 
 /// Health answers from outside the pod network (the policy admits 8081 from anywhere, like
 /// the kubelet's probes); metrics only from the `monitoring` namespace: a pod there connects,
-/// a pod elsewhere and the host are refused by the enforcing node.
+/// a pod elsewhere and the host are refused by the enforcing node; the node scrapes them.
 async fn assert_controller_policy_enforced(
     cp: &ControlPlane,
     client: &Client,
@@ -136,6 +136,27 @@ async fn assert_controller_policy_enforced(
     ensure!(
         !matches!(from_host, Ok(Ok(_))),
         "the host reached the operator's metrics port past its NetworkPolicy"
+    );
+
+    // What answers there is the operator's metrics: one scrape from the node's namespace (the
+    // firewall lets the node in, as it lets the kubelet's probes in).
+    let node = cp.node().context("the control plane runs a node")?;
+    let scrape = tokio::process::Command::new("ip")
+        .args(["netns", "exec", node.netns(), "bash", "-c"])
+        .arg(format!(
+            "exec 3<>/dev/tcp/{operator_ip}/8080 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 \
+             && timeout 5 cat <&3"
+        ))
+        .output()
+        .await
+        .context("scrape /metrics from the node's namespace")?;
+    let answer = String::from_utf8_lossy(&scrape.stdout);
+    ensure!(
+        answer.starts_with("HTTP/1.")
+            && answer.contains(" 200 ")
+            && answer.contains("openbao_operator_"),
+        "GET /metrics on {operator_ip}:8080 answered: {}",
+        answer.chars().take(400).collect::<String>()
     );
     Ok(())
 }
