@@ -1,12 +1,17 @@
-//! Reachability checks the enforcement tests share: a pod's IP once it runs, and one TCP
-//! connection from inside a pod (Kubernetes' agnhost `connect`, run in the pod's container like
-//! `kubectl exec`), polled until the firewall gives the wanted answer.
+//! Reachability checks the node tests share: a pod's IP once it runs, one plain HTTP GET from
+//! this process, and one TCP connection from inside a pod (Kubernetes' agnhost `connect`, run
+//! in the pod's container like `kubectl exec`), polled until the firewall gives the wanted
+//! answer.
 
-use std::time::Duration;
+use std::{net::Ipv4Addr, time::Duration};
 
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
 
 use crate::{ControlPlane, eventually};
 
@@ -21,6 +26,29 @@ pub async fn running_pod_ip(pods: &Api<Pod>, name: &str, timeout: Duration) -> R
         })
     })
     .await
+}
+
+/// `GET path` over plain HTTP/1.1 from this process (the root namespace, outside the pod
+/// network): the status code and the body.
+pub async fn http_get(ip: Ipv4Addr, port: u16, path: &str) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect((ip, port)).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let code = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("not an HTTP answer: {answer:?}"))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((code, body))
 }
 
 /// One TCP connection attempt to `target` (`ip:port`) from inside container `agnhost` of

@@ -15,13 +15,9 @@ use kube::{
     Api, ResourceExt,
     api::{DeleteParams, PostParams},
 };
-use localcluster::{ControlPlane, Node, Options, TestNamespace, eventually, shared_with};
+use localcluster::{ControlPlane, Node, Options, TestNamespace, eventually, reach, shared_with};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 /// Upper bound for anything asynchronous: scheduling, starts, probes, controllers.
 const SETTLE: Duration = Duration::from_secs(90);
@@ -103,23 +99,6 @@ fn pod_ip(pod: &Pod) -> Result<Ipv4Addr> {
         .parse()?)
 }
 
-/// `GET path` over plain HTTP from the test process (the root namespace); the status code.
-async fn http_status(ip: Ipv4Addr, port: u16, path: &str) -> Result<u16> {
-    let mut stream = TcpStream::connect((ip, port)).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("not an HTTP answer: {answer:?}"))
-}
-
 fn in_cidr(ip: Ipv4Addr, cidr: &str) -> bool {
     let Some((net, _)) = cidr.split_once('/') else {
         return false;
@@ -174,7 +153,7 @@ async fn a_dev_server_pod_gets_an_ip_becomes_ready_and_is_reachable_from_the_roo
     );
 
     // The route to the pod CIDR goes through the node namespace: a plain connect works.
-    let code = http_status(ip, 8200, "/v1/sys/health").await?;
+    let (code, _) = reach::http_get(ip, 8200, "/v1/sys/health").await?;
     assert_eq!(code, 200, "{}", log_of(&node, ns.name(), "dev", "bao"));
     ns.delete().await
 }

@@ -20,13 +20,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, api::PostParams};
 use localcluster::{
     ControlPlane, ImageSource, NodeOptions, Options, TestNamespace, agnhost_binary, eventually,
+    reach,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 /// Upper bound for scheduling and starts on a loaded 2-core runner.
 const SETTLE: Duration = Duration::from_secs(90);
@@ -187,28 +184,6 @@ async fn waiting(pods: &Api<Pod>, name: &str, reason: &str) -> Result<String> {
     .await
 }
 
-/// `GET path` over plain HTTP from the test process: status code and body.
-async fn http_get(ip: Ipv4Addr, port: u16, path: &str) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect((ip, port)).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    let code = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("not an HTTP answer: {answer:?}"))?;
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((code, body))
-}
-
 /// A `Name:` line of `/proc/<pid>/status`, e.g. `Uid` -> `65532 65532 65532 65532`.
 fn status_field(pid: u32, name: &str) -> Result<String> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -312,7 +287,7 @@ async fn pods_run_oci_images_from_the_node_store_as_the_images_user_with_its_ent
     let server_ip = running(&pods, "server")
         .await
         .with_context(|| log("server"))?;
-    let (code, hostname) = http_get(server_ip, 8080, "/hostname").await?;
+    let (code, hostname) = reach::http_get(server_ip, 8080, "/hostname").await?;
     assert_eq!((code, hostname.trim()), (200, "server"));
     let pid = node
         .container_pid(ns.name(), "server", "app")
@@ -397,7 +372,7 @@ async fn pods_run_oci_images_from_the_node_store_as_the_images_user_with_its_ent
     assert!(hosts.contains("server"), "the pod's /etc/hosts: {hosts}");
 
     let args_ip = running(&pods, "args").await.with_context(|| log("args"))?;
-    assert_eq!(http_get(args_ip, 8081, "/hostname").await?.0, 200);
+    assert_eq!(reach::http_get(args_ip, 8081, "/hostname").await?.0, 200);
     let args_pid = node
         .container_pid(ns.name(), "args", "app")
         .context("the args pod runs")?;

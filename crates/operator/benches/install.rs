@@ -23,8 +23,8 @@ use std::{
 };
 
 use install_support::{
-    OPERATOR_NAMESPACE, apply_sample, control_plane, image, kubectl, lease_holder, overlay,
-    until_leader_among, until_operator_ready, until_running, with_logs,
+    OPERATOR_NAMESPACE, apply_sample, control_plane, image, install_with_kubectl, lease_holder,
+    until_leader_among, until_running, with_logs,
 };
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, api::DeleteParams};
@@ -65,19 +65,8 @@ async fn one_run(image: &install_support::Image, enforce: bool) -> anyhow::Resul
                 .unwrap_or(0)
         })
         .unwrap_or(0);
-    let work = tempfile::tempdir()?;
-    let overlay = overlay(work.path())?;
     let started = Instant::now();
-    kubectl(
-        &cp,
-        &[
-            "apply",
-            "--server-side",
-            "-k",
-            &overlay.display().to_string(),
-        ],
-    );
-    let pods = with_logs(&cp, until_operator_ready(&client, 2).await).await?;
+    let (pods, _) = install_with_kubectl(&cp, &client, 2).await?;
     let ready = started.elapsed().as_secs_f64();
     let leader = with_logs(&cp, until_leader_among(&client, &pods).await).await?;
     let ns = TestNamespace::create(&cp, "bench-install").await?;

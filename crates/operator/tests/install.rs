@@ -24,9 +24,9 @@ use std::{
 use anyhow::{Context, Result, bail, ensure};
 use api::OpenBaoCluster;
 use install_support::{
-    DEPLOYMENT, OPERATOR_NAMESPACE, SETTLE, apply_sample, control_plane, helm, image, kubectl,
-    lease_holder, operator_pods, overlay, until_leader_among, until_operator_ready, until_running,
-    with_logs,
+    DEPLOYMENT, OPERATOR_NAMESPACE, SETTLE, apply_sample, control_plane, helm, image,
+    install_with_kubectl, lease_holder, operator_pods, until_leader_among, until_operator_ready,
+    until_running, with_logs,
 };
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -167,21 +167,8 @@ async fn kubectl_apply_k_runs_two_replicas_from_the_image_that_serve_the_webhook
     let image = image(PROFILE);
     let cp = control_plane(&image, true).await?;
     let client = cp.client()?;
-    let work = tempfile::tempdir()?;
-    let overlay = overlay(work.path())?;
-
     let started = Instant::now();
-    kubectl(
-        &cp,
-        &[
-            "apply",
-            "--server-side",
-            "-k",
-            &overlay.display().to_string(),
-        ],
-    );
-    let pods = with_logs(&cp, until_operator_ready(&client, 2).await).await?;
-    let ready_after = started.elapsed();
+    let (pods, ready_after) = install_with_kubectl(&cp, &client, 2).await?;
     let leader = with_logs(&cp, until_leader_among(&client, &pods).await).await?;
     for pod in operator_pods(&client).await?.values() {
         let container = &pod.spec.as_ref().context("spec")?.containers[0];
@@ -348,13 +335,19 @@ async fn helm_install_upgrade_and_uninstall_leave_the_openbao_cluster_and_its_se
     );
 
     // Uninstall removes the operator, not what it manages.
-    let secrets_before: BTreeSet<String> = Api::<Secret>::namespaced(client.clone(), ns.name())
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(ResourceExt::name_any)
-        .collect();
+    let secrets = Api::<Secret>::namespaced(client.clone(), ns.name());
+    let secret_names = || async {
+        anyhow::Ok(
+            secrets
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .map(ResourceExt::name_any)
+                .collect::<BTreeSet<String>>(),
+        )
+    };
+    let secrets_before = secret_names().await?;
     helm(
         &cp,
         &[
@@ -381,13 +374,7 @@ async fn helm_install_upgrade_and_uninstall_leave_the_openbao_cluster_and_its_se
         cluster.is_some(),
         "the OpenBaoCluster survives the uninstall"
     );
-    let secrets_after: BTreeSet<String> = Api::<Secret>::namespaced(client.clone(), ns.name())
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(ResourceExt::name_any)
-        .collect();
+    let secrets_after = secret_names().await?;
     ensure!(
         secrets_before == secrets_after && !secrets_after.is_empty(),
         "the cluster's Secrets survive the uninstall: {secrets_before:?} -> {secrets_after:?}"

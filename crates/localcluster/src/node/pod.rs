@@ -1183,14 +1183,7 @@ pub(crate) fn command_line(
     entrypoint: Option<&str>,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
-    let expand = |list: &Option<Vec<String>>| -> Vec<String> {
-        list.iter()
-            .flatten()
-            .map(|s| env::expand(s, lookup))
-            .collect()
-    };
-    let command = expand(&container.command);
-    let args = expand(&container.args);
+    let (command, args) = pod_command_and_args(container, lookup);
     if !command.is_empty() {
         return command.into_iter().chain(args).collect();
     }
@@ -1218,6 +1211,20 @@ pub(crate) fn command_line(
     }
 }
 
+/// The container's own `command` and `args`, with `$(VAR)` expanded.
+fn pod_command_and_args(
+    container: &Container,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> (Vec<String>, Vec<String>) {
+    let expand = |list: &Option<Vec<String>>| -> Vec<String> {
+        list.iter()
+            .flatten()
+            .map(|s| env::expand(s, lookup))
+            .collect()
+    };
+    (expand(&container.command), expand(&container.args))
+}
+
 /// `command` + `args` of a store image with Kubernetes' rules: `command` replaces the
 /// ENTRYPOINT and drops the CMD, `args` replaces the CMD; `$(VAR)` is expanded in what the pod
 /// gives, not in what the image says.
@@ -1226,14 +1233,7 @@ pub(crate) fn image_command_line(
     config: &super::oci::ImageConfig,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
-    let expand = |list: &Option<Vec<String>>| -> Vec<String> {
-        list.iter()
-            .flatten()
-            .map(|s| env::expand(s, lookup))
-            .collect()
-    };
-    let command = expand(&container.command);
-    let args = expand(&container.args);
+    let (command, args) = pod_command_and_args(container, lookup);
     if !command.is_empty() {
         return command.into_iter().chain(args).collect();
     }

@@ -259,8 +259,8 @@ pub async fn until_running(
     .await
 }
 
-/// A kustomize overlay of `deploy/` (the user's `kubectl apply -k`), with two replicas.
-pub fn overlay(dir: &Path) -> Result<PathBuf> {
+/// A kustomize overlay of `deploy/` (the user's `kubectl apply -k`), with `replicas`.
+pub fn overlay(dir: &Path, replicas: usize) -> Result<PathBuf> {
     let deploy = deploy_support::workspace_root()
         .join("deploy")
         .canonicalize()?;
@@ -272,10 +272,33 @@ pub fn overlay(dir: &Path) -> Result<PathBuf> {
         overlay.join("kustomization.yaml"),
         format!(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- \
-             {relative}\nreplicas:\n- name: {DEPLOYMENT}\n  count: 2\n"
+             {relative}\nreplicas:\n- name: {DEPLOYMENT}\n  count: {replicas}\n"
         ),
     )?;
     Ok(overlay)
+}
+
+/// `kubectl apply --server-side -k` of an overlay of `deploy/` with `replicas`, then waits
+/// until they are all ready: their names, and the time from the apply.
+pub async fn install_with_kubectl(
+    cp: &ControlPlane,
+    client: &Client,
+    replicas: usize,
+) -> Result<(BTreeSet<String>, Duration)> {
+    let work = tempfile::tempdir()?;
+    let overlay = overlay(work.path(), replicas)?;
+    let started = std::time::Instant::now();
+    kubectl(
+        cp,
+        &[
+            "apply",
+            "--server-side",
+            "-k",
+            &overlay.display().to_string(),
+        ],
+    );
+    let pods = with_logs(cp, until_operator_ready(client, replicas).await).await?;
+    Ok((pods, started.elapsed()))
 }
 
 /// `to` relative to directory `from` (both absolute).
