@@ -4,6 +4,12 @@
 //! audit back to `PostureVerified=True`, once the policy goes. Its own control plane (enforcing
 //! node); the operator runs in the test process, outside the pod network, so the cluster
 //! never initializes here: the audit and the server's listener do not need it to.
+//!
+//! Then the engine against the evaluator: the rendered posture probed cell by cell from real
+//! pods standing for every kind of peer (by default, with `kubeSystemIngress: false`, and with
+//! user ingress and egress rules), generated worlds flow by flow, and kube-router's one
+//! documented deviation. (The operator running as pods under enforcement, with a cluster that
+//! forms, is `tests/install.rs`.)
 
 mod support;
 
@@ -194,14 +200,92 @@ fn porter(name: &str, labels: &std::collections::BTreeMap<String, String>) -> Re
 #[tokio::test]
 async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_rendered_posture()
 -> Result<()> {
+    let cells = rendered_posture_matrix("matrix", |_| "{}".to_owned()).await?;
+    assert!(
+        allowed(&cells, "kube-system/", "bao-0", 8200),
+        "kube-system reaches the members by default"
+    );
+    Ok(())
+}
+
+/// The engine's verdict on the first cell from a pod whose `namespace/name` starts with `from`
+/// to `to` on `port`.
+fn allowed(cells: &[Cell], from: &str, to: &str, port: u16) -> bool {
+    cells
+        .iter()
+        .find(|c| c.from.starts_with(from) && c.to == to && c.port == port)
+        .unwrap_or_else(|| panic!("no cell {from}* -> {to}:{port}"))
+        .allowed
+}
+
+/// One probed cell of the matrix (engine and evaluator agreed on it).
+struct Cell {
+    from: String,
+    to: String,
+    port: u16,
+    allowed: bool,
+}
+
+#[tokio::test]
+async fn without_kube_system_ingress_the_engine_and_the_evaluator_still_agree_cell_by_cell()
+-> Result<()> {
+    let cells =
+        rendered_posture_matrix("matrix-nokube", |_| "{kubeSystemIngress: false}".to_owned())
+            .await?;
+    assert!(
+        !allowed(&cells, "kube-system/", "bao-0", 8200),
+        "kube-system is refused once kubeSystemIngress is false"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn user_ingress_and_egress_rules_open_on_the_engine_exactly_what_the_evaluator_says()
+-> Result<()> {
+    // The client elsewhere may reach 8200; the members may reach `unrelated` on 8202.
+    let cells = rendered_posture_matrix("matrix-rules", |elsewhere| {
+        format!(
+            "{{ingressRules: [{{from: [{{namespaceSelector: {{matchLabels: \
+             {{kubernetes.io/metadata.name: {elsewhere}}}}}, podSelector: {{matchLabels: \
+             {{app: client}}}}}}], ports: [{{port: 8200}}]}}], \
+             egressRules: [{{to: [{{podSelector: {{matchLabels: {{app: unrelated}}}}}}], \
+             ports: [{{port: 8202}}]}}]}}"
+        )
+    })
+    .await?;
+    let client = cells
+        .iter()
+        .find(|c| c.from.ends_with("/client"))
+        .map(|c| c.from.clone())
+        .context("a cell from the client")?;
+    assert!(
+        allowed(&cells, &client, "bao-0", 8200),
+        "the user ingress rule opens 8200"
+    );
+    assert!(!allowed(&cells, &client, "bao-0", 8201), "and nothing else");
+    assert!(
+        allowed(&cells, "", "unrelated", 8202),
+        "the user egress rule opens 8202"
+    );
+    Ok(())
+}
+
+/// The probe matrix for one cluster spec: the cluster's two policies as the operator renders
+/// them for `spec.network` = `network(<the elsewhere namespace>)` are applied live, porter pods
+/// stand for every kind of peer, and every cell (from each pod to a member, a backup Job pod and
+/// an unrelated pod, on 8200, 8201 and 8202) is probed on the engine and asked of the evaluator.
+async fn rendered_posture_matrix(
+    prefix: &str,
+    network: impl Fn(&str) -> String,
+) -> Result<Vec<Cell>> {
     use api::names::{self, ClusterNames};
     use std::collections::BTreeMap;
 
     let cp = env().await;
     let client = cp.client()?;
-    let ns = TestNamespace::create(cp, "matrix").await?;
-    let impostor = TestNamespace::create(cp, "matrix-impostor").await?;
-    let elsewhere = TestNamespace::create(cp, "matrix-elsewhere").await?;
+    let ns = TestNamespace::create(cp, prefix).await?;
+    let impostor = TestNamespace::create(cp, &format!("{prefix}-impostor")).await?;
+    let elsewhere = TestNamespace::create(cp, &format!("{prefix}-elsewhere")).await?;
     let n = ns.name();
 
     // The cluster's two policies as the operator renders them (no OpenBaoCluster object: the
@@ -209,7 +293,9 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
     let cluster =
         operator::desired::ValidatedCluster::new(api::decode::cluster_from_yaml_str(&format!(
             "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\n\
-             metadata: {{name: bao, namespace: {n}}}\nspec: {{version: \"2.7.2\"}}\n"
+             metadata: {{name: bao, namespace: {n}}}\n\
+             spec: {{version: \"2.7.2\", network: {}}}\n",
+            network(elsewhere.name())
         ))?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let facts = operator::desired::Facts::new(support::OPERATOR_NS, Some("10.96.0.1".parse()?));
@@ -273,9 +359,10 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         addresses.insert(format!("{namespace}/{name}"), running_ip(&api, name).await?);
     }
-    // Enforced before anything is compared: a pod elsewhere is refused by the server policy.
+    // Enforced before anything is compared: an impostor of the operator's labels in another
+    // namespace is refused by the server policy (in every variant).
     let server = format!("{}:8200", addresses[&format!("{n}/bao-0")]);
-    until_connects(cp, elsewhere.name(), "client", &server, false).await?;
+    until_connects(cp, impostor.name(), "operator", &server, false).await?;
 
     // The evaluator's verdicts on the same live objects (`netpol explain --live`'s reading).
     let namespaces: Vec<&str> = pods.iter().map(|(ns, _, _)| ns.as_str()).collect();
@@ -300,11 +387,18 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
     let verdicts = evaluate_live(&client, &namespaces, &probe_yaml).await?;
 
     let mut table = Vec::new();
+    let mut cells = Vec::new();
     let mut disagreements = 0;
     let (mut allowed, mut refused) = (0, 0);
     for ((namespace, pod, to, port), verdict) in probes.iter().zip(&verdicts) {
         let target = format!("{}:{port}", addresses[&format!("{n}/{to}")]);
         let engine = reach::connects(cp, namespace, pod, &target).await?;
+        cells.push(Cell {
+            from: format!("{namespace}/{pod}"),
+            to: (*to).to_owned(),
+            port: *port,
+            allowed: engine,
+        });
         let evaluator = verdict["allowed"].as_bool().context("allowed")?;
         if engine {
             allowed += 1
@@ -345,7 +439,7 @@ async fn the_engine_allows_and_refuses_exactly_what_the_evaluator_says_for_the_r
     for namespace in [elsewhere, impostor, ns] {
         namespace.delete().await?;
     }
-    Ok(())
+    Ok(cells)
 }
 
 /// Whether `reason` (the evaluator's explanation of a refused flow) is the case where
