@@ -26,6 +26,11 @@ while (($#)); do
 	esac
 done
 
+case $profile in
+release | image-test) ;;
+*) echo "hack/image.sh: --profile $profile is not one of: release, image-test" >&2; exit 2 ;;
+esac
+
 CACHE=${OPENBAO_OPERATOR_CACHE:-$HOME/.cache/openbao-operator}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/cargo-target}"
 target="$(uname -m)-unknown-linux-musl"
@@ -68,9 +73,7 @@ fi
 log "building $reference ($profile, $target) -> $dir"
 started=$(date +%s)
 cargo build --locked --profile "$profile" --target "$target" -p openbao-operator --bin openbao-operator >&2
-profile_dir=$profile
-[[ $profile == dev ]] && profile_dir=debug
-binary=$CARGO_TARGET_DIR/$target/$profile_dir/openbao-operator
+binary=$CARGO_TARGET_DIR/$target/$profile/openbao-operator
 built=$(date +%s)
 
 work=$(mktemp -d "$CACHE/image/.build.XXXXXX")

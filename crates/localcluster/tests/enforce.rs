@@ -72,20 +72,6 @@ async fn stays_ready(pods: &Api<Pod>, name: &str, period: Duration) -> Result<()
     Ok(())
 }
 
-async fn running_ip(pods: &Api<Pod>, name: &str) -> Result<String> {
-    reach::running_pod_ip(pods, name, SETTLE).await
-}
-
-async fn until_connects(
-    control_plane: &ControlPlane,
-    namespace: &str,
-    pod: &str,
-    target: &str,
-    want: bool,
-) -> Result<()> {
-    reach::until_connects(control_plane, namespace, pod, target, want, SETTLE).await
-}
-
 /// `iptables-save` of a namespace (`None`: the root namespace).
 fn iptables_save(netns: Option<&str>) -> Result<String> {
     let output = match netns {
@@ -137,17 +123,20 @@ async fn a_default_deny_policy_refuses_a_flow_and_an_allow_policy_lets_it_back_i
         pods.create(&PostParams::default(), &agnhost_pod(name, &["pause"])?)
             .await?;
     }
-    let server = format!("{}:8080", running_ip(&pods, "server").await?);
+    let server = format!(
+        "{}:8080",
+        reach::running_pod_ip(&pods, "server", SETTLE).await?
+    );
     eventually("pod server to be Ready", SETTLE, || async {
         Ok(is_ready(&pods.get("server").await?).then_some(()))
     })
     .await?;
-    running_ip(&pods, "client").await?;
-    running_ip(&pods, "other").await?;
+    reach::running_pod_ip(&pods, "client", SETTLE).await?;
+    reach::running_pod_ip(&pods, "other", SETTLE).await?;
 
     // No policy: everyone reaches the server.
-    until_connects(&control_plane, ns.name(), "client", &server, true).await?;
-    until_connects(&control_plane, ns.name(), "other", &server, true).await?;
+    reach::until_connects(&control_plane, ns.name(), "client", &server, true, SETTLE).await?;
+    reach::until_connects(&control_plane, ns.name(), "other", &server, true, SETTLE).await?;
 
     let policies: Api<NetworkPolicy> = ns.api();
     policies
@@ -159,8 +148,8 @@ async fn a_default_deny_policy_refuses_a_flow_and_an_allow_policy_lets_it_back_i
             }))?,
         )
         .await?;
-    until_connects(&control_plane, ns.name(), "client", &server, false).await?;
-    until_connects(&control_plane, ns.name(), "other", &server, false).await?;
+    reach::until_connects(&control_plane, ns.name(), "client", &server, false, SETTLE).await?;
+    reach::until_connects(&control_plane, ns.name(), "other", &server, false, SETTLE).await?;
     // The node's probes are the node's own traffic, which kube-router lets in.
     stays_ready(&pods, "server", Duration::from_secs(4)).await?;
 
@@ -180,7 +169,7 @@ async fn a_default_deny_policy_refuses_a_flow_and_an_allow_policy_lets_it_back_i
             }))?,
         )
         .await?;
-    until_connects(&control_plane, ns.name(), "client", &server, true).await?;
+    reach::until_connects(&control_plane, ns.name(), "client", &server, true, SETTLE).await?;
     // The allow policy is selective: a pod it does not select stays refused (checked several
     // times, since "refused" is also what a slow start would look like once).
     for _ in 0..3 {

@@ -41,20 +41,6 @@ async fn env() -> &'static ControlPlane {
     .await
 }
 
-async fn running_ip(pods: &Api<Pod>, name: &str) -> Result<String> {
-    reach::running_pod_ip(pods, name, SETTLE).await
-}
-
-async fn until_connects(
-    control_plane: &ControlPlane,
-    namespace: &str,
-    pod: &str,
-    target: &str,
-    want: bool,
-) -> Result<()> {
-    reach::until_connects(control_plane, namespace, pod, target, want, SETTLE).await
-}
-
 /// The evaluator's verdicts (`netpol check`'s JSON, one per probe `{from, to, port}`) on the
 /// live NetworkPolicies, pods and namespaces of `namespaces`: `netpol explain --live`'s reading.
 async fn evaluate_live(
@@ -95,7 +81,10 @@ async fn a_flow_the_audit_reports_as_opened_is_reachable_on_the_enforcing_node_a
     .await;
 
     let members: Api<Pod> = ns.api();
-    let member = format!("{}:8200", running_ip(&members, "bao-0").await?);
+    let member = format!(
+        "{}:8200",
+        reach::running_pod_ip(&members, "bao-0", SETTLE).await?
+    );
     let probes: Api<Pod> = outside.api();
     probes
         .create(
@@ -109,11 +98,11 @@ async fn a_flow_the_audit_reports_as_opened_is_reachable_on_the_enforcing_node_a
             }))?,
         )
         .await?;
-    running_ip(&probes, "client").await?;
+    reach::running_pod_ip(&probes, "client", SETTLE).await?;
 
     // The posture holds, and the firewall agrees: a pod elsewhere cannot reach 8200.
     until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "True").await;
-    until_connects(cp, outside.name(), "client", &member, false).await?;
+    reach::until_connects(cp, outside.name(), "client", &member, false, SETTLE).await?;
 
     // A foreign allow-all opens it: the audit says so, and the flow goes through.
     let policies: Api<NetworkPolicy> = ns.api();
@@ -163,14 +152,14 @@ async fn a_flow_the_audit_reports_as_opened_is_reachable_on_the_enforcing_node_a
         )),
         "{printed}"
     );
-    until_connects(cp, outside.name(), "client", &member, true).await?;
+    reach::until_connects(cp, outside.name(), "client", &member, true, SETTLE).await?;
 
     // The policy goes: the proof holds again and the firewall refuses the flow again.
     policies
         .delete("allow-all", &DeleteParams::default())
         .await?;
     until_condition(&client, n, "bao", types::POSTURE_VERIFIED, "True").await;
-    until_connects(cp, outside.name(), "client", &member, false).await?;
+    reach::until_connects(cp, outside.name(), "client", &member, false, SETTLE).await?;
 
     outside.delete().await?;
     ns.delete().await?;
@@ -357,12 +346,15 @@ async fn rendered_posture_matrix(
     }
     for (namespace, name, _) in &pods {
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        addresses.insert(format!("{namespace}/{name}"), running_ip(&api, name).await?);
+        addresses.insert(
+            format!("{namespace}/{name}"),
+            reach::running_pod_ip(&api, name, SETTLE).await?,
+        );
     }
     // Enforced before anything is compared: an impostor of the operator's labels in another
     // namespace is refused by the server policy (in every variant).
     let server = format!("{}:8200", addresses[&format!("{n}/bao-0")]);
-    until_connects(cp, impostor.name(), "operator", &server, false).await?;
+    reach::until_connects(cp, impostor.name(), "operator", &server, false, SETTLE).await?;
 
     // The evaluator's verdicts on the same live objects (`netpol explain --live`'s reading).
     let namespaces: Vec<&str> = pods.iter().map(|(ns, _, _)| ns.as_str()).collect();
@@ -517,7 +509,7 @@ async fn differential(cp: &ControlPlane, seed: u64) -> Result<()> {
         let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
         addresses.insert(
             format!("{}/{}", pod.namespace, pod.name),
-            running_ip(&api, &pod.name).await?,
+            reach::running_pod_ip(&api, &pod.name, SETTLE).await?,
         );
     }
     let names: Vec<&str> = world.namespaces.iter().map(|n| n.name.as_str()).collect();
@@ -641,8 +633,8 @@ async fn kube_router_admits_a_flow_between_isolated_pods_that_only_one_side_allo
         )?);
         pods.create(&PostParams::default(), &pod).await?;
     }
-    let b = running_ip(&pods, "b").await?;
-    running_ip(&pods, "a").await?;
+    let b = reach::running_pod_ip(&pods, "b", SETTLE).await?;
+    reach::running_pod_ip(&pods, "a", SETTLE).await?;
     let policies: Api<NetworkPolicy> = ns.api();
     policies
         .create(
@@ -659,7 +651,7 @@ async fn kube_router_admits_a_flow_between_isolated_pods_that_only_one_side_allo
         )
         .await?;
     // Enforced: a port neither side allows is refused.
-    until_connects(cp, n, "a", &format!("{b}:8202"), false).await?;
+    reach::until_connects(cp, n, "a", &format!("{b}:8202"), false, SETTLE).await?;
     let verdicts = evaluate_live(
         &cp.client()?,
         &[n],
