@@ -7,6 +7,9 @@ use serde_json::Value;
 
 use crate::{BaoClient, Error, client::Auth, types::DataEnvelope};
 
+/// How long [`BaoClient::mount_kv_v2`] waits for a fresh mount's upgrade step to finish.
+const KV_UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `data` of a KV v2 write.
 #[derive(Deserialize)]
 struct WriteData {
@@ -20,16 +23,38 @@ struct ReadData {
 }
 
 impl BaoClient {
-    /// `POST /v1/sys/mounts/<mount>` (token): mounts a KV version 2 engine at `mount`.
+    /// `POST /v1/sys/mounts/<mount>` (token): mounts a KV version 2 engine at `mount`, then
+    /// waits until it serves.
+    ///
+    /// A fresh KV v2 mount first runs its "upgrade from non-versioned data" step and answers
+    /// every request with 400 until that finishes (tens of milliseconds, longer on a loaded
+    /// machine); returning before then hands the caller a mount whose first write fails.
     pub async fn mount_kv_v2(&self, mount: &str) -> Result<(), Error> {
-        let path = format!("sys/mounts/{}", mount.trim_matches('/'));
+        let mount = mount.trim_matches('/');
         self.call_unit(
             Method::POST,
-            &path,
+            &format!("sys/mounts/{mount}"),
             Auth::Token,
             Some(serde_json::json!({ "type": "kv", "options": { "version": "2" } })),
         )
-        .await
+        .await?;
+        let config = format!("{mount}/config");
+        let deadline = tokio::time::Instant::now() + KV_UPGRADE_WAIT;
+        loop {
+            let (status, body) = self
+                .call_raw(Method::GET, &config, Auth::Token, None)
+                .await?;
+            if status.is_success() {
+                return Ok(());
+            }
+            let error = Error::from_status(&config, status, &body);
+            let upgrading = matches!(&error, Error::Api { status: 400, errors, .. }
+                if errors.iter().any(|e| e.contains("Upgrading from non-versioned")));
+            if !upgrading || tokio::time::Instant::now() >= deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// `POST /v1/<mount>/data/<key>` (token): writes `data` (a JSON object) as a new version
