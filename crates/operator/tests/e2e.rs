@@ -751,6 +751,8 @@ fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::o
                     watch_namespace: Some(namespace),
                     service_account: support::OPERATOR_SA.to_string(),
                     job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
+                    health_check_interval:
+                        operator::reconcile::status::DEFAULT_HEALTH_CHECK_INTERVAL,
                 };
                 let metrics = std::sync::Arc::new(operator::telemetry::Metrics::new());
                 operator::reconcile::run(client, config, metrics, async {

@@ -96,6 +96,12 @@ pub struct RunArgs {
     /// the operator itself runs.
     #[arg(long, value_name = "IMAGE", env = "OPERATOR_IMAGE", default_value = crate::install::deploy::DEFAULT_IMAGE)]
     pub job_image: String,
+    /// Seconds between the health checks of a steady cluster (each spread by up to a tenth):
+    /// how late a member that went bad without any Kubernetes event (a sealed member whose pod
+    /// stays ready, a lost Raft voter) can be noticed. Changes to pods and owned objects wake a
+    /// cluster at once whatever this says.
+    #[arg(long, value_name = "SECONDS", env = "OPERATOR_HEALTH_CHECK_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub health_check_interval: u64,
     /// Only reconcile (and admit) OpenBaoClusters in these namespaces: comma-separated and
     /// repeatable (`--watch-namespace` is accepted too). Default: every namespace. A namespaced
     /// install grants the operator a Role in each of them instead of the ClusterRole.
@@ -182,6 +188,7 @@ impl RunArgs {
             operator_namespace: self.operator_namespace.clone(),
             service_account: self.service_account.clone(),
             job_image: self.job_image.clone(),
+            health_check_interval: std::time::Duration::from_secs(self.health_check_interval),
             watch_namespaces,
             leader_election: (!self.no_leader_elect)
                 .then(|| LeaseSettings::new(&self.operator_namespace, LEADER_LEASE, identity)),

@@ -69,6 +69,8 @@ pub struct ManagerOptions {
     pub service_account: String,
     /// The image backup and restore Jobs run by default (the operator's own).
     pub job_image: String,
+    /// How often a steady cluster is looked at when nothing wakes it.
+    pub health_check_interval: std::time::Duration,
     /// `None`: reconcile without election.
     pub leader_election: Option<LeaseSettings>,
     /// `None`: no webhook.
@@ -294,6 +296,7 @@ async fn lead(
                 watch_namespace: scope.clone(),
                 service_account: options.service_account.clone(),
                 job_image: options.job_image.clone(),
+                health_check_interval: options.health_check_interval,
             };
             let placeholder_config = placeholder::Config {
                 operator_namespace: options.operator_namespace.clone(),

@@ -89,6 +89,7 @@ pub async fn cleanup(ctx: &Context, cluster: &OpenBaoCluster) -> Result<Action, 
     .await;
     ctx.record_phase(format!("{namespace}/{}", names.cluster()), None);
     super::posture::forget(ctx, &namespace, names.cluster());
+    ctx.forget_cluster(&format!("{namespace}/{}", names.cluster()));
     Ok(Action::await_change())
 }
 

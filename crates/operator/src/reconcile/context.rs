@@ -6,14 +6,18 @@ use std::sync::Arc;
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     batch::v1::Job,
-    core::v1::{ConfigMap, Pod, Service, ServiceAccount},
+    core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
     Client, ResourceExt,
-    runtime::{events::Recorder, reflector::Store},
+    core::PartialObjectMeta,
+    runtime::{
+        events::Recorder,
+        reflector::{ObjectRef, Store},
+    },
 };
 
 use crate::{
@@ -35,11 +39,14 @@ pub struct Config {
     /// The image backup and restore Jobs run (the operator's own, unless `spec.backup.image`
     /// names another).
     pub job_image: String,
+    /// How often a steady cluster is looked at when nothing wakes it (spread by a jitter).
+    pub health_check_interval: std::time::Duration,
 }
 
 /// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are
 /// cached for the kinds the operator applies; Secrets are watched by metadata only, so no
-/// Secret content is ever held in memory beyond a single reconcile.
+/// Secret content is ever held in memory beyond a single reconcile (their `resourceVersion`s
+/// tell a pass whether what it learnt from a body last time still holds).
 #[derive(Clone)]
 pub struct Stores {
     /// StatefulSets.
@@ -71,6 +78,8 @@ pub struct Stores {
     /// Every NetworkPolicy of the watched namespaces, whoever owns it: the posture audit
     /// proves them all (`posture`). Never written to, never compared by the apply stage.
     pub all_network_policies: Store<NetworkPolicy>,
+    /// The operator's Secrets (labelled with a cluster), metadata only.
+    pub secrets: Store<PartialObjectMeta<Secret>>,
 }
 
 /// Shared state of every reconcile.
@@ -102,9 +111,51 @@ pub struct Context {
     pub session: crate::identity::session::Session,
     /// The last posture proof of each cluster (`namespace/name`), kept while its inputs stand.
     pub posture: std::sync::Mutex<std::collections::HashMap<String, super::posture::Memo>>,
+    /// What the secrets stage last derived for each cluster (`namespace/name`), kept while the
+    /// Secrets it read keep their `resourceVersion`s (no key material in it).
+    pub secrets_memo: std::sync::Mutex<std::collections::HashMap<String, super::secrets::Memo>>,
+    /// Consecutive passes per cluster (`namespace/name`) that left its status as it was: the
+    /// exponent of the backoff while it waits on OpenBao.
+    pub unchanged_passes: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// The `resourceVersion` of each cluster's key-store Secret (`namespace/name`) when it was
+    /// last read holding stored keys: while the cache shows that version, it still does.
+    pub stored_keys_at: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Context {
+    /// The `resourceVersion` the metadata cache holds for Secret `namespace/name` (`None`: not
+    /// cached, which says nothing about whether it exists: only labelled Secrets are watched).
+    pub fn cached_secret_version(&self, namespace: &str, name: &str) -> Option<String> {
+        self.stores
+            .secrets
+            .get(&ObjectRef::new(name).within(namespace))
+            .and_then(|meta| meta.metadata.resource_version.clone())
+    }
+
+    /// Count a pass over `key` (`namespace/name`) that `changed` its status or not; returns
+    /// how many passes in a row changed nothing, this one included.
+    pub fn count_unchanged(&self, key: &str, changed: bool) -> u32 {
+        let Ok(mut counts) = self.unchanged_passes.lock() else {
+            return 0;
+        };
+        let count = counts.entry(key.to_string()).or_insert(0);
+        *count = if changed { 0 } else { count.saturating_add(1) };
+        *count
+    }
+
+    /// Forget what was kept about `key` (`namespace/name`): the cluster is gone.
+    pub fn forget_cluster(&self, key: &str) {
+        if let Ok(mut counts) = self.unchanged_passes.lock() {
+            counts.remove(key);
+        }
+        if let Ok(mut memos) = self.secrets_memo.lock() {
+            memos.remove(key);
+        }
+        if let Ok(mut stored) = self.stored_keys_at.lock() {
+            stored.remove(key);
+        }
+    }
+
     /// Cached pods in `namespace` that carry every label of `selector` (the cache holds only the
     /// clusters' own pods; see `watch`).
     pub fn pods_matching(

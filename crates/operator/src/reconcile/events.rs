@@ -55,8 +55,10 @@ fn truncate(mut text: String, max: usize) -> String {
 pub fn error_policy(cluster: Arc<OpenBaoCluster>, error: &Error, ctx: Arc<Context>) -> Action {
     if is_waiting(error) {
         tracing::debug!(cluster = %cluster.name_any(), namespace = ?cluster.namespace(), %error, "waiting");
+        ctx.metrics.requeued("waiting");
         return Action::requeue(Duration::from_secs(2));
     }
+    ctx.metrics.requeued("error");
     warn!(cluster = %cluster.name_any(), namespace = ?cluster.namespace(), category = error.category(), error = %error, "reconcile failed");
     let reason = error.category();
     let note = error.to_string();

@@ -254,11 +254,46 @@ async fn apply_cluster(
         .rollout
         .as_ref()
         .is_some_and(|r| r.revision_pending);
-    let requeue = status::requeue(&new_status, secrets.renew_at, rollout_pending, now);
+    let key = format!("{}/{}", validated.namespace(), validated.names().cluster());
+    let unchanged = ctx.count_unchanged(&key, cluster.status.as_ref() != Some(&new_status));
+    let wait = status::Wait::of(
+        &new_status,
+        &observed,
+        rollout_pending,
+        pods_up(ctx, &validated),
+    );
+    let requeue = status::requeue(
+        &new_status,
+        wait,
+        unchanged,
+        secrets.renew_at,
+        ctx.config.health_check_interval,
+        jitter(),
+        now,
+    );
+    ctx.metrics.requeued(requeue.reason);
     announce_phase(ctx, cluster, &new_status, &observed.blocked).await;
     posture::announce(ctx, cluster, proof.as_deref()).await;
     patch_status(ctx, api, cluster, new_status).await?;
-    Ok(Action::requeue(requeue))
+    Ok(Action::requeue(requeue.after))
+}
+
+/// The cluster's pods that exist, are not being deleted and have an address (from the cache).
+fn pods_up(ctx: &Context, cluster: &ValidatedCluster) -> usize {
+    ctx.pods_matching(
+        cluster.namespace(),
+        &cluster.names().server_selector_labels(),
+    )
+    .iter()
+    .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+    .filter(|pod| pod.status.as_ref().is_some_and(|s| s.pod_ip.is_some()))
+    .count()
+}
+
+/// A sample in -1..=1 that spreads requeues (not for anything secret).
+fn jitter() -> f64 {
+    let sample = getrandom::u32().unwrap_or(u32::MAX / 2);
+    f64::from(sample) / f64::from(u32::MAX) * 2.0 - 1.0
 }
 
 /// The cluster's two policies as the cache holds them, when both exist (an update, not the

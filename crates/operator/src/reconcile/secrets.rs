@@ -52,6 +52,69 @@ pub struct SecretsOutcome {
     pub seal_fingerprint: Option<String>,
 }
 
+/// What the stage derived from Secret bodies for one cluster, and what it depends on: the
+/// cluster (uid, generation, whether it was initialized) and the `resourceVersion` of every
+/// Secret it read. While all of them stand, the next pass takes the outcome from here and reads
+/// no Secret at all. It holds no key material: the CA's public certificate and fingerprints.
+#[derive(Clone, Debug)]
+pub struct Memo {
+    uid: Option<String>,
+    generation: Option<i64>,
+    initialized: bool,
+    /// `(name, resourceVersion)` of each Secret the outcome was derived from.
+    versions: Vec<(String, String)>,
+    outcome: SecretsOutcome,
+}
+
+impl Memo {
+    /// The memo of `outcome`, when one can be kept: nothing was written, and every Secret the
+    /// stage read existed (an absent one may appear without a cached trace: the user's own
+    /// Secrets are not labelled, so the metadata cache cannot vouch for their absence).
+    fn of(
+        cluster: &ValidatedCluster,
+        initialized: bool,
+        read: &[(String, Option<String>)],
+        outcome: &SecretsOutcome,
+    ) -> Option<Memo> {
+        if !outcome.written.is_empty() {
+            return None;
+        }
+        let versions = read
+            .iter()
+            .map(|(name, version)| Some((name.clone(), version.clone()?)))
+            .collect::<Option<Vec<_>>>()?;
+        let meta = &cluster.cluster().metadata;
+        Some(Memo {
+            uid: meta.uid.clone(),
+            generation: meta.generation,
+            initialized,
+            versions,
+            outcome: outcome.clone(),
+        })
+    }
+
+    /// The outcome, when it still holds for `cluster` at `now`, given the `resourceVersion` the
+    /// metadata cache shows for a Secret name.
+    fn still_holds(
+        &self,
+        cluster: &ValidatedCluster,
+        initialized: bool,
+        now: OffsetDateTime,
+        cached_version: impl Fn(&str) -> Option<String>,
+    ) -> Option<SecretsOutcome> {
+        let meta = &cluster.cluster().metadata;
+        let same_cluster = self.uid == meta.uid
+            && self.generation == meta.generation
+            && self.initialized == initialized;
+        let not_due = self.outcome.renew_at.is_none_or(|at| now < at);
+        let unchanged = self
+            .versions
+            .iter()
+            .all(|(name, version)| cached_version(name).as_deref() == Some(version.as_str()));
+        (same_cluster && not_due && unchanged).then(|| self.outcome.clone())
+    }
+}
+
 /// What the Secret stage read: the Secrets that exist (bodies held for this pass only) and
 /// whether the cluster holds data (asked only when it matters: the unseal key is missing).
 #[derive(Clone, Debug, Default)]
@@ -71,6 +134,8 @@ pub struct SecretsObserved {
     pub acme_trust: Option<Secret>,
     /// ACME mode with a public CA: the system roots, as PEM (empty when none were found).
     pub system_roots: Option<Vec<u8>>,
+    /// Every Secret read, by name, with its `resourceVersion` (`None`: it does not exist).
+    pub read: Vec<(String, Option<String>)>,
 }
 
 /// One write the plan asks for.
@@ -528,13 +593,26 @@ impl SecretsError {
     }
 }
 
-async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, SecretsError> {
-    api.get_opt(name)
+/// Read Secret `name`, noting its `resourceVersion` (or its absence) in `read`.
+async fn get_secret(
+    api: &Api<Secret>,
+    name: &str,
+    read: &mut Vec<(String, Option<String>)>,
+) -> Result<Option<Secret>, SecretsError> {
+    let secret = api
+        .get_opt(name)
         .await
         .map_err(|source| SecretsError::Kube {
             action: format!("read Secret {name}"),
             source,
-        })
+        })?;
+    read.push((
+        name.to_string(),
+        secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone()),
+    ));
+    Ok(secret)
 }
 
 /// Read what [`plan`] needs.
@@ -552,17 +630,19 @@ async fn observe(
     };
     match spec.tls.mode {
         TlsMode::OperatorManaged => {
-            observed.ca = get_secret(api, &names.ca_secret()).await?;
+            observed.ca = get_secret(api, &names.ca_secret(), &mut observed.read).await?;
             if observed.ca.is_some() {
-                observed.server = get_secret(api, &names.server_tls_secret()).await?;
+                observed.server =
+                    get_secret(api, &names.server_tls_secret(), &mut observed.read).await?;
             }
         }
         TlsMode::External => {
-            observed.external = get_secret(api, &names.tls_secret(&spec.tls)).await?;
+            observed.external =
+                get_secret(api, &names.tls_secret(&spec.tls), &mut observed.read).await?;
         }
         TlsMode::Acme => match spec.acme_trust() {
             Some(AcmeTrust::Secret { secret, .. }) => {
-                observed.acme_trust = get_secret(api, &secret).await?;
+                observed.acme_trust = get_secret(api, &secret, &mut observed.read).await?;
             }
             Some(AcmeTrust::SystemRoots) => observed.system_roots = Some(system_roots_pem()),
             None => {}
@@ -572,9 +652,10 @@ async fn observe(
         (spec.unseal.type_, &spec.unseal.credentials_secret_ref)
     {
         // The user's key Secret: read to report it missing or unusable, never written.
-        observed.unseal_key = get_secret(api, &user.name).await?;
+        observed.unseal_key = get_secret(api, &user.name, &mut observed.read).await?;
     } else if spec.unseal.type_ == UnsealType::Static {
-        observed.unseal_key = get_secret(api, &names.unseal_key_secret()).await?;
+        observed.unseal_key =
+            get_secret(api, &names.unseal_key_secret(), &mut observed.read).await?;
         if observed.unseal_key.is_none() && !initialized {
             let pvcs =
                 Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
@@ -641,30 +722,55 @@ async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, SecretsErro
 
 /// Make sure every generated Secret exists and the server certificate is current: observe,
 /// [`plan`], perform the planned writes (and plan once more after creating a CA).
+///
+/// A pass over Secrets that have not changed since the last one (their `resourceVersion`s in
+/// the metadata cache, the cluster's generation, and no renewal due) reads none of them: the
+/// last outcome still holds (see [`Memo`]).
 pub async fn ensure(
     ctx: &Context,
     cluster: &ValidatedCluster,
     initialized: bool,
 ) -> Result<SecretsOutcome, SecretsError> {
+    let key = format!("{}/{}", cluster.namespace(), cluster.names().cluster());
+    let now = OffsetDateTime::now_utc();
+    let memo = ctx
+        .secrets_memo
+        .lock()
+        .ok()
+        .and_then(|memos| memos.get(&key).cloned());
+    if let Some(outcome) = memo.and_then(|memo| {
+        memo.still_holds(cluster, initialized, now, |name| {
+            ctx.cached_secret_version(cluster.namespace(), name)
+        })
+    }) {
+        return Ok(outcome);
+    }
     let api = Api::<Secret>::namespaced(ctx.client.clone(), cluster.namespace());
     let mut written = Vec::new();
     // Two rounds at most: the second only after a CA was created.
     for _ in 0..2 {
         let observed = observe(ctx, &api, cluster, initialized).await?;
-        let planned = plan(cluster, &observed, OffsetDateTime::now_utc())?;
+        let planned = plan(cluster, &observed, now)?;
         for effect in &planned.effects {
             if perform(&api, effect).await? {
                 written.push(effect.secret().name_any());
             }
         }
         if !planned.again {
-            return Ok(SecretsOutcome {
+            let outcome = SecretsOutcome {
                 blocking: planned.blocking,
                 renew_at: planned.renew_at,
                 written,
                 ca_pem: planned.ca_pem,
                 seal_fingerprint: planned.seal_fingerprint,
-            });
+            };
+            if let Ok(mut memos) = ctx.secrets_memo.lock() {
+                match Memo::of(cluster, initialized, &observed.read, &outcome) {
+                    Some(memo) => memos.insert(key, memo),
+                    None => memos.remove(&key),
+                };
+            }
+            return Ok(outcome);
         }
     }
     Err(SecretsError::StillMissing(cluster.names().ca_secret()))
@@ -1091,5 +1197,76 @@ mod tests {
             planned.blocking.map(|(reason, _)| reason).as_deref(),
             Some(reasons::ACME_TRUST_UNAVAILABLE)
         );
+    }
+
+    fn memo_cluster(generation: i64) -> ValidatedCluster {
+        let mut c = cluster("").cluster().clone();
+        c.metadata.uid = Some("uid-1".to_string());
+        c.metadata.generation = Some(generation);
+        ValidatedCluster::new(c).expect("valid")
+    }
+
+    fn read(versions: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        versions
+            .iter()
+            .map(|(name, v)| (name.to_string(), v.map(str::to_string)))
+            .collect()
+    }
+
+    fn settled_outcome(renew_at: Option<OffsetDateTime>) -> SecretsOutcome {
+        SecretsOutcome {
+            renew_at,
+            ca_pem: Some(b"CA".to_vec()),
+            ..SecretsOutcome::default()
+        }
+    }
+
+    #[test]
+    fn a_pass_over_unchanged_secrets_takes_the_last_outcome_and_any_change_reads_them_again() {
+        let c = memo_cluster(1);
+        let at = now();
+        let versions = read(&[("bao-tls-ca", Some("10")), ("bao-tls", Some("11"))]);
+        let outcome = settled_outcome(Some(at + time::Duration::days(30)));
+        let memo = Memo::of(&c, true, &versions, &outcome).expect("memo of a settled pass");
+        let cache = |ca: &'static str| {
+            move |name: &str| match name {
+                "bao-tls-ca" => Some(ca.to_string()),
+                "bao-tls" => Some("11".to_string()),
+                _ => None,
+            }
+        };
+        assert_eq!(memo.still_holds(&c, true, at, cache("10")), Some(outcome));
+        // A Secret changed (someone edited or replaced it).
+        assert_eq!(memo.still_holds(&c, true, at, cache("12")), None);
+        // A Secret the cache no longer shows (deleted).
+        assert_eq!(memo.still_holds(&c, true, at, |_: &str| None), None);
+        // The spec changed, or the cluster was recreated under the same name.
+        assert_eq!(
+            memo.still_holds(&memo_cluster(2), true, at, cache("10")),
+            None
+        );
+        let mut recreated = memo_cluster(1).cluster().clone();
+        recreated.metadata.uid = Some("uid-2".to_string());
+        let recreated = ValidatedCluster::new(recreated).expect("valid");
+        assert_eq!(memo.still_holds(&recreated, true, at, cache("10")), None);
+        // Initialization changes what a missing unseal key means.
+        assert_eq!(memo.still_holds(&c, false, at, cache("10")), None);
+        // The certificate fell due.
+        let due = at + time::Duration::days(31);
+        assert_eq!(memo.still_holds(&c, true, due, cache("10")), None);
+    }
+
+    #[test]
+    fn nothing_is_kept_from_a_pass_that_wrote_or_found_a_secret_missing() {
+        let c = memo_cluster(1);
+        let outcome = settled_outcome(None);
+        let missing = read(&[("bao-tls-ca", Some("10")), ("bao-unseal-key", None)]);
+        assert!(Memo::of(&c, true, &missing, &outcome).is_none());
+        let wrote = SecretsOutcome {
+            written: vec!["bao-tls".to_string()],
+            ..outcome
+        };
+        let present = read(&[("bao-tls-ca", Some("10"))]);
+        assert!(Memo::of(&c, true, &present, &wrote).is_none());
     }
 }

@@ -43,11 +43,17 @@ pub struct Observed {
     pub posture: Option<std::sync::Arc<crate::reconcile::posture::PostureOutcome>>,
 }
 
-/// How long a steady cluster waits before it is looked at again (drift is caught by watches
-/// sooner; this bounds how late a certificate renewal can be noticed).
-pub const STEADY_REQUEUE: std::time::Duration = std::time::Duration::from_secs(300);
-/// How often a cluster that is still converging is looked at.
+/// How long a steady cluster waits for its periodic health check unless told otherwise
+/// (`--health-check-interval`); drift and member changes are caught by watches sooner.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+/// The first retry of a wait on OpenBao (initialization, election, joins, unseal, promotion to
+/// voter): none of these raises a Kubernetes event.
+pub const OPENBAO_BACKOFF_BASE: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest wait between passes over a cluster that waits on OpenBao or is blocked.
 pub const CONVERGING_REQUEUE: std::time::Duration = std::time::Duration::from_secs(15);
+/// How far a requeue is spread around its nominal delay (a fraction), so clusters that started
+/// together do not stay in step.
+pub const JITTER: f64 = 0.1;
 
 /// What keeps the StatefulSet from being created, most urgent first: objects that belong to
 /// someone else (its pods would run without their policy), an unknown API server address (no
@@ -182,23 +188,89 @@ pub fn rollout_degraded(
 /// (voting, caught up) raises no Kubernetes event.
 pub const ROLLOUT_REQUEUE: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// When to look at the cluster again: soon while it converges or members await promotion to
-/// voter (Raft changes raise no Kubernetes event), rarely once steady, and never later than the
-/// server certificate's renewal.
+/// What a cluster waits for after a pass; it decides when the cluster is looked at again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Pods are being replaced: a replaced member's return (voting, caught up) raises no event.
+    Rollout,
+    /// Running and steady: only the periodic health check.
+    HealthCheck,
+    /// Kubernetes (pods to be created, scheduled, started, given an address): the pod and
+    /// StatefulSet watches wake the cluster, so no timer but the health check's.
+    Kubernetes,
+    /// OpenBao (initialization, election, joins, unseal, promotion to voter): no Kubernetes
+    /// event says it happened, so retry with a backoff while nothing changes.
+    OpenBao,
+    /// Held back until something is fixed (a name conflict, a Secret the pods need): the
+    /// operator's own objects wake it; the user's unlabelled Secrets do not, so back off.
+    Blocked,
+}
+
+impl Wait {
+    /// What a pass found the cluster waiting for. `pods_up`: the cluster's pods that exist,
+    /// are not being deleted and have an address.
+    pub fn of(
+        status: &OpenBaoClusterStatus,
+        observed: &Observed,
+        rollout_pending: bool,
+        pods_up: usize,
+    ) -> Wait {
+        let promoting = status.members.iter().any(|m| m.voter == Some(false));
+        let wanted = usize::try_from(observed.replicas).unwrap_or(0);
+        if status.upgrade.is_some() || rollout_pending {
+            Wait::Rollout
+        } else if status.phase == Some(Phase::Running) && !promoting {
+            Wait::HealthCheck
+        } else if observed.blocked.is_some() {
+            Wait::Blocked
+        } else if pods_up < wanted {
+            Wait::Kubernetes
+        } else {
+            Wait::OpenBao
+        }
+    }
+}
+
+/// When a cluster is looked at again, and why (the `reason` label of
+/// `openbao_operator_requeues_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requeue {
+    /// Delay until the next pass.
+    pub after: std::time::Duration,
+    /// `rollout`, `health-check`, `kubernetes`, `openbao`, `blocked`, `certificate-renewal` or
+    /// `backup-schedule`.
+    pub reason: &'static str,
+}
+
+/// When to look at the cluster again: every few seconds during a rollout; for a wait on OpenBao
+/// or a block, after a delay that doubles with each pass that changed nothing
+/// (`unchanged_passes`), up to [`CONVERGING_REQUEUE`]; otherwise at the health check (a wait on
+/// Kubernetes is woken by its watch events). Delays are spread by `jitter` (in -1..=1) times
+/// [`JITTER`]; never later than the server certificate's renewal or the next scheduled backup.
 pub fn requeue(
     status: &OpenBaoClusterStatus,
+    wait: Wait,
+    unchanged_passes: u32,
     renew_at: Option<time::OffsetDateTime>,
-    rollout_pending: bool,
+    health_check: std::time::Duration,
+    jitter: f64,
     now: time::OffsetDateTime,
-) -> std::time::Duration {
-    let promoting = status.members.iter().any(|m| m.voter == Some(false));
-    let steady = status.phase == Some(Phase::Running) && !promoting;
-    let mut requeue = if status.upgrade.is_some() || rollout_pending {
-        ROLLOUT_REQUEUE
-    } else if steady {
-        STEADY_REQUEUE
-    } else {
-        CONVERGING_REQUEUE
+) -> Requeue {
+    let backoff = |base: std::time::Duration| {
+        base.saturating_mul(1 << unchanged_passes.min(16))
+            .min(CONVERGING_REQUEUE)
+    };
+    let (nominal, reason) = match wait {
+        Wait::Rollout => (ROLLOUT_REQUEUE, "rollout"),
+        Wait::HealthCheck => (health_check, "health-check"),
+        Wait::Kubernetes => (health_check, "kubernetes"),
+        Wait::OpenBao => (backoff(OPENBAO_BACKOFF_BASE), "openbao"),
+        Wait::Blocked => (backoff(OPENBAO_BACKOFF_BASE), "blocked"),
+    };
+    let spread = 1.0 + JITTER * jitter.clamp(-1.0, 1.0);
+    let mut requeue = Requeue {
+        after: nominal.mul_f64(spread),
+        reason,
     };
     // Never later than the certificate's renewal or the next scheduled backup (a running
     // backup Job wakes the cluster when it ends).
@@ -207,9 +279,19 @@ pub fn requeue(
         .as_ref()
         .and_then(|b| b.next_scheduled_backup.as_ref())
         .and_then(crate::backup::scheduler::from_time);
-    for at in [renew_at, next_backup].into_iter().flatten() {
-        let until = (at - now).whole_seconds().max(1);
-        requeue = requeue.min(std::time::Duration::from_secs(until.unsigned_abs()));
+    for (at, reason) in [
+        (renew_at, "certificate-renewal"),
+        (next_backup, "backup-schedule"),
+    ] {
+        let Some(at) = at else { continue };
+        let until =
+            std::time::Duration::from_secs((at - now).whole_seconds().max(1).unsigned_abs());
+        if until < requeue.after {
+            requeue = Requeue {
+                after: until,
+                reason,
+            };
+        }
     }
     requeue
 }
@@ -548,44 +630,123 @@ mod tests {
         assert_eq!(blocked(&[], true, &None), None);
     }
 
-    #[test]
-    fn a_steady_cluster_waits_long_a_converging_one_briefly_and_neither_past_its_renewal() {
+    fn after(status: &OpenBaoClusterStatus, wait: Wait, unchanged: u32) -> std::time::Duration {
         let now = time::OffsetDateTime::now_utc();
+        requeue(status, wait, unchanged, None, HEALTH, 0.0, now).after
+    }
+
+    const HEALTH: std::time::Duration = std::time::Duration::from_secs(300);
+
+    #[test]
+    fn each_wait_is_recognised_from_the_pass() {
         let running = OpenBaoClusterStatus {
             phase: Some(Phase::Running),
             ..OpenBaoClusterStatus::default()
         };
-        assert_eq!(requeue(&running, None, false, now), STEADY_REQUEUE);
-        // A rollout in progress, or a StatefulSet whose new revision is not reported yet, is
-        // looked at every few seconds.
-        assert_eq!(requeue(&running, None, true, now), ROLLOUT_REQUEUE);
+        let three = Observed {
+            replicas: 3,
+            ..Observed::default()
+        };
+        assert_eq!(Wait::of(&running, &three, false, 3), Wait::HealthCheck);
+        // A rollout in progress, or a StatefulSet whose new revision is not reported yet.
+        assert_eq!(Wait::of(&running, &three, true, 3), Wait::Rollout);
         let rolling = OpenBaoClusterStatus {
             upgrade: Some(api::UpgradeProgress::default()),
             ..running.clone()
         };
-        assert_eq!(requeue(&rolling, None, false, now), ROLLOUT_REQUEUE);
+        assert_eq!(Wait::of(&rolling, &three, false, 3), Wait::Rollout);
+        // A member awaiting promotion to voter: Raft raises no Kubernetes event.
         let mut promoting = running.clone();
         promoting.members = vec![api::MemberStatus {
             name: "bao-2".into(),
             voter: Some(false),
             ..api::MemberStatus::default()
         }];
-        assert_eq!(requeue(&promoting, None, false, now), CONVERGING_REQUEUE);
+        assert_eq!(Wait::of(&promoting, &three, false, 3), Wait::OpenBao);
         let provisioning = OpenBaoClusterStatus {
             phase: Some(Phase::Provisioning),
             ..OpenBaoClusterStatus::default()
         };
-        assert_eq!(requeue(&provisioning, None, false, now), CONVERGING_REQUEUE);
+        // Pods still to be scheduled or started: their own events wake the cluster.
+        assert_eq!(Wait::of(&provisioning, &three, false, 1), Wait::Kubernetes);
+        assert_eq!(Wait::of(&provisioning, &three, false, 3), Wait::OpenBao);
+        let blocked = Observed {
+            blocked: Some(("NameConflict".into(), "taken".into())),
+            ..three.clone()
+        };
+        assert_eq!(Wait::of(&provisioning, &blocked, false, 0), Wait::Blocked);
+    }
+
+    #[test]
+    fn a_steady_cluster_waits_for_its_health_check_and_a_wait_on_kubernetes_sets_no_short_timer() {
+        let running = OpenBaoClusterStatus {
+            phase: Some(Phase::Running),
+            ..OpenBaoClusterStatus::default()
+        };
+        assert_eq!(after(&running, Wait::HealthCheck, 0), HEALTH);
+        assert_eq!(after(&running, Wait::Kubernetes, 7), HEALTH);
+        assert_eq!(after(&running, Wait::Rollout, 7), ROLLOUT_REQUEUE);
+    }
+
+    #[test]
+    fn a_wait_on_openbao_backs_off_while_nothing_changes_up_to_a_cap() {
+        let status = OpenBaoClusterStatus::default();
+        let delays: Vec<u64> = (0..7)
+            .map(|n| after(&status, Wait::OpenBao, n).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 15, 15, 15]);
+        assert_eq!(after(&status, Wait::Blocked, 40), CONVERGING_REQUEUE);
+    }
+
+    #[test]
+    fn jitter_spreads_a_delay_by_at_most_a_tenth() {
+        let status = OpenBaoClusterStatus::default();
+        let now = time::OffsetDateTime::now_utc();
+        let at = |jitter| {
+            requeue(&status, Wait::HealthCheck, 0, None, HEALTH, jitter, now)
+                .after
+                .as_secs_f64()
+        };
+        assert!((at(1.0) - 330.0).abs() < 1e-6, "{}", at(1.0));
+        assert!((at(-1.0) - 270.0).abs() < 1e-6, "{}", at(-1.0));
+        assert_eq!(at(5.0), at(1.0), "out-of-range jitter is clamped");
+    }
+
+    #[test]
+    fn no_wait_runs_past_the_certificate_renewal_and_says_so() {
+        let now = time::OffsetDateTime::now_utc();
+        let running = OpenBaoClusterStatus {
+            phase: Some(Phase::Running),
+            ..OpenBaoClusterStatus::default()
+        };
         let soon = now + time::Duration::seconds(42);
+        let r = requeue(&running, Wait::HealthCheck, 0, Some(soon), HEALTH, 1.0, now);
         assert_eq!(
-            requeue(&running, Some(soon), false, now),
-            std::time::Duration::from_secs(42)
+            (r.after, r.reason),
+            (std::time::Duration::from_secs(42), "certificate-renewal")
         );
         let overdue = now - time::Duration::seconds(5);
-        assert_eq!(
-            requeue(&running, Some(overdue), false, now),
-            std::time::Duration::from_secs(1)
+        let r = requeue(
+            &running,
+            Wait::HealthCheck,
+            0,
+            Some(overdue),
+            HEALTH,
+            0.0,
+            now,
         );
+        assert_eq!(r.after, std::time::Duration::from_secs(1));
+        let later = now + time::Duration::days(30);
+        let r = requeue(
+            &running,
+            Wait::HealthCheck,
+            0,
+            Some(later),
+            HEALTH,
+            0.0,
+            now,
+        );
+        assert_eq!((r.after, r.reason), (HEALTH, "health-check"));
     }
 
     #[test]
@@ -848,9 +1009,10 @@ mod tests {
         };
         let status = compute(&c, &observed, at(0));
         assert_eq!(status.backup.as_ref(), Some(&backup));
+        let r = requeue(&status, Wait::HealthCheck, 0, None, HEALTH, 0.0, at(0));
         assert_eq!(
-            requeue(&status, None, false, at(0)),
-            std::time::Duration::from_secs(120)
+            (r.after, r.reason),
+            (std::time::Duration::from_secs(120), "backup-schedule")
         );
         // A pass that did not run the backup stage keeps what the last one recorded...
         c.status = Some(status);

@@ -36,12 +36,6 @@ use crate::{
 
 use super::{Config, Context, Stores, critical, error_policy, reconcile};
 
-fn strip<K: Resource>(mut object: K) -> K {
-    // Managed fields are the bulk of most objects and the operator never reads them.
-    object.meta_mut().managed_fields = None;
-    object
-}
-
 /// The watches' server-side filter. Anyone who may create an object can give it this label, so
 /// it only narrows the traffic; what is cached is decided by [`only_operator_objects`].
 fn owned_watch_config() -> watcher::Config {
@@ -171,17 +165,63 @@ where
     });
     let events = only_operator_objects(events, reader.clone(), ownership_filter(belongs));
     let gauge = metrics.cached_objects_of(&K::kind(&()));
-    let cached = reader.clone();
+    let stream = counted(writer, reader.clone(), events, gauge);
+    (reader, stream)
+}
+
+/// The reflector writing `events` into the store of `reader`, with the store's size as `gauge`
+/// (the `cached_objects` gauge of the kind); yields the touched objects.
+fn counted<K>(
+    writer: reflector::store::Writer<K>,
+    reader: Store<K>,
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    gauge: prometheus_client::metrics::gauge::Gauge,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
     // Each watched namespace runs its own controller with its own store: each adds the change
     // of its own size, so the gauge is the total over all of them.
     let mut counted = 0i64;
-    let stream = reflector(writer, events)
+    reflector(writer, events)
         .inspect(move |_| {
-            let now = i64::try_from(cached.len()).unwrap_or(i64::MAX);
+            let now = i64::try_from(reader.len()).unwrap_or(i64::MAX);
             gauge.inc_by(now - counted);
             counted = now;
         })
-        .touched_objects();
+        .touched_objects()
+}
+
+/// A Secret belongs in the metadata cache when it names its cluster (every Secret the operator
+/// writes does; the server-side filter already asked for the operator's label).
+fn names_a_cluster(meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .is_some_and(|labels| labels.contains_key(names::LABEL_CLUSTER))
+}
+
+/// A metadata-only reflector over the operator's Secrets: the API server sends no bodies (no
+/// key material crosses into this cache), and each entry is the name, labels and
+/// `resourceVersion` a pass compares with what it read last time.
+fn reflect_secret_metadata(
+    api: Api<PartialObjectMeta<Secret>>,
+    metrics: &Metrics,
+) -> (
+    Store<PartialObjectMeta<Secret>>,
+    impl futures::Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+) {
+    let (reader, writer) = reflector::store();
+    let events = watcher(api, owned_watch_config()).modify(|o| {
+        o.metadata.managed_fields = None;
+        o.metadata.annotations = None;
+    });
+    let events = only_operator_objects(events, reader.clone(), ownership_filter(names_a_cluster));
+    let stream = counted(
+        writer,
+        reader.clone(),
+        events,
+        metrics.cached_objects_of("Secret"),
+    );
     (reader, stream)
 }
 
@@ -279,6 +319,8 @@ pub async fn run_with(
     let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns), operator_pod, m);
     let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
     let (jobs, job_stream) = reflect(api_for::<Job>(&client, ns), owned, m);
+    let (secrets, secret_stream) =
+        reflect_secret_metadata(api_for::<PartialObjectMeta<Secret>>(&client, ns), m);
     let (all_network_policies, every_np_stream) =
         reflect_every_network_policy(api_for::<NetworkPolicy>(&client, ns));
     let (http_routes, route_stream) = if gateway_api {
@@ -322,6 +364,7 @@ pub async fn run_with(
             pods,
             jobs,
             all_network_policies,
+            secrets,
         },
         gateway_api,
         backend_tls_api,
@@ -332,17 +375,16 @@ pub async fn run_with(
         pending_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
         session,
         posture: std::sync::Mutex::new(std::collections::HashMap::new()),
+        secrets_memo: std::sync::Mutex::new(std::collections::HashMap::new()),
+        stored_keys_at: std::sync::Mutex::new(std::collections::HashMap::new()),
+        unchanged_passes: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
+    // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
+    // they are mapped to their cluster by label.
 
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
-    // they are mapped to their cluster by label, from metadata only.
-    let secrets = watcher(
-        api_for::<PartialObjectMeta<Secret>>(&client, ns),
-        owned_watch_config(),
-    )
-    .touched_objects()
-    .map(|r| r.map(strip::<PartialObjectMeta<Secret>>));
-
+    // they are mapped to their cluster by label, and cached by metadata only: the
+    // `resourceVersion`s tell a pass whether it must read a body again.
     let controller = Controller::new(clusters, watcher::Config::default());
     // Any NetworkPolicy change in a namespace re-proves the posture of every cluster there.
     let cluster_store = controller.store();
@@ -370,7 +412,7 @@ pub async fn run_with(
                 .map(|cluster| ObjectRef::from_obj(&*cluster))
                 .collect::<Vec<_>>()
         })
-        .watches_stream(secrets, |secret| {
+        .watches_stream(secret_stream, |secret| {
             let cluster = secret.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&secret.namespace()?))
         });

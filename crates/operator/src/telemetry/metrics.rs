@@ -34,6 +34,13 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// Label set of the requeue counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why the cluster is looked at again.
+    pub reason: String,
+}
+
 /// Label set of per-cluster gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ClusterLabels {
@@ -70,6 +77,10 @@ pub struct Metrics {
     pub backups: Family<CategoryLabel, Counter>,
     /// Flows of a cluster's live posture that break its contract (0 when proven).
     pub posture_violations: Family<ClusterLabels, Gauge>,
+    /// Passes that asked to be run again after a delay, by reason (`health-check`, `openbao`,
+    /// `kubernetes`, `blocked`, `rollout`, `certificate-renewal`, `backup-schedule`, `waiting`,
+    /// `error`).
+    pub requeues: Family<ReasonLabel, Counter>,
     passes: AtomicU64,
     busy_micros: AtomicU64,
 }
@@ -148,6 +159,12 @@ impl Metrics {
             "Flows of the cluster's live network posture that break its contract",
             posture_violations.clone(),
         );
+        let requeues = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "requeues",
+            "Reconcile passes that asked to run again after a delay, by reason",
+            requeues.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -161,6 +178,7 @@ impl Metrics {
             backup_jobs_started,
             backups,
             posture_violations,
+            requeues,
             passes: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
         }
@@ -179,6 +197,15 @@ impl Metrics {
                 .inc();
         }
         self.passes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a requeue for `reason`.
+    pub fn requeued(&self, reason: &str) {
+        self.requeues
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// The cache gauge of `kind` (shared: setting the returned handle sets the metric).

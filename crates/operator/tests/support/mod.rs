@@ -267,6 +267,7 @@ fn start_operator(cp: &'static ControlPlane) {
                     watch_namespace: None,
                     service_account: OPERATOR_SA.to_string(),
                     job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
+                    health_check_interval: reconcile::status::DEFAULT_HEALTH_CHECK_INTERVAL,
                 };
                 // The cluster controller and the restore controller, as the manager runs them.
                 futures::join!(

@@ -332,14 +332,29 @@ fn is_status(error: &kube::Error, code: u16) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == code)
 }
 
-impl KeyStore for SecretKeyStore {
-    async fn state(&self) -> Result<KeyState, OperateError> {
+impl SecretKeyStore {
+    /// The Secret's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Secret's state and the `resourceVersion` it was read at (`None` when absent).
+    pub async fn state_at(&self) -> Result<(KeyState, Option<String>), OperateError> {
         let secret = self
             .api
             .get_opt(&self.name)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(key_state(secret.as_ref()))
+        let version = secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone());
+        Ok((key_state(secret.as_ref()), version))
+    }
+}
+
+impl KeyStore for SecretKeyStore {
+    async fn state(&self) -> Result<KeyState, OperateError> {
+        Ok(self.state_at().await?.0)
     }
 
     async fn write_placeholder(&self) -> Result<(), OperateError> {

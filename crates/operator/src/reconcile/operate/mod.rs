@@ -86,6 +86,35 @@ pub fn members(ctx: &Context, cluster: &ValidatedCluster, ca_pem: &[u8]) -> Vec<
     pods.into_iter().map(|(_, member)| member).collect()
 }
 
+/// The key store's state. Stored keys are never removed by the operator, so while the metadata
+/// cache shows the Secret at the version it was last read holding them, they are still there
+/// and the body is not read again; any other state is read every time (it is what
+/// initialization decides on).
+async fn key_state(
+    ctx: &Context,
+    key: &str,
+    namespace: &str,
+    store: &SecretKeyStore,
+) -> Result<KeyState, OperateError> {
+    let cached = ctx.cached_secret_version(namespace, store.name());
+    let stored_at = ctx
+        .stored_keys_at
+        .lock()
+        .ok()
+        .and_then(|stored| stored.get(key).cloned());
+    if cached.is_some() && cached == stored_at {
+        return Ok(KeyState::Stored);
+    }
+    let (state, version) = store.state_at().await?;
+    if let Ok(mut stored) = ctx.stored_keys_at.lock() {
+        match (state, version) {
+            (KeyState::Stored, Some(version)) => stored.insert(key.to_string(), version),
+            _ => stored.remove(key),
+        };
+    }
+    Ok(state)
+}
+
 /// Run the lifecycle stage for `cluster`.
 pub async fn run(
     ctx: &Context,
@@ -135,7 +164,7 @@ pub async fn run(
     let keys = if self_init {
         KeyState::Absent
     } else {
-        store.state().await?
+        key_state(ctx, &key, validated.namespace(), &store).await?
     };
     let mut decision = if self_init {
         decide_self_init(&observations, expected, status_initialized)
