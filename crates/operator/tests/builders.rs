@@ -406,6 +406,51 @@ fn both_role_bindings_are_applied_after_the_role_and_before_the_statefulset() {
 }
 
 #[test]
+fn the_apply_waves_put_policies_first_the_statefulset_last_alone_and_each_binding_after_its_role() {
+    let spec = "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com, podSelector: {matchLabels: {app: gateway}}}\ningress: {enabled: true, host: bao.example.com}";
+    let resources = desired::build(&cluster(spec), &facts().with_ca_pem(Some("CA".into())));
+    let waves: Vec<Vec<(String, String)>> = resources
+        .in_waves()
+        .iter()
+        .map(|wave| {
+            wave.iter()
+                .map(desired::Desired::to_json)
+                .map(|o| {
+                    (
+                        o["kind"].as_str().unwrap_or_default().to_string(),
+                        o["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    fn kinds(wave: &[(String, String)]) -> Vec<&str> {
+        let mut kinds: Vec<&str> = wave.iter().map(|(kind, _)| kind.as_str()).collect();
+        kinds.dedup();
+        kinds
+    }
+    assert_eq!(kinds(&waves[0]), ["NetworkPolicy"], "{waves:?}");
+    assert_eq!(waves[0].len(), 2, "both policies in the first wave");
+    let last = waves.last().expect("waves");
+    assert_eq!(*last, [("StatefulSet".to_string(), "bao".to_string())]);
+    let wave_of = |kind: &str| {
+        waves
+            .iter()
+            .position(|w| w.iter().any(|(k, _)| k == kind))
+            .unwrap_or_else(|| panic!("{kind} in a wave: {waves:?}"))
+    };
+    assert!(wave_of("Role") < wave_of("RoleBinding"));
+    assert!(wave_of("ConfigMap") < wave_of("BackendTLSPolicy"));
+    // Every object of the apply order is in exactly one wave.
+    let flattened: usize = waves.iter().map(Vec::len).sum();
+    assert_eq!(flattened, resources.in_apply_order().len());
+    assert_eq!(waves.len(), 4, "{waves:?}");
+}
+
+#[test]
 fn the_pdb_allows_one_member_down() {
     let pdb = desired::build(&cluster("version: \"2.7.2\""), &facts())
         .pdb

@@ -222,6 +222,27 @@ pub enum Desired {
 }
 
 impl Desired {
+    /// The apply wave of the object: every object of a wave is applied (in parallel) only after
+    /// every object of the waves before it. NetworkPolicies first (no pod ever runs
+    /// unprotected); then the independent children; then what refers to one of those (a
+    /// RoleBinding to its Role, which the API server's escalation check reads; the
+    /// BackendTLSPolicy to the CA ConfigMap); the StatefulSet last, alone.
+    pub fn wave(&self) -> usize {
+        match self {
+            Self::NetworkPolicy(_) => 0,
+            Self::ServiceAccount(_)
+            | Self::Role(_)
+            | Self::ConfigMap(_)
+            | Self::Service(_)
+            | Self::PodDisruptionBudget(_)
+            | Self::HTTPRoute(_)
+            | Self::PersistentVolumeClaim(_)
+            | Self::Ingress(_) => 1,
+            Self::RoleBinding(_) | Self::BackendTLSPolicy(_) => 2,
+            Self::StatefulSet(_) => 3,
+        }
+    }
+
     /// The object as JSON (with apiVersion and kind).
     pub fn to_json(&self) -> serde_json::Value {
         fn value<T: Serialize>(object: &T) -> serde_json::Value {
@@ -296,6 +317,20 @@ impl ClusterResources {
         out.extend(acme_cache_claim.map(Desired::PersistentVolumeClaim));
         out.extend(statefulset.map(Desired::StatefulSet));
         out
+    }
+
+    /// The objects grouped by [`Desired::wave`], waves in order, each wave in apply order.
+    pub fn in_waves(&self) -> Vec<Vec<Desired>> {
+        let mut waves: Vec<Vec<Desired>> = Vec::new();
+        for object in self.in_apply_order() {
+            let wave = object.wave();
+            if waves.len() <= wave {
+                waves.resize_with(wave + 1, Vec::new);
+            }
+            waves[wave].push(object);
+        }
+        waves.retain(|wave| !wave.is_empty());
+        waves
     }
 }
 

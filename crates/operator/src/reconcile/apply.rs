@@ -1,6 +1,7 @@
 //! The apply stage: server-side apply of every desired object with one field manager, in the
-//! builders' documented order, skipping objects whose cached live copy already matches (so a
-//! no-op reconcile sends no write), and pruning optional objects that are no longer desired.
+//! builders' dependency waves (policies first, the StatefulSet last, each wave in parallel),
+//! skipping objects whose cached live copy already matches (so a no-op reconcile sends no
+//! write), and pruning optional objects that are no longer desired.
 //!
 //! Two rules keep the posture intact: an object controlled by another owner (a colliding
 //! cluster's) is never taken over, and the security kinds (NetworkPolicies, Roles,
@@ -333,9 +334,18 @@ const ROLE_FIELDS: Exactness = Exactness::Exact(&["rules"]);
 /// RoleBindings are compared whole: who gets the role.
 const BINDING_FIELDS: Exactness = Exactness::Exact(&["roleRef", "subjects"]);
 
-/// Apply every desired object in order. With `security_only`, only the objects that make up
-/// the posture and the pods' permissions (NetworkPolicies, Roles, RoleBindings) are applied:
-/// a paused cluster still gets those repaired.
+/// How many objects of one cluster's wave are applied at once.
+pub const PER_CLUSTER_PARALLELISM: usize = 8;
+/// How many objects are applied at once across all clusters (what one operator asks of the API
+/// server at most, whatever the number of clusters reconciled together).
+pub const GLOBAL_PARALLELISM: usize = 32;
+
+/// Apply every desired object, wave after wave ([`ClusterResources::in_waves`]): the objects
+/// of a wave in parallel (at most [`PER_CLUSTER_PARALLELISM`] at once, and at most the
+/// operator's global write budget across clusters), the next wave only when the whole wave
+/// succeeded. With `security_only`, only the objects that make up the posture and the pods'
+/// permissions (NetworkPolicies, Roles, RoleBindings) are applied: a paused cluster still gets
+/// those repaired.
 pub async fn apply_all(
     ctx: &Context,
     cluster: &ValidatedCluster,
@@ -343,173 +353,214 @@ pub async fn apply_all(
     gateway_api: bool,
     security_only: bool,
 ) -> Result<Applied, ApplyError> {
-    let ns = cluster.namespace();
-    let client = ctx.client.clone();
-    let stores = &ctx.stores;
+    use futures::{StreamExt, TryStreamExt};
+
     let mut applied = Applied::default();
-    for object in resources.in_apply_order() {
-        let security = matches!(
-            object,
-            Desired::NetworkPolicy(_) | Desired::Role(_) | Desired::RoleBinding(_)
-        );
-        if security_only && !security {
-            continue;
+    for wave in resources.in_waves() {
+        let mut statefulset = None;
+        let mut children = Vec::new();
+        for object in wave {
+            let security = matches!(
+                object,
+                Desired::NetworkPolicy(_) | Desired::Role(_) | Desired::RoleBinding(_)
+            );
+            match object {
+                _ if security_only && !security => {}
+                Desired::HTTPRoute(_) if !gateway_api => {}
+                Desired::BackendTLSPolicy(_) if !ctx.backend_tls_api => {}
+                Desired::StatefulSet(o) => statefulset = Some(o),
+                other => children.push(other),
+            }
         }
-        let outcome = match object {
-            Desired::NetworkPolicy(o) => {
-                let outcome = apply_one(
-                    &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
-                    Some(&stores.network_policies),
-                    o,
-                    POLICY_FIELDS,
-                )
-                .await?;
-                applied.policies_written |= matches!(outcome, Outcome::Written);
-                outcome
-            }
-            Desired::ServiceAccount(o) => {
-                apply_one(
-                    &Api::<ServiceAccount>::namespaced(client.clone(), ns),
-                    Some(&stores.service_accounts),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::Role(o) => {
-                apply_one(
-                    &Api::<Role>::namespaced(client.clone(), ns),
-                    Some(&stores.roles),
-                    o,
-                    ROLE_FIELDS,
-                )
-                .await?
-            }
-            Desired::RoleBinding(o) => {
-                apply_one(
-                    &Api::<RoleBinding>::namespaced(client.clone(), ns),
-                    Some(&stores.role_bindings),
-                    o,
-                    BINDING_FIELDS,
-                )
-                .await?
-            }
-            Desired::ConfigMap(o) => {
-                apply_one(
-                    &Api::<ConfigMap>::namespaced(client.clone(), ns),
-                    Some(&stores.config_maps),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::Service(o) => {
-                apply_one(
-                    &Api::<Service>::namespaced(client.clone(), ns),
-                    Some(&stores.services),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::PodDisruptionBudget(o) => {
-                apply_one(
-                    &Api::<PodDisruptionBudget>::namespaced(client.clone(), ns),
-                    Some(&stores.pdbs),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::HTTPRoute(o) => {
-                if !gateway_api {
-                    continue;
-                }
-                apply_one(
-                    &Api::<HTTPRoute>::namespaced(client.clone(), ns),
-                    stores.http_routes.as_ref(),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::PersistentVolumeClaim(o) => {
-                ensure_claim(
-                    &Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns),
-                    cluster,
-                    o,
-                )
-                .await?
-            }
-            Desired::BackendTLSPolicy(o) => {
-                if !ctx.backend_tls_api {
-                    continue;
-                }
-                apply_one(
-                    &Api::<BackendTLSPolicy>::namespaced(client.clone(), ns),
-                    stores.backend_tls_policies.as_ref(),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::Ingress(o) => {
-                apply_one(
-                    &Api::<Ingress>::namespaced(client.clone(), ns),
-                    Some(&stores.ingresses),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?
-            }
-            Desired::StatefulSet(o) => {
-                // The StatefulSet comes last: anything that conflicted before it (its policy
-                // above all) keeps its pods from ever being created.
-                if !applied.conflicts.is_empty() {
-                    continue;
-                }
-                let mut o = o;
-                let live = stores
-                    .statefulsets
-                    .get(&ObjectRef::<StatefulSet>::new(&o.name_any()).within(ns));
-                if let Some(live) = live {
-                    if live.metadata.deletion_timestamp.is_some() {
-                        return Err(ApplyError::Pending(format!(
-                            "StatefulSet {ns}/{} is being deleted",
-                            live.name_any()
-                        )));
-                    }
-                    let change = volumes::compare(&live, &o);
-                    if !change.shrunk.is_empty() {
-                        let problem = volumes::refuse_shrink(&live, &mut o, &change);
-                        applied.degraded.push(problem);
-                    } else if change.changed && foreign_controller(&o, &live).is_none() {
-                        let reshaped = volumes::reshape(&client, &live, &mut o, &change).await?;
-                        applied.writes += reshaped.writes;
-                        match reshaped.problem {
-                            Some(problem) => applied.degraded.push(problem),
-                            None => applied.expanded.extend(change.grown),
-                        }
-                    }
-                }
-                let outcome = apply_one(
-                    &Api::<StatefulSet>::namespaced(client.clone(), ns),
-                    Some(&stores.statefulsets),
-                    o,
-                    Exactness::Subset,
-                )
-                .await?;
-                applied.statefulset_applied = !matches!(outcome, Outcome::Conflict(_));
-                applied.statefulset_written = matches!(outcome, Outcome::Written);
-                outcome
-            }
-        };
-        applied.record(outcome);
+        let outcomes: Vec<(bool, Outcome)> = futures::stream::iter(children)
+            .map(|object| async move {
+                let policy = matches!(object, Desired::NetworkPolicy(_));
+                let _permit = ctx.write_budget.acquire().await;
+                Ok::<_, ApplyError>((policy, apply_child(ctx, cluster, object).await?))
+            })
+            .buffer_unordered(PER_CLUSTER_PARALLELISM)
+            .try_collect()
+            .await?;
+        for (policy, outcome) in outcomes {
+            applied.policies_written |= policy && matches!(outcome, Outcome::Written);
+            applied.record(outcome);
+        }
+        // The StatefulSet comes last, alone: anything that conflicted before it (its policy
+        // above all) keeps its pods from ever being created.
+        if let Some(o) = statefulset
+            && applied.conflicts.is_empty()
+        {
+            let outcome = apply_statefulset(ctx, cluster, o, &mut applied).await?;
+            applied.record(outcome);
+        }
     }
     if !security_only {
         applied.writes += prune_unwanted(ctx, cluster, resources, gateway_api).await?;
     }
     Ok(applied)
+}
+
+/// Apply one child that is not the StatefulSet.
+async fn apply_child(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    object: Desired,
+) -> Result<Outcome, ApplyError> {
+    let ns = cluster.namespace();
+    let client = ctx.client.clone();
+    let stores = &ctx.stores;
+    match object {
+        Desired::NetworkPolicy(o) => {
+            apply_one(
+                &Api::<NetworkPolicy>::namespaced(client, ns),
+                Some(&stores.network_policies),
+                o,
+                POLICY_FIELDS,
+            )
+            .await
+        }
+        Desired::ServiceAccount(o) => {
+            apply_one(
+                &Api::<ServiceAccount>::namespaced(client, ns),
+                Some(&stores.service_accounts),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::Role(o) => {
+            apply_one(
+                &Api::<Role>::namespaced(client, ns),
+                Some(&stores.roles),
+                o,
+                ROLE_FIELDS,
+            )
+            .await
+        }
+        Desired::RoleBinding(o) => {
+            apply_one(
+                &Api::<RoleBinding>::namespaced(client, ns),
+                Some(&stores.role_bindings),
+                o,
+                BINDING_FIELDS,
+            )
+            .await
+        }
+        Desired::ConfigMap(o) => {
+            apply_one(
+                &Api::<ConfigMap>::namespaced(client, ns),
+                Some(&stores.config_maps),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::Service(o) => {
+            apply_one(
+                &Api::<Service>::namespaced(client, ns),
+                Some(&stores.services),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::PodDisruptionBudget(o) => {
+            apply_one(
+                &Api::<PodDisruptionBudget>::namespaced(client, ns),
+                Some(&stores.pdbs),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::HTTPRoute(o) => {
+            apply_one(
+                &Api::<HTTPRoute>::namespaced(client, ns),
+                stores.http_routes.as_ref(),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::PersistentVolumeClaim(o) => {
+            ensure_claim(
+                &Api::<PersistentVolumeClaim>::namespaced(client, ns),
+                cluster,
+                o,
+            )
+            .await
+        }
+        Desired::BackendTLSPolicy(o) => {
+            apply_one(
+                &Api::<BackendTLSPolicy>::namespaced(client, ns),
+                stores.backend_tls_policies.as_ref(),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        Desired::Ingress(o) => {
+            apply_one(
+                &Api::<Ingress>::namespaced(client, ns),
+                Some(&stores.ingresses),
+                o,
+                Exactness::Subset,
+            )
+            .await
+        }
+        // `apply_all` applies the StatefulSet itself, last and alone, recording what it did;
+        // were it ever grouped with other objects it would still be applied correctly here.
+        Desired::StatefulSet(o) => {
+            let mut recorded_by_caller = Applied::default();
+            apply_statefulset(ctx, cluster, o, &mut recorded_by_caller).await
+        }
+    }
+}
+
+/// Apply the StatefulSet: refuse to shrink its volumes, re-create it to grow them, and record
+/// in `applied` whether it was applied and written.
+async fn apply_statefulset(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    mut o: StatefulSet,
+    applied: &mut Applied,
+) -> Result<Outcome, ApplyError> {
+    let ns = cluster.namespace();
+    let client = ctx.client.clone();
+    let stores = &ctx.stores;
+    let live = stores
+        .statefulsets
+        .get(&ObjectRef::<StatefulSet>::new(&o.name_any()).within(ns));
+    if let Some(live) = live {
+        if live.metadata.deletion_timestamp.is_some() {
+            return Err(ApplyError::Pending(format!(
+                "StatefulSet {ns}/{} is being deleted",
+                live.name_any()
+            )));
+        }
+        let change = volumes::compare(&live, &o);
+        if !change.shrunk.is_empty() {
+            let problem = volumes::refuse_shrink(&live, &mut o, &change);
+            applied.degraded.push(problem);
+        } else if change.changed && foreign_controller(&o, &live).is_none() {
+            let reshaped = volumes::reshape(&client, &live, &mut o, &change).await?;
+            applied.writes += reshaped.writes;
+            match reshaped.problem {
+                Some(problem) => applied.degraded.push(problem),
+                None => applied.expanded.extend(change.grown),
+            }
+        }
+    }
+    let outcome = apply_one(
+        &Api::<StatefulSet>::namespaced(client, ns),
+        Some(&stores.statefulsets),
+        o,
+        Exactness::Subset,
+    )
+    .await?;
+    applied.statefulset_applied = !matches!(outcome, Outcome::Conflict(_));
+    applied.statefulset_written = matches!(outcome, Outcome::Written);
+    Ok(outcome)
 }
 
 /// Create `desired` (the audit claim) when no claim of its name exists. A claim's spec is

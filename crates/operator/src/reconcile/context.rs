@@ -114,6 +114,9 @@ pub struct Context {
     /// What the secrets stage last derived for each cluster (`namespace/name`), kept while the
     /// Secrets it read keep their `resourceVersion`s (no key material in it).
     pub secrets_memo: std::sync::Mutex<std::collections::HashMap<String, super::secrets::Memo>>,
+    /// Permits for objects applied at once across all clusters
+    /// ([`super::apply::GLOBAL_PARALLELISM`]).
+    pub write_budget: tokio::sync::Semaphore,
     /// Consecutive passes per cluster (`namespace/name`) that left its status as it was: the
     /// exponent of the backoff while it waits on OpenBao.
     pub unchanged_passes: std::sync::Mutex<std::collections::HashMap<String, u32>>,

@@ -378,6 +378,7 @@ pub async fn run_with(
         secrets_memo: std::sync::Mutex::new(std::collections::HashMap::new()),
         stored_keys_at: std::sync::Mutex::new(std::collections::HashMap::new()),
         unchanged_passes: std::sync::Mutex::new(std::collections::HashMap::new()),
+        write_budget: tokio::sync::Semaphore::new(super::apply::GLOBAL_PARALLELISM),
     });
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
     // they are mapped to their cluster by label.
