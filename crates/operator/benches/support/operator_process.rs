@@ -100,6 +100,11 @@ impl OperatorProcess {
         operator
     }
 
+    /// The whole metrics page.
+    pub async fn metrics_text(&self) -> String {
+        http_get(&self.metrics).await
+    }
+
     /// The sum of every sample of the metric family `name` (0 when absent).
     pub async fn metric_sum(&self, name: &str) -> f64 {
         http_get(&self.metrics)
@@ -117,6 +122,23 @@ impl OperatorProcess {
             .await
             .lines()
             .find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok())
+    }
+
+    /// CPU time the process has used so far (user and system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("the operator process is alive");
+        // Fields after the command name (which may hold spaces) start at field 3: utime and
+        // stime are fields 14 and 15, in clock ticks (100 a second on Linux).
+        let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
     }
 
     /// The process's memory now and at its peak.

@@ -159,9 +159,34 @@ where
         + Sync
         + 'static,
 {
+    reflect_trimmed(api, belongs, metrics, |_| {})
+}
+
+/// Like [`reflect`], with `trim` dropping what the operator never reads from each object
+/// before it is cached.
+fn reflect_trimmed<K>(
+    api: Api<K>,
+    belongs: Belongs,
+    metrics: &Metrics,
+    trim: fn(&mut K),
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Serialize
+        + Send
+        + Sync
+        + 'static,
+{
     let (reader, writer) = reflector::store();
-    let events = watcher(api, owned_watch_config()).modify(|o| {
+    let events = watcher(api, owned_watch_config()).modify(move |o| {
         o.meta_mut().managed_fields = None;
+        trim(o);
     });
     let events = only_operator_objects(events, reader.clone(), ownership_filter(belongs));
     let gauge = metrics.cached_objects_of(&K::kind(&()));
@@ -190,6 +215,28 @@ where
             counted = now;
         })
         .touched_objects()
+}
+
+/// What the operator reads from a member pod: its metadata (name, labels, owner, deletion), its
+/// address, its conditions and its containers' states. The spec (the whole pod template again)
+/// and the rest of the status are dropped before caching.
+fn trim_pod(pod: &mut Pod) {
+    pod.spec = None;
+    if let Some(status) = pod.status.as_mut() {
+        status.host_ip = None;
+        status.host_ips = None;
+        status.pod_ips = None;
+        status.init_container_statuses = None;
+        status.ephemeral_container_statuses = None;
+        status.resource_claim_statuses = None;
+        status.qos_class = None;
+        for container in status.container_statuses.iter_mut().flatten() {
+            container.image_id = String::new();
+            container.resources = None;
+            container.volume_mounts = None;
+            container.allocated_resources = None;
+        }
+    }
 }
 
 /// A Secret belongs in the metadata cache when it names its cluster (every Secret the operator
@@ -316,7 +363,8 @@ pub async fn run_with(
     let (service_accounts, sa_stream) = reflect(api_for::<ServiceAccount>(&client, ns), owned, m);
     let (roles, role_stream) = reflect(api_for::<Role>(&client, ns), owned, m);
     let (role_bindings, rb_stream) = reflect(api_for::<RoleBinding>(&client, ns), owned, m);
-    let (pods, pod_stream) = reflect(api_for::<Pod>(&client, ns), operator_pod, m);
+    let (pods, pod_stream) =
+        reflect_trimmed(api_for::<Pod>(&client, ns), operator_pod, m, trim_pod);
     let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
     let (jobs, job_stream) = reflect(api_for::<Job>(&client, ns), owned, m);
     let (secrets, secret_stream) =
