@@ -159,7 +159,7 @@ impl Effect {
 /// What [`plan`] decided: the writes, and what status and the requeue need to know.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SecretsPlan {
-    /// Writes to perform, in order.
+    /// Writes to perform; independent of each other, so they may be sent together.
     pub effects: Vec<Effect>,
     /// A problem that keeps pods from starting.
     pub blocking: Option<(String, String)>,
@@ -593,29 +593,61 @@ impl SecretsError {
     }
 }
 
-/// Read Secret `name`, noting its `resourceVersion` (or its absence) in `read`.
-async fn get_secret(
-    api: &Api<Secret>,
-    name: &str,
-    read: &mut Vec<(String, Option<String>)>,
-) -> Result<Option<Secret>, SecretsError> {
-    let secret = api
-        .get_opt(name)
+/// Read Secret `name` (`None`: it does not exist).
+async fn get_secret(api: &Api<Secret>, name: String) -> Result<Option<Secret>, SecretsError> {
+    api.get_opt(&name)
         .await
         .map_err(|source| SecretsError::Kube {
             action: format!("read Secret {name}"),
             source,
-        })?;
-    read.push((
-        name.to_string(),
-        secret
-            .as_ref()
-            .and_then(|s| s.metadata.resource_version.clone()),
-    ));
-    Ok(secret)
+        })
 }
 
-/// Read what [`plan`] needs.
+/// Which field of [`SecretsObserved`] a read fills.
+#[derive(Clone, Copy)]
+enum Slot {
+    Ca,
+    Server,
+    External,
+    AcmeTrust,
+    UnsealKey,
+}
+
+impl SecretsObserved {
+    fn slot(&mut self, slot: Slot) -> &mut Option<Secret> {
+        match slot {
+            Slot::Ca => &mut self.ca,
+            Slot::Server => &mut self.server,
+            Slot::External => &mut self.external,
+            Slot::AcmeTrust => &mut self.acme_trust,
+            Slot::UnsealKey => &mut self.unseal_key,
+        }
+    }
+
+    /// Put `secret`, just written by this stage, where a read would have put it (the
+    /// operator's own Secrets only; the user's are never written).
+    fn record_written(&mut self, cluster: &ValidatedCluster, secret: Secret) {
+        let names = cluster.names();
+        let name = secret.name_any();
+        let slot = if name == names.ca_secret() {
+            Slot::Ca
+        } else if name == names.server_tls_secret() {
+            Slot::Server
+        } else if name == names.unseal_key_secret() {
+            Slot::UnsealKey
+        } else {
+            return;
+        };
+        let version = secret.metadata.resource_version.clone();
+        *self.slot(slot) = Some(secret);
+        match self.read.iter_mut().find(|(read, _)| *read == name) {
+            Some(entry) => entry.1 = version,
+            None => self.read.push((name, version)),
+        }
+    }
+}
+
+/// Read what [`plan`] needs, every Secret at once.
 async fn observe(
     ctx: &Context,
     api: &Api<Secret>,
@@ -628,22 +660,15 @@ async fn observe(
         holds_data: initialized,
         ..SecretsObserved::default()
     };
+    let mut wanted: Vec<(Slot, String)> = Vec::new();
     match spec.tls.mode {
         TlsMode::OperatorManaged => {
-            observed.ca = get_secret(api, &names.ca_secret(), &mut observed.read).await?;
-            if observed.ca.is_some() {
-                observed.server =
-                    get_secret(api, &names.server_tls_secret(), &mut observed.read).await?;
-            }
+            wanted.push((Slot::Ca, names.ca_secret()));
+            wanted.push((Slot::Server, names.server_tls_secret()));
         }
-        TlsMode::External => {
-            observed.external =
-                get_secret(api, &names.tls_secret(&spec.tls), &mut observed.read).await?;
-        }
+        TlsMode::External => wanted.push((Slot::External, names.tls_secret(&spec.tls))),
         TlsMode::Acme => match spec.acme_trust() {
-            Some(AcmeTrust::Secret { secret, .. }) => {
-                observed.acme_trust = get_secret(api, &secret, &mut observed.read).await?;
-            }
+            Some(AcmeTrust::Secret { secret, .. }) => wanted.push((Slot::AcmeTrust, secret)),
             Some(AcmeTrust::SystemRoots) => observed.system_roots = Some(system_roots_pem()),
             None => {}
         },
@@ -652,21 +677,38 @@ async fn observe(
         (spec.unseal.type_, &spec.unseal.credentials_secret_ref)
     {
         // The user's key Secret: read to report it missing or unusable, never written.
-        observed.unseal_key = get_secret(api, &user.name, &mut observed.read).await?;
+        wanted.push((Slot::UnsealKey, user.name.clone()));
     } else if spec.unseal.type_ == UnsealType::Static {
-        observed.unseal_key =
-            get_secret(api, &names.unseal_key_secret(), &mut observed.read).await?;
-        if observed.unseal_key.is_none() && !initialized {
-            let pvcs =
-                Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
-                    .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
-                    .await
-                    .map_err(|source| SecretsError::Kube {
-                        action: "list PersistentVolumeClaims".to_string(),
-                        source,
-                    })?;
-            observed.holds_data = !pvcs.items.is_empty();
+        wanted.push((Slot::UnsealKey, names.unseal_key_secret()));
+    }
+    let found =
+        futures::future::try_join_all(wanted.iter().map(|(_, name)| get_secret(api, name.clone())))
+            .await?;
+    for ((slot, name), secret) in wanted.into_iter().zip(found) {
+        // A server certificate without its CA is planned as if absent: it is reissued under
+        // whichever CA the next round finds.
+        if matches!(slot, Slot::Server) && observed.ca.is_none() {
+            continue;
         }
+        let version = secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone());
+        observed.read.push((name, version));
+        *observed.slot(slot) = secret;
+    }
+    let own_key_missing = spec.unseal.type_ == UnsealType::Static
+        && spec.unseal.credentials_secret_ref.is_none()
+        && observed.unseal_key.is_none();
+    if own_key_missing && !initialized {
+        let pvcs =
+            Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
+                .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
+                .await
+                .map_err(|source| SecretsError::Kube {
+                    action: "list PersistentVolumeClaims".to_string(),
+                    source,
+                })?;
+        observed.holds_data = !pvcs.items.is_empty();
     }
     Ok(observed)
 }
@@ -694,8 +736,9 @@ fn system_roots_pem() -> Vec<u8> {
         .clone()
 }
 
-/// Perform `effect`; returns whether it wrote (a create that lost to an existing Secret did not).
-async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, SecretsError> {
+/// Perform `effect`; returns the Secret as written, or `None` when a create lost to an existing
+/// Secret (which is never overwritten).
+async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<Option<Secret>, SecretsError> {
     let secret = effect.secret();
     let name = secret.name_any();
     let result = match effect {
@@ -703,12 +746,12 @@ async fn perform(api: &Api<Secret>, effect: &Effect) -> Result<bool, SecretsErro
         Effect::Replace(secret) => api.replace(&name, &PostParams::default(), secret).await,
     };
     match result {
-        Ok(_) => Ok(true),
+        Ok(written) => Ok(Some(written)),
         // Someone else created it first: theirs wins, it is never overwritten.
         Err(kube::Error::Api(status))
             if status.code == 409 && matches!(effect, Effect::Create(_)) =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(source) => Err(SecretsError::Kube {
             action: match effect {
@@ -747,14 +790,33 @@ pub async fn ensure(
     }
     let api = Api::<Secret>::namespaced(ctx.client.clone(), cluster.namespace());
     let mut written = Vec::new();
-    // Two rounds at most: the second only after a CA was created.
+    let mut carried: Option<SecretsObserved> = None;
+    // Two rounds at most: the second only after a CA was created. It plans from what the first
+    // read and wrote, and reads again only when a create lost to a Secret someone else created
+    // meanwhile (theirs wins, so the certificate must be issued by their CA).
     for _ in 0..2 {
-        let observed = observe(ctx, &api, cluster, initialized).await?;
+        let observed = match carried.take() {
+            Some(observed) => observed,
+            None => observe(ctx, &api, cluster, initialized).await?,
+        };
         let planned = plan(cluster, &observed, now)?;
-        for effect in &planned.effects {
-            if perform(&api, effect).await? {
-                written.push(effect.secret().name_any());
+        // The writes of one plan are independent of each other (the certificate is planned
+        // only once its CA exists): send them together.
+        let results =
+            futures::future::try_join_all(planned.effects.iter().map(|e| perform(&api, e))).await?;
+        let mut next = observed.clone();
+        let mut lost = false;
+        for result in results {
+            match result {
+                Some(secret) => {
+                    written.push(secret.name_any());
+                    next.record_written(cluster, secret);
+                }
+                None => lost = true,
             }
+        }
+        if !lost {
+            carried = Some(next);
         }
         if !planned.again {
             let outcome = SecretsOutcome {
