@@ -63,24 +63,6 @@ const OPERATOR_RESOURCES: &[&str] = &[
     "openbaoclusters",
 ];
 
-async fn namespace(client: &Client, name: &str) {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::apply("bench").force(),
-            &Patch::Apply(&ns),
-        )
-        .await
-        .expect("namespace");
-}
-
 async fn create(client: &Client, ns: &str, name: &str, spec: &str) {
     Api::<OpenBaoCluster>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &support::cluster(name, ns, spec))
@@ -300,7 +282,7 @@ fn main() {
         let rss_none = operator.memory().rss;
 
         // (c) 20 Running 1-replica clusters.
-        namespace(&client, "fleet-running").await;
+        support::apply_namespace(&client, "fleet-running").await;
         for i in 0..20 {
             create(&client, "fleet-running", &format!("run-{i}"), RUNNING).await;
         }
@@ -326,12 +308,12 @@ fn main() {
         }
 
         // (d) create to all children, 20 clusters in their own namespaces.
-        namespace(&client, "fleet-rtt").await;
+        support::apply_namespace(&client, "fleet-rtt").await;
         let round_trip = write_round_trip(&client, "fleet-rtt").await;
         let mut creates = Vec::new();
         for i in 0..20 {
             let ns = format!("fleet-create-{i}");
-            namespace(&client, &ns).await;
+            support::apply_namespace(&client, &ns).await;
             creates.push(create_and_time(&client, &ns, "bao").await.as_secs_f64());
         }
         println!("(d) {creates:?}, write round trip {round_trip:.4} s");
@@ -345,7 +327,7 @@ fn main() {
         for i in 0..80 {
             let ns = format!("fleet-idle-{}", i / 10);
             if i % 10 == 0 {
-                namespace(&client, &ns).await;
+                support::apply_namespace(&client, &ns).await;
             }
             let started = Instant::now();
             create(&client, &ns, &format!("bao-{i}"), WAITING).await;
@@ -358,7 +340,7 @@ fn main() {
 
         // (e) 900 more, 50 at a time, ten per namespace: to all children of all 1,000.
         for n in 0..90 {
-            namespace(&client, &format!("fleet-large-{n}")).await;
+            support::apply_namespace(&client, &format!("fleet-large-{n}")).await;
         }
         let cpu_before = operator.cpu_seconds();
         let started = Instant::now();

@@ -27,13 +27,10 @@ use std::{
 
 use api::{OpenBaoCluster, names::ClusterNames};
 use futures::StreamExt;
-use k8s_openapi::api::{
-    apps::v1::StatefulSet,
-    core::v1::{ConfigMap, Namespace},
-};
+use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::ConfigMap};
 use kube::{
     Api, Client, ResourceExt,
-    api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams},
+    api::{DeleteParams, ObjectMeta, PostParams},
 };
 use operator::reconcile::UNFILTERED_CACHES_ENV;
 use operator_process::{Memory, OperatorProcess};
@@ -154,17 +151,7 @@ fn main() {
         support::install(cp).await;
         let client = cp.client().expect("admin client");
         let dir = tempfile::tempdir().expect("temp dir");
-        let namespace = Namespace {
-            metadata: ObjectMeta {
-                name: Some(NS.to_string()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        Api::<Namespace>::all(client.clone())
-            .patch(NS, &PatchParams::apply("bench").force(), &Patch::Apply(&namespace))
-            .await
-            .expect("namespace");
+        support::apply_namespace(&client, NS).await;
 
         let log = |name: &str| dir.path().join(format!("{name}.log"));
         let filtered = start_operator(cp, &log("filtered"), false).await;

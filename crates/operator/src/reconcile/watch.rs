@@ -138,6 +138,31 @@ where
     })
 }
 
+/// What a kind needs to be watched and cached.
+trait Cached:
+    Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Cached for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Serialize
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A reflector over the operator's children of kind `K` (those that `belongs`), returning its
 /// store and the stream of touched objects for the controller. Every kind's cache goes through
 /// [`only_operator_objects`], and its size is the `cached_objects` gauge of that kind.
@@ -150,14 +175,7 @@ fn reflect<K>(
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Serialize
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     reflect_trimmed(api, belongs, metrics, |_| {})
 }
@@ -174,14 +192,7 @@ fn reflect_trimmed<K>(
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Serialize
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     let (reader, writer) = reflector::store();
     let events = watcher(api, owned_watch_config()).modify(move |o| {

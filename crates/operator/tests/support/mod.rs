@@ -138,24 +138,32 @@ async fn install_gateway_crd(cp: &ControlPlane, kind: &str, plural: &str) {
     .unwrap_or_else(|e| panic!("{kind} served: {e:#}"));
 }
 
+/// Create namespace `name` if it does not exist (server-side apply: rerunning is harmless).
+pub async fn apply_namespace(client: &Client, name: &str) {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::apply("operator-tests").force(),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("namespace {name}: {e}"));
+}
+
 /// Install the CRDs and the operator's namespace, ServiceAccount, ClusterRole and binding.
 pub async fn install(cp: &ControlPlane) {
     let client = cp.client().expect("admin client");
     let ssa = PatchParams::apply("operator-tests").force();
     crds::install_crds(&client, "operator-tests").await;
 
-    let namespaces = Api::<Namespace>::all(client.clone());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(OPERATOR_NS.to_string()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    namespaces
-        .patch(OPERATOR_NS, &ssa, &Patch::Apply(&ns))
-        .await
-        .expect("operator namespace");
+    apply_namespace(&client, OPERATOR_NS).await;
     let sa = ServiceAccount {
         metadata: ObjectMeta {
             name: Some(OPERATOR_SA.to_string()),
