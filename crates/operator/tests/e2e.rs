@@ -938,16 +938,24 @@ async fn growing_the_storage_size_expands_every_claim_and_keeps_the_pods_running
         .map(|p| p.uid().unwrap_or_default())
         .collect();
     assert_eq!(before, after, "no pod was restarted by the expansion");
-    let owners: Vec<_> = pods(&client, n)
-        .await
-        .iter()
-        .map(|p| p.owner_references().first().map(|o| o.uid.clone()))
-        .collect();
+    // The StatefulSet controller adopts the orphaned pods once it syncs the new StatefulSet,
+    // which may be a moment after the operator created it.
     let new_uid = sets.get("bao").await.expect("statefulset").uid();
-    assert!(
-        owners.iter().all(|o| *o == new_uid),
-        "the new StatefulSet adopted the pods: {owners:?}"
-    );
+    loop {
+        let owners: Vec<_> = pods(&client, n)
+            .await
+            .iter()
+            .map(|p| p.owner_references().first().map(|o| o.uid.clone()))
+            .collect();
+        if owners.iter().all(|o| *o == new_uid) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new StatefulSet never adopted the pods: {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let degraded = cluster
         .status
         .as_ref()
