@@ -40,19 +40,102 @@ pub use api::names::ANNOTATION_APPLIED_HASH;
 /// Whether every field of `desired` is present in `live` with the same value. Empty lists and
 /// maps in `desired` match absent fields (the API server drops them), lists must match element
 /// by element (a rule added by hand to a policy is drift).
+///
+/// Resource quantities (the values of `requests` and `limits`, and `sizeLimit`) are compared by
+/// value: the API server stores them in canonical form (`1000m` becomes `1`, `1024Mi` becomes
+/// `1Gi`), and a spelling difference alone must not make every pass rewrite the object.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    subset_at(desired, live, false)
+}
+
+/// [`is_subset`], where `quantity` says the values compared are resource quantities.
+fn subset_at(desired: &Value, live: &Value, quantity: bool) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(key, dv)| match l.get(key) {
-            Some(lv) => is_subset(dv, lv),
+            Some(lv) if key == "sizeLimit" => subset_at(dv, lv, true),
+            Some(lv) if key == "requests" || key == "limits" => match (dv, lv) {
+                (Value::Object(dq), Value::Object(lq)) => dq
+                    .iter()
+                    .all(|(name, dv)| lq.get(name).is_some_and(|lv| subset_at(dv, lv, true))),
+                _ => subset_at(dv, lv, false),
+            },
+            Some(lv) => subset_at(dv, lv, false),
             None => is_empty(dv),
         }),
         (Value::Object(d), Value::Null) => d.is_empty(),
         (Value::Array(d), Value::Array(l)) => {
-            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| subset_at(dv, lv, false))
         }
         (Value::Array(d), Value::Null) => d.is_empty(),
+        (Value::String(d), Value::String(l)) if quantity && d != l => same_quantity(d, l),
         (d, l) => d == l,
     }
+}
+
+/// Whether two Kubernetes quantity strings denote the same amount (exactly, as fractions;
+/// `false` when either does not parse or the arithmetic would overflow).
+fn same_quantity(a: &str, b: &str) -> bool {
+    let (Some((an, ad)), Some((bn, bd))) = (quantity(a), quantity(b)) else {
+        return false;
+    };
+    match (an.checked_mul(bd), bn.checked_mul(ad)) {
+        (Some(left), Some(right)) => left == right,
+        _ => false,
+    }
+}
+
+/// A quantity (`<signed decimal>[e<exponent>|<suffix>]`, suffixes `n u m k M G T P E` and
+/// `Ki Mi Gi Ti Pi Ei`) as a fraction `(numerator, denominator)`.
+fn quantity(text: &str) -> Option<(i128, i128)> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let (negative, digits) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number.strip_prefix('+').unwrap_or(number)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let ten = |power: u32| 10i128.checked_pow(power);
+    let mut numerator: i128 = format!("{whole}{fraction}").parse().ok()?;
+    let mut denominator = ten(u32::try_from(fraction.len()).ok()?)?;
+    let (scale_up, scale_down) = match suffix {
+        "" => (1, 1),
+        "n" => (1, ten(9)?),
+        "u" => (1, ten(6)?),
+        "m" => (1, ten(3)?),
+        "k" => (ten(3)?, 1),
+        "M" => (ten(6)?, 1),
+        "G" => (ten(9)?, 1),
+        "T" => (ten(12)?, 1),
+        "P" => (ten(15)?, 1),
+        "E" => (ten(18)?, 1),
+        "Ki" => (1 << 10, 1),
+        "Mi" => (1 << 20, 1),
+        "Gi" => (1 << 30, 1),
+        "Ti" => (1 << 40, 1),
+        "Pi" => (1 << 50, 1),
+        "Ei" => (1 << 60, 1),
+        exponent => {
+            let power: i32 = exponent.strip_prefix(['e', 'E'])?.parse().ok()?;
+            if power >= 0 {
+                (ten(power.unsigned_abs())?, 1)
+            } else {
+                (1, ten(power.unsigned_abs())?)
+            }
+        }
+    };
+    numerator = numerator.checked_mul(scale_up)?;
+    denominator = denominator.checked_mul(scale_down)?;
+    Some((if negative { -numerator } else { numerator }, denominator))
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -798,5 +881,26 @@ mod tests {
     fn empty_desired_lists_match_fields_the_api_server_dropped() {
         let desired = json!({"spec": {"ingress": [], "podSelector": {}}});
         assert!(is_subset(&desired, &json!({"spec": {}})));
+    }
+
+    #[test]
+    fn quantities_are_compared_by_value_not_spelling() {
+        let desired = json!({"resources": {"requests": {"cpu": "1000m", "memory": "1024Mi"},
+            "limits": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "65536Ki"}});
+        let live = json!({"resources": {"requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "500m"}}, "emptyDir": {"sizeLimit": "64Mi"}});
+        assert!(is_subset(&desired, &live));
+        let more = json!({"resources": {"requests": {"cpu": "2", "memory": "1Gi"},
+            "limits": {"cpu": "500m"}}, "emptyDir": {"sizeLimit": "64Mi"}});
+        assert!(!is_subset(&desired, &more), "a different amount is drift");
+        assert!(same_quantity("1k", "1000") && same_quantity("1e3", "1k"));
+        assert!(same_quantity("1.5Gi", "1536Mi") && same_quantity("100u", "0.1m"));
+        assert!(
+            !same_quantity("1Ki", "1k"),
+            "binary and decimal kilo differ"
+        );
+        assert!(!same_quantity("abc", "abc1") && quantity("1.2.3").is_none());
+        // Only quantities are compared by value: other strings must match exactly.
+        assert!(!is_subset(&json!({"env": "1000"}), &json!({"env": "1k"})));
     }
 }
