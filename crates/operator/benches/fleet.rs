@@ -412,8 +412,8 @@ fn main() {
              The operator runs as its own process (`openbao-operator run`, release profile: fat LTO, one codegen unit) \
              under its ServiceAccount with the generated ClusterRole, against the local control plane (etcd, \
              kube-apiserver, kube-controller-manager v1.37.2) with a node that runs each pod as a real `bao` 2.7.2 \
-             process. *Waiting* clusters have 1 replica whose pod no node may take (a node selector nothing \
-             matches), so they stay Provisioning. *Before* is what issue 21 started from: its own measurement, or \
+             process. *Waiting* clusters have 1 replica whose pod asks for more CPU than \
+             any node has, so it stays Pending and the cluster Provisioning. *Before* is what issue 21 started from: its own measurement, or \
              the reconciler benchmark this one replaces (create to children: 198 ms, RSS with 1 cluster 17.6 MiB), \
              same machine kind, the reconciler as it was (every Secret read on every pass, a 15 s timer while \
              converging, children applied one after another).\n\n\

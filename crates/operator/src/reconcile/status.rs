@@ -217,8 +217,12 @@ impl Wait {
     ) -> Wait {
         let promoting = status.members.iter().any(|m| m.voter == Some(false));
         let wanted = usize::try_from(observed.replicas).unwrap_or(0);
-        if status.upgrade.is_some() || rollout_pending {
+        if status.upgrade.is_some() || (rollout_pending && pods_up > 0) {
             Wait::Rollout
+        } else if rollout_pending {
+            // No pod to replace: only the StatefulSet controller's report of the new revision
+            // is awaited, and that status update is a watch event of an owned object.
+            Wait::Kubernetes
         } else if status.phase == Some(Phase::Running) && !promoting {
             Wait::HealthCheck
         } else if observed.blocked.is_some() {
@@ -670,6 +674,10 @@ mod tests {
         // Pods still to be scheduled or started: their own events wake the cluster.
         assert_eq!(Wait::of(&provisioning, &three, false, 1), Wait::Kubernetes);
         assert_eq!(Wait::of(&provisioning, &three, false, 3), Wait::OpenBao);
+        // A new revision not reported yet while no pod runs: the StatefulSet's status update
+        // wakes the cluster, so no 3 s timer (a thousand clusters behind a busy controller
+        // manager would otherwise poll every 3 s each).
+        assert_eq!(Wait::of(&provisioning, &three, true, 0), Wait::Kubernetes);
         let blocked = Observed {
             blocked: Some(("NameConflict".into(), "taken".into())),
             ..three.clone()

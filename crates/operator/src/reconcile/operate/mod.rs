@@ -161,7 +161,11 @@ pub async fn run(
 
     // A self-initialized cluster has no key Secret, and the operator never reads one for it.
     let self_init = crate::desired::self_init::enabled(validated);
-    let keys = if self_init {
+    // Until a member answers and while status has never said initialized, nothing depends on
+    // the key store (the decision is to wait for the members), so it is not read: a cluster
+    // whose pods wait for Kubernetes costs no request per pass.
+    let nothing_to_decide = observations.is_empty() && !status_initialized;
+    let keys = if self_init || nothing_to_decide {
         KeyState::Absent
     } else {
         key_state(ctx, &key, validated.namespace(), &store).await?
