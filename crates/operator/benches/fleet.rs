@@ -46,10 +46,6 @@ const WAITING: &str = "version: \"2.7.2\"\nreplicas: 1\nresources: {requests: {c
 /// The health-check interval the operator runs with here: a fifth of the default (300 s), so a
 /// one-minute window sees every cluster's check once; at the default, idle cost is a fifth.
 const HEALTH_CHECK_SECONDS: &str = "60";
-/// FlowSchemas that classify the operator's own reads and writes (its ServiceAccount, any
-/// resource), so the API server counts them apart from the node's and the benchmark's.
-const READS_FLOW: &str = "bench-operator-reads";
-const WRITES_FLOW: &str = "bench-operator-writes";
 /// A 1-replica cluster the node runs.
 const RUNNING: &str =
     "version: \"2.7.2\"\nreplicas: 1\nconfiguration: {raft: {performanceMultiplier: 1}}";
@@ -100,66 +96,6 @@ async fn write_round_trip(client: &Client, ns: &str) -> f64 {
     report::median(&times)
 }
 
-/// Install [`READS_FLOW`] and [`WRITES_FLOW`]: API Priority and Fairness then counts every
-/// request of the operator's ServiceAccount in `apiserver_flowcontrol_dispatched_requests_total`
-/// under one of them, whoever else talks to the API server meanwhile.
-async fn install_flow_schemas(client: &Client) {
-    use k8s_openapi::api::flowcontrol::v1::FlowSchema;
-    let schemas = Api::<FlowSchema>::all(client.clone());
-    for (name, verbs, precedence) in [
-        (READS_FLOW, vec!["get", "list"], 100),
-        (
-            WRITES_FLOW,
-            vec!["create", "update", "patch", "delete", "deletecollection"],
-            101,
-        ),
-    ] {
-        let schema: FlowSchema = serde_json::from_value(serde_json::json!({
-            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
-            "kind": "FlowSchema",
-            "metadata": {"name": name},
-            "spec": {
-                "matchingPrecedence": precedence,
-                "priorityLevelConfiguration": {"name": "workload-high"},
-                "rules": [{
-                    "subjects": [{"kind": "ServiceAccount", "serviceAccount": {
-                        "name": support::OPERATOR_SA, "namespace": support::OPERATOR_NS}}],
-                    "resourceRules": [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"],
-                        "namespaces": ["*"], "clusterScope": true}]
-                }]
-            }
-        }))
-        .expect("FlowSchema");
-        schemas
-            .patch(
-                name,
-                &PatchParams::apply("bench").force(),
-                &Patch::Apply(&schema),
-            )
-            .await
-            .expect("install FlowSchema");
-    }
-}
-
-/// The operator's requests so far: (reads, writes), from its FlowSchemas.
-async fn operator_requests(client: &Client) -> (f64, f64) {
-    let request = http::Request::get("/metrics")
-        .body(Vec::new())
-        .expect("request");
-    let text = client
-        .request_text(request)
-        .await
-        .expect("API server metrics");
-    let count = |flow: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with("apiserver_flowcontrol_dispatched_requests_total{"))
-            .filter(|l| label(l, "flow_schema") == flow)
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    (count(READS_FLOW), count(WRITES_FLOW))
-}
-
 fn label(line: &str, name: &str) -> String {
     line.split(&format!("{name}=\""))
         .nth(1)
@@ -179,7 +115,7 @@ async fn no_op_passes(
     let clusters = Api::<OpenBaoCluster>::namespaced(client.clone(), ns);
     // Let earlier passes (and their requeues) settle.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (reads_before, writes_before) = operator_requests(client).await;
+    let (reads_before, writes_before) = support::flow::operator_requests(client).await;
     let passes_before = operator
         .metric_sum("openbao_operator_reconciles_total")
         .await;
@@ -211,7 +147,7 @@ async fn no_op_passes(
         .metric_sum("openbao_operator_reconciles_total")
         .await
         - passes_before;
-    let (reads, writes) = operator_requests(client).await;
+    let (reads, writes) = support::flow::operator_requests(client).await;
     (
         passes,
         (reads - reads_before) / passes,
@@ -288,7 +224,7 @@ fn main() {
         .expect("control plane with a node (bash hack/setup.sh)");
         support::install(cp).await;
         let client = cp.client().expect("admin client");
-        install_flow_schemas(&client).await;
+        support::flow::install_flow_schemas(&client).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let operator = OperatorProcess::start(
             cp,

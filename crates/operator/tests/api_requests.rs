@@ -1,79 +1,22 @@
-//! The operator's own requests to the API server, told apart from everyone else's by API
-//! Priority and Fairness: two FlowSchemas match the reads (get, list) and the writes of the
-//! operator's ServiceAccount, and `apiserver_flowcontrol_dispatched_requests_total` counts each
-//! request under its schema. Its own binary, so no other test's clusters make the operator talk
-//! to the API server meanwhile.
+//! The operator's own requests to the API server, counted by the API server itself (see
+//! `support::flow`). Its own binary, so no other test's clusters make the operator talk to the
+//! API server meanwhile.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use api::OpenBaoCluster;
-use k8s_openapi::api::{apps::v1::StatefulSet, flowcontrol::v1::FlowSchema};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::{
     Api, Client,
     api::{Patch, PatchParams},
 };
-use support::{METRICS, OPERATOR_NS, OPERATOR_SA, cluster, create, present, until};
-
-const READS: &str = "test-operator-reads";
-const WRITES: &str = "test-operator-writes";
-
-async fn install_flow_schemas(client: &Client) {
-    let schemas = Api::<FlowSchema>::all(client.clone());
-    for (name, verbs, precedence) in [
-        (READS, vec!["get", "list"], 100),
-        (
-            WRITES,
-            vec!["create", "update", "patch", "delete", "deletecollection"],
-            101,
-        ),
-    ] {
-        let schema: FlowSchema = serde_json::from_value(serde_json::json!({
-            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
-            "kind": "FlowSchema",
-            "metadata": {"name": name},
-            "spec": {
-                "matchingPrecedence": precedence,
-                "priorityLevelConfiguration": {"name": "workload-high"},
-                "rules": [{
-                    "subjects": [{"kind": "ServiceAccount",
-                        "serviceAccount": {"name": OPERATOR_SA, "namespace": OPERATOR_NS}}],
-                    "resourceRules": [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"],
-                        "namespaces": ["*"], "clusterScope": true}]
-                }]
-            }
-        }))
-        .expect("FlowSchema");
-        schemas
-            .patch(
-                name,
-                &PatchParams::apply("operator-tests").force(),
-                &Patch::Apply(&schema),
-            )
-            .await
-            .expect("install FlowSchema");
-    }
-}
-
-/// The operator's (reads, writes) so far, by its FlowSchemas.
-async fn operator_requests(client: &Client) -> (f64, f64) {
-    let request = http::Request::get("/metrics")
-        .body(Vec::new())
-        .expect("request");
-    let text = client
-        .request_text(request)
-        .await
-        .expect("API server metrics");
-    let count = |flow: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with("apiserver_flowcontrol_dispatched_requests_total{"))
-            .filter(|l| l.contains(&format!("flow_schema=\"{flow}\"")))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    (count(READS), count(WRITES))
-}
+use support::{
+    METRICS, cluster, create,
+    flow::{install_flow_schemas, operator_requests},
+    present, until,
+};
 
 /// Poke `ns/name` (an annotation: a change the operator must look at that changes nothing it
 /// owns) and wait for the pass it causes.

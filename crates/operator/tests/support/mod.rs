@@ -8,6 +8,7 @@
 pub mod bao;
 pub mod crds;
 pub mod fixtures;
+pub mod flow;
 pub mod moto;
 
 #[allow(unused_imports)]
