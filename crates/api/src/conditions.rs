@@ -129,6 +129,11 @@ pub mod reasons {
     pub const OPERATOR_IDENTITY_UNAVAILABLE: &str = "OperatorIdentityUnavailable";
     /// Pending: a Secret key that `spec.selfInit.requests[].dataFrom` names does not exist yet.
     pub const SELF_INIT_SECRET_MISSING: &str = "SelfInitSecretMissing";
+    /// Event: the stored root token was revoked in OpenBao and removed from its Secret
+    /// (`spec.initialization.revokeRootToken`).
+    pub const ROOT_TOKEN_REVOKED: &str = "RootTokenRevoked";
+    /// Event (Warning): revoking the stored root token failed; the next pass tries again.
+    pub const ROOT_TOKEN_REVOCATION_FAILED: &str = "RootTokenRevocationFailed";
     /// Event: the operator's auth method, policy and role were written with the root token.
     pub const OPERATOR_IDENTITY_CONFIGURED: &str = "OperatorIdentityConfigured";
     /// NotImplemented on an OpenBaoRestore: restores are not built yet.

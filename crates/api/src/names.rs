@@ -68,8 +68,12 @@ pub const ANNOTATION_SANS: &str = "openbao.org/sans";
 pub const ANNOTATION_NOT_BEFORE: &str = "openbao.org/not-before";
 /// Annotation on the server certificate Secret: end of its validity (RFC 3339).
 pub const ANNOTATION_NOT_AFTER: &str = "openbao.org/not-after";
-/// Annotation on the root-token Secret: `pending` (placeholder) or `complete`.
+/// Annotation on the root-token Secret: `pending` (placeholder), `complete`, or
+/// [`INIT_STATE_ROOT_TOKEN_REVOKED`].
 pub const ANNOTATION_INIT_STATE: &str = "openbao.org/initialization";
+/// [`ANNOTATION_INIT_STATE`] once the operator revoked the root token and removed it from the
+/// Secret (the recovery keys stay).
+pub const INIT_STATE_ROOT_TOKEN_REVOKED: &str = "root-token-revoked";
 /// Annotation on the StatefulSet and pod template while `spec.maintenance.enabled`: `"true"`,
 /// for other tooling (upstream's marker).
 pub const ANNOTATION_MAINTENANCE: &str = "openbao.org/maintenance";

@@ -33,6 +33,10 @@ pub struct OpenBaoClusterStatus {
     /// Whether OpenBao initialized itself from `spec.selfInit` (no root token exists).
     #[serde(default)]
     pub self_initialized: bool,
+    /// Whether the operator revoked the root token it stored at initialization
+    /// (`spec.initialization.revokeRootToken`); it is no longer in `<cluster>-root-token`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub root_token_revoked: bool,
     /// Pod name of the active (leader) member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,

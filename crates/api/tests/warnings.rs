@@ -144,3 +144,25 @@ fn an_api_server_cidr_wider_than_a_slash_sixteen_is_named() {
         );
     }
 }
+
+#[test]
+fn revoking_the_root_token_of_a_self_initialized_cluster_is_named_as_without_effect() {
+    let w = warnings_with(|v| {
+        set(v, "/spec/selfInit", json!({"enabled": true}));
+        set(v, "/spec/initialization", json!({"revokeRootToken": true}));
+    });
+    assert_warns(&w, "spec.initialization.revokeRootToken");
+    let plain = warnings_with(|v| set(v, "/spec/initialization", json!({"revokeRootToken": true})));
+    assert!(
+        !plain.iter().any(|w| w.contains("revokeRootToken")),
+        "{plain:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_field_under_initialization_is_refused_by_its_path() {
+    let errors = decode_errors_with(|v| {
+        set(v, "/spec/initialization", json!({"revokeRootTokens": true}));
+    });
+    assert_path(&errors, "spec.initialization.revokeRootTokens");
+}

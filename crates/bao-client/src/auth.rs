@@ -1,5 +1,5 @@
 //! Tokens and the few generic writes an identity bootstrap needs: logging in (a JWT role,
-//! userpass), creating a child token, the list of enabled auth methods, and a plain write of a
+//! userpass), creating, checking and revoking tokens, the list of enabled auth methods, and a plain write of a
 //! JSON object to any path (policies, roles, auth and engine configuration).
 
 use std::{collections::BTreeSet, time::Duration};
@@ -117,6 +117,32 @@ impl BaoClient {
             .filter_map(|k| k.strip_suffix('/'))
             .map(str::to_string)
             .collect())
+    }
+
+    /// `POST /v1/auth/token/revoke-self` (token): revoke the client's own token and every
+    /// token created under it. A token OpenBao no longer knows answers
+    /// [`Error::PermissionDenied`].
+    pub async fn revoke_self(&self) -> Result<(), Error> {
+        self.call_unit(Method::POST, "auth/token/revoke-self", Auth::Token, None)
+            .await
+    }
+
+    /// `GET /v1/auth/token/lookup-self` (token): whether OpenBao still accepts the client's
+    /// token (`false` when it answers 403: revoked, expired or never issued). The answer,
+    /// which repeats the token, is wiped unread.
+    pub async fn token_is_valid(&self) -> Result<bool, Error> {
+        let path = "auth/token/lookup-self";
+        let (status, mut bytes) = self.call_raw(Method::GET, path, Auth::Token, None).await?;
+        let answer = if status.is_success() {
+            Ok(true)
+        } else {
+            match Error::from_status(path, status, &bytes) {
+                Error::PermissionDenied { .. } => Ok(false),
+                other => Err(other),
+            }
+        };
+        bytes.zeroize();
+        answer
     }
 
     /// `POST /v1/<path>` (token) with the JSON object `data`; the answer's body is ignored.

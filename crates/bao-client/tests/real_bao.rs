@@ -397,6 +397,30 @@ async fn a_bogus_token_is_permission_denied_and_a_missing_one_fails_before_sendi
 }
 
 #[tokio::test]
+async fn a_revoked_root_token_and_its_children_are_refused_and_a_second_revocation_is_permission_denied()
+ {
+    let cluster = BaoCluster::start(1).await;
+    let root = cluster.client(0).with_token(cluster.init().await);
+    let child = cluster.client(0).with_token(
+        root.create_token(&["default"], "1h")
+            .await
+            .expect("child")
+            .token,
+    );
+    assert!(root.token_is_valid().await.expect("lookup root"));
+    assert!(child.token_is_valid().await.expect("lookup child"));
+
+    root.revoke_self().await.expect("revoke the root token");
+    assert!(!root.token_is_valid().await.expect("lookup revoked root"));
+    assert!(
+        !child.token_is_valid().await.expect("lookup child"),
+        "a token created with the root token is revoked with it"
+    );
+    let again = root.revoke_self().await.expect_err("revoked already");
+    assert!(matches!(again, Error::PermissionDenied { .. }), "{again:?}");
+}
+
+#[tokio::test]
 async fn trace_logs_of_every_crate_show_requests_but_never_the_token() {
     let cluster = BaoCluster::start(1).await;
     let token = cluster.init().await;

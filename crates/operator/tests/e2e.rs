@@ -128,7 +128,8 @@ async fn pods(client: &Client, ns: &str) -> Vec<Pod> {
 }
 
 #[tokio::test]
-async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
+async fn a_three_replica_cluster_runs_initializes_joins_labels_its_pods_and_revokes_its_root_token_on_request()
+ {
     let (_, ns, client) = setup("e2e-run").await;
     let n = ns.name();
     // OpenBao's default Raft timing (performance_multiplier 5): sys/init takes about 9 s, so
@@ -213,6 +214,102 @@ async fn a_three_replica_cluster_runs_initializes_joins_and_labels_its_pods() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let _ = api;
+
+    // On request the root token is revoked in OpenBao and leaves the Secret; the recovery keys
+    // stay, and the operator goes on with its own identity.
+    let admin = member(&client, n, 0)
+        .await
+        .with_token(bao_client::SecretString::new(token.clone()));
+    assert!(admin.token_is_valid().await.expect("lookup-self"));
+    Api::<OpenBaoCluster>::namespaced(client.clone(), n)
+        .patch(
+            "bao",
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"spec": {"initialization": {"revokeRootToken": true}}}),
+            ),
+        )
+        .await
+        .expect("ask for the revocation");
+    let revoked = until_cluster(&client, n, "root token revoked", |c| {
+        c.status.as_ref().is_some_and(|s| s.root_token_revoked)
+    })
+    .await;
+    assert!(
+        !admin.token_is_valid().await.expect("lookup-self"),
+        "OpenBao refuses the revoked root token"
+    );
+    let secret = Api::<Secret>::namespaced(client.clone(), n)
+        .get("bao-root-token")
+        .await
+        .expect("the Secret stays");
+    let data = secret.data.clone().unwrap_or_default();
+    assert!(!data.contains_key("root-token"), "{:?}", data.keys());
+    assert!(
+        data.keys().any(|k| k.starts_with("recovery-key-")),
+        "the recovery keys stay: {:?}",
+        data.keys()
+    );
+    assert_eq!(
+        secret
+            .annotations()
+            .get("openbao.org/initialization")
+            .map(String::as_str),
+        Some("root-token-revoked")
+    );
+    let initialized = revoked
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Initialized"))
+        .expect("Initialized");
+    assert!(
+        initialized.message.contains("revoked"),
+        "{}",
+        initialized.message
+    );
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("events");
+    let reasons: Vec<_> = events
+        .items
+        .iter()
+        .filter_map(|e| e.reason.as_deref())
+        .collect();
+    assert!(reasons.contains(&"RootTokenRevoked"), "{reasons:?}");
+    assert!(
+        !reasons.contains(&"RootTokenRevocationFailed"),
+        "{reasons:?}"
+    );
+    // A member that restarts comes back and the operator, on its own role, sees all three.
+    let pods_api = Api::<Pod>::namespaced(client.clone(), n);
+    let old_uid = pods_api.get("bao-2").await.expect("bao-2").uid();
+    pods_api
+        .delete("bao-2", &DeleteParams::default())
+        .await
+        .expect("delete bao-2");
+    let deadline = Instant::now() + E2E_DEADLINE;
+    while pods_api
+        .get_opt("bao-2")
+        .await
+        .expect("read bao-2")
+        .and_then(|p| p.uid())
+        == old_uid
+        || old_uid.is_none()
+    {
+        assert!(Instant::now() < deadline, "bao-2 was not replaced");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let again = until_cluster(&client, n, "Running again after a restart", |c| {
+        running_with(3)(c)
+            && c.status.as_ref().is_some_and(|s| {
+                s.root_token_revoked
+                    && s.raft_peers == Some(3)
+                    && s.members.iter().all(|m| m.voter == Some(true))
+            })
+    })
+    .await;
+    assert_eq!(again.status.expect("status").phase, Some(Phase::Running));
 }
 
 /// The root token `bao` in `n` stored at initialization.

@@ -173,6 +173,11 @@ pub struct OpenBaoClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_init: Option<Box<SelfInit>>,
 
+    /// What happens to the root token of a cluster initialized through `sys/init` (an
+    /// extension: upstream has no equivalent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialization: Option<InitializationSpec>,
+
     /// PGP-encrypted recovery keys at initialization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_keys: Option<Box<RecoveryKeys>>,

@@ -393,6 +393,19 @@ pub struct AutoRollback {
     pub on_validation_failure: Option<bool>,
 }
 
+/// The root token of a cluster the operator initialized through `sys/init` (an extension).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitializationSpec {
+    /// Revoke the root token in OpenBao once the operator's own identity works, and remove it
+    /// from Secret `<cluster>-root-token` (the recovery keys stay). One way: turning it off
+    /// again brings no token back; a person generates a new one from the recovery keys
+    /// (`bao operator generate-root`). No effect on a self-initialized cluster, which never
+    /// has a root token.
+    #[serde(default)]
+    pub revoke_root_token: bool,
+}
+
 /// OpenBao's own self-initialization (`initialize` stanzas).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -41,6 +41,18 @@ pub fn warnings(cluster: &OpenBaoCluster) -> Vec<String> {
                 .to_string(),
         );
     }
+    if spec.self_init.as_deref().is_some_and(|s| s.enabled)
+        && spec
+            .initialization
+            .as_ref()
+            .is_some_and(|i| i.revoke_root_token)
+    {
+        out.push(
+            "spec.initialization.revokeRootToken: has no effect with spec.selfInit.enabled: a \
+             self-initialized cluster never has a root token"
+                .to_string(),
+        );
+    }
     if spec.network.kube_system_ingress {
         out.push(
             "spec.network.kubeSystemIngress: true admits traffic on every port from the \

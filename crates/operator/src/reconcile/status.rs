@@ -366,6 +366,8 @@ pub fn compute(
     };
     let initialized = lifecycle.is_some_and(|l| l.initialized) || old.initialized;
     let self_initialized = lifecycle.is_some_and(|l| l.self_initialized) || old.self_initialized;
+    let root_token_revoked =
+        lifecycle.is_some_and(|l| l.root_token_revoked) || old.root_token_revoked;
     let failure = lifecycle.and_then(|l| l.failure.clone());
     let phase = if observed.paused {
         Phase::Paused
@@ -521,6 +523,7 @@ pub fn compute(
         },
         initialized,
         self_initialized,
+        root_token_revoked,
         leader: match lifecycle {
             Some(l) => l.leader.clone(),
             None => old.leader.clone(),

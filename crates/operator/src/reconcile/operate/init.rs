@@ -37,7 +37,9 @@ use crate::faults;
 pub const RECOVERY_SHARES: u32 = 5;
 /// See [`RECOVERY_SHARES`].
 pub const RECOVERY_THRESHOLD: u32 = 3;
-pub use api::names::{ANNOTATION_INIT_STATE, secret_keys::ROOT_TOKEN as ROOT_TOKEN_KEY};
+pub use api::names::{
+    ANNOTATION_INIT_STATE, INIT_STATE_ROOT_TOKEN_REVOKED, secret_keys::ROOT_TOKEN as ROOT_TOKEN_KEY,
+};
 
 /// The state of the root-token Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,6 +354,96 @@ impl SecretKeyStore {
     }
 }
 
+/// The root token as the Secret holds it, for a revocation.
+#[derive(Debug)]
+pub enum StoredRootToken {
+    /// A token is stored.
+    Stored(SecretString),
+    /// The operator revoked it and removed it earlier.
+    Revoked,
+    /// No token (a placeholder, no Secret, or someone removed the token by hand).
+    Missing,
+}
+
+impl SecretKeyStore {
+    /// The root token the Secret holds, or why none.
+    pub async fn stored_root_token(&self) -> Result<StoredRootToken, OperateError> {
+        let secret = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.error(e))?;
+        let revoked = secret.as_ref().is_some_and(|s| {
+            s.annotations()
+                .get(ANNOTATION_INIT_STATE)
+                .map(String::as_str)
+                == Some(INIT_STATE_ROOT_TOKEN_REVOKED)
+        });
+        Ok(match root_token_of(secret) {
+            Some(token) => StoredRootToken::Stored(token),
+            None if revoked => StoredRootToken::Revoked,
+            None => StoredRootToken::Missing,
+        })
+    }
+
+    /// Remove `revoked` (a root token OpenBao no longer accepts) from the Secret and mark the
+    /// Secret revoked; every other key (the recovery keys) stays. The replace carries the
+    /// `resourceVersion` it read, and nothing is removed when the Secret holds another token by
+    /// then (someone stored a new one): that one is not known to be revoked.
+    pub async fn remove_revoked_root_token(
+        &self,
+        revoked: &SecretString,
+    ) -> Result<(), OperateError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(mut secret) = self
+                .api
+                .get_opt(&self.name)
+                .await
+                .map_err(|e| self.error(e))?
+            else {
+                return Ok(());
+            };
+            match root_token_of(Some(secret.clone())) {
+                None => return Ok(()),
+                Some(token) if token.expose_secret() != revoked.expose_secret() => {
+                    return Err(OperateError::KeysConflict {
+                        name: self.name.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+            if let Some(data) = secret.data.as_mut() {
+                data.remove(ROOT_TOKEN_KEY);
+            }
+            secret.annotations_mut().insert(
+                ANNOTATION_INIT_STATE.to_string(),
+                INIT_STATE_ROOT_TOKEN_REVOKED.to_string(),
+            );
+            match self
+                .api
+                .replace(&self.name, &PostParams::default(), &secret)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_status(&e, 409) && attempt <= STORE_CONFLICT_RETRIES => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+}
+
+/// The non-empty root token `secret` holds.
+fn root_token_of(secret: Option<Secret>) -> Option<SecretString> {
+    secret
+        .and_then(|s| s.data)
+        .and_then(|d| d.get(ROOT_TOKEN_KEY).cloned())
+        .and_then(|t| String::from_utf8(t.0).ok())
+        .filter(|t| !t.is_empty())
+        .map(SecretString::new)
+}
+
 impl KeyStore for SecretKeyStore {
     async fn state(&self) -> Result<KeyState, OperateError> {
         Ok(self.state_at().await?.0)
@@ -434,12 +526,7 @@ impl KeyStore for SecretKeyStore {
             .get_opt(&self.name)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(secret
-            .and_then(|s| s.data)
-            .and_then(|d| d.get(ROOT_TOKEN_KEY).cloned())
-            .and_then(|t| String::from_utf8(t.0).ok())
-            .filter(|t| !t.is_empty())
-            .map(SecretString::new))
+        Ok(root_token_of(secret))
     }
 }
 
@@ -582,6 +669,27 @@ mod tests {
             Decision::StaleKeys
         );
         assert_eq!(decide(&all, 2, KeyState::Stored, true), Decision::DataLost);
+    }
+
+    #[test]
+    fn a_secret_whose_root_token_was_revoked_still_counts_as_stored_keys() {
+        let revoked = Secret {
+            metadata: ObjectMeta {
+                annotations: Some(BTreeMap::from([(
+                    ANNOTATION_INIT_STATE.to_string(),
+                    INIT_STATE_ROOT_TOKEN_REVOKED.to_string(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(
+                "recovery-key-0".to_string(),
+                ByteString(b"a2V5".to_vec()),
+            )])),
+            ..Secret::default()
+        };
+        // Stored keys are never overwritten and a cluster with them is never initialized again.
+        assert_eq!(key_state(Some(&revoked)), KeyState::Stored);
+        assert!(root_token_of(Some(revoked)).is_none());
     }
 
     #[test]

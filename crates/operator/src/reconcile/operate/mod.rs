@@ -18,10 +18,12 @@ mod autopilot;
 mod error;
 mod init;
 mod members;
+mod revoke;
 
 pub use error::OperateError;
 pub use init::*;
 pub use members::*;
+pub use revoke::{Revocation, revoke_root_token};
 
 use super::{Context, critical, publish};
 use crate::{desired::ValidatedCluster, telemetry::metrics::CategoryLabel};
@@ -39,6 +41,8 @@ pub struct OperateReport {
     pub initialized: bool,
     /// Whether OpenBao initialized itself from `spec.selfInit`.
     pub self_initialized: bool,
+    /// Whether the stored root token is known to be revoked (this pass or an earlier one).
+    pub root_token_revoked: bool,
     /// The Initialized condition: (status, reason, message).
     pub condition: Option<(bool, String, String)>,
     /// Every member unsealed, joined, and exactly one active.
@@ -302,37 +306,70 @@ pub async fn run(
     report.leader = active.map(|m| m.pod.clone());
     let ours = keys == KeyState::Stored
         || matches!(decision, Decision::Initialize | Decision::SelfInitialized);
+    let root_token_revoked = cluster
+        .status
+        .as_ref()
+        .is_some_and(|s| s.root_token_revoked);
+    report.root_token_revoked = root_token_revoked;
     let raft = match (active, ours) {
         (Some(active), true) => {
-            match operator_token(ctx, cluster, &key, active, &store, self_init).await {
-                Some(token) => match raft_facts(active, token.clone()).await {
-                    Ok(facts) => {
-                        configure_autopilot(ctx, cluster, active, token.clone()).await;
-                        Some(
-                            remove_departed_peers(ctx, cluster, validated, active, token, facts)
+            let root_token_readable = !self_init && !root_token_revoked;
+            let token = operator_token(ctx, cluster, &key, active, &store, root_token_readable);
+            match token.await {
+                Some(token) => {
+                    // The operator's own login works: the root token is no longer needed.
+                    if root_token_readable
+                        && keys == KeyState::Stored
+                        && validated
+                            .spec()
+                            .initialization
+                            .as_ref()
+                            .is_some_and(|i| i.revoke_root_token)
+                    {
+                        report.root_token_revoked =
+                            revoke_stored_root_token(ctx, cluster, active, &store).await;
+                    }
+                    match raft_facts(active, token.clone()).await {
+                        Ok(facts) => {
+                            configure_autopilot(ctx, cluster, active, token.clone()).await;
+                            Some(
+                                remove_departed_peers(
+                                    ctx, cluster, validated, active, token, facts,
+                                )
                                 .await,
-                        )
-                    }
-                    Err(e) => {
-                        if matches!(
-                            &e,
-                            OperateError::OpenBao {
-                                source: bao_client::Error::PermissionDenied { .. },
-                                ..
-                            }
-                        ) {
-                            // A token of an earlier incarnation of the cluster: log in again.
-                            ctx.session.forget(&key);
+                            )
                         }
-                        warn!(error = %e, "cannot read the Raft configuration");
-                        None
+                        Err(e) => {
+                            if matches!(
+                                &e,
+                                OperateError::OpenBao {
+                                    source: bao_client::Error::PermissionDenied { .. },
+                                    ..
+                                }
+                            ) {
+                                // A token of an earlier incarnation of the cluster: log in again.
+                                ctx.session.forget(&key);
+                            }
+                            warn!(error = %e, "cannot read the Raft configuration");
+                            None
+                        }
                     }
-                },
+                }
                 None => None,
             }
         }
         _ => None,
     };
+    if report.root_token_revoked
+        && let Some((true, reason, message)) = report.condition.as_mut()
+        && reason == reasons::INITIALIZED
+    {
+        *message = format!(
+            "initialized; the root token was revoked (spec.initialization.revokeRootToken); the \
+             recovery keys are in Secret {}",
+            names.root_token_secret()
+        );
+    }
     report.raft_peers = raft
         .as_ref()
         .map(|r: &RaftFacts| i32::try_from(r.peers.len()).unwrap_or(i32::MAX));
@@ -386,14 +423,15 @@ fn pod0_failure(ctx: &Context, cluster: &ValidatedCluster) -> Option<String> {
 /// ServiceAccount token. A cluster initialized through `sys/init` whose login fails (it
 /// predates the operator's identity, or the API server's signing keys changed) gets the
 /// identity written once with the stored root token, then the login is retried. A
-/// self-initialized cluster has no root token: a failed login is only reported.
+/// self-initialized cluster has no root token, and a revoked one is gone
+/// (`root_token_readable` false): a failed login is only reported.
 async fn operator_token(
     ctx: &Context,
     cluster: &OpenBaoCluster,
     key: &str,
     active: &Member,
     store: &SecretKeyStore,
-    self_init: bool,
+    root_token_readable: bool,
 ) -> Option<bao_client::SecretString> {
     let refused = match ctx.session.token(key, &active.client).await {
         Ok(token) => return Some(token),
@@ -407,7 +445,7 @@ async fn operator_token(
             false
         }
     };
-    if self_init || !refused {
+    if !root_token_readable || !refused {
         return None;
     }
     let root = match store.root_token().await {
@@ -447,6 +485,53 @@ async fn operator_token(
         .await
         .inspect_err(|e| warn!(error = %e, "cannot log in after configuring the identity"))
         .ok()
+}
+
+/// Revoke the stored root token (`spec.initialization.revokeRootToken`) through `active`,
+/// reporting it as an Event; whether it is known revoked now. A failure is reported and
+/// tried again on the next pass.
+async fn revoke_stored_root_token(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    active: &Member,
+    store: &SecretKeyStore,
+) -> bool {
+    match revoke_root_token(&active.pod, &active.client, store).await {
+        Ok(outcome @ (Revocation::Revoked | Revocation::AlreadyInvalid)) => {
+            info!(secret = store.name(), ?outcome, "revoked the root token");
+            publish(
+                ctx,
+                cluster,
+                EventType::Normal,
+                reasons::ROOT_TOKEN_REVOKED,
+                "Revoke",
+                format!(
+                    "revoked the root token in OpenBao and removed it from Secret {} \
+                     (spec.initialization.revokeRootToken); the recovery keys stay there",
+                    store.name()
+                ),
+            )
+            .await;
+            true
+        }
+        Ok(outcome) => {
+            tracing::debug!(secret = store.name(), ?outcome, "no root token to revoke");
+            outcome.is_revoked()
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot revoke the root token");
+            publish(
+                ctx,
+                cluster,
+                EventType::Warning,
+                reasons::ROOT_TOKEN_REVOCATION_FAILED,
+                "Revoke",
+                format!("cannot revoke the root token yet (tried again on the next pass): {e}"),
+            )
+            .await;
+            false
+        }
+    }
 }
 
 /// Write the operator's identity through `client` (which holds the root token): the whole
