@@ -129,6 +129,8 @@ pub mod reasons {
     pub const OPERATOR_IDENTITY_UNAVAILABLE: &str = "OperatorIdentityUnavailable";
     /// Pending: a Secret key that `spec.selfInit.requests[].dataFrom` names does not exist yet.
     pub const SELF_INIT_SECRET_MISSING: &str = "SelfInitSecretMissing";
+    /// Event: the pre-upgrade snapshot landed; the rollout starts replacing pods.
+    pub const PRE_UPGRADE_SNAPSHOT_TAKEN: &str = "PreUpgradeSnapshotTaken";
     /// Event: the stored root token was revoked in OpenBao and removed from its Secret
     /// (`spec.initialization.revokeRootToken`).
     pub const ROOT_TOKEN_REVOKED: &str = "RootTokenRevoked";

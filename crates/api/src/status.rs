@@ -188,6 +188,13 @@ pub struct UpgradeProgress {
     /// When the active member was last asked to step down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step_down_time: Option<Time>,
+    /// The backup Job taking the snapshot before any pod is replaced
+    /// (`spec.upgrade.preUpgradeSnapshot`; upstream's name, from its blue/green status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_upgrade_snapshot_job_name: Option<String>,
+    /// The object key of that snapshot once it landed and was verified (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_upgrade_snapshot: Option<String>,
     /// What the rollout does or waits for now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -26,6 +26,8 @@ use crate::backup::scheduler::{from_time, to_time};
 
 /// Reason of a paused rollout (status and the Degraded condition).
 pub const REASON_MEMBER_NOT_BACK: &str = "MemberNotBack";
+/// Reason of a rollout held because its pre-upgrade snapshot failed.
+pub const REASON_SNAPSHOT_FAILED: &str = "PreUpgradeSnapshotFailed";
 /// How long after a step-down the rollout waits for leadership to move before asking again.
 pub const STEP_DOWN_RETRY: Duration = Duration::seconds(30);
 /// The default time a replaced member has to come back (`spec.upgrade.memberTimeout`).
@@ -57,6 +59,18 @@ impl Member {
     }
 }
 
+/// Whether the pre-upgrade snapshot (`spec.upgrade.preUpgradeSnapshot`) lets the rollout
+/// touch its first pod. The reconciler's stage takes the snapshot; the plan only obeys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotGate {
+    /// No snapshot is asked for, or it landed.
+    Open,
+    /// Being taken, or waiting for another backup Job to end first: what it waits for.
+    Waiting(String),
+    /// The snapshot failed: why, and what happens next. No pod is touched.
+    Failed(String),
+}
+
 /// What [`plan`] decides from.
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
@@ -76,6 +90,8 @@ pub struct Inputs<'a> {
     pub initialized: bool,
     /// How long a replaced member has to come back.
     pub member_timeout: Duration,
+    /// The pre-upgrade snapshot's verdict (asked only before the first pod is replaced).
+    pub snapshot: &'a SnapshotGate,
     /// Now.
     pub now: OffsetDateTime,
 }
@@ -195,6 +211,25 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         }
     }
 
+    // A member already on the new revision that is not back, with none recorded as replaced:
+    // the record of its replacement was lost (a pass that read an older status wrote over it,
+    // or the pod restarted by itself). It is waited for as if just replaced, so its timeout
+    // applies instead of an endless wait.
+    if inputs.initialized
+        && let Some(m) = members
+            .iter()
+            .filter(|m| m.updated && !m.back())
+            .max_by_key(|m| m.ordinal)
+    {
+        progress.current_member = Some(m.pod.clone());
+        progress.member_started_at = Some(to_time(inputs.now));
+        progress.message = Some(format!(
+            "waiting for {} to come back: it runs the new revision but does not serve yet",
+            m.pod
+        ));
+        return decided(Action::None, progress);
+    }
+
     let replace = |mut progress: UpgradeProgress, m: &Member, why: &str| {
         progress.current_member = Some(m.pod.clone());
         progress.member_started_at = Some(to_time(inputs.now));
@@ -215,6 +250,38 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
                 decided(Action::None, progress)
             }
         };
+    }
+    // Nothing is replaced before the pre-upgrade snapshot landed.
+    let untouched = progress.completed_pods.is_empty() && progress.current_member.is_none();
+    let snapshot_failed = |p: &UpgradeProgress| {
+        p.failure
+            .as_ref()
+            .is_some_and(|f| f.reason.as_deref() == Some(REASON_SNAPSHOT_FAILED))
+    };
+    match inputs.snapshot {
+        SnapshotGate::Waiting(what) if untouched => {
+            // Taking another after a failure: the failure is over until this one fails too.
+            if snapshot_failed(&progress) {
+                progress.failure = None;
+            }
+            progress.message = Some(what.clone());
+            return decided(Action::None, progress);
+        }
+        SnapshotGate::Failed(why) if untouched => {
+            if !snapshot_failed(&progress) {
+                progress.failure = Some(UpgradeFailure {
+                    reason: Some(REASON_SNAPSHOT_FAILED.to_string()),
+                    message: Some(why.clone()),
+                    at: Some(to_time(inputs.now)),
+                });
+            }
+            progress.message = Some(why.clone());
+            return decided(Action::None, progress);
+        }
+        _ => {}
+    }
+    if snapshot_failed(&progress) {
+        progress.failure = None;
     }
     // An outdated member that serves nothing holds no vote the cluster relies on.
     let broken: Vec<&Member> = outdated.iter().copied().filter(|m| !m.serving).collect();
@@ -325,6 +392,7 @@ mod tests {
             previous,
             initialized: true,
             member_timeout: DEFAULT_MEMBER_TIMEOUT,
+            snapshot: &SnapshotGate::Open,
             now: at(NOW),
         }
     }
@@ -402,6 +470,74 @@ mod tests {
                 "the step-down comes after both followers: {actions:?}"
             );
         }
+    }
+
+    #[test]
+    fn no_pod_is_touched_before_the_pre_upgrade_snapshot_landed_and_a_failed_one_holds_the_rollout()
+    {
+        let members = [
+            member(0, false, true),
+            member(1, false, false),
+            member(2, false, false),
+        ];
+        let waiting = SnapshotGate::Waiting("taking the snapshot".into());
+        let planned = plan(&Inputs {
+            snapshot: &waiting,
+            ..inputs(&members, None)
+        });
+        assert_eq!(planned.action, Action::None);
+        let progress = planned.progress.expect("a rollout in progress");
+        assert_eq!(progress.message.as_deref(), Some("taking the snapshot"));
+        assert_eq!(progress.failure, None);
+
+        let failed = SnapshotGate::Failed("the snapshot failed".into());
+        let held = plan(&Inputs {
+            snapshot: &failed,
+            ..inputs(&members, Some(&progress))
+        });
+        assert_eq!(held.action, Action::None);
+        let held = held.progress.expect("held");
+        let failure = held.failure.clone().expect("failure");
+        assert_eq!(failure.reason.as_deref(), Some(REASON_SNAPSHOT_FAILED));
+
+        // Once it landed the rollout starts, and the old failure is gone.
+        let landed = plan(&inputs(&members, Some(&held)));
+        assert_eq!(landed.action, Action::Replace("bao-2".into()));
+        assert_eq!(landed.progress.expect("progress").failure, None);
+
+        // A rollout that already replaced a pod is not held back by the snapshot any more.
+        let mut started = held.clone();
+        started.completed_pods = vec![2];
+        started.failure = None;
+        let members = [
+            member(0, false, true),
+            member(1, false, false),
+            member(2, true, false),
+        ];
+        let going = plan(&Inputs {
+            snapshot: &waiting,
+            ..inputs(&members, Some(&started))
+        });
+        assert_eq!(going.action, Action::Replace("bao-1".into()));
+    }
+
+    #[test]
+    fn an_upgraded_member_that_is_not_back_is_waited_for_with_its_timeout_even_when_unrecorded() {
+        let mut down = member(2, true, false);
+        down.serving = false;
+        let members = [member(0, false, true), member(1, false, false), down];
+        // status.upgrade lost the record of bao-2's replacement.
+        let planned = plan(&inputs(&members, None));
+        assert_eq!(planned.action, Action::None);
+        let progress = planned.progress.expect("progress");
+        assert_eq!(progress.current_member.as_deref(), Some("bao-2"));
+        let later = plan(&Inputs {
+            now: at(NOW) + DEFAULT_MEMBER_TIMEOUT + Duration::seconds(1),
+            ..inputs(&members, Some(&progress))
+        });
+        assert_eq!(later.action, Action::None);
+        let failure = later.progress.and_then(|p| p.failure).expect("paused");
+        assert_eq!(failure.reason.as_deref(), Some(REASON_MEMBER_NOT_BACK));
     }
 
     #[test]

@@ -50,6 +50,19 @@ pub(super) fn validate_upgrade(cluster: &OpenBaoCluster, errs: &mut ValidationEr
             Ok(_) => {}
         }
     }
+    if cluster
+        .spec
+        .upgrade
+        .as_ref()
+        .is_some_and(|u| u.pre_upgrade_snapshot == Some(true))
+        && cluster.spec.backup.is_none()
+    {
+        errs.add(
+            "spec.upgrade.preUpgradeSnapshot",
+            "true",
+            "needs spec.backup: the snapshot is taken by a backup Job to spec.backup.target",
+        );
+    }
     let Some((current, reverting)) = running(cluster) else {
         return;
     };

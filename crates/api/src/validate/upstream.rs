@@ -39,8 +39,8 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
     }
     if let Some(upgrade) = &spec.upgrade {
         const UPGRADES: &str = "rolling upgrades are built (one member at a time, the active \
-                                member last; see docs/upgrades.md); blue/green, pre-upgrade \
-                                snapshots and upgrade requests are not yet";
+                                member last, a pre-upgrade snapshot first when asked; see \
+                                docs/upgrades.md); blue/green and upgrade requests are not yet";
         const NO_JOBS: &str = "the operator asks the active member to step down itself, under \
                                its own OpenBao role: there are no upgrade Jobs to configure; \
                                remove the field";
@@ -49,9 +49,6 @@ pub(super) fn validate_not_yet_supported(spec: &OpenBaoClusterSpec, errs: &mut V
         }
         if let Some(blue_green) = &upgrade.blue_green {
             not_yet("spec.upgrade.blueGreen", json_of(blue_green), UPGRADES);
-        }
-        if upgrade.pre_upgrade_snapshot == Some(true) {
-            not_yet("spec.upgrade.preUpgradeSnapshot", "true".into(), UPGRADES);
         }
         if let Some(requests) = &upgrade.requests {
             not_yet("spec.upgrade.requests", json_of(requests), UPGRADES);

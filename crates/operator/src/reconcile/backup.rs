@@ -184,7 +184,7 @@ fn category(name: &str) -> crate::telemetry::metrics::CategoryLabel {
 
 /// Create `job`; one that already exists under this name was created by an earlier pass whose
 /// status write was lost, and counts as started.
-async fn create(ctx: &Context, ns: &str, job: &Job) -> Result<(), kube::Error> {
+pub(crate) async fn create(ctx: &Context, ns: &str, job: &Job) -> Result<(), kube::Error> {
     match Api::<Job>::namespaced(ctx.client.clone(), ns)
         .create(&PostParams::default(), job)
         .await
@@ -196,7 +196,11 @@ async fn create(ctx: &Context, ns: &str, job: &Job) -> Result<(), kube::Error> {
 }
 
 /// What became of Job `name`.
-async fn outcome(ctx: &Context, ns: &str, name: &str) -> Result<JobOutcome, kube::Error> {
+pub(crate) async fn outcome(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<JobOutcome, kube::Error> {
     let cached = ctx.stores.jobs.get(&ObjectRef::<Job>::new(name).within(ns));
     // Right after creation the cache may not hold the Job yet: ask before calling it gone.
     let job = match cached {

@@ -202,7 +202,8 @@ async fn apply_cluster(
     let rollout = match (&operated, &secrets.ca_pem) {
         (Some(report), Some(ca_pem)) if !locked && applied.statefulset_applied => {
             let fresh = applied.statefulset_written;
-            Some(rollout::run(ctx, cluster, &validated, report, ca_pem, fresh).await)
+            let seal = secrets.seal_fingerprint.as_deref();
+            Some(rollout::run(ctx, cluster, &validated, report, ca_pem, fresh, seal).await)
         }
         _ => None,
     };

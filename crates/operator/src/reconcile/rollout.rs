@@ -14,8 +14,9 @@ use tracing::{info, warn};
 
 use super::{Context, operate::OperateReport, publish};
 use crate::{
+    backup::scheduler::JobOutcome,
     desired::ValidatedCluster,
-    rollout::{self, Action, Inputs, Member},
+    rollout::{self, Action, Inputs, Member, SnapshotGate},
 };
 
 /// The pod label the StatefulSet controller sets to the revision a pod was created from.
@@ -34,7 +35,7 @@ pub struct RolloutReport {
 }
 
 /// Run the stage for `cluster`, after the operate stage reported `report`; `written` says this
-/// pass wrote the StatefulSet.
+/// pass wrote the StatefulSet; `seal_fingerprint` goes with a pre-upgrade snapshot.
 pub async fn run(
     ctx: &Context,
     cluster: &OpenBaoCluster,
@@ -42,6 +43,7 @@ pub async fn run(
     report: &OperateReport,
     ca_pem: &[u8],
     written: bool,
+    seal_fingerprint: Option<&str>,
 ) -> RolloutReport {
     let names = validated.names();
     let namespace = validated.namespace();
@@ -98,6 +100,15 @@ pub async fn run(
         .and_then(|t| api::validate::rules::parse_go_duration(t).ok())
         .and_then(|d| time::Duration::try_from(d).ok())
         .unwrap_or(rollout::DEFAULT_MEMBER_TIMEOUT);
+    let snapshot = pre_upgrade_snapshot(
+        ctx,
+        cluster,
+        validated,
+        revision.as_deref(),
+        initialized,
+        seal_fingerprint,
+    )
+    .await;
     let plan = rollout::plan(&Inputs {
         replicas: cluster.spec.replicas,
         members: &members,
@@ -110,10 +121,18 @@ pub async fn run(
         previous,
         initialized,
         member_timeout: timeout,
+        snapshot: &snapshot.gate,
         now: time::OffsetDateTime::now_utc(),
     });
     announce(ctx, cluster, previous, &plan).await;
     let mut progress = plan.progress;
+    if let Some(p) = progress
+        .as_mut()
+        .filter(|p| p.revision == snapshot.revision)
+    {
+        p.pre_upgrade_snapshot_job_name = snapshot.job;
+        p.pre_upgrade_snapshot = snapshot.key;
+    }
     match &plan.action {
         Action::None => {}
         Action::Replace(pod) => replace(ctx, namespace, &pods, pod).await,
@@ -146,6 +165,168 @@ pub async fn run(
         complete: plan.complete,
         revision_pending: revision.is_none(),
     }
+}
+
+/// How long a failed pre-upgrade snapshot holds the rollout before another is taken.
+pub const PRE_UPGRADE_SNAPSHOT_RETRY: time::Duration = time::Duration::minutes(5);
+
+/// The annotation on a pre-upgrade backup Job: the StatefulSet revision it was taken for.
+const ANNOTATION_PRE_UPGRADE_REVISION: &str = "openbao.org/pre-upgrade-revision";
+
+/// Where the pre-upgrade snapshot of the rollout to `revision` stands.
+struct PreUpgradeSnapshot {
+    gate: SnapshotGate,
+    /// The rollout's revision these fields belong to (`status.upgrade.revision`).
+    revision: String,
+    /// `status.upgrade.preUpgradeSnapshotJobName`.
+    job: Option<String>,
+    /// `status.upgrade.preUpgradeSnapshot`.
+    key: Option<String>,
+}
+
+/// Take, or follow, the snapshot `spec.upgrade.preUpgradeSnapshot` asks for before a version
+/// change touches its first pod: a backup Job like the scheduled ones (the backup stage adopts
+/// it, so no other backup Job runs beside it). A failed snapshot holds the rollout and is taken
+/// again after [`PRE_UPGRADE_SNAPSHOT_RETRY`]; nothing is replaced meanwhile.
+async fn pre_upgrade_snapshot(
+    ctx: &Context,
+    cluster: &OpenBaoCluster,
+    validated: &ValidatedCluster,
+    revision: Option<&str>,
+    initialized: bool,
+    seal_fingerprint: Option<&str>,
+) -> PreUpgradeSnapshot {
+    let status = cluster.status.as_ref();
+    let previous = status
+        .and_then(|s| s.upgrade.as_ref())
+        .filter(|p| Some(p.revision.as_str()) == revision);
+    let mut out = PreUpgradeSnapshot {
+        gate: SnapshotGate::Open,
+        revision: revision.unwrap_or_default().to_string(),
+        job: previous.and_then(|p| p.pre_upgrade_snapshot_job_name.clone()),
+        key: previous.and_then(|p| p.pre_upgrade_snapshot.clone()),
+    };
+    let spec = validated.spec();
+    let asked = spec
+        .upgrade
+        .as_ref()
+        .is_some_and(|u| u.pre_upgrade_snapshot == Some(true));
+    let current_version = status.and_then(|s| s.current_version.as_deref());
+    let version_change = current_version.is_some_and(|v| v != spec.version);
+    let started =
+        previous.is_some_and(|p| !p.completed_pods.is_empty() || p.current_member.is_some());
+    if revision.is_none()
+        || !asked
+        || !initialized
+        || !version_change
+        || started
+        || out.key.is_some()
+    {
+        return out;
+    }
+    let names = validated.names();
+    let namespace = validated.namespace();
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(job) = out.job.clone() {
+        match super::backup::outcome(ctx, namespace, &job).await {
+            Ok(JobOutcome::Running) => {
+                out.gate = SnapshotGate::Waiting(format!(
+                    "taking the pre-upgrade snapshot (Job {job}) before any pod is replaced"
+                ));
+                return out;
+            }
+            Ok(JobOutcome::Succeeded { manifest, .. }) => {
+                let key = manifest.map_or_else(|| format!("(Job {job})"), |m| m.key);
+                publish(
+                    ctx,
+                    cluster,
+                    EventType::Normal,
+                    reasons::PRE_UPGRADE_SNAPSHOT_TAKEN,
+                    "Rollout",
+                    format!("Job {job} stored the pre-upgrade snapshot {key}; the rollout starts"),
+                )
+                .await;
+                out.key = Some(key);
+                return out;
+            }
+            Ok(JobOutcome::Failed { reason, message }) => {
+                let failed_at = status
+                    .and_then(|s| s.upgrade.as_ref())
+                    .and_then(|p| p.failure.as_ref())
+                    .and_then(|f| f.at.as_ref())
+                    .and_then(crate::backup::scheduler::from_time)
+                    .unwrap_or(now);
+                if now - failed_at < PRE_UPGRADE_SNAPSHOT_RETRY {
+                    out.gate = SnapshotGate::Failed(format!(
+                        "the pre-upgrade snapshot failed (Job {job}, {reason}): {message}; no pod \
+                         was replaced. Another is taken 5 minutes after the failure; fix \
+                         spec.backup, or remove spec.upgrade.preUpgradeSnapshot to upgrade \
+                         without one"
+                    ));
+                    return out;
+                }
+            }
+            Ok(JobOutcome::Missing) => {}
+            Err(e) => {
+                out.gate = SnapshotGate::Waiting(format!(
+                    "cannot read the pre-upgrade snapshot Job {job} yet: {e}"
+                ));
+                return out;
+            }
+        }
+    }
+    // Start one, once no other backup Job runs (one at a time per cluster).
+    if let Some(running) = status
+        .and_then(|s| s.backup.as_ref())
+        .and_then(|b| b.current_job.as_deref())
+    {
+        out.gate = SnapshotGate::Waiting(format!(
+            "waiting for backup Job {running} to end before the pre-upgrade snapshot"
+        ));
+        return out;
+    }
+    let job_name = names.backup_job(now.unix_timestamp());
+    let image = crate::desired::jobs::backup_image(validated, &ctx.config.job_image);
+    let Some(mut job) =
+        crate::desired::jobs::backup_job(validated, &job_name, &image, seal_fingerprint)
+    else {
+        out.gate = SnapshotGate::Failed(
+            "spec.upgrade.preUpgradeSnapshot needs spec.backup; no pod was replaced".to_string(),
+        );
+        return out;
+    };
+    job.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            ANNOTATION_PRE_UPGRADE_REVISION.to_string(),
+            out.revision.clone(),
+        );
+    match super::backup::create(ctx, namespace, &job).await {
+        Ok(()) => {
+            info!(job = %job_name, "started the pre-upgrade snapshot");
+            publish(
+                ctx,
+                cluster,
+                EventType::Normal,
+                crate::backup::scheduler::reasons::STARTED,
+                "Rollout",
+                format!("started Job {job_name} for the pre-upgrade snapshot"),
+            )
+            .await;
+            out.job = Some(job_name.clone());
+            out.gate = SnapshotGate::Waiting(format!(
+                "taking the pre-upgrade snapshot (Job {job_name}) before any pod is replaced"
+            ));
+        }
+        Err(e) => {
+            warn!(job = %job_name, error = %e, "cannot create the pre-upgrade snapshot Job");
+            out.gate = SnapshotGate::Waiting(format!(
+                "cannot create the pre-upgrade snapshot Job {job_name} yet: {e}"
+            ));
+        }
+    }
+    out
 }
 
 /// How a step-down went.
