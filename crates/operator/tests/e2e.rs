@@ -350,34 +350,7 @@ async fn try_member_of(
     cluster: &str,
     ordinal: i32,
 ) -> Option<bao_client::BaoClient> {
-    let secrets = Api::<Secret>::namespaced(client.clone(), n);
-    let mut ca = None;
-    for name in [format!("{cluster}-tls-ca"), format!("{cluster}-tls-server")] {
-        if let Some(secret) = secrets.get_opt(&name).await.expect("read Secret") {
-            ca = secret
-                .data
-                .and_then(|d| d.get("ca.crt").map(|c| c.0.clone()));
-            break;
-        }
-    }
-    let ca = ca.expect("the cluster's CA certificate");
-    let pod_name = format!("{cluster}-{ordinal}");
-    let pod = Api::<Pod>::namespaced(client.clone(), n)
-        .get_opt(&pod_name)
-        .await
-        .expect("read pod")?;
-    let ip: std::net::IpAddr = pod.status?.pod_ip?.parse().expect("IP");
-    let names = api::names::ClusterNames::new(cluster);
-    Some(
-        operator::reconcile::operate::Member::new(
-            &pod_name,
-            std::net::SocketAddr::new(ip, 8200),
-            names.pod_dns(ordinal, n),
-            &ca,
-        )
-        .expect("member client")
-        .client,
-    )
+    support::writes::member_of(client, n, cluster, ordinal).await
 }
 
 #[tokio::test]

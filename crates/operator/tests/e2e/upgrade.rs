@@ -3,22 +3,6 @@
 
 use super::*;
 
-/// A client for every server pod of `bao` that exists with an IP now (pods come and go
-/// during a rollout).
-async fn live_members(
-    client: &Client,
-    n: &str,
-    token: &bao_client::SecretString,
-) -> Vec<bao_client::BaoClient> {
-    let mut out = Vec::new();
-    for ordinal in 0..3 {
-        if let Some(bao) = try_member_of(client, n, "bao", ordinal).await {
-            out.push(bao.with_token(token.clone()));
-        }
-    }
-    out
-}
-
 /// What each member of `bao` says about itself and the last lines of its OpenBao log, for a
 /// failure message: the stuck upgrade this test once hit under load (every member unsealed,
 /// none active) is only explained by the members' own view.
@@ -84,47 +68,7 @@ async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and
 
     // A client writes one entry every 100 ms through whichever member answers, and records
     // what was acknowledged and the longest time no write succeeded.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (client, n, token, stop) = (client.clone(), n.to_string(), token.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut members = live_members(&client, &n, &token).await;
-            let mut acked: Vec<String> = Vec::new();
-            let mut longest = Duration::ZERO;
-            let mut failing_since: Option<Instant> = None;
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let key = format!("w{i}");
-                let mut written = false;
-                for bao in &members {
-                    let put = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        bao.kv_v2_put("secret", &key, &serde_json::json!({"i": i})),
-                    )
-                    .await;
-                    if matches!(put, Ok(Ok(_))) {
-                        written = true;
-                        break;
-                    }
-                }
-                if written {
-                    acked.push(key);
-                    if let Some(since) = failing_since.take() {
-                        longest = longest.max(since.elapsed());
-                    }
-                    i += 1;
-                } else {
-                    failing_since.get_or_insert_with(Instant::now);
-                    members = live_members(&client, &n, &token).await;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            if let Some(since) = failing_since {
-                longest = longest.max(since.elapsed());
-            }
-            (acked, longest)
-        })
-    };
+    let writer = support::writes::Writer::start(&client, n, "bao", 3, &token).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let before = pod_images(&client, n).await;
@@ -175,8 +119,8 @@ async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acked, longest) = writer.await.expect("writer");
+    let written = writer.finish().await;
+    let (acked, longest) = (&written.acked, written.longest_gap);
     assert!(
         acked.len() > 20,
         "the client kept writing: {} writes",
@@ -225,12 +169,8 @@ async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and
     .expect("leader");
     let ordinal: i32 = leader.trim_start_matches("bao-").parse().expect("ordinal");
     let bao = root_member(&client, n, ordinal).await;
-    for key in &acked {
-        assert!(
-            bao.kv_v2_get("secret", key).await.expect("read").is_some(),
-            "acknowledged write {key} is lost"
-        );
-    }
+    let lost = support::writes::lost(&bao, &written).await;
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     eprintln!(
         "upgrade: {} writes acknowledged, longest window without a successful write {longest:?}",
         acked.len()

@@ -10,6 +10,7 @@ pub mod crds;
 pub mod fixtures;
 pub mod flow;
 pub mod moto;
+pub mod writes;
 
 #[allow(unused_imports)]
 pub use fixtures::cluster;
