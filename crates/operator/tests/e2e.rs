@@ -1647,6 +1647,79 @@ async fn moto_service(client: &Client, ns: &str, address: &str, port: i32) {
         .expect("moto EndpointSlice");
 }
 
+/// moto on the host's address on the node's link (reachable from Job pods and from this test,
+/// from nothing else), exposed in `ns` as Service `moto` (the Jobs may use plain http only to an
+/// in-cluster Service); returns it with the backup target the Jobs use, whose credentials are
+/// Secret `s3-credentials`.
+async fn moto_in_cluster(
+    cp: &ControlPlane,
+    client: &Client,
+    ns: &str,
+    bucket: &str,
+) -> (support::moto::Moto, serde_json::Value) {
+    let host = cp.node().expect("node").host_address();
+    let moto = support::moto::Moto::start_on(bucket, &host.to_string());
+    let port: i32 = moto
+        .endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("moto's port");
+    moto_service(client, ns, &host.to_string(), port).await;
+    let target = serde_json::json!({
+        "provider": "s3", "endpoint": format!("http://moto.{ns}.svc:{port}"), "bucket": moto.bucket,
+        "usePathStyle": true, "region": "us-east-1",
+        "credentialsSecretRef": {"name": "s3-credentials"},
+    });
+    (moto, target)
+}
+
+/// Secret `s3-credentials` in `ns` with `moto`'s keys.
+async fn put_moto_credentials(client: &Client, ns: &str, moto: &support::moto::Moto) {
+    put_secret(
+        client,
+        ns,
+        "s3-credentials",
+        &[
+            ("accessKeyId", &moto.access_key_id),
+            ("secretAccessKey", &moto.secret_access_key),
+        ],
+    )
+    .await;
+}
+
+/// The object store of `moto`'s bucket, reached directly from this test.
+fn moto_store(moto: &support::moto::Moto) -> std::sync::Arc<dyn object_store::ObjectStore> {
+    let direct = serde_json::json!({
+        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
+        "usePathStyle": true, "region": "us-east-1",
+    });
+    operator::backup::open(
+        &serde_json::from_value(direct).expect("target"),
+        &operator::backup::Credentials {
+            access_key_id: Some(moto.access_key_id.clone()),
+            secret_access_key: Some(bao_client::SecretString::new(
+                moto.secret_access_key.clone(),
+            )),
+            ..Default::default()
+        },
+    )
+    .expect("store")
+}
+
+/// The snapshot `key` in `store`, checked against its manifest.
+async fn verified_snapshot(
+    store: &dyn object_store::ObjectStore,
+    key: &str,
+) -> operator::backup::snapshot::Verified {
+    operator::backup::verify(
+        store,
+        &operator::backup::SnapshotKey(object_store::path::Path::from(key)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("snapshot {key} does not match its manifest: {e}"))
+}
+
 /// Set `openbao.org/trigger-backup` on cluster `bao` to `value`.
 async fn trigger_backup(client: &Client, ns: &str, value: &str) {
     Api::<OpenBaoCluster>::namespaced(client.clone(), ns)
@@ -1683,39 +1756,8 @@ async fn triggered_backups_run_as_jobs_land_verified_in_s3_are_recorded_in_statu
  {
     let (cp, ns, client) = setup("e2e-backup-job").await;
     let n = ns.name();
-    // moto on the host's address on the node's link: reachable from the Job's pod and from
-    // this test, and from nothing else.
-    let host = cp.node().expect("node").host_address();
-    let moto = support::moto::Moto::start_on("e2e-snapshots", &host.to_string());
-    // The Jobs reach it as an in-cluster Service (plain http is allowed only to one): a Service
-    // without selector whose EndpointSlice names the host's address.
-    let port: i32 = moto
-        .endpoint
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("moto's port");
-    moto_service(&client, n, &host.to_string(), port).await;
-    let target = serde_json::json!({
-        "provider": "s3", "endpoint": format!("http://moto.{n}.svc:{port}"), "bucket": moto.bucket,
-        "usePathStyle": true, "region": "us-east-1",
-        "credentialsSecretRef": {"name": "s3-credentials"},
-    });
-    // This test reaches moto directly.
-    let direct = serde_json::json!({
-        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
-        "usePathStyle": true, "region": "us-east-1",
-    });
-    put_secret(
-        &client,
-        n,
-        "s3-credentials",
-        &[
-            ("accessKeyId", &moto.access_key_id),
-            ("secretAccessKey", &moto.secret_access_key),
-        ],
-    )
-    .await;
+    let (moto, target) = moto_in_cluster(cp, &client, n, "e2e-snapshots").await;
+    put_moto_credentials(&client, n, &moto).await;
     let backed_up = format!(
         "{}\nbackup: {}",
         spec(1, ""),
@@ -1779,23 +1821,8 @@ unseal: {{type: static, credentialsSecretRef: {{name: dr-seal}}}}",
     let first = until_backup_recorded(&client, n, "first").await;
     assert_eq!(first.consecutive_failures, 0, "{first:?}");
     let name = first.last_backup_name.clone().expect("a snapshot name");
-    let store = operator::backup::open(
-        &serde_json::from_value(direct).expect("target"),
-        &operator::backup::Credentials {
-            access_key_id: Some(moto.access_key_id.clone()),
-            secret_access_key: Some(bao_client::SecretString::new(
-                moto.secret_access_key.clone(),
-            )),
-            ..Default::default()
-        },
-    )
-    .expect("store");
-    let verified = operator::backup::verify(
-        store.as_ref(),
-        &operator::backup::SnapshotKey(object_store::path::Path::from(name.as_str())),
-    )
-    .await
-    .expect("the recorded snapshot matches its manifest");
+    let store = moto_store(&moto);
+    let verified = verified_snapshot(store.as_ref(), &name).await;
     assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
     assert_eq!(
         first.last_backup_sha256.as_deref(),

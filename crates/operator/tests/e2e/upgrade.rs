@@ -269,15 +269,7 @@ async fn a_pre_upgrade_snapshot_lands_before_any_pod_is_replaced_and_a_failed_on
     let (cp, ns, client) = setup("e2e-preupgrade").await;
     let n = ns.name();
     let previous = localcluster::OPENBAO_PREVIOUS_VERSION;
-    let host = cp.node().expect("node").host_address();
-    let moto = support::moto::Moto::start_on("e2e-pre-upgrade", &host.to_string());
-    let port: i32 = moto
-        .endpoint
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("moto's port");
-    moto_service(&client, n, &host.to_string(), port).await;
+    let (moto, target) = moto_in_cluster(cp, &client, n, "e2e-pre-upgrade").await;
     // Credentials moto refuses first: the snapshot fails.
     put_secret(
         &client,
@@ -289,11 +281,6 @@ async fn a_pre_upgrade_snapshot_lands_before_any_pod_is_replaced_and_a_failed_on
         ],
     )
     .await;
-    let target = serde_json::json!({
-        "provider": "s3", "endpoint": format!("http://moto.{n}.svc:{port}"), "bucket": moto.bucket,
-        "usePathStyle": true, "region": "us-east-1",
-        "credentialsSecretRef": {"name": "s3-credentials"},
-    });
     let spec = format!(
         "version: \"{previous}\"\nreplicas: 1\nconfiguration: {{raft: {{performanceMultiplier: 1}}}}\n\
          upgrade: {{preUpgradeSnapshot: true}}\nbackup: {}",
@@ -364,16 +351,7 @@ async fn a_pre_upgrade_snapshot_lands_before_any_pod_is_replaced_and_a_failed_on
         .delete("s3-credentials", &DeleteParams::default())
         .await
         .expect("delete the credentials");
-    put_secret(
-        &client,
-        n,
-        "s3-credentials",
-        &[
-            ("accessKeyId", &moto.access_key_id),
-            ("secretAccessKey", &moto.secret_access_key),
-        ],
-    )
-    .await;
+    put_moto_credentials(&client, n, &moto).await;
     set_version("2.7.2").await;
     let upgraded = until_cluster(&client, n, "upgraded after its snapshot", |c| {
         running_with(1)(c)
@@ -423,26 +401,6 @@ async fn a_pre_upgrade_snapshot_lands_before_any_pod_is_replaced_and_a_failed_on
         .and_then(|rest| rest.split(';').next())
         .expect("the snapshot's key")
         .to_string();
-    let direct = serde_json::json!({
-        "provider": "s3", "endpoint": moto.endpoint, "bucket": moto.bucket,
-        "usePathStyle": true, "region": "us-east-1",
-    });
-    let store = operator::backup::open(
-        &serde_json::from_value(direct).expect("target"),
-        &operator::backup::Credentials {
-            access_key_id: Some(moto.access_key_id.clone()),
-            secret_access_key: Some(bao_client::SecretString::new(
-                moto.secret_access_key.clone(),
-            )),
-            ..Default::default()
-        },
-    )
-    .expect("store");
-    let verified = operator::backup::verify(
-        store.as_ref(),
-        &operator::backup::SnapshotKey(object_store::path::Path::from(key.as_str())),
-    )
-    .await
-    .expect("the pre-upgrade snapshot matches its manifest");
+    let verified = verified_snapshot(moto_store(&moto).as_ref(), &key).await;
     assert_eq!(verified.manifest.cluster, format!("{n}/bao"));
 }
