@@ -199,6 +199,19 @@ async fn step_down_hands_leadership_to_another_voter() {
         leader.leader_address,
         format!("https://{}:8200", cluster.nodes[new_active].ip)
     );
+    // Raft leadership moved with the active role: replacing the old node afterwards starts no
+    // election (the rollout relies on it).
+    let raft = cluster
+        .client(new_active)
+        .with_token(token)
+        .raft_configuration()
+        .await
+        .expect("raft configuration");
+    assert_eq!(
+        raft.leader().map(|s| s.node_id.clone()),
+        Some(format!("bao-{new_active}")),
+        "{raft:?}"
+    );
 }
 
 #[tokio::test]

@@ -112,7 +112,7 @@ async fn one_run(client: &Client, ns: &str) -> Run {
         .expect("bao-0")
         .with_token(token.clone());
     admin.mount_kv_v2("secret").await.expect("kv");
-    let writer = Writer::start(client, ns, "bao", 3, &token).await;
+    let writer = Writer::start(client, ns, "bao", &token).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let started = Instant::now();

@@ -46,7 +46,7 @@ async fn pod_images(client: &Client, n: &str) -> Vec<(String, String, String)> {
 #[tokio::test]
 #[ignore = "open bug (issue 17): once, under more load than CI's, the two members left with the \
             third down served no write for 4 minutes; a stale-status bug that stalled the pause \
-            is fixed, and it passed 4 of 4 full e2e runs on 2026-12-03. Un-ignored once the \
+            is fixed, and it passed 5 of 5 full e2e runs on 2026-12-03. Un-ignored once the \
             cause is found (a failure now prints each member's view and log). Run with \
             `cargo test -p openbao-operator --test e2e an_upgrade -- --ignored`"]
 async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and_pauses_on_a_member_that_cannot_start()
@@ -70,7 +70,7 @@ async fn an_upgrade_replaces_one_member_at_a_time_leader_last_loses_no_write_and
 
     // A client writes one entry every 100 ms through whichever member answers, and records
     // what was acknowledged and the longest time no write succeeded.
-    let writer = support::writes::Writer::start(&client, n, "bao", 3, &token).await;
+    let writer = support::writes::Writer::start(&client, n, "bao", &token).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let before = pod_images(&client, n).await;
