@@ -36,7 +36,7 @@ async fn cluster_ca(client: &Client, ns: &str, cluster: &str) -> Vec<u8> {
 fn client_at(ns: &str, cluster: &str, ordinal: i32, ip: IpAddr, ca: &[u8]) -> BaoClient {
     let names = api::names::ClusterNames::new(cluster);
     operator::reconcile::operate::Member::new(
-        &format!("{cluster}-{ordinal}"),
+        format!("{cluster}-{ordinal}"),
         std::net::SocketAddr::new(ip, 8200),
         names.pod_dns(ordinal, ns),
         ca,
