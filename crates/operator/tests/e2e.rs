@@ -170,12 +170,8 @@ async fn a_three_replica_cluster_runs_initializes_joins_labels_its_pods_and_revo
 
     // The operator wrote its own identity once with the root token (Raft facts above needed
     // its login) and uses its role from then on.
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
-        .list(&ListParams::default())
-        .await
-        .expect("events");
+    let events = events_in(&client, n).await;
     let configured: Vec<_> = events
-        .items
         .iter()
         .filter(|e| e.reason.as_deref() == Some("OperatorIdentityConfigured"))
         .collect();
@@ -267,15 +263,8 @@ async fn a_three_replica_cluster_runs_initializes_joins_labels_its_pods_and_revo
         "{}",
         initialized.message
     );
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
-        .list(&ListParams::default())
-        .await
-        .expect("events");
-    let reasons: Vec<_> = events
-        .items
-        .iter()
-        .filter_map(|e| e.reason.as_deref())
-        .collect();
+    let events = events_in(&client, n).await;
+    let reasons: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
     assert!(reasons.contains(&"RootTokenRevoked"), "{reasons:?}");
     assert!(
         !reasons.contains(&"RootTokenRevocationFailed"),
@@ -310,6 +299,15 @@ async fn a_three_replica_cluster_runs_initializes_joins_labels_its_pods_and_revo
     })
     .await;
     assert_eq!(again.status.expect("status").phase, Some(Phase::Running));
+}
+
+/// The Events recorded in namespace `n`.
+async fn events_in(client: &Client, n: &str) -> Vec<k8s_openapi::api::core::v1::Event> {
+    Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
 }
 
 /// The root token `bao` in `n` stored at initialization.
@@ -2074,16 +2072,10 @@ unseal: {{type: static, credentialsSecretRef: {{name: dr-seal}}}}",
         "the last good one is kept"
     );
     until_cluster(&client, n, "still Running", running_with(1)).await;
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
-        .list(&ListParams::default())
-        .await
-        .expect("events");
+    let events = events_in(&client, n).await;
     for reason in ["BackupStarted", "BackupSucceeded", "BackupFailed"] {
         assert!(
-            events
-                .items
-                .iter()
-                .any(|e| e.reason.as_deref() == Some(reason)),
+            events.iter().any(|e| e.reason.as_deref() == Some(reason)),
             "an Event {reason}"
         );
     }

@@ -259,9 +259,10 @@ async fn pre_upgrade_snapshot(
                 if now - failed_at < PRE_UPGRADE_SNAPSHOT_RETRY {
                     out.gate = SnapshotGate::Failed(format!(
                         "the pre-upgrade snapshot failed (Job {job}, {reason}): {message}; no pod \
-                         was replaced. Another is taken 5 minutes after the failure; fix \
+                         was replaced. Another is taken {} minutes after the failure; fix \
                          spec.backup, or remove spec.upgrade.preUpgradeSnapshot to upgrade \
-                         without one"
+                         without one",
+                        PRE_UPGRADE_SNAPSHOT_RETRY.whole_minutes()
                     ));
                     return out;
                 }

@@ -367,15 +367,11 @@ async fn a_pre_upgrade_snapshot_lands_before_any_pod_is_replaced_and_a_failed_on
     })
     .await;
     assert!(upgraded.status.is_some());
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), n)
-        .list(&ListParams::default())
-        .await
-        .expect("events");
+    let events = events_in(&client, n).await;
     let taken = events
-        .items
         .iter()
         .find(|e| e.reason.as_deref() == Some("PreUpgradeSnapshotTaken"))
-        .unwrap_or_else(|| panic!("no PreUpgradeSnapshotTaken Event: {:?}", events.items));
+        .unwrap_or_else(|| panic!("no PreUpgradeSnapshotTaken Event: {events:?}"));
     let note = taken.message.clone().unwrap_or_default();
     let job_name = note
         .split_whitespace()

@@ -379,7 +379,7 @@ impl SecretKeyStore {
                 .map(String::as_str)
                 == Some(INIT_STATE_ROOT_TOKEN_REVOKED)
         });
-        Ok(match root_token_of(secret) {
+        Ok(match root_token_of(secret.as_ref()) {
             Some(token) => StoredRootToken::Stored(token),
             None if revoked => StoredRootToken::Revoked,
             None => StoredRootToken::Missing,
@@ -405,7 +405,7 @@ impl SecretKeyStore {
             else {
                 return Ok(());
             };
-            match root_token_of(Some(secret.clone())) {
+            match root_token_of(Some(&secret)) {
                 None => return Ok(()),
                 Some(token) if token.expose_secret() != revoked.expose_secret() => {
                     return Err(OperateError::KeysConflict {
@@ -435,11 +435,11 @@ impl SecretKeyStore {
 }
 
 /// The non-empty root token `secret` holds.
-fn root_token_of(secret: Option<Secret>) -> Option<SecretString> {
+fn root_token_of(secret: Option<&Secret>) -> Option<SecretString> {
     secret
-        .and_then(|s| s.data)
-        .and_then(|d| d.get(ROOT_TOKEN_KEY).cloned())
-        .and_then(|t| String::from_utf8(t.0).ok())
+        .and_then(|s| s.data.as_ref())
+        .and_then(|d| d.get(ROOT_TOKEN_KEY))
+        .and_then(|t| String::from_utf8(t.0.clone()).ok())
         .filter(|t| !t.is_empty())
         .map(SecretString::new)
 }
@@ -526,7 +526,7 @@ impl KeyStore for SecretKeyStore {
             .get_opt(&self.name)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(root_token_of(secret))
+        Ok(root_token_of(secret.as_ref()))
     }
 }
 
@@ -689,7 +689,7 @@ mod tests {
         };
         // Stored keys are never overwritten and a cluster with them is never initialized again.
         assert_eq!(key_state(Some(&revoked)), KeyState::Stored);
-        assert!(root_token_of(Some(revoked)).is_none());
+        assert!(root_token_of(Some(&revoked)).is_none());
     }
 
     #[test]
