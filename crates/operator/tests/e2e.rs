@@ -821,6 +821,8 @@ fn second_operator(cp: &'static ControlPlane, namespace: &str) -> tokio::sync::o
                     job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
                     health_check_interval:
                         operator::reconcile::status::DEFAULT_HEALTH_CHECK_INTERVAL,
+                    max_concurrent_reconciles:
+                        operator::reconcile::status::DEFAULT_MAX_CONCURRENT_RECONCILES,
                 };
                 let metrics = std::sync::Arc::new(operator::telemetry::Metrics::new());
                 operator::reconcile::run(client, config, metrics, async {

@@ -102,6 +102,11 @@ pub struct RunArgs {
     /// cluster at once whatever this says.
     #[arg(long, value_name = "SECONDS", env = "OPERATOR_HEALTH_CHECK_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=86_400))]
     pub health_check_interval: u64,
+    /// How many clusters are reconciled at once (each cluster is only ever in one pass at a
+    /// time). Bounds the memory a burst of changes can take: a queued cluster costs a reference,
+    /// a running pass its desired objects and requests.
+    #[arg(long, value_name = "N", env = "OPERATOR_MAX_CONCURRENT_RECONCILES", default_value_t = crate::reconcile::status::DEFAULT_MAX_CONCURRENT_RECONCILES, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_concurrent_reconciles: u16,
     /// Only reconcile (and admit) OpenBaoClusters in these namespaces: comma-separated and
     /// repeatable (`--watch-namespace` is accepted too). Default: every namespace. A namespaced
     /// install grants the operator a Role in each of them instead of the ClusterRole.
@@ -189,6 +194,7 @@ impl RunArgs {
             service_account: self.service_account.clone(),
             job_image: self.job_image.clone(),
             health_check_interval: std::time::Duration::from_secs(self.health_check_interval),
+            max_concurrent_reconciles: self.max_concurrent_reconciles,
             watch_namespaces,
             leader_election: (!self.no_leader_elect)
                 .then(|| LeaseSettings::new(&self.operator_namespace, LEADER_LEASE, identity)),
@@ -390,6 +396,29 @@ mod tests {
             assert!(message.contains("--watch-namespaces"), "{message}");
             assert!(message.contains("Bad_NS"), "{message}");
             assert!(message.contains("DNS-1123 label"), "{message}");
+        }
+    }
+
+    #[test]
+    fn concurrent_reconciles_default_to_sixteen_and_out_of_range_values_are_refused_naming_the_flag() {
+        let default = parse(&[]).options();
+        assert_eq!(
+            default.max_concurrent_reconciles,
+            crate::reconcile::status::DEFAULT_MAX_CONCURRENT_RECONCILES
+        );
+        assert_eq!(default.max_concurrent_reconciles, 16);
+        assert_eq!(
+            parse(&["--max-concurrent-reconciles", "4"])
+                .options()
+                .max_concurrent_reconciles,
+            4
+        );
+        for bad in ["0", "1025", "many"] {
+            let error = Wrapper::try_parse_from(["run", "--max-concurrent-reconciles", bad])
+                .expect_err("out of range");
+            let message = error.to_string();
+            assert!(message.contains("--max-concurrent-reconciles"), "{message}");
+            assert!(message.contains(bad), "{message}");
         }
     }
 

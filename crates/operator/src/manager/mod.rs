@@ -71,6 +71,8 @@ pub struct ManagerOptions {
     pub job_image: String,
     /// How often a steady cluster is looked at when nothing wakes it.
     pub health_check_interval: std::time::Duration,
+    /// How many clusters are reconciled at once.
+    pub max_concurrent_reconciles: u16,
     /// `None`: reconcile without election.
     pub leader_election: Option<LeaseSettings>,
     /// `None`: no webhook.
@@ -297,6 +299,7 @@ async fn lead(
                 service_account: options.service_account.clone(),
                 job_image: options.job_image.clone(),
                 health_check_interval: options.health_check_interval,
+                max_concurrent_reconciles: options.max_concurrent_reconciles,
             };
             let placeholder_config = placeholder::Config {
                 operator_namespace: options.operator_namespace.clone(),

@@ -41,6 +41,8 @@ pub struct Config {
     pub job_image: String,
     /// How often a steady cluster is looked at when nothing wakes it (spread by a jitter).
     pub health_check_interval: std::time::Duration,
+    /// How many clusters are reconciled at once (per controller, that is per watched scope).
+    pub max_concurrent_reconciles: u16,
 }
 
 /// Reflector stores of the children, used to skip writes when nothing drifted. Bodies are

@@ -681,9 +681,27 @@ async fn observe(
     } else if spec.unseal.type_ == UnsealType::Static {
         wanted.push((Slot::UnsealKey, names.unseal_key_secret()));
     }
-    let found =
-        futures::future::try_join_all(wanted.iter().map(|(_, name)| get_secret(api, name.clone())))
-            .await?;
+    // Whether the cluster already holds data decides whether a missing own unseal key may be
+    // generated (never over data the new key could not unseal). When the metadata cache says
+    // the key Secret is not there, the claims are listed alongside the Secret reads rather than
+    // after them: a new cluster's first pass is one round trip shorter.
+    let own_key = spec.unseal.type_ == UnsealType::Static
+        && spec.unseal.credentials_secret_ref.is_none()
+        && !initialized;
+    let key_uncached = own_key
+        && ctx
+            .cached_secret_version(cluster.namespace(), &names.unseal_key_secret())
+            .is_none();
+    let reads =
+        futures::future::try_join_all(wanted.iter().map(|(_, name)| get_secret(api, name.clone())));
+    let (found, claims) = futures::future::try_join(reads, async {
+        if key_uncached {
+            claims_exist(ctx, cluster).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .await?;
     for ((slot, name), secret) in wanted.into_iter().zip(found) {
         // A server certificate without its CA is planned as if absent: it is reissued under
         // whichever CA the next round finds.
@@ -696,21 +714,26 @@ async fn observe(
         observed.read.push((name, version));
         *observed.slot(slot) = secret;
     }
-    let own_key_missing = spec.unseal.type_ == UnsealType::Static
-        && spec.unseal.credentials_secret_ref.is_none()
-        && observed.unseal_key.is_none();
-    if own_key_missing && !initialized {
-        let pvcs =
-            Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
-                .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
-                .await
-                .map_err(|source| SecretsError::Kube {
-                    action: "list PersistentVolumeClaims".to_string(),
-                    source,
-                })?;
-        observed.holds_data = !pvcs.items.is_empty();
+    if own_key && observed.unseal_key.is_none() {
+        observed.holds_data = match claims {
+            Some(exist) => exist,
+            None => claims_exist(ctx, cluster).await?,
+        };
     }
     Ok(observed)
+}
+
+/// Whether any of the cluster's PersistentVolumeClaims exists (a consistent read: a claim is
+/// the one sign of data when nothing else remembers the cluster).
+async fn claims_exist(ctx: &Context, cluster: &ValidatedCluster) -> Result<bool, SecretsError> {
+    let claims = Api::<PersistentVolumeClaim>::namespaced(ctx.client.clone(), cluster.namespace())
+        .list_metadata(&ListParams::default().labels(&selector(cluster)).limit(1))
+        .await
+        .map_err(|source| SecretsError::Kube {
+            action: "list PersistentVolumeClaims".to_string(),
+            source,
+        })?;
+    Ok(!claims.items.is_empty())
 }
 
 /// The system's root certificates as one PEM bundle, read once per process (the operator's

@@ -46,6 +46,11 @@ pub struct Observed {
 /// How long a steady cluster waits for its periodic health check unless told otherwise
 /// (`--health-check-interval`); drift and member changes are caught by watches sooner.
 pub const DEFAULT_HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+/// How many clusters are reconciled at once unless told otherwise
+/// (`--max-concurrent-reconciles`). A pass mostly waits on the API server and OpenBao, so a few
+/// at once keep the writes flowing; unbounded, a burst of a thousand new clusters held a
+/// thousand passes' desired objects in memory at once (BENCHMARKS.md, Fleet).
+pub const DEFAULT_MAX_CONCURRENT_RECONCILES: u16 = 16;
 /// The first retry of a wait on OpenBao (initialization, election, joins, unseal, promotion to
 /// voter): none of these raises a Kubernetes event.
 pub const OPENBAO_BACKOFF_BASE: std::time::Duration = std::time::Duration::from_secs(1);

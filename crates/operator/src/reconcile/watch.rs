@@ -404,6 +404,7 @@ pub async fn run_with(
         config.operator_namespace.clone(),
         config.service_account.clone(),
     );
+    let max_concurrent_reconciles = config.max_concurrent_reconciles;
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
@@ -440,12 +441,11 @@ pub async fn run_with(
         write_budget: tokio::sync::Semaphore::new(super::apply::GLOBAL_PARALLELISM),
     });
     // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
-    // they are mapped to their cluster by label.
-
-    // Secrets have no owner reference (they outlive the cluster under deletionPolicy Retain), so
     // they are mapped to their cluster by label, and cached by metadata only: the
     // `resourceVersion`s tell a pass whether it must read a body again.
-    let controller = Controller::new(clusters, watcher::Config::default());
+    let controller = Controller::new(clusters, watcher::Config::default()).with_config(
+        kube::runtime::controller::Config::default().concurrency(max_concurrent_reconciles),
+    );
     // Any NetworkPolicy change in a namespace re-proves the posture of every cluster there.
     let cluster_store = controller.store();
     let mut controller = controller

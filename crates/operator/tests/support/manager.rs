@@ -458,6 +458,7 @@ async fn setup(cp: &ControlPlane, spec: &InstanceSpec, watch: &[String]) -> Resu
         service_account: OPERATOR_SA.to_string(),
         job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
         health_check_interval: operator::reconcile::status::DEFAULT_HEALTH_CHECK_INTERVAL,
+        max_concurrent_reconciles: operator::reconcile::status::DEFAULT_MAX_CONCURRENT_RECONCILES,
         leader_election: Some(LeaseSettings::new(&ns, LEADER_LEASE, &spec.identity)),
         webhook: addresses.webhook.map(|address| WebhookOptions {
             namespace: ns.clone(),

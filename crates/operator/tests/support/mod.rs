@@ -278,6 +278,7 @@ fn start_operator(cp: &'static ControlPlane) {
                     service_account: OPERATOR_SA.to_string(),
                     job_image: operator::install::deploy::DEFAULT_IMAGE.to_string(),
                     health_check_interval: reconcile::status::DEFAULT_HEALTH_CHECK_INTERVAL,
+                    max_concurrent_reconciles: reconcile::status::DEFAULT_MAX_CONCURRENT_RECONCILES,
                 };
                 // The cluster controller and the restore controller, as the manager runs them.
                 futures::join!(
