@@ -63,8 +63,13 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
   resources: ["poddisruptionbudgets"]
   verbs: {{ toJson $manage }}
 - apiGroups: ["rbac.authorization.k8s.io"]
-  resources: ["roles", "rolebindings"]
+  resources: ["rolebindings"]
   verbs: {{ toJson $manage }}
+# Roles are only watched and deleted: earlier versions made a <cluster>-discovery Role per
+# cluster, which the operator removes (the fixed ClusterRole grants its reads).
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles"]
+  verbs: ["get", "list", "watch", "delete"]
 # The per-cluster RoleBinding to the OpenBao pods' fixed ClusterRole: bind on that one name
 # instead of holding its pod write verb (openbao-server-clusterrole.yaml). In a Role it covers
 # RoleBindings in the Role's namespace only.
@@ -88,8 +93,8 @@ install (watchNamespaces) by the Role openbao-operator-reconcile in each watched
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Member status; and the read-only permissions the OpenBao pods' Role grants. delete: rollouts
-# replace the server pods one at a time, the active member last (the StatefulSet is OnDelete).
+# Member status and addresses. delete: rollouts replace the server pods one at a time, the
+# active member last (the StatefulSet is OnDelete).
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "delete"]

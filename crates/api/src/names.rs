@@ -164,7 +164,8 @@ impl ClusterNames {
         self.cluster.clone()
     }
 
-    /// Role (and RoleBinding) for service registration and peer discovery.
+    /// Role (and RoleBinding) earlier operator versions made for the pods' reads; the operator
+    /// now only removes them (the pods' fixed ClusterRole grants those reads).
     pub fn role(&self) -> String {
         format!("{}-discovery", self.cluster)
     }
@@ -375,7 +376,8 @@ impl std::fmt::Display for ObjectKind {
 }
 
 impl ClusterNames {
-    /// Every `(kind, name)` the operator may create for this cluster in its namespace, whatever
+    /// Every `(kind, name)` the operator may create or remove for this cluster in its namespace
+    /// (the `<cluster>-discovery` Role and RoleBinding of earlier versions are removed), whatever
     /// the spec: optional objects (the HTTPRoute, the BackendTLSPolicy and its CA ConfigMap, the
     /// Ingress, the operator-managed TLS Secrets, the static unseal key, the audit claim) are
     /// listed too, because a spec can turn them on after the cluster exists.
@@ -390,8 +392,8 @@ impl ClusterNames {
             (ObjectKind::Service, self.headless_service()),
             (ObjectKind::ConfigMap, self.config_map()),
             (ObjectKind::ServiceAccount, self.service_account()),
+            // Removed when found (earlier versions made them): still the cluster's names.
             (ObjectKind::Role, self.role()),
-            // The discovery RoleBinding carries its Role's name.
             (ObjectKind::RoleBinding, self.role()),
             (ObjectKind::RoleBinding, self.registration_role_binding()),
             (ObjectKind::PodDisruptionBudget, self.pdb()),

@@ -343,25 +343,9 @@ fn services_publish_pod_dns_before_readiness_and_carry_user_annotations() {
 }
 
 #[test]
-fn the_role_grants_only_namespaced_pod_reads_for_registration_and_discovery() {
+fn the_pods_permissions_come_from_one_namespaced_binding_to_the_fixed_cluster_role() {
     let resources = desired::build(&cluster("version: \"2.7.2\""), &facts());
-    let rules = resources.role.rules.expect("rules");
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].api_groups, Some(vec![String::new()]));
-    assert_eq!(rules[0].resources, Some(vec!["pods".to_string()]));
-    assert_eq!(rules[0].verbs, ["get", "list"]);
-    assert_eq!(rules[0].resource_names, None);
-    assert_eq!(resources.role.metadata.namespace.as_deref(), Some("team-a"));
-    assert_eq!(resources.role_binding.role_ref.kind, "Role");
-    let subject = &resources.role_binding.subjects.expect("subjects")[0];
-    assert_eq!(subject.name, "bao");
-    assert_eq!(subject.namespace.as_deref(), Some("team-a"));
-}
-
-#[test]
-fn pod_label_writes_come_from_a_namespaced_binding_to_the_fixed_cluster_role() {
-    let resources = desired::build(&cluster("version: \"2.7.2\""), &facts());
-    let binding = resources.registration_role_binding;
+    let binding = resources.registration_role_binding.clone();
     assert_eq!(binding.metadata.name.as_deref(), Some("bao-registration"));
     assert_eq!(binding.metadata.namespace.as_deref(), Some("team-a"));
     assert_eq!(binding.role_ref.kind, "ClusterRole");
@@ -375,38 +359,33 @@ fn pod_label_writes_come_from_a_namespaced_binding_to_the_fixed_cluster_role() {
     assert_eq!(subjects[0].kind, "ServiceAccount");
     assert_eq!(subjects[0].name, "bao");
     assert_eq!(subjects[0].namespace.as_deref(), Some("team-a"));
-    // The fixed ClusterRole it names: pods patch and nothing else.
+    // The fixed ClusterRole it names: pods get/list (discovery, registration's lookup) and
+    // patch (registration's labels), nothing else, on no named object.
     let role = rbac::server_cluster_role();
     assert_eq!(
         role.metadata.name.as_deref(),
         Some(rbac::SERVER_CLUSTER_ROLE)
     );
     let rules = role.rules.expect("rules");
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].resources, Some(vec!["pods".to_string()]));
-    assert_eq!(rules[0].verbs, ["patch"]);
-}
-
-#[test]
-fn both_role_bindings_are_applied_after_the_role_and_before_the_statefulset() {
-    let order = desired::build(&cluster("version: \"2.7.2\""), &facts()).in_apply_order();
-    let position = |kind: &str, name: &str| {
-        order
-            .iter()
-            .map(desired::Desired::to_json)
-            .position(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("{kind} {name} is applied"))
-    };
-    let role = position("Role", "bao-discovery");
-    let statefulset = position("StatefulSet", "bao");
-    for binding in ["bao-discovery", "bao-registration"] {
-        let at = position("RoleBinding", binding);
-        assert!(role < at && at < statefulset, "{binding} at {at}");
+    assert_eq!(rules.len(), 2);
+    for rule in &rules {
+        assert_eq!(rule.api_groups, Some(vec![String::new()]));
+        assert_eq!(rule.resources, Some(vec!["pods".to_string()]));
+        assert_eq!(rule.resource_names, None);
     }
+    assert_eq!(rules[0].verbs, ["get", "list"]);
+    assert_eq!(rules[1].verbs, ["patch"]);
+    // No Role is made per cluster any more.
+    let order = resources.in_apply_order();
+    let kinds: Vec<serde_json::Value> = order.iter().map(|o| o.to_json()["kind"].clone()).collect();
+    assert!(!kinds.contains(&serde_json::json!("Role")), "{kinds:?}");
+    let bindings = kinds.iter().filter(|k| *k == "RoleBinding").count();
+    assert_eq!(bindings, 1, "{kinds:?}");
 }
 
 #[test]
-fn the_apply_waves_put_policies_first_the_statefulset_last_alone_and_each_binding_after_its_role() {
+fn the_apply_waves_put_policies_first_the_statefulset_last_alone_and_the_binding_with_the_independent_children()
+ {
     let spec = "version: \"2.7.2\"\ngateway: {enabled: true, gatewayRef: {name: public}, hostname: bao.example.com, podSelector: {matchLabels: {app: gateway}}}\ningress: {enabled: true, host: bao.example.com}";
     let resources = desired::build(&cluster(spec), &facts().with_ca_pem(Some("CA".into())));
     let waves: Vec<Vec<(String, String)>> = resources
@@ -442,7 +421,9 @@ fn the_apply_waves_put_policies_first_the_statefulset_last_alone_and_each_bindin
             .position(|w| w.iter().any(|(k, _)| k == kind))
             .unwrap_or_else(|| panic!("{kind} in a wave: {waves:?}"))
     };
-    assert!(wave_of("Role") < wave_of("RoleBinding"));
+    // The binding names a ClusterRole installed with the operator: nothing of this pass.
+    assert_eq!(wave_of("RoleBinding"), wave_of("ServiceAccount"));
+    assert_eq!(wave_of("RoleBinding"), 1);
     assert!(wave_of("ConfigMap") < wave_of("BackendTLSPolicy"));
     // Every object of the apply order is in exactly one wave.
     let flattened: usize = waves.iter().map(Vec::len).sum();

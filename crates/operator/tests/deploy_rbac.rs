@@ -123,7 +123,10 @@ fn the_manifests_ship_the_openbao_server_role_and_the_policy_confining_it() {
     assert_eq!(role["metadata"]["name"], rbac::SERVER_CLUSTER_ROLE);
     assert_eq!(
         role["rules"],
-        json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}])
+        json!([
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}
+        ])
     );
 
     let policy = serde_json::to_value(&manifests.pod_label_policy).unwrap();

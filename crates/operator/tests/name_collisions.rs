@@ -138,13 +138,16 @@ fn pair() -> impl Strategy<Value = (String, String)> {
 }
 
 #[test]
-fn the_derived_objects_are_what_the_builders_render_plus_the_two_secrets_only_io_writes() {
+fn the_derived_objects_are_what_the_builders_render_plus_what_only_io_writes_or_removes() {
     let name = "a".repeat(MAX_CLUSTER_NAME_LEN);
     let names = ClusterNames::new(&name);
     let mut only_io: BTreeSet<(String, String)> = [names.ca_secret(), names.root_token_secret()]
         .into_iter()
         .map(|secret| ("Secret".to_string(), secret))
         .collect();
+    // The discovery Role and RoleBinding of earlier versions: only ever removed.
+    only_io.insert(("Role".to_string(), names.role()));
+    only_io.insert(("RoleBinding".to_string(), names.role()));
     let rendered = rendered(&name);
     let derived = derived(&name);
     // The managed ACME cache claim exists only in ACME mode, which has no operator-managed

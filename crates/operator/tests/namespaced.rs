@@ -129,9 +129,8 @@ async fn a_namespaced_operator_reconciles_its_namespace_only_and_cannot_read_sec
     until("the watched cluster's children", || async {
         let sts = get_opt::<StatefulSet>(&admin, w, "bao").await;
         let policy = get_opt::<NetworkPolicy>(&admin, w, "bao-network-policy").await;
-        let discovery = get_opt::<Role>(&admin, w, "bao-discovery").await;
         let registration = get_opt::<RoleBinding>(&admin, w, "bao-registration").await;
-        Ok((sts.is_some() && policy.is_some() && discovery.is_some())
+        Ok((sts.is_some() && policy.is_some())
             .then_some(registration)
             .flatten())
     })

@@ -71,8 +71,7 @@ async fn a_new_cluster_gets_every_child_with_owner_references_policies_before_th
     let service: Service = present(&client, n, "bao").await;
     let pdb: PodDisruptionBudget = present(&client, n, "bao").await;
     let sa: ServiceAccount = present(&client, n, "bao").await;
-    let role: Role = present(&client, n, "bao-discovery").await;
-    let binding: RoleBinding = present(&client, n, "bao-discovery").await;
+    let binding: RoleBinding = present(&client, n, "bao-registration").await;
 
     let owners = |meta: &kube::api::ObjectMeta| {
         meta.owner_references
@@ -88,7 +87,6 @@ async fn a_new_cluster_gets_every_child_with_owner_references_policies_before_th
         ("Service", &service.metadata),
         ("PodDisruptionBudget", &pdb.metadata),
         ("ServiceAccount", &sa.metadata),
-        ("Role", &role.metadata),
         ("RoleBinding", &binding.metadata),
     ] {
         assert!(
@@ -732,7 +730,8 @@ fn intruder() -> PatchParams {
 }
 
 #[tokio::test]
-async fn fields_another_manager_adds_to_a_policy_or_role_are_removed_within_one_reconcile() {
+async fn fields_another_manager_adds_to_a_policy_or_role_binding_are_removed_within_one_reconcile()
+{
     let (ns, client) = namespace("exact-drift").await;
     let n = ns.name();
     create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
@@ -763,26 +762,32 @@ async fn fields_another_manager_adds_to_a_policy_or_role_are_removed_within_one_
     })
     .await;
 
-    // A rule added to the pods' Role is removed as well.
-    let roles = Api::<Role>::namespaced(client.clone(), n);
-    let role: Role = present(&client, n, "bao-discovery").await;
-    let rules = role.rules.clone();
-    roles
+    // A subject added to the pods' RoleBinding (someone else's ServiceAccount given the pods'
+    // permissions) is removed as well.
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), n);
+    let binding: RoleBinding = present(&client, n, "bao-registration").await;
+    let subjects = binding.subjects.clone();
+    bindings
         .patch(
-            "bao-discovery",
+            "bao-registration",
             &intruder(),
             &json_patch(serde_json::json!([
-                {"op": "add", "path": "/rules/-", "value":
-                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}}
+                {"op": "add", "path": "/subjects/-", "value":
+                    {"kind": "ServiceAccount", "name": "default", "namespace": n}}
             ])),
         )
         .await
-        .expect("widen the Role");
-    until("the Role to be back to exactly the rendered rules", || {
-        let roles = roles.clone();
-        let rules = rules.clone();
-        async move { Ok((roles.get("bao-discovery").await?.rules == rules).then_some(())) }
-    })
+        .expect("widen the RoleBinding");
+    until(
+        "the RoleBinding to be back to exactly the rendered subjects",
+        || {
+            let bindings = bindings.clone();
+            let subjects = subjects.clone();
+            async move {
+                Ok((bindings.get("bao-registration").await?.subjects == subjects).then_some(()))
+            }
+        },
+    )
     .await;
 
     // Comparing whole does not mean rewriting: a pass over objects that match sends no write.
@@ -844,6 +849,94 @@ async fn fields_another_manager_adds_to_a_policy_or_role_are_removed_within_one_
         before,
         "no policy, Role or RoleBinding was rewritten by a pass in which they matched"
     );
+}
+
+#[tokio::test]
+async fn the_discovery_role_and_binding_of_earlier_versions_are_removed_and_foreign_ones_kept() {
+    let (ns, client) = namespace("legacy-role").await;
+    let n = ns.name();
+    let created = create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
+    let _: StatefulSet = present(&client, n, "bao").await;
+    // What an earlier operator made per cluster: a Role and its RoleBinding, both
+    // `bao-discovery`, labelled and controlled by the cluster.
+    let owned = kube::api::ObjectMeta {
+        name: Some("bao-discovery".to_string()),
+        labels: Some(
+            [
+                ("app.kubernetes.io/managed-by", "openbao-operator"),
+                ("openbao.org/cluster", "bao"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+        ),
+        owner_references: Some(vec![
+            kube::Resource::controller_owner_ref(&created, &()).expect("owner"),
+        ]),
+        ..kube::api::ObjectMeta::default()
+    };
+    let role = |meta: kube::api::ObjectMeta| Role {
+        metadata: meta,
+        rules: Some(vec![k8s_openapi::api::rbac::v1::PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["pods".to_string()]),
+            verbs: vec!["get".to_string(), "list".to_string()],
+            ..Default::default()
+        }]),
+    };
+    let binding = |meta: kube::api::ObjectMeta, role: &str| RoleBinding {
+        metadata: meta,
+        role_ref: k8s_openapi::api::rbac::v1::RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_string()),
+            kind: "Role".to_string(),
+            name: role.to_string(),
+        },
+        subjects: None,
+    };
+    let roles = Api::<Role>::namespaced(client.clone(), n);
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), n);
+    // Someone else's Role and binding of the same kind, not controlled by the cluster.
+    let foreign = kube::api::ObjectMeta {
+        name: Some("team-discovery".to_string()),
+        ..kube::api::ObjectMeta::default()
+    };
+    for meta in [owned.clone(), foreign.clone()] {
+        let name = meta.name.clone().unwrap_or_default();
+        roles
+            .create(&PostParams::default(), &role(meta.clone()))
+            .await
+            .expect("role");
+        bindings
+            .create(&PostParams::default(), &binding(meta, &name))
+            .await
+            .expect("binding");
+    }
+    until(
+        "the earlier version's Role and RoleBinding to be removed",
+        || {
+            let (roles, bindings) = (roles.clone(), bindings.clone());
+            async move {
+                let gone = roles.get_opt("bao-discovery").await?.is_none()
+                    && bindings.get_opt("bao-discovery").await?.is_none();
+                Ok(gone.then_some(()))
+            }
+        },
+    )
+    .await;
+    assert!(
+        roles
+            .get_opt("team-discovery")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert!(
+        bindings
+            .get_opt("team-discovery")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    let _: RoleBinding = present(&client, n, "bao-registration").await;
 }
 
 #[tokio::test]
@@ -1023,12 +1116,12 @@ async fn a_role_binding_recreated_by_hand_to_point_elsewhere_is_replaced_by_the_
     let n = ns.name();
     create(&client, &cluster("bao", n, "version: \"2.7.2\"")).await;
     let bindings = Api::<RoleBinding>::namespaced(client.clone(), n);
-    let rendered: RoleBinding = present(&client, n, "bao-discovery").await;
+    let rendered: RoleBinding = present(&client, n, "bao-registration").await;
     // roleRef is immutable: someone deletes the binding and recreates it, by hand (no labels,
     // no owner), granting the pods' ServiceAccount the built-in `edit` ClusterRole instead.
     let mut hijacked = rendered.clone();
     hijacked.metadata = kube::api::ObjectMeta {
-        name: Some("bao-discovery".to_string()),
+        name: Some("bao-registration".to_string()),
         ..kube::api::ObjectMeta::default()
     };
     hijacked.role_ref = k8s_openapi::api::rbac::v1::RoleRef {
@@ -1040,7 +1133,7 @@ async fn a_role_binding_recreated_by_hand_to_point_elsewhere_is_replaced_by_the_
     let mut hijacked_in = false;
     for _ in 0..20 {
         let _ = bindings
-            .delete("bao-discovery", &DeleteParams::default())
+            .delete("bao-registration", &DeleteParams::default())
             .await;
         if bindings
             .create(&PostParams::default(), &hijacked)
@@ -1052,17 +1145,20 @@ async fn a_role_binding_recreated_by_hand_to_point_elsewhere_is_replaced_by_the_
         }
     }
     assert!(hijacked_in, "the hand-made binding was created");
-    until("the binding to point at the pods' Role again", || {
-        let bindings = bindings.clone();
-        let role_ref = rendered.role_ref.clone();
-        let subjects = rendered.subjects.clone();
-        async move {
-            let live = bindings.get_opt("bao-discovery").await?;
-            Ok(live
-                .filter(|b| b.role_ref == role_ref && b.subjects == subjects)
-                .map(|_| ()))
-        }
-    })
+    until(
+        "the binding to point at the pods' ClusterRole again",
+        || {
+            let bindings = bindings.clone();
+            let role_ref = rendered.role_ref.clone();
+            let subjects = rendered.subjects.clone();
+            async move {
+                let live = bindings.get_opt("bao-registration").await?;
+                Ok(live
+                    .filter(|b| b.role_ref == role_ref && b.subjects == subjects)
+                    .map(|_| ()))
+            }
+        },
+    )
     .await;
 }
 

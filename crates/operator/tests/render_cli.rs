@@ -87,8 +87,6 @@ fn a_valid_example_renders_every_object_kind_in_apply_order() {
             "ServiceAccount",
             // The backup Jobs' own account (the example backs up).
             "ServiceAccount",
-            "Role",
-            "RoleBinding",
             "RoleBinding",
             "ConfigMap",
             "Service",

@@ -400,7 +400,8 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_reconciles_default_to_sixteen_and_out_of_range_values_are_refused_naming_the_flag() {
+    fn concurrent_reconciles_default_to_sixteen_and_out_of_range_values_are_refused_naming_the_flag()
+     {
         let default = parse(&[]).options();
         assert_eq!(
             default.max_concurrent_reconciles,

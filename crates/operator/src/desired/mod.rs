@@ -30,7 +30,7 @@ use k8s_openapi::api::{
     core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
-    rbac::v1::{Role, RoleBinding},
+    rbac::v1::RoleBinding,
 };
 use serde::Serialize;
 
@@ -158,12 +158,9 @@ pub struct ClusterResources {
     /// `<cluster>-backup`, the backup Jobs' ServiceAccount, while `spec.backup` logs in with a
     /// projected token.
     pub backup_service_account: Option<ServiceAccount>,
-    /// Peer discovery and service registration read permissions (pods get/list).
-    pub role: Role,
-    /// Binds `role` to `service_account`.
-    pub role_binding: RoleBinding,
-    /// Binds the fixed pod-label ClusterRole ([`rbac::SERVER_CLUSTER_ROLE`]) to
-    /// `service_account` in this namespace: service registration's label writes.
+    /// Binds the pods' fixed ClusterRole ([`rbac::SERVER_CLUSTER_ROLE`]) to `service_account`
+    /// in this namespace: peer discovery's and service registration's pod reads, and
+    /// registration's label writes.
     pub registration_role_binding: RoleBinding,
     /// `config.hcl`.
     pub config_map: ConfigMap,
@@ -199,8 +196,6 @@ pub enum Desired {
     NetworkPolicy(NetworkPolicy),
     /// A ServiceAccount.
     ServiceAccount(ServiceAccount),
-    /// A Role.
-    Role(Role),
     /// A RoleBinding.
     RoleBinding(RoleBinding),
     /// A ConfigMap.
@@ -224,21 +219,22 @@ pub enum Desired {
 impl Desired {
     /// The apply wave of the object: every object of a wave is applied (in parallel) only after
     /// every object of the waves before it. NetworkPolicies first (no pod ever runs
-    /// unprotected); then the independent children; then what refers to one of those (a
-    /// RoleBinding to its Role, which the API server's escalation check reads; the
-    /// BackendTLSPolicy to the CA ConfigMap); the StatefulSet last, alone.
+    /// unprotected); then the independent children (the RoleBinding among them: it names a
+    /// ClusterRole installed with the operator, which the operator may `bind`, so the API
+    /// server's escalation check waits for nothing this pass creates); then what refers to one
+    /// of those (the BackendTLSPolicy to the CA ConfigMap); the StatefulSet last, alone.
     pub fn wave(&self) -> usize {
         match self {
             Self::NetworkPolicy(_) => 0,
             Self::ServiceAccount(_)
-            | Self::Role(_)
+            | Self::RoleBinding(_)
             | Self::ConfigMap(_)
             | Self::Service(_)
             | Self::PodDisruptionBudget(_)
             | Self::HTTPRoute(_)
             | Self::PersistentVolumeClaim(_)
             | Self::Ingress(_) => 1,
-            Self::RoleBinding(_) | Self::BackendTLSPolicy(_) => 2,
+            Self::BackendTLSPolicy(_) => 2,
             Self::StatefulSet(_) => 3,
         }
     }
@@ -253,7 +249,6 @@ impl Desired {
         match self {
             Self::NetworkPolicy(o) => value(o),
             Self::ServiceAccount(o) => value(o),
-            Self::Role(o) => value(o),
             Self::RoleBinding(o) => value(o),
             Self::ConfigMap(o) => value(o),
             Self::Service(o) => value(o),
@@ -278,8 +273,6 @@ impl ClusterResources {
             jobs_network_policy,
             service_account,
             backup_service_account,
-            role,
-            role_binding,
             registration_role_binding,
             config_map,
             headless_service,
@@ -300,8 +293,6 @@ impl ClusterResources {
         ];
         out.extend(backup_service_account.map(Desired::ServiceAccount));
         out.extend([
-            Desired::Role(role),
-            Desired::RoleBinding(role_binding),
             Desired::RoleBinding(registration_role_binding),
             Desired::ConfigMap(config_map),
             Desired::Service(headless_service),
@@ -350,8 +341,6 @@ pub fn build(cluster: &ValidatedCluster, facts: &Facts) -> ClusterResources {
         service_account: rbac::service_account(cluster),
         backup_service_account: jobs::backup_uses_projected_token(cluster)
             .then(|| jobs::backup_service_account(cluster)),
-        role: rbac::role(cluster),
-        role_binding: rbac::role_binding(cluster),
         registration_role_binding: rbac::registration_role_binding(cluster),
         config_map,
         headless_service: services::headless(cluster),

@@ -1,20 +1,22 @@
-//! Identity and permissions of the OpenBao pods: a ServiceAccount, a namespaced read-only Role
-//! for peer discovery and service registration's pod lookup, and a RoleBinding (in the
-//! cluster's namespace) to the one fixed ClusterRole [`SERVER_CLUSTER_ROLE`] that lets OpenBao's
-//! Kubernetes service registration label its pod.
+//! Identity and permissions of the OpenBao pods: a ServiceAccount, and a RoleBinding (in the
+//! cluster's namespace) to the one fixed ClusterRole [`SERVER_CLUSTER_ROLE`]: pods get/list for
+//! peer discovery and service registration's lookup, pods patch for registration's labels.
 //!
-//! Why the write permission comes from a fixed ClusterRole: Kubernetes only lets a subject create
-//! a Role granting what it holds itself, unless it may `bind` the referenced role. Granting the
-//! pods' pod-write permission through a Role would force the operator to hold pods patch/update
-//! cluster-wide; instead the operator may `bind` exactly this ClusterRole (by name) and holds no
-//! pod write verb at all. The ValidatingAdmissionPolicy of [`super::pod_label_policy`] narrows
-//! what the binding allows to the pod's own service-registration labels.
+//! Why a fixed ClusterRole, bound per namespace, rather than a Role per cluster: Kubernetes only
+//! lets a subject bind a role whose permissions it holds itself, unless it may `bind` that role.
+//! Granting the pod write through a Role would force the operator to hold pods patch cluster-wide;
+//! instead it may `bind` exactly this ClusterRole (by name) and holds no pod write verb at all,
+//! and creates no Roles. It also keeps a new cluster's first pass short: the API server checks a
+//! binding to a role the operator may `bind` at once, while a binding to a Role created a moment
+//! before waited about 100 ms for the API server's own view of that Role (measured in the fleet
+//! benchmark's traces). The ValidatingAdmissionPolicy of [`super::pod_label_policy`] narrows what
+//! the write allows to the pod's own service-registration labels.
 
 use api::names;
 use k8s_openapi::{
     api::{
         core::v1::ServiceAccount,
-        rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding, RoleRef, Subject},
+        rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject},
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
@@ -61,34 +63,12 @@ pub fn service_account(cluster: &ValidatedCluster) -> ServiceAccount {
     }
 }
 
-/// Read-only Role for peer discovery and service registration (pods in this namespace only).
-pub fn role(cluster: &ValidatedCluster) -> Role {
-    Role {
-        metadata: object_meta(cluster, cluster.names().role()),
-        rules: Some(vec![pods_rule(&POD_READ_VERBS)]),
-    }
-}
-
 fn pods_subject(cluster: &ValidatedCluster) -> Subject {
     Subject {
         kind: "ServiceAccount".to_string(),
         name: cluster.names().service_account(),
         namespace: Some(cluster.namespace().to_string()),
         api_group: None,
-    }
-}
-
-/// Binds the Role to the pods' ServiceAccount.
-pub fn role_binding(cluster: &ValidatedCluster) -> RoleBinding {
-    let names = cluster.names();
-    RoleBinding {
-        metadata: object_meta(cluster, names.role()),
-        role_ref: RoleRef {
-            api_group: Some(RBAC_GROUP.to_string()),
-            kind: "Role".to_string(),
-            name: names.role(),
-        },
-        subjects: Some(vec![pods_subject(cluster)]),
     }
 }
 
@@ -106,8 +86,9 @@ pub fn registration_role_binding(cluster: &ValidatedCluster) -> RoleBinding {
     }
 }
 
-/// [`SERVER_CLUSTER_ROLE`]: pods patch, nothing else. It grants nothing until a RoleBinding
-/// binds it in a namespace; the operator creates exactly one per cluster.
+/// [`SERVER_CLUSTER_ROLE`]: pods get/list (discovery, registration's lookup) and patch
+/// (registration's labels), nothing else. It grants nothing until a RoleBinding binds it in a
+/// namespace; the operator creates exactly one per cluster.
 pub fn server_cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: ObjectMeta {
@@ -115,7 +96,10 @@ pub fn server_cluster_role() -> ClusterRole {
             labels: Some(names::operator_pod_labels()),
             ..ObjectMeta::default()
         },
-        rules: Some(vec![pods_rule(&POD_WRITE_VERBS)]),
+        rules: Some(vec![
+            pods_rule(&POD_READ_VERBS),
+            pods_rule(&POD_WRITE_VERBS),
+        ]),
         aggregation_rule: None,
     }
 }

@@ -4,10 +4,11 @@
 //! (`--watch-namespaces`) grants the same rules as the Role [`WATCHED_NAMESPACE_ROLE`] in each
 //! watched namespace, so the operator reads Secrets there and nowhere else.
 //!
-//! The operator holds no write verb on pods. The OpenBao pods' label writes come from the fixed
-//! ClusterRole [`rbac::SERVER_CLUSTER_ROLE`], which the operator may only `bind` (by name):
-//! Kubernetes' escalation check accepts a RoleBinding when the creator may bind its role, so the
-//! operator need not hold what that role grants.
+//! The operator holds no write verb on pods and creates no Roles. The OpenBao pods' permissions
+//! (pod reads, their own label writes) come from the fixed ClusterRole
+//! [`rbac::SERVER_CLUSTER_ROLE`], which the operator may only `bind` (by name): Kubernetes'
+//! escalation check accepts a RoleBinding when the creator may bind its role, so the operator
+//! need not hold what that role grants.
 
 use api::names;
 use k8s_openapi::{
@@ -80,10 +81,13 @@ pub fn rules() -> Vec<PolicyRule> {
             MANAGE,
         ),
         rule("policy", &["poddisruptionbudgets"], MANAGE),
+        rule("rbac.authorization.k8s.io", &["rolebindings"], MANAGE),
+        // Roles are only watched and deleted: earlier versions made a `<cluster>-discovery` Role
+        // per cluster, which the apply stage removes (the fixed ClusterRole grants its reads).
         rule(
             "rbac.authorization.k8s.io",
-            &["roles", "rolebindings"],
-            MANAGE,
+            &["roles"],
+            &["get", "list", "watch", "delete"],
         ),
         // The per-cluster RoleBinding to the OpenBao pods' fixed ClusterRole: `bind` on that one
         // name instead of holding its pod write verbs (see the module docs). In a Role this
@@ -119,9 +123,8 @@ pub fn rules() -> Vec<PolicyRule> {
             &["persistentvolumeclaims"],
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
-        // Member status; and Kubernetes only lets the operator grant the OpenBao pods' read-only
-        // Role (pods get/list) because it holds those verbs itself. `delete`: rollouts replace
-        // the server pods one at a time, the active member last (the StatefulSet is OnDelete).
+        // Member status and addresses. `delete`: rollouts replace the server pods one at a time,
+        // the active member last (the StatefulSet is OnDelete).
         rule("", &["pods"], &["get", "list", "watch", "delete"]),
         // Events.
         rule("", &["events"], &["create", "patch"]),

@@ -412,8 +412,6 @@ impl Applied {
 
 /// NetworkPolicies are compared whole: their `spec` decides what reaches the pods.
 const POLICY_FIELDS: Exactness = Exactness::Exact(&["spec"]);
-/// Roles are compared whole: their `rules` decide what the pods may do.
-const ROLE_FIELDS: Exactness = Exactness::Exact(&["rules"]);
 /// RoleBindings are compared whole: who gets the role.
 const BINDING_FIELDS: Exactness = Exactness::Exact(&["roleRef", "subjects"]);
 
@@ -443,10 +441,7 @@ pub async fn apply_all(
         let mut statefulset = None;
         let mut children = Vec::new();
         for object in wave {
-            let security = matches!(
-                object,
-                Desired::NetworkPolicy(_) | Desired::Role(_) | Desired::RoleBinding(_)
-            );
+            let security = matches!(object, Desired::NetworkPolicy(_) | Desired::RoleBinding(_));
             match object {
                 _ if security_only && !security => {}
                 Desired::HTTPRoute(_) if !gateway_api => {}
@@ -508,15 +503,6 @@ async fn apply_child(
                 Some(&stores.service_accounts),
                 o,
                 Exactness::Subset,
-            )
-            .await
-        }
-        Desired::Role(o) => {
-            apply_one(
-                &Api::<Role>::namespaced(client, ns),
-                Some(&stores.roles),
-                o,
-                ROLE_FIELDS,
             )
             .await
         }
@@ -708,6 +694,22 @@ async fn prune_unwanted(
     let client = &ctx.client;
     let ns = cluster.namespace();
     let mut writes = 0;
+    // What earlier operator versions made per cluster for the pods' reads: a Role and its binding,
+    // both named `<cluster>-discovery`. The pods' fixed ClusterRole grants those reads now.
+    writes += prune::<Role>(
+        cluster,
+        &Api::namespaced(client.clone(), ns),
+        Some(&ctx.stores.roles),
+        &names.role(),
+    )
+    .await?;
+    writes += prune::<RoleBinding>(
+        cluster,
+        &Api::namespaced(client.clone(), ns),
+        Some(&ctx.stores.role_bindings),
+        &names.role(),
+    )
+    .await?;
     if resources.http_route.is_none() && gateway_api {
         writes += prune::<HTTPRoute>(
             cluster,
@@ -835,10 +837,10 @@ mod tests {
 
     #[test]
     fn an_exact_kind_ignores_metadata_the_api_server_adds() {
-        let desired = json!({"metadata": {"name": "p"}, "rules": [{"verbs": ["get"]}]});
+        let desired = json!({"metadata": {"name": "p"}, "roleRef": {"name": "r"}, "subjects": [{"name": "s"}]});
         let live = json!({"metadata": {"name": "p", "uid": "u", "resourceVersion": "7"},
-                          "rules": [{"verbs": ["get"]}]});
-        assert!(matches(&desired, &live, ROLE_FIELDS));
+                          "roleRef": {"name": "r"}, "subjects": [{"name": "s"}]});
+        assert!(matches(&desired, &live, BINDING_FIELDS));
     }
 
     #[test]
