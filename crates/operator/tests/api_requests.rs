@@ -42,12 +42,14 @@ async fn a_pass_over_a_cluster_whose_pods_wait_sends_no_request_to_the_api_serve
     let (ns, client) = support::namespace("noop").await;
     let n = ns.name();
     install_flow_schemas(&client).await;
-    // Pods stay Pending (this control plane has no node): the cluster waits on Kubernetes.
+    // Pods stay Pending (this control plane has no node): the cluster waits on Kubernetes. The
+    // audit claim the operator creates is looked up in the claims' metadata cache, not read.
     create(
         &client,
-        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 1\nresources: {requests: {cpu: \"1000m\", memory: \"1024Mi\"}}"),
+        &cluster("bao", n, "version: \"2.7.2\"\nreplicas: 1\nresources: {requests: {cpu: \"1000m\", memory: \"1024Mi\"}}\nauditFileStorage: {mode: ManagedPVC, size: 64Mi}"),
     )
     .await;
+    present::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(&client, n, "bao-audit").await;
     present::<StatefulSet>(&client, n, "bao").await;
     until("status and the Secrets settled", || async {
         let cluster = support::get(&client, n, "bao").await;

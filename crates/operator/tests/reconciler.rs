@@ -461,6 +461,65 @@ async fn the_unseal_key_is_generated_once_and_survives_recreating_the_cluster() 
 }
 
 #[tokio::test]
+async fn a_deleted_audit_claim_is_created_again_and_one_someone_else_made_is_never_taken_over() {
+    let (ns, client) = namespace("audit-claim").await;
+    let n = ns.name();
+    let spec = "version: \"2.7.2\"\nreplicas: 1\nauditFileStorage: {mode: ManagedPVC, size: 64Mi}";
+    create(&client, &cluster("bao", n, spec)).await;
+    let claims = Api::<PersistentVolumeClaim>::namespaced(client.clone(), n);
+    let first: PersistentVolumeClaim = present(&client, n, "bao-audit").await;
+    // Deleted (no pod uses it here: this control plane has no node): the claims' watch wakes
+    // the cluster and the claim is created again.
+    claims
+        .delete("bao-audit", &DeleteParams::default())
+        .await
+        .expect("delete the audit claim");
+    until("the audit claim to be created again", || {
+        let claims = claims.clone();
+        let uid = first.uid();
+        async move {
+            Ok(claims
+                .get_opt("bao-audit")
+                .await?
+                .filter(|c| c.uid() != uid))
+        }
+    })
+    .await;
+
+    // A second cluster whose audit claim name is taken by a claim someone made by hand (no
+    // labels): reported as a conflict, and the claim is left as it was.
+    let mut foreign = first.clone();
+    foreign.metadata = kube::api::ObjectMeta {
+        name: Some("other-audit".to_string()),
+        ..kube::api::ObjectMeta::default()
+    };
+    foreign.status = None;
+    if let Some(spec) = foreign.spec.as_mut() {
+        spec.volume_name = None;
+    }
+    let made = claims
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("a claim made by hand");
+    create(&client, &cluster("other", n, spec)).await;
+    name_conflict(&client, n, "other").await;
+    let after = claims
+        .get("other-audit")
+        .await
+        .expect("the hand-made claim");
+    assert_eq!(after.uid(), made.uid());
+    assert_eq!(after.resource_version(), made.resource_version());
+    assert!(
+        Api::<StatefulSet>::namespaced(client.clone(), n)
+            .get_opt("other")
+            .await
+            .expect("get")
+            .is_none(),
+        "no pods for a cluster whose audit claim belongs to someone else"
+    );
+}
+
+#[tokio::test]
 async fn a_lost_unseal_key_with_data_left_behind_is_reported_not_regenerated() {
     let (ns, client) = namespace("lost-key").await;
     let n = ns.name();

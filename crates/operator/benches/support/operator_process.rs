@@ -42,6 +42,20 @@ pub struct Memory {
     pub rss: f64,
     /// VmHWM.
     pub peak: f64,
+    /// RssAnon: the heap, thread stacks and other anonymous memory.
+    pub anon: f64,
+    /// RssFile: the pages of the binary and its libraries that are resident.
+    pub file: f64,
+}
+
+impl Memory {
+    /// `rss MiB (anonymous a, binary f)`, for a report.
+    pub fn split(&self) -> String {
+        format!(
+            "{:.1} MiB (anonymous {:.1}, binary {:.1})",
+            self.rss, self.anon, self.file
+        )
+    }
 }
 
 impl OperatorProcess {
@@ -156,6 +170,8 @@ impl OperatorProcess {
         Memory {
             rss: field("VmRSS:"),
             peak: field("VmHWM:"),
+            anon: field("RssAnon:"),
+            file: field("RssFile:"),
         }
     }
 }

@@ -23,6 +23,7 @@ use k8s_openapi::{
 use kube::{
     Api, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, PostParams},
+    core::PartialObjectMeta,
     runtime::reflector::{ObjectRef, Store},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -554,6 +555,7 @@ async fn apply_child(
         Desired::PersistentVolumeClaim(o) => {
             ensure_claim(
                 &Api::<PersistentVolumeClaim>::namespaced(client, ns),
+                &stores.claims,
                 cluster,
                 o,
             )
@@ -639,6 +641,7 @@ async fn apply_statefulset(
 /// the StatefulSet back.
 async fn ensure_claim(
     api: &Api<PersistentVolumeClaim>,
+    store: &Store<PartialObjectMeta<PersistentVolumeClaim>>,
     cluster: &ValidatedCluster,
     mut desired: PersistentVolumeClaim,
 ) -> Result<Outcome, ApplyError> {
@@ -648,23 +651,30 @@ async fn ensure_claim(
         name: format!("{}/{name}", cluster.namespace()),
         source,
     };
+    let ours = |labels: &std::collections::BTreeMap<String, String>| {
+        cluster
+            .names()
+            .selector_labels()
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+    };
+    // The metadata cache holds the claims labelled with a cluster: one of ours found there
+    // needs no read (a claim is created once and never updated). Anything else is read, so a
+    // claim someone else made under the name is still told apart.
+    let cached = store.get(&ObjectRef::new(&name).within(cluster.namespace()));
+    if cached.is_some_and(|claim| ours(claim.labels())) {
+        return Ok(Outcome::Unchanged);
+    }
     match api.get_opt(&name).await.map_err(error)? {
-        Some(live) => {
-            let ours = cluster
-                .names()
-                .selector_labels()
-                .iter()
-                .all(|(k, v)| live.labels().get(k) == Some(v));
-            Ok(if ours {
-                Outcome::Unchanged
-            } else {
-                Outcome::Conflict(NameConflict {
-                    kind: "PersistentVolumeClaim".to_string(),
-                    name,
-                    owner: "someone else (it lacks this cluster's labels)".to_string(),
-                })
+        Some(live) => Ok(if ours(live.labels()) {
+            Outcome::Unchanged
+        } else {
+            Outcome::Conflict(NameConflict {
+                kind: "PersistentVolumeClaim".to_string(),
+                name,
+                owner: "someone else (it lacks this cluster's labels)".to_string(),
             })
-        }
+        }),
         None => {
             stamp(&mut desired);
             let params = PostParams {

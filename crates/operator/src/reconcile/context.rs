@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     batch::v1::Job,
-    core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
+    core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
@@ -82,6 +82,9 @@ pub struct Stores {
     pub all_network_policies: Store<NetworkPolicy>,
     /// The operator's Secrets (labelled with a cluster), metadata only.
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// The clusters' PersistentVolumeClaims (labelled with a cluster: the members' data claims
+    /// and the claims the operator creates), metadata only.
+    pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
 }
 
 /// Shared state of every reconcile.

@@ -9,7 +9,7 @@ use k8s_openapi::{
     api::{
         apps::v1::StatefulSet,
         batch::v1::Job,
-        core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount},
+        core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount},
         networking::v1::{Ingress, NetworkPolicy},
         policy::v1::PodDisruptionBudget,
         rbac::v1::{Role, RoleBinding},
@@ -258,16 +258,20 @@ fn names_a_cluster(meta: &ObjectMeta) -> bool {
         .is_some_and(|labels| labels.contains_key(names::LABEL_CLUSTER))
 }
 
-/// A metadata-only reflector over the operator's Secrets: the API server sends no bodies (no
-/// key material crosses into this cache), and each entry is the name, labels and
-/// `resourceVersion` a pass compares with what it read last time.
-fn reflect_secret_metadata(
-    api: Api<PartialObjectMeta<Secret>>,
+/// A metadata-only reflector over the operator's objects of kind `K` that name their cluster
+/// (Secrets, claims): the API server sends no bodies (for Secrets: no key material crosses into
+/// this cache), and each entry is the name, labels and `resourceVersion` a pass looks at.
+fn reflect_labelled_metadata<K>(
+    api: Api<PartialObjectMeta<K>>,
     metrics: &Metrics,
 ) -> (
-    Store<PartialObjectMeta<Secret>>,
-    impl futures::Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
-) {
+    Store<PartialObjectMeta<K>>,
+    impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    PartialObjectMeta<K>: Resource<DynamicType = ()> + Cached,
+{
     let (reader, writer) = reflector::store();
     let events = watcher(api, owned_watch_config()).modify(|o| {
         o.metadata.managed_fields = None;
@@ -278,7 +282,7 @@ fn reflect_secret_metadata(
         writer,
         reader.clone(),
         events,
-        metrics.cached_objects_of("Secret"),
+        metrics.cached_objects_of(&K::kind(&())),
     );
     (reader, stream)
 }
@@ -362,8 +366,8 @@ pub async fn run_with(
     let backend_tls_api = backend_tls_policy_served(&client).await;
 
     // Every cached kind needs its bodies: the apply stage compares each desired object with
-    // the cached live one, and the lifecycle stage reads the pods' IPs. Only Secrets, a trigger
-    // and never compared, are watched by metadata (below).
+    // the cached live one, and the lifecycle stage reads the pods' IPs. Secrets and claims,
+    // never compared, are watched by metadata (below).
     let owned = controlled_by_cluster;
     let m = &metrics;
     let (statefulsets, sts_stream) = reflect(api_for::<StatefulSet>(&client, ns), owned, m);
@@ -379,7 +383,11 @@ pub async fn run_with(
     let (ingresses, ingress_stream) = reflect(api_for::<Ingress>(&client, ns), owned, m);
     let (jobs, job_stream) = reflect(api_for::<Job>(&client, ns), owned, m);
     let (secrets, secret_stream) =
-        reflect_secret_metadata(api_for::<PartialObjectMeta<Secret>>(&client, ns), m);
+        reflect_labelled_metadata(api_for::<PartialObjectMeta<Secret>>(&client, ns), m);
+    let (claims, claim_stream) = reflect_labelled_metadata(
+        api_for::<PartialObjectMeta<PersistentVolumeClaim>>(&client, ns),
+        m,
+    );
     let (all_network_policies, every_np_stream) =
         reflect_every_network_policy(api_for::<NetworkPolicy>(&client, ns));
     let (http_routes, route_stream) = if gateway_api {
@@ -425,6 +433,7 @@ pub async fn run_with(
             jobs,
             all_network_policies,
             secrets,
+            claims,
         },
         gateway_api,
         backend_tls_api,
@@ -475,6 +484,11 @@ pub async fn run_with(
         .watches_stream(secret_stream, |secret| {
             let cluster = secret.labels().get(names::LABEL_CLUSTER)?.clone();
             Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&secret.namespace()?))
+        })
+        // A claim the operator created and someone deleted is created again at once.
+        .watches_stream(claim_stream, |claim| {
+            let cluster = claim.labels().get(names::LABEL_CLUSTER)?.clone();
+            Some(ObjectRef::<OpenBaoCluster>::new(&cluster).within(&claim.namespace()?))
         });
     if let Some(stream) = route_stream {
         controller = controller.owns_stream(stream);
